@@ -1,0 +1,100 @@
+import type { PresenceStatus, SesameEvent } from './events.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Path of the WebSocket endpoint on the gateway. */
+export const CONNECT_PATH = '/v1/connect';
+/** Heartbeat interval the gateway announces; a client silent for 2× this is closed. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
+/** How long the gateway waits for the first (`auth`) frame. */
+export const AUTH_TIMEOUT_MS = 10_000;
+/** A typing indicator lasts this long unless renewed. */
+export const TYPING_TTL_MS = 6_000;
+
+/** Cursors: last seen `seq` per stream. Keys without `inbox:` are channel ids. */
+export type Cursors = Record<string, number>;
+
+// ---- client → server ----------------------------------------------------------------------
+
+export interface AuthFrame {
+  type: 'auth';
+  /** An `sk_` API key. */
+  apiKey?: string;
+  /** An access token (from Ed25519 verify or human login). */
+  token?: string;
+  /** Ed25519 variant: handle + nonce from `POST /auth/challenge` + base64 signature. */
+  handle?: string;
+  nonce?: string;
+  signature?: string;
+  /** Resume: replay everything after these cursors before going live. */
+  cursors?: Cursors;
+}
+export interface MetaFrame { type: 'meta'; runtime?: string; version?: string }
+export interface PingFrame { type: 'ping' }
+export interface TypingFrame { type: 'typing'; channelId: string }
+export interface ReplayFrame { type: 'replay'; cursors: Cursors }
+export interface PresenceFrame { type: 'presence'; status: Exclude<PresenceStatus, 'offline'> }
+
+export type ClientFrame = AuthFrame | MetaFrame | PingFrame | TypingFrame | ReplayFrame | PresenceFrame;
+
+// ---- server → client ----------------------------------------------------------------------
+
+export interface AuthenticatedFrame {
+  type: 'authenticated';
+  protocolVersion: number;
+  heartbeatIntervalMs: number;
+  sessionId: string;
+  principal: { id: string; handle: string; kind: 'human' | 'agent'; workspaceId: string };
+  /** Current head seq of every stream the connection follows. */
+  heads: Cursors;
+}
+export interface ErrorFrame { type: 'error'; error: string; code?: string }
+export interface PongFrame { type: 'pong'; heads?: Cursors }
+/** Periodic heads announcement so clients can detect a missed event without traffic. */
+export interface HeadsFrame { type: 'heads'; heads: Cursors }
+/** Replay for `stream` is complete up to `seq`; live events follow. */
+export interface ReplayedFrame { type: 'replayed'; stream: string; seq: number }
+/** History for `stream` before `oldestSeq` is beyond retention: the client must resync. */
+export interface ResyncFrame { type: 'resync'; stream: string; fromSeq: number; oldestSeq: number; reason: string }
+export interface TypingEventFrame {
+  type: 'typing';
+  channelId: string;
+  principalId: string;
+  handle: string;
+  expiresAt: string;
+}
+export interface PresenceEventFrame {
+  type: 'presence';
+  principalId: string;
+  status: PresenceStatus;
+  at: string;
+}
+/**
+ * A durable event. `type` is the event type; for `message` events the payload is also under
+ * `message` (what existing Sesame clients read), for others it is only under `data`.
+ */
+export type EventFrame<T = unknown> = SesameEvent<T> & { message?: T };
+
+export type ServerFrame =
+  | AuthenticatedFrame
+  | ErrorFrame
+  | PongFrame
+  | HeadsFrame
+  | ReplayedFrame
+  | ResyncFrame
+  | TypingEventFrame
+  | PresenceEventFrame
+  | EventFrame;
+
+/** Control frame types; anything else from the server carrying `stream`+`seq` is an event. */
+export const CONTROL_FRAME_TYPES = new Set([
+  'authenticated', 'error', 'pong', 'heads', 'replayed', 'resync',
+]);
+
+export function isEventFrame(frame: { type: string; stream?: unknown; seq?: unknown }): frame is EventFrame {
+  return typeof frame.stream === 'string' && typeof frame.seq === 'number' && !CONTROL_FRAME_TYPES.has(frame.type);
+}
+
+/** Build the wire frame for a durable event (adds the `message` alias for message events). */
+export function toEventFrame<T>(event: SesameEvent<T>): EventFrame<T> {
+  return event.type === 'message' ? { ...event, message: event.data } : { ...event };
+}

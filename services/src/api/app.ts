@@ -1,0 +1,50 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ServiceContext } from '../shared/context.js';
+import { installAuthentication } from './plugins/authentication.js';
+import { installOpenApi } from './plugins/openapi.js';
+import { installProblemDetails } from './plugins/problem-details.js';
+import { installRateLimits } from './plugins/rate-limits.js';
+import { installValidators } from './plugins/validation.js';
+import { authRoutes } from './routes/auth/index.js';
+import { channelRoutes } from './routes/channels/index.js';
+import { messageRoutes } from './routes/channels/messages/index.js';
+import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys/index.js';
+import { manifestRoutes } from './routes/manifest.js';
+import { principalRoutes } from './routes/principals/index.js';
+import { profileRoutes } from './routes/profile/index.js';
+import { streamRoutes } from './routes/streams.js';
+
+export type RouteModule = (app: FastifyInstance, ctx: ServiceContext) => Promise<void>;
+
+/** Every `/api/v1` route module; later features append theirs here. */
+export const API_ROUTES: RouteModule[] = [
+  healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes,
+];
+
+export interface BuildAppOptions {
+  /** Extra route modules mounted under /api/v1 (the gateway's SSE endpoint in single-process mode). */
+  extraRoutes?: RouteModule[];
+}
+
+/** Builds the REST app without listening; server.ts is the only place that listens. */
+export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    disableRequestLogging: ctx.config.LOG_LEVEL !== 'debug' && ctx.config.LOG_LEVEL !== 'trace',
+    ajv: { customOptions: { removeAdditional: false } },
+    trustProxy: true,
+  });
+  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });
+  installValidators(app);
+  installProblemDetails(app);
+  installAuthentication(app, ctx);
+  await installRateLimits(app, ctx);
+  await installOpenApi(app);
+  await app.register(async (api) => {
+    for (const routes of [...API_ROUTES, ...(options.extraRoutes ?? [])]) await routes(api, ctx);
+  }, { prefix: '/api/v1' });
+  return app;
+}

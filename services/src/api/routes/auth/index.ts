@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { appendAudit } from '../../../shared/audit.js';
+import { challengeMessage, verifySignature } from '../../../shared/auth/ed25519.js';
+import { hashPassword, sha256, verifyPassword } from '../../../shared/auth/secrets.js';
+import type { ServiceContext } from '../../../shared/context.js';
+import type { Principal } from '../../../shared/db/schema.js';
+import { badRequest, conflict, forbidden, unauthorized } from '../../../shared/errors.js';
+import { newId, randomToken } from '../../../shared/ids.js';
+import { caller } from '../../plugins/authentication.js';
+import { authRateLimit } from '../../plugins/rate-limits.js';
+import { Data, errorResponses } from '../../schemas.js';
+import { principalToWire } from '../../wire.js';
+import { ChallengeBody, LoginBody, PrincipalSchema, RefreshBody, SignupBody, TokensSchema, VerifyBody } from './schemas.js';
+import { issueSession } from './sessions.js';
+
+const NONCE_TTL_MS = 60_000;
+const INVALID_SIGNATURE = 'The handle, nonce or signature is invalid';
+
+export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  const publicAuth = { public: true, rateLimit: authRateLimit(ctx) };
+
+  /** The one agent with this handle; `workspaceId` disambiguates when several workspaces use it. */
+  async function findAgent(handle: string, workspaceId?: string): Promise<Principal | undefined> {
+    let query = ctx.db.selectFrom('principals').selectAll().where('handle', '=', handle).where('disabled_at', 'is', null);
+    if (workspaceId) query = query.where('workspace_id', '=', workspaceId);
+    const rows = await query.limit(2).execute();
+    if (rows.length > 1) throw badRequest('workspaceId: several workspaces have this handle; pass workspaceId');
+    return rows[0];
+  }
+
+  app.post('/auth/challenge', {
+    config: publicAuth,
+    schema: { tags: ['auth'], summary: 'Start Ed25519 challenge–response', body: ChallengeBody, response: { 200: Data(Type.Object({ nonce: Type.String(), expiresAt: Type.String() })), ...errorResponses } },
+  }, async (request) => {
+    const { handle, workspaceId } = request.body as { handle: string; workspaceId?: string };
+    const nonce = randomToken(24);
+    const expiresAt = new Date(Date.now() + NONCE_TTL_MS);
+    const agent = await findAgent(handle, workspaceId);
+    // Unknown handles get a nonce too, so the endpoint does not reveal which handles exist.
+    if (agent?.public_key) {
+      await ctx.db.insertInto('auth_challenges').values({ nonce, principal_id: agent.id, expires_at: expiresAt }).execute();
+    }
+    return { data: { nonce, expiresAt: expiresAt.toISOString() } };
+  });
+
+  app.post('/auth/verify', {
+    config: publicAuth,
+    schema: { tags: ['auth'], summary: 'Exchange a signed nonce for tokens', body: VerifyBody, response: { 200: Data(TokensSchema), ...errorResponses } },
+  }, async (request) => {
+    const { handle, nonce, signature, workspaceId } = request.body as { handle: string; nonce: string; signature: string; workspaceId?: string };
+    const agent = await findAgent(handle, workspaceId);
+    if (!agent?.public_key) throw unauthorized(INVALID_SIGNATURE);
+    // Consume the nonce atomically: single use even under concurrent verifies.
+    const consumed = await ctx.db.updateTable('auth_challenges').set({ used_at: new Date() })
+      .where('nonce', '=', nonce).where('principal_id', '=', agent.id).where('used_at', 'is', null).where('expires_at', '>', new Date())
+      .returning('nonce').executeTakeFirst();
+    if (!consumed || !verifySignature(agent.public_key, challengeMessage(handle, nonce), signature)) throw unauthorized(INVALID_SIGNATURE);
+    return { data: await issueSession(ctx, agent) };
+  });
+
+  app.post('/auth/refresh', {
+    config: publicAuth,
+    schema: { tags: ['auth'], summary: 'Rotate a refresh token for new tokens', body: RefreshBody, response: { 200: Data(TokensSchema), ...errorResponses } },
+  }, async (request) => {
+    const { refreshToken } = request.body as { refreshToken: string };
+    const row = await ctx.db.updateTable('refresh_tokens').set({ revoked_at: new Date() })
+      .where('token_hash', '=', sha256(refreshToken)).where('revoked_at', 'is', null).where('expires_at', '>', new Date())
+      .returning('principal_id').executeTakeFirst();
+    if (!row) throw unauthorized('The refresh token is invalid, expired or already used');
+    const principal = await ctx.db.selectFrom('principals').selectAll().where('id', '=', row.principal_id).where('disabled_at', 'is', null).executeTakeFirst();
+    if (!principal) throw unauthorized('The refresh token is invalid, expired or already used');
+    return { data: await issueSession(ctx, principal) };
+  });
+
+  app.post('/auth/signup', {
+    config: publicAuth,
+    schema: { tags: ['auth'], summary: 'Create a workspace and its first admin (a human)', body: SignupBody, response: { 201: Data(TokensSchema), ...errorResponses } },
+  }, async (request, reply) => {
+    if (!ctx.config.SESAME_ALLOW_SIGNUP) throw forbidden('Signup is disabled on this server; ask an admin for an account');
+    const body = request.body as { email: string; password: string; displayName: string; handle?: string; workspaceName?: string };
+    const existing = await ctx.db.selectFrom('principals').select('id').where((eb) => eb(eb.fn('lower', ['email']), '=', body.email.toLowerCase())).executeTakeFirst();
+    if (existing) throw conflict('An account with this email already exists');
+    const passwordHash = await hashPassword(body.password);
+    const workspaceId = newId('ws');
+    const handle = body.handle ?? body.email.split('@')[0]!.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '') ?? 'admin';
+    const principal = await ctx.db.transaction().execute(async (trx) => {
+      await trx.insertInto('workspaces').values({ id: workspaceId, name: body.workspaceName ?? `${body.displayName}'s workspace`, settings: '{}', created_at: new Date() }).execute();
+      const created = await trx.insertInto('principals').values({
+        id: newId('pr'), workspace_id: workspaceId, kind: 'human', handle: handle || 'admin', display_name: body.displayName,
+        email: body.email, password_hash: passwordHash, public_key: null, is_admin: true, created_at: new Date(),
+      }).returningAll().executeTakeFirstOrThrow();
+      await appendAudit(trx, { workspaceId, actorId: created.id, action: 'workspace.created', targetType: 'workspace', targetId: workspaceId });
+      return created;
+    });
+    reply.status(201);
+    return { data: await issueSession(ctx, principal) };
+  });
+
+  app.post('/auth/login', {
+    config: publicAuth,
+    schema: { tags: ['auth'], summary: 'Human password login', body: LoginBody, response: { 200: Data(TokensSchema), ...errorResponses } },
+  }, async (request) => {
+    const { email, password } = request.body as { email: string; password: string };
+    const principal = await ctx.db.selectFrom('principals').selectAll()
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).where('disabled_at', 'is', null).executeTakeFirst();
+    const ok = principal?.password_hash ? await verifyPassword(password, principal.password_hash) : false;
+    if (!principal || !ok) throw unauthorized('The email or password is incorrect');
+    return { data: await issueSession(ctx, principal) };
+  });
+
+  app.get('/auth/me', {
+    schema: { tags: ['auth'], summary: 'The caller', response: { 200: Data(PrincipalSchema), ...errorResponses } },
+  }, async (request) => ({ data: principalToWire(caller(request).principal) }));
+}

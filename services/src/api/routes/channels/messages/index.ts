@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServiceContext } from '../../../../shared/context.js';
+import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
+import { caller, requireScope } from '../../../plugins/authentication.js';
+import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../schemas.js';
+import { canManage, channelForMember } from '../../channels/access.js';
+import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
+import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
+
+export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  async function loadMessage(request: { params: unknown }, principal: Parameters<typeof channelForMember>[1]) {
+    const { id, messageId } = request.params as { id: string; messageId: string };
+    const { channel, role } = await channelForMember(ctx.db, principal, id);
+    const message = await ctx.db.selectFrom('messages').selectAll().where('id', '=', messageId).where('channel_id', '=', channel.id).executeTakeFirst();
+    if (!message) throw notFound('Message');
+    const sender = await ctx.db.selectFrom('principals').selectAll().where('id', '=', message.sender_id).executeTakeFirstOrThrow();
+    return { channel, role, message, sender };
+  }
+
+  app.post('/channels/:id/messages', {
+    schema: { tags: ['messages'], summary: 'Send a message (idempotent by clientGeneratedId)', params: IdParams, body: SendMessageBody, response: { 200: Data(MessageSchema), 201: Data(MessageSchema), ...errorResponses } },
+  }, async (request, reply) => {
+    const me = requireScope(request, 'write').principal;
+    const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
+    const { message, created } = await sendMessage(ctx, me, channel.id, request.body as SendInput);
+    reply.status(created ? 201 : 200);
+    return { data: message };
+  });
+
+  app.get('/channels/:id/messages', {
+    schema: { tags: ['messages'], summary: 'History by cursor, ascending seq within a page', params: IdParams, querystring: HistoryQuery, response: { 200: Page(MessageSchema), ...errorResponses } },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
+    const q = request.query as { limit?: number; cursor?: string; direction?: 'before' | 'after'; before?: number; after?: number };
+    if (q.before !== undefined && q.after !== undefined) throw badRequest('querystring: pass either before or after, not both');
+    const limit = q.limit ?? 50;
+    let direction = q.direction ?? (q.after !== undefined ? 'after' : 'before');
+    let pivot: number | undefined = q.after ?? q.before;
+    if (q.cursor) {
+      const decoded = decodeCursor<{ seq: number; dir: string }>(q.cursor, { seq: 'number', dir: 'string' });
+      if (decoded.dir !== 'before' && decoded.dir !== 'after') throw badRequest('cursor: is not a valid cursor');
+      pivot = decoded.seq;
+      direction = decoded.dir;
+    }
+    let query = ctx.db.selectFrom('messages').innerJoin('principals', 'principals.id', 'messages.sender_id')
+      .selectAll('messages').select(['principals.handle', 'principals.display_name', 'principals.kind as sender_kind'])
+      .where('messages.channel_id', '=', channel.id).limit(limit + 1);
+    if (direction === 'after') {
+      query = query.where('messages.seq', '>', pivot ?? 0).orderBy('messages.seq', 'asc');
+    } else {
+      if (pivot !== undefined) query = query.where('messages.seq', '<', pivot);
+      query = query.orderBy('messages.seq', 'desc');
+    }
+    const rows = await query.execute();
+    const hasMore = rows.length > limit;
+    const page = rows.slice(0, limit);
+    if (direction === 'before') page.reverse();
+    const edge = direction === 'before' ? page[0] : page.at(-1);
+    return {
+      data: page.map((r) => toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind } as never)),
+      pagination: { hasMore, nextCursor: hasMore && edge ? encodeCursor({ seq: Number(edge.seq), dir: direction }) : null },
+    };
+  });
+
+  app.get('/channels/:id/messages/:messageId', {
+    schema: { tags: ['messages'], summary: 'One message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
+  }, async (request) => {
+    const { message, sender } = await loadMessage(request, caller(request).principal);
+    return { data: toWire(message, sender) };
+  });
+
+  app.patch('/channels/:id/messages/:messageId', {
+    schema: { tags: ['messages'], summary: 'Edit (or stream into) your message', params: MessageParams, body: EditMessageBody, response: { 200: Data(MessageSchema), ...errorResponses } },
+  }, async (request) => {
+    const me = requireScope(request, 'write').principal;
+    const { message, sender } = await loadMessage(request, me);
+    if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
+    if (message.deleted_at) throw notFound('Message');
+    const body = request.body as { content: string; streaming?: boolean };
+    return { data: await updateMessage(ctx, me, message, sender, body) };
+  });
+
+  app.delete('/channels/:id/messages/:messageId', {
+    schema: { tags: ['messages'], summary: 'Delete (tombstone) a message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
+  }, async (request) => {
+    const me = requireScope(request, 'write').principal;
+    const { message, sender, role } = await loadMessage(request, me);
+    if (message.sender_id !== me.id && !canManage(role, me)) throw forbidden('Only the sender or a channel owner/admin can delete a message');
+    if (message.deleted_at) return { data: toWire(message, sender) };
+    return { data: await updateMessage(ctx, me, message, sender, { delete: true }) };
+  });
+}

@@ -1,0 +1,87 @@
+import { EventType } from '@sesamespace/sdk/protocol';
+import type { ServiceContext } from '../../../../shared/context.js';
+import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
+import { unprocessable } from '../../../../shared/errors.js';
+import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
+import { newId } from '../../../../shared/ids.js';
+import { messageToWire, type WireMessage } from '../../../wire.js';
+import { validateMetadata } from './kinds.js';
+
+export interface SendInput {
+  content: string; kind?: string; intent?: string; threadRootId?: string; attachmentIds?: string[]; clientGeneratedId?: string; metadata?: Record<string, unknown>;
+}
+
+/** Thrown inside the transaction to roll back a seq allocation when a duplicate send wins. */
+class DuplicateSend { constructor(readonly existing: MessageRow) {} }
+
+async function findByClientId(db: ServiceContext['db'] | Trx, channelId: string, senderId: string, clientGeneratedId: string) {
+  return db.selectFrom('messages').selectAll().where('channel_id', '=', channelId).where('sender_id', '=', senderId)
+    .where('client_generated_id', '=', clientGeneratedId).executeTakeFirst();
+}
+
+export function toWire(row: MessageRow, sender: Principal): WireMessage {
+  return messageToWire(row, sender);
+}
+
+/**
+ * Sends a message. Idempotent by (channel, sender, clientGeneratedId): the seq allocation
+ * serialises senders on the channel's stream row, so a duplicate racing us is visible once we
+ * hold that lock, and we roll back instead of inserting twice.
+ */
+export async function sendMessage(ctx: ServiceContext, sender: Principal, channelId: string, input: SendInput): Promise<{ message: WireMessage; created: boolean }> {
+  const kind = input.kind ?? 'text';
+  const metadata = input.metadata ?? {};
+  validateMetadata(kind, metadata);
+  if (input.attachmentIds?.length) throw unprocessable('attachmentIds: file uploads are not enabled on this server yet');
+  if (input.clientGeneratedId) {
+    const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
+    if (existing) return { message: toWire(existing, sender), created: false };
+  }
+  try {
+    const row = await withEvents(ctx.db, sender.workspace_id, ctx.publish, async (trx, events) => {
+      if (input.threadRootId) {
+        const root = await trx.selectFrom('messages').select('id').where('id', '=', input.threadRootId).where('channel_id', '=', channelId).executeTakeFirst();
+        if (!root) throw unprocessable('threadRootId: no such message in this channel');
+      }
+      const seq = await nextSeq(trx, sender.workspace_id, channelId);
+      if (input.clientGeneratedId) {
+        const existing = await findByClientId(trx, channelId, sender.id, input.clientGeneratedId);
+        if (existing) throw new DuplicateSend(existing);
+      }
+      const inserted = await trx.insertInto('messages').values({
+        id: newId('msg'), channel_id: channelId, workspace_id: sender.workspace_id, sender_id: sender.id, seq, kind, content: input.content,
+        metadata: JSON.stringify(metadata), intent: input.intent ?? null, thread_root_id: input.threadRootId ?? null,
+        client_generated_id: input.clientGeneratedId ?? null, attachment_ids: JSON.stringify(input.attachmentIds ?? []), created_at: new Date(),
+      }).returningAll().executeTakeFirstOrThrow();
+      await events.append(channelId, EventType.MessageCreated, toWire(inserted, sender), seq);
+      return inserted;
+    });
+    return { message: toWire(row, sender), created: true };
+  } catch (err) {
+    if (err instanceof DuplicateSend) return { message: toWire(err.existing, sender), created: false };
+    // Unique violation on (channel, sender, clientGeneratedId) from a racing insert on another connection.
+    if (input.clientGeneratedId && (err as { code?: string }).code === '23505') {
+      const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
+      if (existing) return { message: toWire(existing, sender), created: false };
+    }
+    throw err;
+  }
+}
+
+/** Applies an edit or tombstone and records it as an event on the channel's stream. */
+export async function updateMessage(
+  ctx: ServiceContext, actor: Principal, message: MessageRow, sender: Principal,
+  change: { content?: string; streaming?: boolean; delete?: boolean },
+): Promise<WireMessage> {
+  const row = await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
+    const now = new Date();
+    const updated = await trx.updateTable('messages')
+      .set(change.delete ? { deleted_at: now, streaming: false } : { content: change.content!, streaming: change.streaming ?? false, edited_at: now })
+      .where('id', '=', message.id).returningAll().executeTakeFirstOrThrow();
+    const wire = toWire(updated, sender);
+    if (change.delete) await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: Number(message.seq), deletedBy: actor.id, deletedAt: wire.deletedAt });
+    else await events.append(message.channel_id, EventType.MessageUpdated, wire);
+    return updated;
+  });
+  return toWire(row, sender);
+}

@@ -1,0 +1,107 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { appendAudit } from '../../../shared/audit.js';
+import { isValidPublicKey } from '../../../shared/auth/ed25519.js';
+import { generateApiKey, hashPassword } from '../../../shared/auth/secrets.js';
+import type { ServiceContext } from '../../../shared/context.js';
+import { conflict, notFound, unprocessable } from '../../../shared/errors.js';
+import { newId } from '../../../shared/ids.js';
+import { caller, requireAdmin } from '../../plugins/authentication.js';
+import { Data, IdParams, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../schemas.js';
+import { principalToWire } from '../../wire.js';
+import { Email, Handle, Password, PrincipalSchema } from '../auth/schemas.js';
+
+const CreateAgentBody = Type.Object({
+  handle: Handle,
+  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  publicKey: Type.Optional(Type.String({ minLength: 32, maxLength: 128, description: 'Ed25519 public key, base64 or hex' })),
+  isAdmin: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+const CreateHumanBody = Type.Object({
+  email: Email, password: Password, handle: Handle,
+  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), isAdmin: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+const ListQuery = Type.Object({ ...PageQuery, kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('agent')])) }, { additionalProperties: false });
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23505';
+}
+
+export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  app.post('/agents', {
+    schema: { tags: ['principals'], summary: 'Create an agent and its first API key (admin)', body: CreateAgentBody, response: { 201: Data(Type.Object({ agent: PrincipalSchema, apiKey: Type.String() })), ...errorResponses } },
+  }, async (request, reply) => {
+    const admin = requireAdmin(request).principal;
+    const body = request.body as { handle: string; displayName?: string; publicKey?: string; isAdmin?: boolean };
+    if (body.publicKey && !isValidPublicKey(body.publicKey)) throw unprocessable('publicKey: is not a valid Ed25519 public key (32 bytes, base64 or hex)');
+    const key = generateApiKey();
+    try {
+      const agent = await ctx.db.transaction().execute(async (trx) => {
+        const created = await trx.insertInto('principals').values({
+          id: newId('pr'), workspace_id: admin.workspace_id, kind: 'agent', handle: body.handle, display_name: body.displayName ?? body.handle,
+          email: null, password_hash: null, public_key: body.publicKey ?? null, is_admin: body.isAdmin ?? false, created_at: new Date(),
+        }).returningAll().executeTakeFirstOrThrow();
+        await trx.insertInto('api_keys').values({
+          id: newId('key'), workspace_id: admin.workspace_id, principal_id: created.id, name: 'default', prefix: key.prefix, key_hash: key.hash,
+          scopes: JSON.stringify(['*']), rate_limit_per_minute: null, expires_at: null, created_at: new Date(),
+        }).execute();
+        await appendAudit(trx, { workspaceId: admin.workspace_id, actorId: admin.id, action: 'agent.created', targetType: 'principal', targetId: created.id, data: { handle: created.handle, keyPrefix: key.prefix } });
+        return created;
+      });
+      reply.status(201);
+      return { data: { agent: principalToWire(agent), apiKey: key.key } };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`The handle '${body.handle}' is taken in this workspace`);
+      throw err;
+    }
+  });
+
+  app.post('/humans', {
+    schema: { tags: ['principals'], summary: 'Create a human account (admin)', body: CreateHumanBody, response: { 201: Data(Type.Object({ human: PrincipalSchema })), ...errorResponses } },
+  }, async (request, reply) => {
+    const admin = requireAdmin(request).principal;
+    const body = request.body as { email: string; password: string; handle: string; displayName?: string; isAdmin?: boolean };
+    const passwordHash = await hashPassword(body.password);
+    try {
+      const human = await ctx.db.transaction().execute(async (trx) => {
+        const created = await trx.insertInto('principals').values({
+          id: newId('pr'), workspace_id: admin.workspace_id, kind: 'human', handle: body.handle, display_name: body.displayName ?? body.handle,
+          email: body.email, password_hash: passwordHash, public_key: null, is_admin: body.isAdmin ?? false, created_at: new Date(),
+        }).returningAll().executeTakeFirstOrThrow();
+        await appendAudit(trx, { workspaceId: admin.workspace_id, actorId: admin.id, action: 'human.created', targetType: 'principal', targetId: created.id, data: { handle: created.handle } });
+        return created;
+      });
+      reply.status(201);
+      return { data: { human: principalToWire(human) } };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('The handle or email is already taken');
+      throw err;
+    }
+  });
+
+  app.get('/principals', {
+    schema: { tags: ['principals'], summary: 'The workspace directory', querystring: ListQuery, response: { 200: Page(PrincipalSchema), ...errorResponses } },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const { limit = 50, cursor, kind } = request.query as { limit?: number; cursor?: string; kind?: 'human' | 'agent' };
+    let query = ctx.db.selectFrom('principals').selectAll().where('workspace_id', '=', me.workspace_id).orderBy('id').limit(limit + 1);
+    if (kind) query = query.where('kind', '=', kind);
+    if (cursor) query = query.where('id', '>', decodeCursor<{ id: string }>(cursor, { id: 'string' }).id);
+    const rows = await query.execute();
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    return { data: page.map(principalToWire), pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: page.at(-1)!.id }) : null } };
+  });
+
+  app.get('/principals/:id', {
+    schema: { tags: ['principals'], summary: 'One principal of the workspace', params: IdParams, response: { 200: Data(PrincipalSchema), ...errorResponses } },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const { id } = request.params as { id: string };
+    const row = await ctx.db.selectFrom('principals').selectAll().where('id', '=', id).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
+    if (!row) throw notFound('Principal');
+    return { data: principalToWire(row) };
+  });
+}

@@ -1,0 +1,61 @@
+import { EventType } from '@sesamespace/sdk/protocol';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import type { ServiceContext } from '../../../shared/context.js';
+import { unprocessable } from '../../../shared/errors.js';
+import { withEvents } from '../../../shared/events.js';
+import { caller } from '../../plugins/authentication.js';
+import { Data, IdParams, errorResponses } from '../../schemas.js';
+import { channelForMember } from '../channels/access.js';
+
+// One grapheme-ish: short, no whitespace or control characters (custom emoji like `:ship:` too).
+const Emoji = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\s\\p{Cc}]+$' });
+const Receipt = Type.Object({ channelId: Type.String(), principalId: Type.String(), lastReadSeq: Type.Integer(), emoji: Type.String(), updatedAt: Type.String() });
+
+export async function profileRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  app.get('/profile/read-receipt-emoji', {
+    schema: { tags: ['profile'], summary: 'Your read-receipt emoji', response: { 200: Data(Type.Object({ emoji: Type.String() })), ...errorResponses } },
+  }, async (request) => ({ data: { emoji: caller(request).principal.read_receipt_emoji } }));
+
+  app.put('/profile/read-receipt-emoji', {
+    schema: { tags: ['profile'], summary: 'Set your read-receipt emoji', body: Type.Object({ emoji: Emoji }, { additionalProperties: false }), response: { 200: Data(Type.Object({ emoji: Type.String() })), ...errorResponses } },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const { emoji } = request.body as { emoji: string };
+    await ctx.db.updateTable('principals').set({ read_receipt_emoji: emoji }).where('id', '=', me.id).execute();
+    return { data: { emoji } };
+  });
+
+  app.post('/channels/:id/read', {
+    schema: { tags: ['read receipts'], summary: 'Mark the channel read up to seq', params: IdParams, body: Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), response: { 200: Data(Receipt), ...errorResponses } },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
+    const { seq } = request.body as { seq: number };
+    const head = await ctx.db.selectFrom('streams').select('head_seq').where('id', '=', channel.id).executeTakeFirst();
+    if (seq > Number(head?.head_seq ?? 0)) throw unprocessable('seq: is beyond the channel\'s latest seq');
+    const receipt = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
+      // Read position only moves forward; a stale client cannot un-read.
+      const row = await sql<{ last_read_seq: number; updated_at: Date }>`
+        INSERT INTO read_receipts (channel_id, principal_id, last_read_seq, emoji, updated_at)
+        VALUES (${channel.id}, ${me.id}, ${seq}, ${me.read_receipt_emoji}, now())
+        ON CONFLICT (channel_id, principal_id) DO UPDATE
+          SET last_read_seq = GREATEST(read_receipts.last_read_seq, EXCLUDED.last_read_seq), emoji = EXCLUDED.emoji, updated_at = now()
+        RETURNING last_read_seq, updated_at`.execute(trx);
+      const r = row.rows[0]!;
+      const data = { channelId: channel.id, principalId: me.id, lastReadSeq: Number(r.last_read_seq), emoji: me.read_receipt_emoji, updatedAt: new Date(r.updated_at).toISOString() };
+      await events.append(channel.id, EventType.ReadReceipt, data);
+      return data;
+    });
+    return { data: receipt };
+  });
+
+  app.get('/channels/:id/read-receipts', {
+    schema: { tags: ['read receipts'], summary: 'Members\' read positions', params: IdParams, response: { 200: Data(Type.Array(Receipt)), ...errorResponses } },
+  }, async (request) => {
+    const { channel } = await channelForMember(ctx.db, caller(request).principal, (request.params as { id: string }).id);
+    const rows = await ctx.db.selectFrom('read_receipts').selectAll().where('channel_id', '=', channel.id).execute();
+    return { data: rows.map((r) => ({ channelId: r.channel_id, principalId: r.principal_id, lastReadSeq: Number(r.last_read_seq), emoji: r.emoji, updatedAt: new Date(r.updated_at).toISOString() })) };
+  });
+}

@@ -1,0 +1,36 @@
+import { isInboxStream, inboxStream } from '@sesamespace/sdk/protocol';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { ServiceContext } from '../../shared/context.js';
+import { notFound } from '../../shared/errors.js';
+import { readEvents } from '../../shared/events.js';
+import { caller } from '../plugins/authentication.js';
+import { Page, errorResponses } from '../schemas.js';
+import { channelForMember } from './channels/access.js';
+
+const EventSchema = Type.Object({ type: Type.String(), stream: Type.String(), seq: Type.Integer(), data: Type.Unknown(), at: Type.String() });
+
+/** REST replay of one stream: how clients fill a gap they noticed. */
+export async function streamRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  app.get('/streams/:stream/events', {
+    schema: {
+      tags: ['events'], summary: 'Events of a stream after a seq',
+      params: Type.Object({ stream: Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9_:-]+$' }) }, { additionalProperties: false }),
+      querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }, { additionalProperties: false }),
+      response: { 200: Page(EventSchema), ...errorResponses },
+    },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const { stream } = request.params as { stream: string };
+    const { after = 0, limit = 200 } = request.query as { after?: number; limit?: number };
+    if (isInboxStream(stream)) {
+      if (stream !== inboxStream(me.id)) throw notFound('Stream');
+    } else {
+      await channelForMember(ctx.db, me, stream);
+    }
+    const events = await readEvents(ctx.db, stream, after, limit + 1);
+    const hasMore = events.length > limit;
+    const page = events.slice(0, limit);
+    return { data: page, pagination: { hasMore, nextCursor: hasMore ? String(page.at(-1)!.seq) : null } };
+  });
+}

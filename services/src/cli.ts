@@ -1,0 +1,66 @@
+import { ConfigError, loadConfig, type Config } from './shared/config.js';
+import { startServices, type Role } from './server.js';
+
+const USAGE = `usage: sesame-server <start|api|gateway|worker|migrate>
+
+  start     api + gateway + worker in one process (embedded default without DATABASE_URL/REDIS_URL)
+  api       REST API only            (needs DATABASE_URL and REDIS_URL)
+  gateway   realtime gateway only    (needs DATABASE_URL and REDIS_URL)
+  worker    background worker only   (needs DATABASE_URL and REDIS_URL)
+  migrate   run database migrations and exit`;
+
+const ROLES: Record<string, Role[]> = { start: ['api', 'gateway', 'worker'], api: ['api'], gateway: ['gateway'], worker: ['worker'], migrate: [] };
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+async function main() {
+  const command = process.argv[2] ?? 'start';
+  const roles = ROLES[command];
+  if (!roles) fail(USAGE);
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  // Separate processes can only meet on shared infrastructure: PGlite is single-process and
+  // the in-process bus does not cross processes.
+  if (roles.length === 1) {
+    if (!config.DATABASE_URL) fail(`invalid configuration:\n  DATABASE_URL: required to run '${command}' alone (use 'start' for the embedded mode)`);
+    if (!config.REDIS_URL) fail(`invalid configuration:\n  REDIS_URL: required to run '${command}' alone (use 'start' for the embedded mode)`);
+  }
+  if (command === 'migrate') {
+    const { createContext } = await import('./server.js');
+    const ctx = await createContext(config, 'sesame-migrate');
+    await ctx.bus.close();
+    await ctx.db.destroy();
+    process.stdout.write('migrations are up to date\n');
+    return;
+  }
+  const running = await startServices(config, roles);
+  const lines = ['Sesame is running'];
+  if (running.apiUrl) lines.push(`  API:     ${running.apiUrl}/api/v1   (docs: ${running.apiUrl}/api/docs)`);
+  if (running.gatewayUrl) lines.push(`  Gateway: ${running.gatewayUrl.replace(/^http/, 'ws')}/v1/connect`);
+  if (!config.DATABASE_URL) lines.push(`  Data:    ${config.SESAME_DATA_DIR} (embedded PGlite)`);
+  if (running.generatedAdminKey) {
+    lines.push('', '  First start: an admin API key was created. It is shown only this once:', `    ${running.generatedAdminKey}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  const shutdown = (signal: string) => {
+    running.ctx.logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => process.exit(1), config.SESAME_SHUTDOWN_TIMEOUT_MS).unref();
+    running.stop().then(() => { clearTimeout(timer); process.exit(0); }, () => process.exit(1));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`sesame failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

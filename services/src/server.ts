@@ -1,0 +1,65 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import { buildGateway } from './gateway/app.js';
+import { bootstrapFirstAdmin } from './shared/bootstrap.js';
+import { createBus } from './shared/bus/index.js';
+import type { Config } from './shared/config.js';
+import type { ServiceContext } from './shared/context.js';
+import { createDatabase } from './shared/db/database.js';
+import { migrateToLatest } from './shared/db/migrate.js';
+import { TokenService } from './shared/auth/tokens.js';
+import { createEventPublisher } from './shared/events.js';
+import { createLogger } from './shared/logger.js';
+import { startWorker, type Worker } from './worker/worker.js';
+import { join } from 'node:path';
+
+export type Role = 'api' | 'gateway' | 'worker';
+
+export interface RunningServices {
+  ctx: ServiceContext;
+  api?: FastifyInstance;
+  gateway?: FastifyInstance;
+  worker?: Worker;
+  apiUrl?: string;
+  gatewayUrl?: string;
+  /** The admin key generated on first start (only when no bootstrap key was configured). */
+  generatedAdminKey?: string;
+  stop(): Promise<void>;
+}
+
+/** Opens the database (migrating it) and the bus: what every role needs. */
+export async function createContext(config: Config, name: string): Promise<ServiceContext> {
+  const logger = createLogger(config.LOG_LEVEL, name);
+  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.SESAME_DATA_DIR, 'db'), poolSize: config.DATABASE_POOL_SIZE });
+  await migrateToLatest(db);
+  const bus = createBus(config.REDIS_URL);
+  const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
+  const publish = createEventPublisher(bus, (err) => logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'));
+  return { config, db, bus, tokens, publish, logger };
+}
+
+/** Starts the given roles in this process. `server.ts` is the only module that listens. */
+export async function startServices(config: Config, roles: Role[]): Promise<RunningServices> {
+  const ctx = await createContext(config, roles.length === 3 ? 'sesame' : `sesame-${roles.join('+')}`);
+  const running: RunningServices = { ctx, stop: async () => {} };
+  if (roles.includes('api')) {
+    const boot = await bootstrapFirstAdmin(ctx.db, ctx.logger, config.SESAME_BOOTSTRAP_API_KEY);
+    running.generatedAdminKey = boot.apiKey;
+    running.api = await buildApp(ctx);
+    running.apiUrl = await running.api.listen({ port: config.PORT, host: config.HOST });
+  }
+  if (roles.includes('gateway')) {
+    running.gateway = await buildGateway(ctx);
+    running.gatewayUrl = await running.gateway.listen({ port: config.GATEWAY_PORT, host: config.HOST });
+  }
+  if (roles.includes('worker')) running.worker = startWorker(ctx);
+
+  let stopping: Promise<void> | undefined;
+  running.stop = () => (stopping ??= (async () => {
+    // Stop accepting, let in-flight requests finish; gateway close tells clients to resume elsewhere.
+    await Promise.allSettled([running.api?.close(), running.gateway?.close(), running.worker?.stop()]);
+    await ctx.bus.close();
+    await ctx.db.destroy();
+  })());
+  return running;
+}

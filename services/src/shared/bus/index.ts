@@ -1,0 +1,11 @@
+import type { Bus } from './bus.js';
+import { MemoryBus } from './memory-bus.js';
+import { RedisBus } from './redis-bus.js';
+
+export * from './bus.js';
+export { MemoryBus } from './memory-bus.js';
+export { RedisBus } from './redis-bus.js';
+
+export function createBus(redisUrl: string | undefined): Bus {
+  return redisUrl ? new RedisBus(redisUrl) : new MemoryBus();
+}

@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
+
+const PREFIX = 'sesame:';
+
+/**
+ * Redis pub/sub bus: one publisher and one subscriber connection per process, one upstream
+ * SUBSCRIBE per topic regardless of how many local listeners want it.
+ *
+ * Redis pub/sub is at-most-once: messages published while the subscriber is reconnecting are
+ * gone. That is fine by design — listeners hear `onReconnect` and re-check stream heads against
+ * Postgres, which fills any gap.
+ */
+export class RedisBus implements Bus {
+  private readonly registry = new TopicRegistry();
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly reconnectListeners = new Set<() => void>();
+  private pending: Promise<unknown>[] = [];
+  private connectedOnce = false;
+
+  constructor(url: string) {
+    const options = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false } as const;
+    this.publisher = new Redis(url, options);
+    this.subscriber = new Redis(url, { ...options, autoResubscribe: true });
+    // Connection errors are retried by ioredis; without a listener they would crash the process.
+    this.publisher.on('error', () => {});
+    this.subscriber.on('error', () => {});
+    this.subscriber.on('ready', () => {
+      if (this.connectedOnce) for (const listener of [...this.reconnectListeners]) listener();
+      this.connectedOnce = true;
+    });
+    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      const topic = channel.toString().slice(PREFIX.length);
+      let message: BusMessage;
+      try { message = JSON.parse(payload.toString()); } catch { return; }
+      this.registry.dispatch(topic, message);
+    });
+  }
+
+  async publish(topic: string, message: BusMessage): Promise<void> {
+    await this.publisher.publish(PREFIX + topic, JSON.stringify(message));
+  }
+
+  subscribe(topic: string, handler: BusHandler): () => void {
+    if (this.registry.add(topic, handler)) this.track(this.subscriber.subscribe(PREFIX + topic));
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (this.registry.remove(topic, handler)) this.track(this.subscriber.unsubscribe(PREFIX + topic));
+    };
+  }
+
+  private track(promise: Promise<unknown>) {
+    const tracked = promise.catch(() => {});
+    this.pending.push(tracked);
+    void tracked.finally(() => { this.pending = this.pending.filter((p) => p !== tracked); });
+  }
+
+  async ready(): Promise<void> { await Promise.all(this.pending); }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.subscriber.disconnect();
+    this.publisher.disconnect();
+  }
+}

@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { LockedPGliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+// int8 → number everywhere: seqs and counters stay below 2^53, and JSON clients expect numbers.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+export interface DatabaseTarget {
+  /** `postgres://…` for real Postgres; otherwise PGlite persisted under `dataDir`. */
+  databaseUrl?: string;
+  /** Directory for the embedded PGlite database, or `memory://` for an in-memory one. */
+  dataDir?: string;
+  /** Pool size for real Postgres. */
+  poolSize?: number;
+}
+
+export function createDatabase(target: DatabaseTarget): Db {
+  if (target.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: target.poolSize ?? 10 });
+    // An idle client error (e.g. Postgres restarted) must not crash the process; the pool
+    // drops that client and the next query reconnects.
+    pool.on('error', () => {});
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const dataDir = target.dataDir ?? '.sesame/db';
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir, { parsers: { 20: (value: string) => Number(value) } });
+  return new Kysely<Database>({ dialect: new LockedPGliteDialect(client) });
+}

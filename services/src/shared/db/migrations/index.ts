@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import { initialSchema } from './0001-initial-schema.js';
+
+/** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
+export const migrations: Record<string, Migration> = {
+  '0001-initial-schema': initialSchema,
+};

@@ -1,0 +1,116 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+/** int8 columns are parsed to JS numbers (seqs stay far below 2^53). */
+type Int8 = ColumnType<number, number | bigint | string, number | bigint | string>;
+type Json<T> = ColumnType<T, string | T | undefined, string | T>;
+
+export interface WorkspaceTable { id: string; name: string; settings: Json<Record<string, unknown>>; created_at: Timestamp }
+export interface PrincipalTable {
+  id: string;
+  workspace_id: string;
+  kind: 'human' | 'agent';
+  handle: string;
+  display_name: string;
+  email: string | null;
+  public_key: string | null;
+  password_hash: string | null;
+  is_admin: Generated<boolean>;
+  read_receipt_emoji: Generated<string>;
+  disabled_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+export interface ApiKeyTable {
+  id: string;
+  workspace_id: string;
+  principal_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  scopes: Json<string[]>;
+  rate_limit_per_minute: number | null;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+export interface AuthChallengeTable { nonce: string; principal_id: string; expires_at: Timestamp; used_at: NullableTimestamp }
+export interface RefreshTokenTable {
+  id: string; principal_id: string; token_hash: string; expires_at: Timestamp; revoked_at: NullableTimestamp; created_at: Timestamp;
+}
+export interface StreamTable { id: string; workspace_id: string; head_seq: Int8 }
+export type ChannelKind = 'dm' | 'group' | 'channel' | 'collaboration' | 'task';
+export interface ChannelTable {
+  id: string;
+  workspace_id: string;
+  kind: ChannelKind;
+  name: string | null;
+  description: string | null;
+  context: string | null;
+  dm_key: string | null;
+  created_by: string;
+  created_at: Timestamp;
+}
+export type MemberRole = 'owner' | 'admin' | 'member';
+export interface ChannelMemberTable { channel_id: string; principal_id: string; role: MemberRole; joined_at: Timestamp }
+export interface MessageTable {
+  id: string;
+  channel_id: string;
+  workspace_id: string;
+  sender_id: string;
+  seq: Int8;
+  kind: string;
+  content: string;
+  metadata: Json<Record<string, unknown>>;
+  intent: string | null;
+  thread_root_id: string | null;
+  client_generated_id: string | null;
+  attachment_ids: Json<string[]>;
+  streaming: Generated<boolean>;
+  edited_at: NullableTimestamp;
+  deleted_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+export interface EventTable {
+  stream: string; seq: Int8; workspace_id: string; type: string; data: Json<unknown>; at: Timestamp;
+}
+export interface ReadReceiptTable {
+  channel_id: string; principal_id: string; last_read_seq: Int8; emoji: string; updated_at: Timestamp;
+}
+export interface AuditLogTable {
+  id: Generated<Int8>;
+  workspace_id: string;
+  actor_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  data: Json<Record<string, unknown>>;
+  at: Timestamp;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface ServerSettingTable { key: string; value: string }
+
+export interface Database {
+  server_settings: ServerSettingTable;
+  workspaces: WorkspaceTable;
+  principals: PrincipalTable;
+  api_keys: ApiKeyTable;
+  auth_challenges: AuthChallengeTable;
+  refresh_tokens: RefreshTokenTable;
+  streams: StreamTable;
+  channels: ChannelTable;
+  channel_members: ChannelMemberTable;
+  messages: MessageTable;
+  events: EventTable;
+  read_receipts: ReadReceiptTable;
+  audit_log: AuditLogTable;
+}
+
+export type Principal = Selectable<PrincipalTable>;
+export type Channel = Selectable<ChannelTable>;
+export type MessageRow = Selectable<MessageTable>;
+export type EventRow = Selectable<EventTable>;
+export type NewEvent = Insertable<EventTable>;

@@ -1,0 +1,101 @@
+import type { SesameEvent } from '@sesamespace/sdk/protocol';
+import { sql, type Transaction } from 'kysely';
+import type { Bus } from './bus/index.js';
+import type { Database } from './db/schema.js';
+import type { Db } from './db/database.js';
+
+export type Trx = Transaction<Database>;
+
+/**
+ * Allocates the next seq of `stream` inside `trx`. The row lock taken by the UPDATE is held
+ * until commit, so concurrent writers to one stream serialise here and seq stays gapless:
+ * a rolled-back transaction releases its number along with its lock.
+ */
+export async function nextSeq(trx: Trx, workspaceId: string, stream: string): Promise<number> {
+  const row = await sql<{ head_seq: number | string }>`
+    INSERT INTO streams (id, workspace_id, head_seq) VALUES (${stream}, ${workspaceId}, 1)
+    ON CONFLICT (id) DO UPDATE SET head_seq = streams.head_seq + 1
+    RETURNING head_seq`.execute(trx);
+  return Number(row.rows[0]!.head_seq);
+}
+
+/** Collects the events written in one transaction so they can be published after commit. */
+export class EventBatch {
+  readonly events: SesameEvent[] = [];
+
+  constructor(private readonly trx: Trx, private readonly workspaceId: string) {}
+
+  /** Writes an event; `data` may depend on the seq (e.g. a message carries its own seq). */
+  async append<T>(stream: string, type: string, data: T | ((seq: number) => T), seq?: number): Promise<SesameEvent<T>> {
+    const assigned = seq ?? (await nextSeq(this.trx, this.workspaceId, stream));
+    const payload = typeof data === 'function' ? (data as (s: number) => T)(assigned) : data;
+    const at = new Date();
+    await this.trx
+      .insertInto('events')
+      .values({ stream, seq: assigned, workspace_id: this.workspaceId, type, data: JSON.stringify(payload), at })
+      .execute();
+    const event: SesameEvent<T> = { type, stream, seq: assigned, data: payload, at: at.toISOString() };
+    this.events.push(event);
+    return event;
+  }
+}
+
+export interface EventPublisher {
+  (events: SesameEvent[]): void;
+}
+
+/** Publishes committed events; a failed publish is logged, never thrown (replay repairs it). */
+export function createEventPublisher(bus: Bus, onError: (err: unknown) => void): EventPublisher {
+  return (events) => {
+    for (const event of events) {
+      bus.publish(event.stream, { kind: 'event', event }).catch(onError);
+    }
+  };
+}
+
+/**
+ * Runs `work` in a transaction with an event batch; after commit publishes what it wrote.
+ * This is the only way services write durable events.
+ */
+export async function withEvents<R>(
+  db: Db,
+  workspaceId: string,
+  publish: EventPublisher,
+  work: (trx: Trx, events: EventBatch) => Promise<R>,
+): Promise<R> {
+  let batch!: EventBatch;
+  const result = await db.transaction().execute(async (trx) => {
+    batch = new EventBatch(trx, workspaceId);
+    return work(trx, batch);
+  });
+  if (batch.events.length) publish(batch.events);
+  return result;
+}
+
+/** Events of `stream` after `afterSeq`, in order, at most `limit`. */
+export async function readEvents(db: Db, stream: string, afterSeq: number, limit: number): Promise<SesameEvent[]> {
+  const rows = await db
+    .selectFrom('events')
+    .select(['type', 'stream', 'seq', 'data', 'at'])
+    .where('stream', '=', stream)
+    .where('seq', '>', afterSeq)
+    .orderBy('seq', 'asc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ type: r.type, stream: r.stream, seq: Number(r.seq), data: r.data, at: new Date(r.at).toISOString() }));
+}
+
+/** Current head seq of each stream (0 for a stream with no events yet). */
+export async function readHeads(db: Db, streams: string[]): Promise<Record<string, number>> {
+  const heads: Record<string, number> = Object.fromEntries(streams.map((s) => [s, 0]));
+  if (streams.length === 0) return heads;
+  const rows = await db.selectFrom('streams').select(['id', 'head_seq']).where('id', 'in', streams).execute();
+  for (const row of rows) heads[row.id] = Number(row.head_seq);
+  return heads;
+}
+
+/** Oldest retained seq of a stream (events before it were pruned), or null if none pruned. */
+export async function oldestRetainedSeq(db: Db, stream: string): Promise<number | null> {
+  const row = await db.selectFrom('events').select((eb) => eb.fn.min('seq').as('min')).where('stream', '=', stream).executeTakeFirst();
+  return row?.min == null ? null : Number(row.min);
+}

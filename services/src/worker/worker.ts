@@ -1,0 +1,38 @@
+import type { ServiceContext } from '../shared/context.js';
+import { runHousekeeping } from './housekeeping.js';
+
+export interface Worker { stop(): Promise<void> }
+
+export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceContext): Promise<void> }
+
+/** Every periodic job; later features (webhook deliveries, lease expiry, overdue schedules) append theirs. */
+export const WORKER_JOBS: WorkerJob[] = [
+  { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
+];
+
+/** Runs each job on its interval, never overlapping itself; errors are logged and retried next tick. */
+export function startWorker(ctx: ServiceContext, jobs: WorkerJob[] = WORKER_JOBS): Worker {
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+  for (const job of jobs) {
+    let busy = false;
+    const tick = () => {
+      if (busy || stopped) return;
+      busy = true;
+      const run = job.run(ctx)
+        .catch((err) => ctx.logger.error({ err, job: job.name }, 'worker job failed'))
+        .finally(() => { busy = false; running.delete(run); });
+      running.add(run);
+    };
+    timers.push(setInterval(tick, job.intervalMs));
+    setImmediate(tick);
+  }
+  return {
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await Promise.all(running);
+    },
+  };
+}
