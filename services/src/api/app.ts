@@ -1,5 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../shared/context.js';
+import { SesameError } from '../shared/errors.js';
+import { sendProblem } from './plugins/problem-details.js';
 import { installAuthentication } from './plugins/authentication.js';
 import { installOpenApi } from './plugins/openapi.js';
 import { installProblemDetails } from './plugins/problem-details.js';
@@ -33,9 +35,15 @@ export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: ctx.config.LOG_LEVEL !== 'debug' && ctx.config.LOG_LEVEL !== 'trace',
+    logController: new LogController({ disableRequestLogging: ctx.config.LOG_LEVEL !== 'debug' && ctx.config.LOG_LEVEL !== 'trace' }),
     ajv: { customOptions: { removeAdditional: false } },
     trustProxy: true,
+    maxParamLength: 200,
+    // Errors raised by the router before any route runs (bad URL encoding, oversize params).
+    frameworkErrors: (error, _request, reply) => {
+      const kind = (error as { statusCode?: number }).statusCode === 414 ? 'uri-too-long' : 'bad-request';
+      void sendProblem(reply, new SesameError(kind, error.message).toProblem());
+    },
   });
   app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });
   installValidators(app);

@@ -9,6 +9,7 @@ export const ERROR_CATALOGUE = {
   'not-found': { status: 404, title: 'Not Found', description: 'No such resource in your workspace (resources of other workspaces are never revealed).' },
   conflict: { status: 409, title: 'Conflict', description: 'The request conflicts with current state (duplicate handle, task already claimed).' },
   'payload-too-large': { status: 413, title: 'Payload Too Large', description: 'The request body exceeds the configured limit (SESAME_BODY_LIMIT_BYTES).' },
+  'uri-too-long': { status: 414, title: 'URI Too Long', description: 'A path parameter exceeds the router\'s length limit (ids are at most 100 characters).' },
   'unsupported-media-type': { status: 415, title: 'Unsupported Media Type', description: 'The body is not `application/json`.' },
   'unprocessable-entity': { status: 422, title: 'Unprocessable Entity', description: 'Well-formed, but semantically invalid (unknown policy key, invalid cron expression).' },
   'rate-limited': { status: 429, title: 'Too Many Requests', description: 'Rate limit exceeded; retry after the `Retry-After` header (seconds).' },
