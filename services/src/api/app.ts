@@ -7,6 +7,7 @@ import { installOpenApi } from './plugins/openapi.js';
 import { installProblemDetails } from './plugins/problem-details.js';
 import { installRateLimits } from './plugins/rate-limits.js';
 import { installValidators } from './plugins/validation.js';
+import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { channelRoutes } from './routes/channels/index.js';
 import { messageRoutes } from './routes/channels/messages/index.js';
@@ -21,7 +22,7 @@ export type RouteModule = (app: FastifyInstance, ctx: ServiceContext) => Promise
 
 /** Every `/api/v1` route module; later features append theirs here. */
 export const API_ROUTES: RouteModule[] = [
-  healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes,
+  healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes,
 ];
 
 export interface BuildAppOptions {

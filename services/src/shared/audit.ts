@@ -45,3 +45,22 @@ export async function appendAudit(trx: Trx, input: AuditInput): Promise<void> {
     prev_hash: prevHash, hash: auditHash(prevHash, entry as never),
   }).execute();
 }
+
+export interface StoredAuditEntry {
+  id: number; workspace_id: string; actor_id: string | null; action: string; target_type: string | null; target_id: string | null;
+  data: Record<string, unknown>; at: Date | string; prev_hash: string; hash: string;
+}
+
+/** Recomputes the chain; returns the id of the first entry that does not verify, or null. */
+export function verifyAuditChain(entries: StoredAuditEntry[]): number | null {
+  let prev = AUDIT_GENESIS;
+  for (const e of entries) {
+    const expected = auditHash(prev, {
+      workspaceId: e.workspace_id, actorId: e.actor_id, action: e.action, targetType: e.target_type, targetId: e.target_id,
+      data: e.data, at: new Date(e.at).toISOString(),
+    } as never);
+    if (e.prev_hash !== prev || e.hash !== expected) return Number(e.id);
+    prev = e.hash;
+  }
+  return null;
+}

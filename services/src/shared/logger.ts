@@ -26,7 +26,7 @@ export function loggerOptions(level: string, name: string): LoggerOptions {
   };
 }
 
-export function createLogger(level: string, name: string): Logger {
-  return pino(loggerOptions(level, name));
+export function createLogger(level: string, name: string, destination?: pino.DestinationStream): Logger {
+  return destination ? pino(loggerOptions(level, name), destination) : pino(loggerOptions(level, name));
 }
 export type { Logger };

@@ -1,0 +1,47 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { verifyAuditChain, type StoredAuditEntry } from '../../../shared/audit.js';
+import type { ServiceContext } from '../../../shared/context.js';
+import { requireAdmin } from '../../plugins/authentication.js';
+import { Data, Nullable, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../schemas.js';
+
+const AuditEntry = Type.Object({
+  id: Type.Integer(), actorId: Nullable(Type.String()), action: Type.String(), targetType: Nullable(Type.String()), targetId: Nullable(Type.String()),
+  data: Type.Object({}, { additionalProperties: true }), at: Type.String(), prevHash: Type.String(), hash: Type.String(),
+});
+
+/** The workspace's append-only, hash-chained audit log (admins only). */
+export async function auditRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  app.get('/audit', {
+    schema: {
+      tags: ['audit'], summary: 'Audit entries, newest first',
+      querystring: Type.Object({ ...PageQuery, action: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
+      response: { 200: Page(AuditEntry), ...errorResponses },
+    },
+  }, async (request) => {
+    const admin = requireAdmin(request).principal;
+    const { limit = 50, cursor, action } = request.query as { limit?: number; cursor?: string; action?: string };
+    let query = ctx.db.selectFrom('audit_log').selectAll().where('workspace_id', '=', admin.workspace_id).orderBy('id', 'desc').limit(limit + 1);
+    if (action) query = query.where('action', '=', action);
+    if (cursor) query = query.where('id', '<', decodeCursor<{ id: number }>(cursor, { id: 'number' }).id as never);
+    const rows = await query.execute();
+    const page = rows.slice(0, limit);
+    const hasMore = rows.length > limit;
+    return {
+      data: page.map((r) => ({
+        id: Number(r.id), actorId: r.actor_id, action: r.action, targetType: r.target_type, targetId: r.target_id, data: r.data,
+        at: new Date(r.at).toISOString(), prevHash: r.prev_hash, hash: r.hash,
+      })),
+      pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: Number(page.at(-1)!.id) }) : null },
+    };
+  });
+
+  app.get('/audit/verify', {
+    schema: { tags: ['audit'], summary: 'Recompute the hash chain', response: { 200: Data(Type.Object({ valid: Type.Boolean(), entries: Type.Integer(), firstInvalidId: Nullable(Type.Integer()) })), ...errorResponses } },
+  }, async (request) => {
+    const admin = requireAdmin(request).principal;
+    const rows = await ctx.db.selectFrom('audit_log').selectAll().where('workspace_id', '=', admin.workspace_id).orderBy('id', 'asc').execute();
+    const firstInvalidId = verifyAuditChain(rows as unknown as StoredAuditEntry[]);
+    return { data: { valid: firstInvalidId === null, entries: rows.length, firstInvalidId } };
+  });
+}
