@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import { buildGateway } from './gateway/app.js';
+import { LocalDiskBlobStore } from './shared/blob-store.js';
 import { bootstrapFirstAdmin } from './shared/bootstrap.js';
 import { createBus } from './shared/bus/index.js';
 import type { Config } from './shared/config.js';
@@ -35,7 +36,8 @@ export async function createContext(config: Config, name: string): Promise<Servi
   const bus = createBus(config.REDIS_URL);
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
   const publish = createEventPublisher(bus, (err) => logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'));
-  return { config, db, bus, tokens, publish, logger };
+  const blobs = new LocalDiskBlobStore(config.SESAME_BLOB_DIR ?? join(config.SESAME_DATA_DIR, 'blobs'));
+  return { config, db, bus, tokens, publish, logger, blobs };
 }
 
 /** Starts the given roles in this process. `server.ts` is the only module that listens. */

@@ -11,6 +11,7 @@ import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { channelRoutes } from './routes/channels/index.js';
 import { messageRoutes } from './routes/channels/messages/index.js';
+import { driveRoutes } from './routes/drive/index.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys/index.js';
 import { manifestRoutes } from './routes/manifest.js';
@@ -22,7 +23,7 @@ export type RouteModule = (app: FastifyInstance, ctx: ServiceContext) => Promise
 
 /** Every `/api/v1` route module; later features append theirs here. */
 export const API_ROUTES: RouteModule[] = [
-  healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes,
+  healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
 ];
 
 export interface BuildAppOptions {

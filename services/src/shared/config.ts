@@ -26,6 +26,8 @@ const schema = z.object({
   SESAME_AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   SESAME_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   SESAME_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).default(900),
+  SESAME_BLOB_DIR: z.string().min(1).optional(),
+  SESAME_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(25 * 1024 * 1024),
   SESAME_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   SESAME_SEND_BUFFER_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   SESAME_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),

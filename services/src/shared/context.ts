@@ -1,3 +1,4 @@
+import type { BlobStore } from './blob-store.js';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
@@ -13,4 +14,5 @@ export interface ServiceContext {
   tokens: TokenService;
   publish: EventPublisher;
   logger: Logger;
+  blobs: BlobStore;
 }

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TokenService } from '../../src/shared/auth/tokens.js';
+import { LocalDiskBlobStore } from '../../src/shared/blob-store.js';
 import { MemoryBus, RedisBus, type Bus } from '../../src/shared/bus/index.js';
 import { loadConfig, type Config } from '../../src/shared/config.js';
 import type { ServiceContext } from '../../src/shared/context.js';
@@ -49,9 +53,12 @@ export async function createTestContext(target: Target, env: Record<string, stri
   const logger = createLogger('silent', 'test');
   const tokens = await TokenService.create(db, undefined, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
   const publish = createEventPublisher(bus, () => {});
+  const blobDir = mkdtempSync(join(tmpdir(), 'sesame-blobs-'));
+  const blobs = new LocalDiskBlobStore(blobDir);
   return {
-    config, db, bus, logger, tokens, publish, target, databaseUrl: database.url,
+    config, db, bus, logger, tokens, publish, blobs, target, databaseUrl: database.url,
     async close() {
+      rmSync(blobDir, { recursive: true, force: true });
       await bus.close();
       await db.destroy();
       await database.drop();

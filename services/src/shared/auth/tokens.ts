@@ -38,10 +38,30 @@ export class TokenService {
     return { token, expiresIn: this.ttlSeconds };
   }
 
+  /** A short-lived capability token for one purpose (e.g. uploading one file). */
+  async signCapability(purpose: string, subject: string, ttlSeconds: number): Promise<string> {
+    return new SignJWT({ purpose })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(subject).setIssuer(ISSUER).setAudience(`${AUDIENCE}:${purpose}`)
+      .setIssuedAt().setExpirationTime(`${ttlSeconds}s`)
+      .sign(this.key);
+  }
+
+  /** The subject of a valid capability token for `purpose`, else null. */
+  async verifyCapability(purpose: string, token: string): Promise<string | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: `${AUDIENCE}:${purpose}`, algorithms: ['HS256'] });
+      return payload.purpose === purpose && typeof payload.sub === 'string' ? payload.sub : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** Returns the claims, or null for any invalid, expired or foreign token. */
   async verify(token: string): Promise<AccessClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
+      if (payload.purpose !== undefined) return null;
       if (typeof payload.sub !== 'string' || typeof payload.ws !== 'string') return null;
       const kind = payload.kind === 'agent' ? 'agent' : 'human';
       return { principalId: payload.sub, workspaceId: payload.ws, kind };

@@ -91,10 +91,26 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface FileTable {
+  id: string;
+  workspace_id: string;
+  uploader_id: string;
+  s3_key: string;
+  file_name: string;
+  content_type: string;
+  size: Int8;
+  status: 'pending' | 'uploaded' | 'registered';
+  channel_id: string | null;
+  created_at: Timestamp;
+  uploaded_at: NullableTimestamp;
+}
+export type FileRow = Selectable<FileTable>;
+
 export interface ServerSettingTable { key: string; value: string }
 
 export interface Database {
   server_settings: ServerSettingTable;
+  files: FileTable;
   workspaces: WorkspaceTable;
   principals: PrincipalTable;
   api_keys: ApiKeyTable;

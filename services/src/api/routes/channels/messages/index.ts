@@ -4,6 +4,7 @@ import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
 import { caller, requireScope } from '../../../plugins/authentication.js';
 import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../schemas.js';
 import { canManage, channelForMember } from '../../channels/access.js';
+import { publicBaseUrl } from '../../drive/index.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
 import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
 
@@ -22,7 +23,7 @@ export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
   }, async (request, reply) => {
     const me = requireScope(request, 'write').principal;
     const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
-    const { message, created } = await sendMessage(ctx, me, channel.id, request.body as SendInput);
+    const { message, created } = await sendMessage(ctx, me, channel.id, request.body as SendInput, publicBaseUrl(ctx, request));
     reply.status(created ? 201 : 200);
     return { data: message };
   });

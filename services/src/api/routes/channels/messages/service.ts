@@ -1,7 +1,8 @@
 import { EventType } from '@sesamespace/sdk/protocol';
 import type { ServiceContext } from '../../../../shared/context.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
-import { unprocessable } from '../../../../shared/errors.js';
+import { badRequest, unprocessable } from '../../../../shared/errors.js';
+import { canReadFile, fileToWire } from '../../drive/files.js';
 import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
 import { messageToWire, type WireMessage } from '../../../wire.js';
@@ -9,6 +10,20 @@ import { validateMetadata } from './kinds.js';
 
 export interface SendInput {
   content: string; kind?: string; intent?: string; threadRootId?: string; attachmentIds?: string[]; clientGeneratedId?: string; metadata?: Record<string, unknown>;
+}
+
+/** Registered files the sender may share, as the `attachments` entries existing clients read. */
+async function resolveAttachments(ctx: ServiceContext, sender: Principal, ids: string[], baseUrl: string) {
+  const files = await ctx.db.selectFrom('files').selectAll().where('workspace_id', '=', sender.workspace_id).where('id', 'in', ids).where('status', '=', 'registered').execute();
+  const byId = new Map(files.map((f) => [f.id, f]));
+  const out = [];
+  for (const id of ids) {
+    const file = byId.get(id);
+    if (!file || !(await canReadFile(ctx, sender, file))) throw unprocessable(`attachmentIds: unknown or unregistered file ${id}`);
+    const wire = fileToWire(file, baseUrl);
+    out.push({ id: wire.id, fileName: wire.fileName, contentType: wire.contentType, size: wire.size, downloadUrl: wire.downloadUrl });
+  }
+  return out;
 }
 
 /** Thrown inside the transaction to roll back a seq allocation when a duplicate send wins. */
@@ -28,11 +43,12 @@ export function toWire(row: MessageRow, sender: Principal): WireMessage {
  * serialises senders on the channel's stream row, so a duplicate racing us is visible once we
  * hold that lock, and we roll back instead of inserting twice.
  */
-export async function sendMessage(ctx: ServiceContext, sender: Principal, channelId: string, input: SendInput): Promise<{ message: WireMessage; created: boolean }> {
+export async function sendMessage(ctx: ServiceContext, sender: Principal, channelId: string, input: SendInput, baseUrl = ''): Promise<{ message: WireMessage; created: boolean }> {
   const kind = input.kind ?? 'text';
   const metadata = input.metadata ?? {};
   validateMetadata(kind, metadata);
-  if (input.attachmentIds?.length) throw unprocessable('attachmentIds: file uploads are not enabled on this server yet');
+  if (kind === 'attachment' && !input.attachmentIds?.length) throw badRequest('attachmentIds: a message of kind attachment needs at least one file');
+  const attachments = input.attachmentIds?.length ? await resolveAttachments(ctx, sender, input.attachmentIds, baseUrl) : [];
   if (input.clientGeneratedId) {
     const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
     if (existing) return { message: toWire(existing, sender), created: false };
@@ -50,7 +66,7 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
       }
       const inserted = await trx.insertInto('messages').values({
         id: newId('msg'), channel_id: channelId, workspace_id: sender.workspace_id, sender_id: sender.id, seq, kind, content: input.content,
-        metadata: JSON.stringify(metadata), intent: input.intent ?? null, thread_root_id: input.threadRootId ?? null,
+        metadata: JSON.stringify(attachments.length ? { ...metadata, attachments } : metadata), intent: input.intent ?? null, thread_root_id: input.threadRootId ?? null,
         client_generated_id: input.clientGeneratedId ?? null, attachment_ids: JSON.stringify(input.attachmentIds ?? []), created_at: new Date(),
       }).returningAll().executeTakeFirstOrThrow();
       await events.append(channelId, EventType.MessageCreated, toWire(inserted, sender), seq);

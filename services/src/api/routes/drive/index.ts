@@ -1,0 +1,139 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BlobTooLargeError } from '../../../shared/blob-store.js';
+import type { ServiceContext } from '../../../shared/context.js';
+import type { FileRow } from '../../../shared/db/schema.js';
+import { SesameError, conflict, notFound, unauthorized, unprocessable } from '../../../shared/errors.js';
+import { newId } from '../../../shared/ids.js';
+import { caller } from '../../plugins/authentication.js';
+import { Data, Id, IdParams, Nullable, errorResponses } from '../../schemas.js';
+import { channelForMember } from '../channels/access.js';
+import { canReadFile, fileToWire } from './files.js';
+
+const UPLOAD_TTL_SECONDS = 15 * 60;
+const FileName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000]+$' });
+const ContentType = Type.String({ minLength: 3, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' });
+const FileSchema = Type.Object({
+  id: Type.String(), fileName: Type.String(), contentType: Type.String(), size: Type.Integer(), status: Type.String(),
+  channelId: Nullable(Type.String()), uploaderId: Type.String(), downloadUrl: Type.String(), createdAt: Type.String(),
+});
+
+export function publicBaseUrl(ctx: ServiceContext, request: FastifyRequest): string {
+  return ctx.config.SESAME_PUBLIC_API_URL?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}`;
+}
+
+/**
+ * Wire-compatible "drive": ask for an upload URL, PUT the bytes there, register the file, then
+ * reference it from a `kind: "attachment"` message by `attachmentIds`.
+ */
+export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
+  app.post('/drive/files/upload-url', {
+    schema: {
+      tags: ['drive'], summary: 'Reserve a file and get a URL to PUT its bytes to',
+      body: Type.Object({ fileName: FileName, contentType: ContentType, size: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+      response: { 200: Data(Type.Object({ uploadUrl: Type.String(), fileId: Type.String(), s3Key: Type.String(), expiresAt: Type.String() })), ...errorResponses },
+    },
+  }, async (request) => {
+    const me = caller(request).principal;
+    const body = request.body as { fileName: string; contentType: string; size: number };
+    if (body.size > ctx.config.SESAME_MAX_UPLOAD_BYTES) throw new SesameError('payload-too-large', `size: files are limited to ${ctx.config.SESAME_MAX_UPLOAD_BYTES} bytes`);
+    const fileId = newId('file');
+    const s3Key = `${me.workspace_id}/${fileId}`;
+    await ctx.db.insertInto('files').values({
+      id: fileId, workspace_id: me.workspace_id, uploader_id: me.id, s3_key: s3Key, file_name: body.fileName, content_type: body.contentType,
+      size: body.size, status: 'pending', channel_id: null, created_at: new Date(), uploaded_at: null,
+    }).execute();
+    const token = await ctx.tokens.signCapability('upload', fileId, UPLOAD_TTL_SECONDS);
+    return {
+      data: {
+        uploadUrl: `${publicBaseUrl(ctx, request)}/api/v1/drive/uploads/${fileId}?token=${encodeURIComponent(token)}`,
+        fileId, s3Key, expiresAt: new Date(Date.now() + UPLOAD_TTL_SECONDS * 1000).toISOString(),
+      },
+    };
+  });
+
+  // The upload target: authenticated by the capability token in the URL (like a presigned S3 URL).
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    raw.put('/drive/uploads/:id', {
+      config: { public: true },
+      schema: {
+        tags: ['drive'], summary: 'Upload the bytes of a reserved file (presigned)', params: IdParams,
+        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+        response: { 200: Data(Type.Object({ fileId: Type.String(), size: Type.Integer() })), ...errorResponses },
+      },
+    }, async (request) => {
+      const { id } = request.params as { id: string };
+      const subject = await ctx.tokens.verifyCapability('upload', (request.query as { token: string }).token);
+      if (subject !== id) throw unauthorized('The upload URL is invalid or expired; request a new one');
+      const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!file) throw notFound('File');
+      if (file.status === 'registered') throw conflict('This file is already registered; its bytes are immutable');
+      let size: number;
+      try {
+        size = await ctx.blobs.put(file.s3_key, request.raw, Number(file.size));
+      } catch (err) {
+        if (err instanceof BlobTooLargeError) throw new SesameError('payload-too-large', `The body exceeds the declared size of ${file.size} bytes`);
+        throw err;
+      }
+      if (size !== Number(file.size)) {
+        await ctx.blobs.delete(file.s3_key);
+        throw unprocessable(`The body has ${size} bytes but ${file.size} were declared`);
+      }
+      await ctx.db.updateTable('files').set({ status: 'uploaded', uploaded_at: new Date() }).where('id', '=', id).where('status', '=', 'pending').execute();
+      return { data: { fileId: id, size } };
+    });
+  });
+
+  app.post('/drive/files', {
+    schema: {
+      tags: ['drive'], summary: 'Register an uploaded file',
+      body: Type.Object({
+        fileId: Id, s3Key: Type.String({ minLength: 1, maxLength: 300 }), fileName: FileName, contentType: ContentType,
+        size: Type.Integer({ minimum: 0 }), channelId: Type.Optional(Id),
+      }, { additionalProperties: false }),
+      response: { 201: Data(FileSchema), ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const me = caller(request).principal;
+    const body = request.body as { fileId: string; s3Key: string; fileName: string; contentType: string; size: number; channelId?: string };
+    const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', body.fileId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
+    if (!file || file.uploader_id !== me.id) throw notFound('File');
+    if (file.s3_key !== body.s3Key || Number(file.size) !== body.size) throw unprocessable('s3Key and size must match the upload URL request');
+    if (file.status === 'pending') throw unprocessable('Upload the bytes to uploadUrl before registering the file');
+    if (body.channelId) await channelForMember(ctx.db, me, body.channelId);
+    const row = await ctx.db.updateTable('files')
+      .set({ status: 'registered', file_name: body.fileName, content_type: body.contentType, channel_id: body.channelId ?? file.channel_id })
+      .where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
+    reply.status(201);
+    return { data: fileToWire(row, publicBaseUrl(ctx, request)) };
+  });
+
+  app.get('/drive/files/:id', {
+    schema: { tags: ['drive'], summary: 'File metadata', params: IdParams, response: { 200: Data(FileSchema), ...errorResponses } },
+  }, async (request) => {
+    const file = await readableFile(ctx, request);
+    return { data: fileToWire(file, publicBaseUrl(ctx, request)) };
+  });
+
+  app.get('/drive/files/:id/content', {
+    schema: { tags: ['drive'], summary: 'Download the bytes', params: IdParams },
+  }, async (request, reply) => {
+    const file = await readableFile(ctx, request);
+    const blob = await ctx.blobs.get(file.s3_key);
+    if (!blob) throw notFound('File');
+    reply.header('content-type', file.content_type).header('content-length', String(blob.size))
+      .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(file.file_name)}`)
+      .header('x-content-type-options', 'nosniff');
+    return reply.send(blob.stream);
+  });
+}
+
+async function readableFile(ctx: ServiceContext, request: FastifyRequest): Promise<FileRow> {
+  const me = caller(request).principal;
+  const { id } = request.params as { id: string };
+  const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', id).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
+  if (!file || file.status !== 'registered' || !(await canReadFile(ctx, me, file))) throw notFound('File');
+  return file;
+}
