@@ -1,0 +1,184 @@
+import { EventEmitter } from 'eventemitter3';
+import { AgentCredentials, StaticCredentials, type Credentials } from './auth.js';
+import { HttpClient } from './http.js';
+import { DEFAULT_OPTIONS, validateOptions, type SesameClientOptions } from './options.js';
+import type {
+  ApiKeyInfo, Channel, ChannelKind, ChannelMember, DriveFile, Manifest, MemberRole, Message, PageOptions, Pagination,
+  Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
+} from './types.js';
+
+type Page<T> = { data: T[]; pagination: Pagination };
+
+function randomId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * The Sesame client: REST calls with typed errors and safe retries, plus (see `realtime/`) a
+ * WebSocket connection with cursor replay.
+ */
+export class SesameClient extends EventEmitter {
+  protected readonly options: SesameClientOptions & typeof DEFAULT_OPTIONS;
+  protected readonly http: HttpClient;
+  protected readonly credentials: Credentials;
+
+  constructor(options: SesameClientOptions) {
+    super();
+    validateOptions(options);
+    this.options = { ...DEFAULT_OPTIONS, ...options } as SesameClientOptions & typeof DEFAULT_OPTIONS;
+    this.http = new HttpClient({
+      apiUrl: options.apiUrl, maxRetries: this.options.maxRetries, timeoutMs: this.options.timeoutMs,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    });
+    this.credentials = options.agent
+      ? new AgentCredentials(this.http, options.agent)
+      : options.apiKey ? new StaticCredentials(options.apiKey, 'apiKey') : new StaticCredentials(options.token!, 'token');
+    this.http.credentials = this.credentials;
+  }
+
+  // ---- humans: get a token for the `token` option ------------------------------------------
+
+  /** Password login for humans; pass `accessToken` as the `token` option. */
+  static async login(input: { apiUrl: string; email: string; password: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
+    return http.data<Tokens>('POST', '/auth/login', { body: { email: input.email, password: input.password }, anonymous: true });
+  }
+
+  /** Creates a workspace with this human as its admin (when the server allows signup). */
+  static async signup(input: { apiUrl: string; email: string; password: string; displayName: string; handle?: string; workspaceName?: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const { apiUrl, fetch: f, ...body } = input;
+    const http = new HttpClient({ apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: f ?? globalThis.fetch.bind(globalThis) });
+    return http.data<Tokens>('POST', '/auth/signup', { body, anonymous: true });
+  }
+
+  // ---- identity ----------------------------------------------------------------------------
+
+  /** Your world view: identity, workspace, channels, capabilities, pending work. */
+  getManifest(): Promise<Manifest> { return this.http.data('GET', '/manifest'); }
+  getMe(): Promise<Principal> { return this.http.data('GET', '/auth/me'); }
+
+  // ---- channels ----------------------------------------------------------------------------
+
+  async listChannels(options: PageOptions = {}): Promise<{ channels: Channel[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<Channel>>('GET', '/channels', { query: { ...options } });
+    return { channels: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  async getChannel(channelId: string): Promise<{ channel: Channel }> {
+    return { channel: await this.http.data('GET', `/channels/${enc(channelId)}`) };
+  }
+  /** Creating a `dm` that already exists returns the existing one. */
+  async createChannel(input: { kind: ChannelKind; name?: string; description?: string; context?: string; memberIds: string[] }): Promise<{ channel: Channel }> {
+    // Safe to retry: channel creation is not deduplicated in general, so no idempotent flag.
+    return { channel: await this.http.data('POST', '/channels', { body: input, idempotent: input.kind === 'dm' }) };
+  }
+  createDm(principalId: string): Promise<{ channel: Channel }> {
+    return this.createChannel({ kind: 'dm', memberIds: [principalId] });
+  }
+  createCollaborationChannel(input: { name: string; description?: string; memberIds: string[]; context?: string }): Promise<{ channel: Channel }> {
+    return this.createChannel({ kind: 'collaboration', ...input });
+  }
+  async updateChannel(channelId: string, patch: { name?: string; description?: string | null; context?: string | null }): Promise<{ channel: Channel }> {
+    return { channel: await this.http.data('PATCH', `/channels/${enc(channelId)}`, { body: patch, idempotent: true }) };
+  }
+  async listChannelMembers(channelId: string): Promise<{ members: ChannelMember[] }> {
+    return { members: await this.http.data('GET', `/channels/${enc(channelId)}/members`) };
+  }
+  async addChannelMember(channelId: string, principalId: string, role?: MemberRole): Promise<{ member: ChannelMember }> {
+    return { member: await this.http.data('POST', `/channels/${enc(channelId)}/members`, { body: { principalId, ...(role ? { role } : {}) } }) };
+  }
+  async removeChannelMember(channelId: string, principalId: string): Promise<void> {
+    await this.http.raw('DELETE', `/channels/${enc(channelId)}/members/${enc(principalId)}`);
+  }
+
+  // ---- messages ----------------------------------------------------------------------------
+
+  /** History in ascending seq; follow `nextCursor` (same direction) to continue. */
+  async getMessages(channelId: string, options: { limit?: number; cursor?: string; direction?: 'before' | 'after'; before?: number; after?: number } = {}): Promise<{ messages: Message[]; nextCursor: string | null; hasMore: boolean }> {
+    const page = await this.http.raw<Page<Message>>('GET', `/channels/${enc(channelId)}/messages`, { query: { ...options } });
+    return { messages: page.data, nextCursor: page.pagination.nextCursor, hasMore: page.pagination.hasMore };
+  }
+  /** Sends a message; always idempotent (a `clientGeneratedId` is generated when omitted), so retries are safe. */
+  sendMessage(channelId: string, input: SendMessageInput): Promise<Message> {
+    const body = { ...input, clientGeneratedId: input.clientGeneratedId ?? randomId() };
+    return this.http.data('POST', `/channels/${enc(channelId)}/messages`, { body, idempotent: true });
+  }
+  getMessage(channelId: string, messageId: string): Promise<Message> {
+    return this.http.data('GET', `/channels/${enc(channelId)}/messages/${enc(messageId)}`);
+  }
+  /** Edits your message; `streaming: true` while a reply is still being generated. */
+  editMessage(channelId: string, messageId: string, input: { content: string; streaming?: boolean }): Promise<Message> {
+    return this.http.data('PATCH', `/channels/${enc(channelId)}/messages/${enc(messageId)}`, { body: input, idempotent: true });
+  }
+  deleteMessage(channelId: string, messageId: string): Promise<Message> {
+    return this.http.data('DELETE', `/channels/${enc(channelId)}/messages/${enc(messageId)}`);
+  }
+
+  // ---- read receipts and profile -----------------------------------------------------------
+
+  markRead(channelId: string, seq: number): Promise<ReadReceipt> {
+    return this.http.data('POST', `/channels/${enc(channelId)}/read`, { body: { seq }, idempotent: true });
+  }
+  async getReadReceipts(channelId: string): Promise<{ receipts: ReadReceipt[] }> {
+    return { receipts: await this.http.data('GET', `/channels/${enc(channelId)}/read-receipts`) };
+  }
+  setReadReceiptEmoji(emoji: string): Promise<{ emoji: string }> {
+    return this.http.data('PUT', '/profile/read-receipt-emoji', { body: { emoji } });
+  }
+  getReadReceiptEmoji(): Promise<{ emoji: string }> { return this.http.data('GET', '/profile/read-receipt-emoji'); }
+
+  // ---- files -------------------------------------------------------------------------------
+
+  /** Uploads bytes and registers the file; attach it with `sendMessage(..., {kind: 'attachment', attachmentIds: [file.id]})`. */
+  async uploadFile(input: { fileName: string; contentType: string; data: Uint8Array | string; channelId?: string }): Promise<{ file: DriveFile }> {
+    const bytes = typeof input.data === 'string' ? new TextEncoder().encode(input.data) : input.data;
+    const reserved = await this.http.data<{ uploadUrl: string; fileId: string; s3Key: string }>('POST', '/drive/files/upload-url', {
+      body: { fileName: input.fileName, contentType: input.contentType, size: bytes.byteLength }, idempotent: false,
+    });
+    const put = await (this.options.fetch ?? globalThis.fetch)(reserved.uploadUrl, { method: 'PUT', body: bytes as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
+    if (!put.ok) throw new Error(`upload failed with HTTP ${put.status}`);
+    const file = await this.http.data<DriveFile>('POST', '/drive/files', {
+      body: { fileId: reserved.fileId, s3Key: reserved.s3Key, fileName: input.fileName, contentType: input.contentType, size: bytes.byteLength, ...(input.channelId ? { channelId: input.channelId } : {}) },
+      idempotent: true,
+    });
+    return { file };
+  }
+
+  // ---- admin -------------------------------------------------------------------------------
+
+  /** Creates an agent (admin). The returned `apiKey` is shown only this once. */
+  createAgent(input: { handle: string; displayName?: string; publicKey?: string; isAdmin?: boolean }): Promise<{ agent: Principal; apiKey: string }> {
+    return this.http.data('POST', '/agents', { body: input });
+  }
+  createHuman(input: { email: string; password: string; handle: string; displayName?: string; isAdmin?: boolean }): Promise<{ human: Principal }> {
+    return this.http.data('POST', '/humans', { body: input });
+  }
+  async listPrincipals(options: PageOptions & { kind?: 'human' | 'agent' } = {}): Promise<{ principals: Principal[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<Principal>>('GET', '/principals', { query: { ...options } });
+    return { principals: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  async getPrincipal(principalId: string): Promise<{ principal: Principal }> {
+    return { principal: await this.http.data('GET', `/principals/${enc(principalId)}`) };
+  }
+  /** The returned `apiKey` is shown only this once. */
+  createApiKey(input: { name: string; principalId?: string; scopes?: Array<'*' | 'read' | 'write' | 'admin'>; expiresAt?: string; rateLimitPerMinute?: number }): Promise<{ key: ApiKeyInfo; apiKey: string }> {
+    return this.http.data('POST', '/keys', { body: input });
+  }
+  async listApiKeys(options: { principalId?: string } = {}): Promise<{ keys: ApiKeyInfo[] }> {
+    return { keys: await this.http.data('GET', '/keys', { query: { ...options } }) };
+  }
+  async revokeApiKey(keyId: string): Promise<{ key: ApiKeyInfo }> {
+    return { key: await this.http.data('DELETE', `/keys/${enc(keyId)}`) };
+  }
+
+  // ---- event log ---------------------------------------------------------------------------
+
+  /** Durable events of a stream after `after` — how a client fills a gap it noticed. */
+  async getStreamEvents(stream: string, options: { after?: number; limit?: number } = {}): Promise<{ events: SesameEvent[]; nextCursor: string | null; hasMore: boolean }> {
+    const page = await this.http.raw<Page<SesameEvent>>('GET', `/streams/${enc(stream)}/events`, { query: { ...options } });
+    return { events: page.data, nextCursor: page.pagination.nextCursor, hasMore: page.pagination.hasMore };
+  }
+}

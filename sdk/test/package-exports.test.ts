@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const sdkDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** What consumers get from npm: the built ESM and CJS entry points, not the sources. */
+describe('package exports', () => {
+  beforeAll(() => { execFileSync('npx', ['tsup'], { cwd: sdkDir, stdio: 'ignore' }); }, 120_000);
+
+  it('loads with require() (CJS)', () => {
+    const require = createRequire(import.meta.url);
+    const sdk = require(`${sdkDir}dist/index.cjs`);
+    const protocol = require(`${sdkDir}dist/protocol/index.cjs`);
+    expect(typeof sdk.SesameClient).toBe('function');
+    expect(typeof sdk.verifyWebhookSignature).toBe('function');
+    expect(protocol.CloseCode.SlowConsumer).toBe(4008);
+  });
+
+  it('loads with import() (ESM)', async () => {
+    const sdk = await import(`${sdkDir}dist/index.js`);
+    const protocol = await import(`${sdkDir}dist/protocol/index.js`);
+    expect(typeof sdk.SesameClient).toBe('function');
+    expect(typeof sdk.generateKeyPair().publicKey).toBe('string');
+    expect(protocol.CONNECT_PATH).toBe('/v1/connect');
+  });
+
+  it('resolves by package name through the exports map', () => {
+    const out = execFileSync(process.execPath, ['-e', "const s=require('@sesamespace/sdk');const p=require('@sesamespace/sdk/protocol');console.log(typeof s.SesameClient, typeof p.closeAction)"], { cwd: sdkDir, encoding: 'utf8' });
+    expect(out.trim()).toBe('function function');
+  });
+});

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { CloseCode, closeAction, inboxStream, isEventFrame, toEventFrame } from '../src/protocol/index.js';
+
+describe('protocol', () => {
+  it('decides resume / refresh / fatal / stop per close code', () => {
+    expect(closeAction(CloseCode.Normal)).toBe('stop');
+    expect(closeAction(CloseCode.AuthFailed)).toBe('fatal');
+    expect(closeAction(CloseCode.SessionExpired)).toBe('refresh-and-resume');
+    for (const code of [CloseCode.GoingAway, CloseCode.SlowConsumer, CloseCode.HeartbeatTimeout, CloseCode.InvalidFrame, 1006, 4500]) {
+      expect(closeAction(code)).toBe('resume');
+    }
+  });
+
+  it('gives message events the `message` alias existing clients read', () => {
+    const data = { id: 'msg_1', content: 'hi' };
+    const frame = toEventFrame({ type: 'message', stream: 'ch_1', seq: 3, data, at: 'now' });
+    expect(frame.message).toBe(data);
+    expect(toEventFrame({ type: 'read_receipt', stream: 'ch_1', seq: 4, data, at: 'now' }).message).toBeUndefined();
+    expect(isEventFrame(frame)).toBe(true);
+    expect(isEventFrame({ type: 'pong' })).toBe(false);
+    expect(isEventFrame({ type: 'replayed', stream: 'ch_1', seq: 3 })).toBe(false);
+    expect(inboxStream('pr_1')).toBe('inbox:pr_1');
+  });
+});
