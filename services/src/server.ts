@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import { buildGateway } from './gateway/app.js';
+import { eventStreamRoute } from './gateway/event-stream-route.js';
+import { RealtimeNode } from './gateway/realtime-node.js';
 import { LocalDiskBlobStore } from './shared/blob-store.js';
 import { bootstrapFirstAdmin } from './shared/bootstrap.js';
 import { createBus } from './shared/bus/index.js';
@@ -44,14 +46,17 @@ export async function createContext(config: Config, name: string): Promise<Servi
 export async function startServices(config: Config, roles: Role[]): Promise<RunningServices> {
   const ctx = await createContext(config, roles.length === 3 ? 'sesame' : `sesame-${roles.join('+')}`);
   const running: RunningServices = { ctx, stop: async () => {} };
+  // With the gateway in this process, the api serves SSE (`/api/v1/events`) from the same node,
+  // so a client that only knows apiUrl gets realtime too. A lone api leaves SSE to the gateways.
+  const node = roles.includes('gateway') ? new RealtimeNode(ctx) : undefined;
   if (roles.includes('api')) {
     const boot = await bootstrapFirstAdmin(ctx.db, ctx.logger, config.SESAME_BOOTSTRAP_API_KEY);
     running.generatedAdminKey = boot.apiKey;
-    running.api = await buildApp(ctx);
+    running.api = await buildApp(ctx, node ? { extraRoutes: [eventStreamRoute(node)] } : {});
     running.apiUrl = await running.api.listen({ port: config.PORT, host: config.HOST });
   }
-  if (roles.includes('gateway')) {
-    running.gateway = await buildGateway(ctx);
+  if (node) {
+    running.gateway = await buildGateway(ctx, node);
     running.gatewayUrl = await running.gateway.listen({ port: config.GATEWAY_PORT, host: config.HOST });
   }
   if (roles.includes('worker')) running.worker = startWorker(ctx);

@@ -31,6 +31,9 @@ const schema = z.object({
   SESAME_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
   SESAME_SEND_BUFFER_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   SESAME_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  SESAME_HEAD_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  SESAME_PRESENCE_TTL_MS: z.coerce.number().int().min(1_000).default(15_000),
+  SESAME_REPLAY_BATCH_SIZE: z.coerce.number().int().min(10).max(10_000).default(1_000),
   SESAME_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -53,7 +53,11 @@ export interface ChannelTable {
   created_at: Timestamp;
 }
 export type MemberRole = 'owner' | 'admin' | 'member';
-export interface ChannelMemberTable { channel_id: string; principal_id: string; role: MemberRole; joined_at: Timestamp }
+export interface ChannelMemberTable {
+  channel_id: string; principal_id: string; role: MemberRole; joined_at: Timestamp;
+  /** Seq of this member's `channel.member_added` event on the channel stream. */
+  joined_seq: ColumnType<number, number | bigint | string | undefined, number | bigint | string>;
+}
 export interface MessageTable {
   id: string;
   channel_id: string;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { appendAudit } from '../../../shared/audit.js';
-import { challengeMessage, verifySignature } from '../../../shared/auth/ed25519.js';
+import { consumeSignedChallenge, findPrincipalByHandle } from '../../../shared/auth/challenge.js';
 import { hashPassword, sha256, verifyPassword } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { Principal } from '../../../shared/db/schema.js';
@@ -20,14 +20,7 @@ const INVALID_SIGNATURE = 'The handle, nonce or signature is invalid';
 export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
   const publicAuth = { public: true, rateLimit: authRateLimit(ctx) };
 
-  /** The one agent with this handle; `workspaceId` disambiguates when several workspaces use it. */
-  async function findAgent(handle: string, workspaceId?: string): Promise<Principal | undefined> {
-    let query = ctx.db.selectFrom('principals').selectAll().where('handle', '=', handle).where('disabled_at', 'is', null);
-    if (workspaceId) query = query.where('workspace_id', '=', workspaceId);
-    const rows = await query.limit(2).execute();
-    if (rows.length > 1) throw badRequest('workspaceId: several workspaces have this handle; pass workspaceId');
-    return rows[0];
-  }
+  const findAgent = (handle: string, workspaceId?: string) => findPrincipalByHandle(ctx.db, handle, workspaceId);
 
   app.post('/auth/challenge', {
     config: publicAuth,
@@ -50,12 +43,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
   }, async (request) => {
     const { handle, nonce, signature, workspaceId } = request.body as { handle: string; nonce: string; signature: string; workspaceId?: string };
     const agent = await findAgent(handle, workspaceId);
-    if (!agent?.public_key) throw unauthorized(INVALID_SIGNATURE);
-    // Consume the nonce atomically: single use even under concurrent verifies.
-    const consumed = await ctx.db.updateTable('auth_challenges').set({ used_at: new Date() })
-      .where('nonce', '=', nonce).where('principal_id', '=', agent.id).where('used_at', 'is', null).where('expires_at', '>', new Date())
-      .returning('nonce').executeTakeFirst();
-    if (!consumed || !verifySignature(agent.public_key, challengeMessage(handle, nonce), signature)) throw unauthorized(INVALID_SIGNATURE);
+    if (!agent || !(await consumeSignedChallenge(ctx.db, agent, handle, nonce, signature))) throw unauthorized(INVALID_SIGNATURE);
     return { data: await issueSession(ctx, agent) };
   });
 

@@ -33,18 +33,19 @@ export async function assertPrincipalsInWorkspace(trx: Trx, workspaceId: string,
 /** Adds a member and records it on the channel stream and the new member's inbox. */
 export async function addMember(trx: Trx, events: EventBatch, channel: Channel, principalId: string, role: MemberRole, actorId: string) {
   const joinedAt = new Date();
-  await trx.insertInto('channel_members').values({ channel_id: channel.id, principal_id: principalId, role, joined_at: joinedAt }).execute();
   const data = { channelId: channel.id, principalId, role, addedBy: actorId, joinedAt: joinedAt.toISOString() };
-  await events.append(channel.id, EventType.MemberAdded, data);
-  await events.append(inboxStream(principalId), EventType.MemberAdded, { ...data, channel: { id: channel.id, kind: channel.kind, name: channel.name } });
+  // The channel event first: its seq is where the member's view of the channel starts.
+  const added = await events.append(channel.id, EventType.MemberAdded, data);
+  await trx.insertInto('channel_members').values({ channel_id: channel.id, principal_id: principalId, role, joined_at: joinedAt, joined_seq: added.seq }).execute();
+  await events.append(inboxStream(principalId), EventType.MemberAdded, { ...data, channelSeq: added.seq, channel: { id: channel.id, kind: channel.kind, name: channel.name } });
 }
 
 export async function removeMember(trx: Trx, events: EventBatch, channel: Channel, principalId: string, actorId: string) {
   const removed = await trx.deleteFrom('channel_members').where('channel_id', '=', channel.id).where('principal_id', '=', principalId).executeTakeFirst();
   if (Number(removed.numDeletedRows) === 0) return false;
   const data = { channelId: channel.id, principalId, removedBy: actorId };
-  await events.append(channel.id, EventType.MemberRemoved, data);
-  await events.append(inboxStream(principalId), EventType.MemberRemoved, data);
+  const removedEvent = await events.append(channel.id, EventType.MemberRemoved, data);
+  await events.append(inboxStream(principalId), EventType.MemberRemoved, { ...data, channelSeq: removedEvent.seq });
   return true;
 }
 

@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import { initialSchema } from './0001-initial-schema.js';
 import { driveFiles } from './0002-drive-files.js';
+import { memberJoinedSeq } from './0003-member-joined-seq.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
   '0001-initial-schema': initialSchema,
   '0002-drive-files': driveFiles,
+  '0003-member-joined-seq': memberJoinedSeq,
 };

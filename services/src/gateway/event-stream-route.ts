@@ -1,0 +1,23 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { caller } from '../api/plugins/authentication.js';
+import { errorResponses } from '../api/schemas.js';
+import type { ServiceContext } from '../shared/context.js';
+import { serveEventStream } from './event-stream.js';
+import type { RealtimeNode } from './realtime-node.js';
+
+/** `GET /api/v1/events` on the api app, served by a gateway node in the same process. */
+export function eventStreamRoute(node: RealtimeNode) {
+  return async function events(app: FastifyInstance, _ctx: ServiceContext) {
+    app.get('/events', {
+      // One long request: counted once by the rate limiter, not per event.
+      schema: {
+        tags: ['events'], summary: 'Server-Sent Events: your streams, resumable with Last-Event-ID',
+        querystring: Type.Object({ lastEventId: Type.Optional(Type.String({ maxLength: 1_000_000 })) }, { additionalProperties: false }),
+        response: errorResponses,
+      },
+    }, async (request, reply) => {
+      await serveEventStream(request, reply, caller(request).principal, node);
+    });
+  };
+}

@@ -1,0 +1,238 @@
+import type { PresenceEventFrame, PresenceStatus } from '@sesamespace/sdk/protocol';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { Bus } from '../shared/bus/index.js';
+import type { Logger } from '../shared/logger.js';
+
+export type ConnectionStatus = Exclude<PresenceStatus, 'offline'>;
+export interface PresencePrincipal { id: string; workspaceId: string }
+
+export const presenceTopic = (workspaceId: string) => `presence:${workspaceId}`;
+
+/** The best of several statuses: online beats away beats offline. */
+export function bestStatus(statuses: Iterable<PresenceStatus>): PresenceStatus {
+  let best: PresenceStatus = 'offline';
+  for (const s of statuses) {
+    if (s === 'online') return 'online';
+    if (s === 'away') best = 'away';
+  }
+  return best;
+}
+
+/**
+ * Where the nodes' views of a principal meet. `setNodeStatus` records this node's status for
+ * the principal (offline = no connection here) and returns the principal's new overall status
+ * when it changed, else null.
+ */
+export interface PresenceStore {
+  setNodeStatus(principal: PresencePrincipal, status: PresenceStatus): Promise<PresenceStatus | null>;
+  /** Current overall status of each principal. */
+  statuses(principalIds: string[]): Promise<Record<string, PresenceStatus>>;
+  /** Called when the store lost its state (a Redis restart): nodes re-assert what they hold. */
+  onReset(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/** The embedded mode has one node: its view is the whole truth. */
+export class MemoryPresenceStore implements PresenceStore {
+  private readonly status = new Map<string, PresenceStatus>();
+
+  async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus) {
+    const previous = this.status.get(principal.id) ?? 'offline';
+    if (status === 'offline') this.status.delete(principal.id);
+    else this.status.set(principal.id, status);
+    return previous === status ? null : status;
+  }
+
+  async statuses(ids: string[]) {
+    return Object.fromEntries(ids.map((id) => [id, this.status.get(id) ?? 'offline'])) as Record<string, PresenceStatus>;
+  }
+
+  onReset() {}
+  async close() {}
+}
+
+const KEY = 'sesame:presence:';
+const nodeAliveKey = (nodeId: string) => `${KEY}alive:${nodeId}`;
+const principalKey = (principalId: string) => `${KEY}principal:${principalId}`;
+const statusKey = (principalId: string) => `${KEY}status:${principalId}`;
+const nodePrincipalsKey = (nodeId: string) => `${KEY}node-principals:${nodeId}`;
+const NODES_KEY = `${KEY}nodes`;
+
+/**
+ * Sets (or with '' removes) one node's field in the principal's hash, drops fields of nodes
+ * whose liveness key expired, and returns the new overall status if it changed. Atomic, so two
+ * nodes changing the same principal at once cannot both miss (or both announce) a transition.
+ */
+const UPDATE_SCRIPT = `
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+local best = 'offline'
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if redis.call('EXISTS', ARGV[3] .. fields[i]) == 1 then
+    local s = fields[i + 1]
+    if s == 'online' then best = 'online' elseif s == 'away' and best == 'offline' then best = 'away' end
+  else
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+local previous = redis.call('GET', KEYS[2]) or 'offline'
+if best == 'offline' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], best) end
+if previous ~= best then return best end
+return false
+`;
+
+/**
+ * Presence across gateway nodes. Each node keeps a liveness key with a TTL and refreshes it;
+ * a principal's status is the best status among live nodes that hold a connection of it. When
+ * a node dies its liveness key expires and the first node to notice (SREM wins once) recomputes
+ * the principals it held, announcing those that went offline: within TTL + TTL/3 of the crash.
+ * (Uses keys outside KEYS in its script: single Redis or a single-shard deployment.)
+ */
+export class RedisPresenceStore implements PresenceStore {
+  readonly nodeId = randomUUID();
+  private readonly redis: Redis;
+  private readonly timer: NodeJS.Timeout;
+  private readonly resetListeners: Array<() => void> = [];
+
+  constructor(url: string, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
+    this.redis = new Redis(url, { maxRetriesPerRequest: null });
+    this.redis.on('error', () => {});
+    let connectedOnce = false;
+    this.redis.on('ready', () => {
+      if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });
+      connectedOnce = true;
+    });
+    this.redis.defineCommand('sesamePresence', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
+    void this.heartbeat();
+    this.timer = setInterval(() => void this.heartbeat().then(() => this.sweepDeadNodes()), Math.max(250, Math.floor(ttlMs / 3))).unref();
+  }
+
+  private update(principalId: string, nodeField: string, status: PresenceStatus | ''): Promise<PresenceStatus | null> {
+    return (this.redis as unknown as { sesamePresence(...args: string[]): Promise<PresenceStatus | null> })
+      .sesamePresence(principalKey(principalId), statusKey(principalId), nodeField, status === 'offline' ? '' : status, `${KEY}alive:`);
+  }
+
+  async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus) {
+    const member = `${principal.workspaceId}|${principal.id}`;
+    if (status === 'offline') await this.redis.srem(nodePrincipalsKey(this.nodeId), member);
+    else await this.redis.sadd(nodePrincipalsKey(this.nodeId), member);
+    return this.update(principal.id, this.nodeId, status);
+  }
+
+  async statuses(ids: string[]) {
+    if (ids.length === 0) return {};
+    const values = await this.redis.mget(ids.map(statusKey));
+    return Object.fromEntries(ids.map((id, i) => [id, (values[i] ?? 'offline') as PresenceStatus]));
+  }
+
+  onReset(listener: () => void) {
+    this.resetListeners.push(listener);
+  }
+
+  private async heartbeat() {
+    try {
+      await this.redis.multi().set(nodeAliveKey(this.nodeId), '1', 'PX', this.ttlMs).sadd(NODES_KEY, this.nodeId).exec();
+    } catch (err) {
+      this.logger.warn({ err }, 'presence heartbeat failed');
+    }
+  }
+
+  /** Announces offline for principals whose only connections were on a node that died. */
+  private async sweepDeadNodes() {
+    try {
+      const nodes = await this.redis.smembers(NODES_KEY);
+      for (const node of nodes) {
+        if (node === this.nodeId || (await this.redis.exists(nodeAliveKey(node)))) continue;
+        if ((await this.redis.srem(NODES_KEY, node)) !== 1) continue; // another node took it
+        const members = await this.redis.smembers(nodePrincipalsKey(node));
+        for (const member of members) {
+          const [workspaceId, principalId] = member.split('|') as [string, string];
+          const changed = await this.update(principalId, node, '');
+          if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
+        }
+        await this.redis.del(nodePrincipalsKey(node));
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'presence sweep failed; retrying on the next tick');
+    }
+  }
+
+  async close() {
+    clearInterval(this.timer);
+    try {
+      // A graceful stop hands its principals over at once instead of waiting for the TTL.
+      await this.redis.del(nodeAliveKey(this.nodeId));
+      await this.sweepOwn();
+    } catch { /* Redis unreachable at shutdown: the TTL does it */ }
+    this.redis.disconnect();
+  }
+
+  private async sweepOwn() {
+    const members = await this.redis.smembers(nodePrincipalsKey(this.nodeId));
+    for (const member of members) {
+      const [workspaceId, principalId] = member.split('|') as [string, string];
+      const changed = await this.update(principalId, this.nodeId, '');
+      if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
+    }
+    await this.redis.multi().del(nodePrincipalsKey(this.nodeId)).srem(NODES_KEY, this.nodeId).exec();
+  }
+}
+
+export async function publishPresence(bus: Bus, principal: PresencePrincipal, status: PresenceStatus): Promise<void> {
+  const frame: PresenceEventFrame = { type: 'presence', principalId: principal.id, status, at: new Date().toISOString() };
+  await bus.publish(presenceTopic(principal.workspaceId), { kind: 'ephemeral', frame: frame as unknown as Record<string, unknown> & { type: string } });
+}
+
+/**
+ * This node's connections per principal. Turns connection-level changes into node-level status
+ * changes, and those into store updates and announcements.
+ */
+export class PresenceTracker {
+  private readonly local = new Map<string, Map<string, ConnectionStatus>>();
+  // Updates for one principal are applied in order, so a quick connect/disconnect cannot race.
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly workspaces = new Map<string, string>();
+
+  constructor(private readonly store: PresenceStore, private readonly bus: Bus, private readonly logger: Logger) {
+    // After a Redis restart (without persistence) the shared view is empty: put ours back.
+    store.onReset(() => {
+      for (const [principalId, connections] of this.local) {
+        const [connectionId, status] = connections.entries().next().value as [string, ConnectionStatus];
+        const workspaceId = this.workspaces.get(principalId);
+        if (workspaceId) void this.set({ id: principalId, workspaceId }, connectionId, status);
+      }
+    });
+  }
+
+  set(principal: PresencePrincipal, connectionId: string, status: ConnectionStatus | 'offline'): Promise<void> {
+    let connections = this.local.get(principal.id);
+    if (!connections) this.local.set(principal.id, (connections = new Map()));
+    if (status === 'offline') connections.delete(connectionId);
+    else connections.set(connectionId, status);
+    const nodeStatus = bestStatus(connections.values());
+    if (connections.size === 0) {
+      this.local.delete(principal.id);
+      this.workspaces.delete(principal.id);
+    } else {
+      this.workspaces.set(principal.id, principal.workspaceId);
+    }
+    const previous = this.queues.get(principal.id) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const changed = await this.store.setNodeStatus(principal, nodeStatus);
+      if (changed) await publishPresence(this.bus, principal, changed);
+    }).catch((err) => this.logger.warn({ err }, 'presence update failed'));
+    this.queues.set(principal.id, next);
+    void next.finally(() => { if (this.queues.get(principal.id) === next) this.queues.delete(principal.id); });
+    return next;
+  }
+
+  statuses(principalIds: string[]) {
+    return this.store.statuses(principalIds);
+  }
+
+  async close() {
+    await Promise.all(this.queues.values());
+    await this.store.close();
+  }
+}

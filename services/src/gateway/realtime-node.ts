@@ -1,0 +1,43 @@
+import type { ServiceContext } from '../shared/context.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore } from './presence.js';
+import type { SessionDeps } from './session.js';
+import { StreamHub } from './stream-hub.js';
+
+/**
+ * Everything realtime in one process: the stream hub, presence, and the open WebSocket and SSE
+ * clients. The gateway serves WebSocket and SSE from it; in single-process mode the api serves
+ * SSE from the same node.
+ */
+export class RealtimeNode {
+  readonly hub: StreamHub;
+  readonly presence: PresenceTracker;
+  readonly registry: ConnectionRegistry;
+  /** Open SSE responses, closed on shutdown. */
+  readonly eventStreams = new Set<{ close(code: number, reason: string): void }>();
+
+  constructor(readonly ctx: ServiceContext) {
+    this.hub = new StreamHub(ctx);
+    const store = ctx.config.REDIS_URL
+      ? new RedisPresenceStore(ctx.config.REDIS_URL, ctx.config.SESAME_PRESENCE_TTL_MS, ctx.bus, ctx.logger)
+      : new MemoryPresenceStore();
+    this.presence = new PresenceTracker(store, ctx.bus, ctx.logger);
+    this.registry = new ConnectionRegistry(ctx);
+  }
+
+  get deps(): SessionDeps {
+    return { ctx: this.ctx, hub: this.hub, presence: this.presence };
+  }
+
+  /** Closes every client with `GoingAway`; they resume from their cursors elsewhere. */
+  closeClients(): void {
+    this.registry.closeAll();
+    for (const stream of [...this.eventStreams]) stream.close(1001, 'server going away');
+  }
+
+  async close(): Promise<void> {
+    this.closeClients();
+    this.hub.close();
+    await this.presence.close();
+  }
+}

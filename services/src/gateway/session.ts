@@ -1,0 +1,243 @@
+import {
+  CloseCode, EventType, inboxStream, isInboxStream, TYPING_TTL_MS,
+  type Cursors, type PresenceStatus, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
+} from '@sesamespace/sdk/protocol';
+import { randomUUID } from 'node:crypto';
+import type { ServiceContext } from '../shared/context.js';
+import type { Principal } from '../shared/db/schema.js';
+import { readHeads } from '../shared/events.js';
+import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
+import { StreamFollower, type FollowerOwner } from './stream-follower.js';
+import type { EphemeralFrame, StreamHub } from './stream-hub.js';
+
+/**
+ * Where a session's frames go: a WebSocket or an SSE response. `send` never blocks; the sink
+ * reports how much it holds so the session can pace replays and shed slow consumers.
+ */
+export interface Sink {
+  /** `meta.stream`/`meta.seq` are set for durable events (SSE turns them into the `id:` line). */
+  send(frame: string, meta: { type: string; stream?: string; seq?: number }): void;
+  bufferedAmount(): number;
+  /** Closes the transport; `code` is a `CloseCode`. */
+  close(code: number, reason: string): void;
+}
+
+export interface SessionDeps {
+  ctx: ServiceContext;
+  hub: StreamHub;
+  presence: PresenceTracker;
+}
+
+// Replays wait while the transport holds more than this share of the buffer limit.
+const REPLAY_HIGH_WATER_SHARE = 0.5;
+const CAPACITY_POLL_MS = 5;
+const TYPING_MIN_INTERVAL_MS = 1_000;
+
+/**
+ * One authenticated client (WebSocket or SSE): the streams it follows (its channels and its
+ * inbox), membership changes applied live, typing, and its part in presence. Transport-agnostic.
+ */
+export class RealtimeSession implements FollowerOwner {
+  readonly id = randomUUID();
+  private readonly followers = new Map<string, { follower: StreamFollower; unfollow: () => void }>();
+  private readonly lastTyping = new Map<string, number>();
+  private unfollowPresence: (() => void) | undefined;
+  private presenceStatus: ConnectionStatus = 'online';
+  private closed = false;
+  private slow = false;
+
+  constructor(readonly principal: Principal, private readonly sink: Sink, private readonly deps: SessionDeps) {}
+
+  private get ctx() { return this.deps.ctx; }
+
+  /**
+   * Follows every stream of the principal and returns where each starts (the `heads` of the
+   * `authenticated` frame). Without cursors the client starts live at the current heads; with
+   * cursors it is replayed from them — and from its join for channels it has no cursor for.
+   * The caller sends `authenticated` with the result, then calls `begin()`.
+   */
+  async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; heads: Cursors; begin: () => Promise<void> }> {
+    const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq'])
+      .where('principal_id', '=', this.principal.id).execute();
+    const joined = new Map(memberships.map((m) => [m.channel_id, Number(m.joined_seq)]));
+    const streams = [inboxStream(this.principal.id), ...joined.keys()];
+    const created = streams.map((stream) => this.createFollower(stream));
+    await Promise.all(created.map((c) => c.ready));
+    this.unfollowPresence = await this.deps.hub.follow(presenceTopic(this.principal.workspace_id), {
+      onEphemeral: (frame, serialized) => this.deliverEphemeral(presenceTopic(this.principal.workspace_id), frame, serialized),
+    }, false);
+    // Heads are read only after every subscription is active: nothing published later is missed.
+    const heads = await readHeads(this.ctx.db, streams);
+    this.deps.hub.noteHeads(heads);
+    const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
+    const starts: Cursors = {};
+    for (const stream of streams) {
+      const head = heads[stream] ?? 0;
+      const cursor = cursors?.[stream];
+      let start = head;
+      if (typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 0) start = Math.min(cursor, head);
+      else if (resuming && joined.has(stream)) start = Math.min(Math.max(0, joined.get(stream)! - 1), head);
+      starts[stream] = start;
+    }
+    void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'online');
+    const begin = async () => {
+      await Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream]!, heads[stream] ?? 0)));
+    };
+    return { starts, heads, begin };
+  }
+
+  private createFollower(stream: string): { stream: string; ready: Promise<void> } {
+    const follower = new StreamFollower(stream, this, this.ctx.db, this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
+    const entry = { follower, unfollow: () => {} };
+    this.followers.set(stream, entry);
+    const ready = this.deps.hub.follow(stream, follower).then((unfollow) => {
+      if (this.followers.get(stream) === entry && !this.closed) entry.unfollow = unfollow;
+      else unfollow();
+    });
+    return { stream, ready };
+  }
+
+  /** Starts following a channel the principal just joined, from its `member_added` event. */
+  private async followChannel(channelId: string, afterSeq: number): Promise<void> {
+    if (this.closed || this.followers.has(channelId)) return;
+    // The inbox may be replaying old history: follow only if the membership still holds.
+    const member = await this.ctx.db.selectFrom('channel_members').select('joined_seq')
+      .where('channel_id', '=', channelId).where('principal_id', '=', this.principal.id).executeTakeFirst();
+    if (!member || this.closed || this.followers.has(channelId)) return;
+    const { ready } = this.createFollower(channelId);
+    await ready;
+    const heads = await readHeads(this.ctx.db, [channelId]);
+    this.deps.hub.noteHeads(heads);
+    const start = Math.min(Math.max(afterSeq, Number(member.joined_seq) - 1, 0), heads[channelId] ?? 0);
+    await this.followers.get(channelId)?.follower.begin(start, heads[channelId] ?? 0);
+  }
+
+  private unfollowChannel(channelId: string): void {
+    const entry = this.followers.get(channelId);
+    if (!entry) return;
+    this.followers.delete(channelId);
+    entry.follower.stop();
+    entry.unfollow();
+  }
+
+  // ---- FollowerOwner --------------------------------------------------------------------
+
+  deliverEvent(stream: string, event: SesameEvent, frame: string): void {
+    if (this.closed) return;
+    this.sink.send(frame, { type: event.type, stream, seq: event.seq });
+    this.checkBuffer();
+    this.applyMembership(stream, event);
+  }
+
+  deliverEphemeral(_topic: string, frame: EphemeralFrame, serialized: string): void {
+    if (this.closed) return;
+    if (frame.principalId === this.principal.id) return; // your own typing and presence
+    this.sink.send(serialized, { type: frame.type });
+    this.checkBuffer();
+  }
+
+  resync(stream: string, fromSeq: number, oldestSeq: number): void {
+    const frame: ResyncFrame = { type: 'resync', stream, fromSeq, oldestSeq, reason: 'events before oldestSeq are beyond retention' };
+    this.sendControl(frame);
+  }
+
+  replayed(stream: string, seq: number): void {
+    this.sendControl({ type: 'replayed', stream, seq } as ReplayedFrame);
+  }
+
+  failed(stream: string, err: unknown): void {
+    this.ctx.logger.warn({ err, stream, session: this.id }, 'replay failed; the head poll retries it');
+  }
+
+  async waitForCapacity(): Promise<void> {
+    const limit = this.ctx.config.SESAME_SEND_BUFFER_BYTES * REPLAY_HIGH_WATER_SHARE;
+    while (!this.closed && this.sink.bufferedAmount() > limit) await new Promise((r) => setTimeout(r, CAPACITY_POLL_MS));
+  }
+
+  // ---- client requests ------------------------------------------------------------------
+
+  /** `replay {cursors}`: send again everything after these cursors (streams not followed are ignored). */
+  async replay(cursors: Cursors): Promise<void> {
+    await Promise.all(Object.entries(cursors).map(([stream, seq]) => this.followers.get(stream)?.follower.rewind(seq)));
+  }
+
+  /** `typing {channelId}`: announced to the channel's other members, at most once a second. */
+  async typing(channelId: string): Promise<boolean> {
+    if (!this.followers.has(channelId) || isInboxStream(channelId)) return false;
+    const now = Date.now();
+    if (now - (this.lastTyping.get(channelId) ?? 0) < TYPING_MIN_INTERVAL_MS) return true;
+    this.lastTyping.set(channelId, now);
+    const frame: TypingEventFrame = {
+      type: 'typing', channelId, principalId: this.principal.id, handle: this.principal.handle,
+      expiresAt: new Date(now + TYPING_TTL_MS).toISOString(),
+    };
+    await this.deps.hub.publishEphemeral(channelId, frame as unknown as EphemeralFrame);
+    return true;
+  }
+
+  setPresence(status: ConnectionStatus): void {
+    if (this.closed || status === this.presenceStatus) return;
+    this.presenceStatus = status;
+    void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, status);
+  }
+
+  /** Heads of the followed streams as this node knows them (sent in `pong`). */
+  heads(): Cursors {
+    const heads: Cursors = {};
+    for (const [stream, { follower }] of this.followers) heads[stream] = Math.max(follower.position, this.deps.hub.knownHead(stream));
+    return heads;
+  }
+
+  /** Last seq sent per followed stream. */
+  positions(): Cursors {
+    return Object.fromEntries([...this.followers].map(([stream, { follower }]) => [stream, follower.position]));
+  }
+
+  followedStreams(): string[] {
+    return [...this.followers.keys()];
+  }
+
+  presenceOf(principalIds: string[]): Promise<Record<string, PresenceStatus>> {
+    return this.deps.presence.statuses(principalIds);
+  }
+
+  /** Stops following everything and leaves presence. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const stream of [...this.followers.keys()]) this.unfollowChannel(stream);
+    this.unfollowPresence?.();
+    void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'offline');
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private sendControl(frame: { type: string } & object): void {
+    if (this.closed) return;
+    this.sink.send(JSON.stringify(frame), { type: frame.type });
+  }
+
+  private checkBuffer(): void {
+    if (!this.slow && this.sink.bufferedAmount() > this.ctx.config.SESAME_SEND_BUFFER_BYTES) {
+      this.slow = true;
+      this.ctx.logger.info({ session: this.id, principal: this.principal.id, buffered: this.sink.bufferedAmount() }, 'closing slow consumer');
+      this.sink.close(CloseCode.SlowConsumer, 'slow consumer: send buffer overflow; resume from your cursor');
+    }
+  }
+
+  /**
+   * Membership changes take effect in stream order: a `member_removed` of ours on a channel is
+   * the last event of that channel we deliver; a `member_added` in our inbox starts the channel.
+   */
+  private applyMembership(stream: string, event: SesameEvent): void {
+    const data = event.data as { channelId?: string; principalId?: string; channelSeq?: number };
+    if (data?.principalId !== this.principal.id || !data.channelId) return;
+    if (event.type === EventType.MemberRemoved) {
+      this.unfollowChannel(data.channelId);
+    } else if (event.type === EventType.MemberAdded && isInboxStream(stream)) {
+      void this.followChannel(data.channelId, Math.max(0, (data.channelSeq ?? 1) - 1)).catch((err) => this.failed(data.channelId!, err));
+    }
+  }
+}

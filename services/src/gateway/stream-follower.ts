@@ -1,0 +1,163 @@
+import { toEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
+import type { Db } from '../shared/db/database.js';
+import { readEvents } from '../shared/events.js';
+import type { EphemeralFrame, HubEvent, TopicListener } from './stream-hub.js';
+
+/** What a follower needs from the connection it belongs to. */
+export interface FollowerOwner {
+  /** Sends one durable event (already serialised). */
+  deliverEvent(stream: string, event: SesameEvent, frame: string): void;
+  deliverEphemeral(stream: string, frame: EphemeralFrame, serialized: string): void;
+  /** History between `fromSeq` and `oldestSeq` was pruned: tell the client to resync. */
+  resync(stream: string, fromSeq: number, oldestSeq: number): void;
+  /** Resolves when the connection's send buffer has room (replay is paced, never dropped). */
+  waitForCapacity(): Promise<void>;
+  /** Called after an initial replay completed (for the `replayed` frame). */
+  replayed(stream: string, seq: number): void;
+  failed(stream: string, err: unknown): void;
+}
+
+// A hole that Postgres cannot fill yet (it never should: events are published after commit)
+// is retried after this long rather than in a tight loop.
+const HOLE_RETRY_MS = 50;
+
+/**
+ * One connection's view of one stream: replay from a cursor, then live, with no gap and no
+ * duplicate. `sent` is the last seq handed to the connection; a live event is sent only when it
+ * is exactly `sent + 1`. Anything else (events racing a replay, an event overtaking one whose
+ * publish was lost or is still in flight) waits in `pending` while the gap is read from Postgres,
+ * which holds every committed event in seq order.
+ */
+export class StreamFollower implements TopicListener {
+  private sent = 0;
+  private started = false;
+  private stopped = false;
+  private readonly pending = new Map<number, HubEvent>();
+  private filling: Promise<void> | null = null;
+  private refill = false;
+  private holeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly stream: string,
+    private readonly owner: FollowerOwner,
+    private readonly db: Db,
+    private readonly batchSize: number,
+    private readonly knownHead: () => number,
+  ) {}
+
+  /** The last seq sent to the connection. */
+  get position(): number {
+    return this.sent;
+  }
+
+  /**
+   * Starts delivery after `afterSeq`. Until then live events are held, which is what lets the
+   * caller subscribe first and read the head second without a gap between the two.
+   */
+  begin(afterSeq: number, head: number): Promise<void> {
+    this.sent = afterSeq;
+    this.started = true;
+    if (head > afterSeq) {
+      return this.requestFill().then(() => {
+        if (!this.stopped) this.owner.replayed(this.stream, this.sent);
+      });
+    }
+    this.drainPending();
+    if (this.pending.size) return this.requestFill();
+    return Promise.resolve();
+  }
+
+  onEvent(hubEvent: HubEvent): void {
+    const { seq } = hubEvent.event;
+    if (this.stopped || (this.started && seq <= this.sent)) return;
+    if (this.started && !this.filling && seq === this.sent + 1) {
+      this.send(hubEvent.event, hubEvent.frame);
+      this.drainPending();
+      return;
+    }
+    this.pending.set(seq, hubEvent);
+    if (this.started) void this.requestFill();
+  }
+
+  onEphemeral(frame: EphemeralFrame, serialized: string): void {
+    if (!this.stopped) this.owner.deliverEphemeral(this.stream, frame, serialized);
+  }
+
+  onHead(head: number): void {
+    if (this.started && !this.stopped && head > this.sent) void this.requestFill();
+  }
+
+  /** The client asks to have everything after `afterSeq` again (it lost what we sent). */
+  rewind(afterSeq: number): Promise<void> {
+    if (!this.started) return Promise.resolve();
+    if (afterSeq < this.sent) this.sent = Math.max(0, afterSeq);
+    return this.requestFill();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.pending.clear();
+    clearTimeout(this.holeTimer);
+  }
+
+  private requestFill(): Promise<void> {
+    if (this.filling) {
+      this.refill = true;
+      return this.filling;
+    }
+    this.filling = this.fill()
+      .catch((err) => this.owner.failed(this.stream, err))
+      .finally(() => { this.filling = null; });
+    return this.filling;
+  }
+
+  private async fill(): Promise<void> {
+    do {
+      this.refill = false;
+      for (;;) {
+        const batch = await readEvents(this.db, this.stream, this.sent, this.batchSize);
+        if (this.stopped) return;
+        const first = batch[0];
+        if (first && first.seq > this.sent + 1) {
+          // Seq is gapless, so a first event past sent+1 means the ones between were pruned.
+          this.owner.resync(this.stream, this.sent + 1, first.seq);
+          this.sent = first.seq - 1;
+        } else if (!first && this.knownHead() > this.sent && this.pending.size === 0) {
+          // Every event up to the head is gone (pruned): skip to the head.
+          const head = this.knownHead();
+          this.owner.resync(this.stream, this.sent + 1, head + 1);
+          this.sent = head;
+        }
+        for (const event of batch) {
+          if (event.seq !== this.sent + 1) continue;
+          await this.owner.waitForCapacity();
+          if (this.stopped) return;
+          if (event.seq !== this.sent + 1) continue; // a rewind or a live delivery moved us meanwhile
+          const live = this.pending.get(event.seq);
+          this.send(event, live?.frame ?? JSON.stringify(toEventFrame(event)));
+        }
+        if (batch.length < this.batchSize) break;
+      }
+      this.drainPending();
+    } while (this.refill && !this.stopped);
+    if (this.pending.size && !this.stopped) {
+      clearTimeout(this.holeTimer);
+      this.holeTimer = setTimeout(() => void this.requestFill(), HOLE_RETRY_MS);
+    }
+  }
+
+  private drainPending(): void {
+    for (const seq of this.pending.keys()) if (seq <= this.sent) this.pending.delete(seq);
+    let next = this.pending.get(this.sent + 1);
+    while (next && !this.stopped) {
+      this.pending.delete(next.event.seq);
+      this.send(next.event, next.frame);
+      next = this.pending.get(this.sent + 1);
+    }
+  }
+
+  private send(event: SesameEvent, frame: string): void {
+    this.sent = event.seq;
+    this.owner.deliverEvent(this.stream, event, frame);
+  }
+}

@@ -1,0 +1,142 @@
+import { toEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
+import type { BusMessage } from '../shared/bus/index.js';
+import type { ServiceContext } from '../shared/context.js';
+import { readHeads } from '../shared/events.js';
+
+/** A durable event as it reaches a node, serialised once for every connection that wants it. */
+export interface HubEvent {
+  event: SesameEvent;
+  frame: string;
+}
+
+export type EphemeralFrame = Record<string, unknown> & { type: string };
+
+/** Something that follows one topic on this node (a connection's view of one stream). */
+export interface TopicListener {
+  onEvent?(event: HubEvent): void;
+  onEphemeral?(frame: EphemeralFrame, serialized: string): void;
+  /** The stream's head (from Postgres) is `head`: a listener behind it has a gap to fill. */
+  onHead?(head: number): void;
+}
+
+interface Topic {
+  listeners: Set<TopicListener>;
+  unsubscribe: () => void;
+  /** Highest seq this node knows exists (live events and head polls). */
+  head: number;
+  durable: boolean;
+}
+
+const HEAD_QUERY_CHUNK = 500;
+
+/**
+ * One per process: holds a single bus subscription per topic however many connections follow
+ * it, serialises each event once, tracks stream heads, and — because a bus publish can be lost
+ * (Redis restart, a crashed api between commit and publish) — polls the heads of every stream it
+ * serves from Postgres so listeners that fell behind fill the gap from there.
+ */
+export class StreamHub {
+  private readonly topics = new Map<string, Topic>();
+  private readonly pollTimer: NodeJS.Timeout;
+  private readonly unhookReconnect: () => void;
+  private polling = false;
+  private closed = false;
+
+  constructor(private readonly ctx: ServiceContext) {
+    this.pollTimer = setInterval(() => void this.pollHeads(), ctx.config.SESAME_HEAD_POLL_INTERVAL_MS).unref();
+    // Messages published while the bus was reconnecting are gone: check every head at once.
+    this.unhookReconnect = ctx.bus.onReconnect(() => void this.pollHeads());
+  }
+
+  /**
+   * Adds `listener` to `topic`, subscribing upstream for the first one. Resolves once the
+   * upstream subscription is active, so a read from Postgres made afterwards cannot miss an
+   * event that is published later. Returns the function that removes the listener.
+   */
+  async follow(topic: string, listener: TopicListener, durable = true): Promise<() => void> {
+    let entry = this.topics.get(topic);
+    if (!entry) {
+      const created: Topic = { listeners: new Set(), head: 0, durable, unsubscribe: () => {} };
+      created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => this.dispatch(created, message));
+      this.topics.set(topic, created);
+      entry = created;
+    }
+    entry.listeners.add(listener);
+    await this.ctx.bus.ready();
+    const owned = entry;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      owned.listeners.delete(listener);
+      if (owned.listeners.size === 0 && this.topics.get(topic) === owned) {
+        this.topics.delete(topic);
+        owned.unsubscribe();
+      }
+    };
+  }
+
+  /** What this node knows of each stream's head (0 when unknown). */
+  knownHead(stream: string): number {
+    return this.topics.get(stream)?.head ?? 0;
+  }
+
+  /** Records heads read from Postgres by someone else (a connection's start-up read). */
+  noteHeads(heads: Record<string, number>): void {
+    for (const [stream, head] of Object.entries(heads)) {
+      const entry = this.topics.get(stream);
+      if (entry && head > entry.head) entry.head = head;
+    }
+  }
+
+  async publishEphemeral(topic: string, frame: EphemeralFrame): Promise<void> {
+    await this.ctx.bus.publish(topic, { kind: 'ephemeral', frame });
+  }
+
+  /** Topics this node follows (for tests and metrics). */
+  followedTopics(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  private dispatch(topic: Topic, message: BusMessage): void {
+    if (message.kind === 'event') {
+      const event = message.event;
+      if (event.seq > topic.head) topic.head = event.seq;
+      const hubEvent: HubEvent = { event, frame: JSON.stringify(toEventFrame(event)) };
+      for (const listener of [...topic.listeners]) listener.onEvent?.(hubEvent);
+    } else {
+      const serialized = JSON.stringify(message.frame);
+      for (const listener of [...topic.listeners]) listener.onEphemeral?.(message.frame, serialized);
+    }
+  }
+
+  /** Compares every followed stream's head with Postgres and wakes listeners that are behind. */
+  async pollHeads(): Promise<void> {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      const streams = [...this.topics].filter(([, t]) => t.durable).map(([id]) => id);
+      for (let i = 0; i < streams.length; i += HEAD_QUERY_CHUNK) {
+        const heads = await readHeads(this.ctx.db, streams.slice(i, i + HEAD_QUERY_CHUNK));
+        for (const [stream, head] of Object.entries(heads)) {
+          const entry = this.topics.get(stream);
+          if (!entry) continue;
+          if (head > entry.head) entry.head = head;
+          for (const listener of [...entry.listeners]) listener.onHead?.(entry.head);
+        }
+      }
+    } catch (err) {
+      this.ctx.logger.warn({ err }, 'head poll failed; retrying on the next tick');
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    this.unhookReconnect();
+    for (const [, topic] of this.topics) topic.unsubscribe();
+    this.topics.clear();
+  }
+}

@@ -1,0 +1,166 @@
+import {
+  AUTH_TIMEOUT_MS, CloseCode, PROTOCOL_VERSION,
+  type AuthenticatedFrame, type ErrorFrame, type PongFrame,
+} from '@sesamespace/sdk/protocol';
+import type { WebSocket } from 'ws';
+import { parseClientFrame, type ParsedClientFrame } from './client-frames.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import { authenticateRealtime, type RealtimeIdentity } from './realtime-auth.js';
+import { RealtimeSession, type SessionDeps, type Sink } from './session.js';
+
+// Frames a client may send: a burst of this many, refilled at FRAME_RATE_PER_SECOND.
+const FRAME_BURST = 100;
+const FRAME_RATE_PER_SECOND = 20;
+
+/**
+ * One WebSocket client: the auth handshake, frame dispatch, heartbeat bookkeeping and the close
+ * codes of `@sesamespace/sdk/protocol`. Streams and replay live in `RealtimeSession`.
+ */
+export class WebSocketConnection {
+  session: RealtimeSession | undefined;
+  identity: RealtimeIdentity | undefined;
+  lastSeenAt = Date.now();
+  lastValidatedAt = Date.now();
+  private state: 'awaiting-auth' | 'authenticating' | 'open' | 'closed' = 'awaiting-auth';
+  private readonly queued: string[] = [];
+  private readonly authTimer: NodeJS.Timeout;
+  private tokens = FRAME_BURST;
+  private tokensAt = Date.now();
+  meta: { runtime?: string; version?: string } = {};
+
+  constructor(private readonly socket: WebSocket, private readonly deps: SessionDeps, private readonly registry: ConnectionRegistry) {
+    this.authTimer = setTimeout(() => this.fail(CloseCode.AuthTimeout, 'no auth frame received in time'), AUTH_TIMEOUT_MS);
+    socket.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => { /* 'close' follows */ });
+    registry.add(this);
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  private onMessage(raw: string | null): void {
+    this.lastSeenAt = Date.now();
+    if (this.state === 'closed') return;
+    if (!this.takeToken()) return this.close(CloseCode.RateLimited, 'too many frames');
+    if (raw === null) return this.fail(CloseCode.InvalidFrame, 'binary frames are not part of the protocol');
+    if (this.state === 'authenticating') {
+      this.queued.push(raw);
+      return;
+    }
+    if (this.state === 'awaiting-auth') return void this.authenticate(raw);
+    this.dispatch(raw);
+  }
+
+  private async authenticate(raw: string): Promise<void> {
+    const parsed = parseClientFrame(raw);
+    if ('error' in parsed || parsed.frame.type !== 'auth') {
+      return this.fail(CloseCode.AuthFailed, 'error' in parsed ? parsed.error : 'the first frame must be {"type":"auth", …}');
+    }
+    this.state = 'authenticating';
+    clearTimeout(this.authTimer);
+    const frame = parsed.frame;
+    try {
+      const identity = await authenticateRealtime(this.deps.ctx, frame);
+      if (this.state !== 'authenticating') return; // closed meanwhile
+      if (!identity) return this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized');
+      this.identity = identity;
+      const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
+      this.session = session;
+      const { starts, begin } = await session.open(frame.cursors);
+      if (this.state !== 'authenticating') return session.close();
+      const p = identity.principal;
+      const authenticated: AuthenticatedFrame = {
+        type: 'authenticated', protocolVersion: PROTOCOL_VERSION, heartbeatIntervalMs: this.deps.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS,
+        sessionId: session.id, principal: { id: p.id, handle: p.handle, kind: p.kind, workspaceId: p.workspace_id }, heads: starts,
+      };
+      this.socket.send(JSON.stringify(authenticated));
+      this.state = 'open';
+      this.lastValidatedAt = Date.now();
+      for (const queued of this.queued.splice(0)) this.dispatch(queued);
+      await begin();
+    } catch (err) {
+      this.deps.ctx.logger.error({ err }, 'realtime handshake failed');
+      this.fail(CloseCode.InternalError, 'internal error during the handshake');
+    }
+  }
+
+  private dispatch(raw: string): void {
+    const parsed = parseClientFrame(raw);
+    if ('error' in parsed) {
+      if (parsed.unknown) return this.sendError(parsed.error, 'unknown-frame');
+      return this.fail(CloseCode.InvalidFrame, parsed.error, 'invalid-frame');
+    }
+    const session = this.session!;
+    const frame: ParsedClientFrame = parsed.frame;
+    switch (frame.type) {
+      case 'ping': {
+        const pong: PongFrame = { type: 'pong', heads: session.heads() };
+        this.socket.send(JSON.stringify(pong));
+        return;
+      }
+      case 'typing':
+        void session.typing(frame.channelId).then((ok) => { if (!ok) this.sendError('typing: you are not a member of that channel', 'forbidden'); });
+        return;
+      case 'replay':
+        void session.replay(frame.cursors);
+        return;
+      case 'presence':
+        session.setPresence(frame.status);
+        return;
+      case 'meta':
+        this.meta = { runtime: frame.runtime, version: frame.version };
+        return;
+      case 'auth':
+        return this.sendError('already authenticated', 'bad-request');
+    }
+  }
+
+  private sink(): Sink {
+    const socket = this.socket;
+    return {
+      send: (frame) => { if (socket.readyState === socket.OPEN) socket.send(frame); },
+      bufferedAmount: () => socket.bufferedAmount,
+      close: (code, reason) => this.close(code, reason),
+    };
+  }
+
+  private sendError(error: string, code?: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    const frame: ErrorFrame = { type: 'error', error, ...(code ? { code } : {}) };
+    this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Sends an error frame, then closes with `code`. */
+  fail(code: number, error: string, errorCode?: string): void {
+    this.sendError(error, errorCode);
+    this.close(code, error);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    this.session?.close();
+    // Close reasons are limited to 123 bytes by the protocol.
+    try { this.socket.close(code, reason.slice(0, 120)); } catch { this.socket.terminate(); }
+    this.registry.remove(this);
+  }
+
+  private onClose(): void {
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    this.session?.close();
+    this.registry.remove(this);
+  }
+
+  private takeToken(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(FRAME_BURST, this.tokens + ((now - this.tokensAt) / 1000) * FRAME_RATE_PER_SECOND);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
