@@ -28,6 +28,7 @@ interface Topic {
 }
 
 const HEAD_QUERY_CHUNK = 500;
+const SUBSCRIBE_WAIT_MS = 2_000;
 
 /**
  * One per process: holds a single bus subscription per topic however many connections follow
@@ -62,7 +63,11 @@ export class StreamHub {
       entry = created;
     }
     entry.listeners.add(listener);
-    await this.ctx.bus.ready();
+    // While the bus is down a subscription cannot become active; the head poll (and the poll
+    // after the bus reconnects) delivers from Postgres meanwhile, so do not hold the client.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.ctx.bus.ready(), new Promise((resolve) => { timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS); })]);
+    clearTimeout(timer);
     const owned = entry;
     let active = true;
     return () => {
