@@ -43,7 +43,7 @@ export async function serveEventStream(request: FastifyRequest, reply: FastifyRe
   const raw = reply.raw;
   let positions: Cursors = {};
   let ended = false;
-  const write = (chunk: string) => { if (!ended) raw.write(chunk); };
+  const write = (chunk: string | Buffer) => { if (!ended) raw.write(chunk); };
   const sink: Sink = {
     send(frame, meta) {
       let id = '';
@@ -51,7 +51,9 @@ export async function serveEventStream(request: FastifyRequest, reply: FastifyRe
         positions[meta.stream] = meta.seq;
         id = `id: ${encodeSseCursor(positions)}\n`;
       }
-      write(`${id}event: ${meta.type}\ndata: ${frame}\n\n`);
+      write(`${id}event: ${meta.type}\ndata: `);
+      write(frame);
+      write('\n\n');
     },
     bufferedAmount: () => raw.writableLength,
     close(code, reason) {

@@ -8,7 +8,7 @@ import type { Principal } from '../shared/db/schema.js';
 import { readHeads } from '../shared/events.js';
 import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
-import type { EphemeralFrame, StreamHub } from './stream-hub.js';
+import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
 
 /**
  * Where a session's frames go: a WebSocket or an SSE response. `send` never blocks; the sink
@@ -16,7 +16,7 @@ import type { EphemeralFrame, StreamHub } from './stream-hub.js';
  */
 export interface Sink {
   /** `meta.stream`/`meta.seq` are set for durable events (SSE turns them into the `id:` line). */
-  send(frame: string, meta: { type: string; stream?: string; seq?: number }): void;
+  send(frame: WireFrame | string, meta: { type: string; stream?: string; seq?: number }): void;
   bufferedAmount(): number;
   /** Closes the transport; `code` is a `CloseCode`. */
   close(code: number, reason: string): void;
@@ -122,14 +122,14 @@ export class RealtimeSession implements FollowerOwner {
 
   // ---- FollowerOwner --------------------------------------------------------------------
 
-  deliverEvent(stream: string, event: SesameEvent, frame: string): void {
+  deliverEvent(stream: string, event: SesameEvent, frame: WireFrame): void {
     if (this.closed) return;
     this.sink.send(frame, { type: event.type, stream, seq: event.seq });
     this.checkBuffer();
     this.applyMembership(stream, event);
   }
 
-  deliverEphemeral(_topic: string, frame: EphemeralFrame, serialized: string): void {
+  deliverEphemeral(_topic: string, frame: EphemeralFrame, serialized: WireFrame): void {
     if (this.closed) return;
     if (frame.principalId === this.principal.id) return; // your own typing and presence
     this.sink.send(serialized, { type: frame.type });

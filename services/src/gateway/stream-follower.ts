@@ -1,13 +1,13 @@
 import { toEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import type { Db } from '../shared/db/database.js';
 import { readEvents } from '../shared/events.js';
-import type { EphemeralFrame, HubEvent, TopicListener } from './stream-hub.js';
+import { toWireFrame, type EphemeralFrame, type HubEvent, type TopicListener, type WireFrame } from './stream-hub.js';
 
 /** What a follower needs from the connection it belongs to. */
 export interface FollowerOwner {
   /** Sends one durable event (already serialised). */
-  deliverEvent(stream: string, event: SesameEvent, frame: string): void;
-  deliverEphemeral(stream: string, frame: EphemeralFrame, serialized: string): void;
+  deliverEvent(stream: string, event: SesameEvent, frame: WireFrame): void;
+  deliverEphemeral(stream: string, frame: EphemeralFrame, serialized: WireFrame): void;
   /** History between `fromSeq` and `oldestSeq` was pruned: tell the client to resync. */
   resync(stream: string, fromSeq: number, oldestSeq: number): void;
   /** Resolves when the connection's send buffer has room (replay is paced, never dropped). */
@@ -79,7 +79,7 @@ export class StreamFollower implements TopicListener {
     if (this.started) void this.requestFill();
   }
 
-  onEphemeral(frame: EphemeralFrame, serialized: string): void {
+  onEphemeral(frame: EphemeralFrame, serialized: WireFrame): void {
     if (!this.stopped) this.owner.deliverEphemeral(this.stream, frame, serialized);
   }
 
@@ -134,7 +134,7 @@ export class StreamFollower implements TopicListener {
           if (this.stopped) return;
           if (event.seq !== this.sent + 1) continue; // a rewind or a live delivery moved us meanwhile
           const live = this.pending.get(event.seq);
-          this.send(event, live?.frame ?? JSON.stringify(toEventFrame(event)));
+          this.send(event, live?.frame ?? toWireFrame(toEventFrame(event)));
         }
         if (batch.length < this.batchSize) break;
       }
@@ -156,7 +156,7 @@ export class StreamFollower implements TopicListener {
     }
   }
 
-  private send(event: SesameEvent, frame: string): void {
+  private send(event: SesameEvent, frame: WireFrame): void {
     this.sent = event.seq;
     this.owner.deliverEvent(this.stream, event, frame);
   }

@@ -3,10 +3,18 @@ import type { BusMessage } from '../shared/bus/index.js';
 import type { ServiceContext } from '../shared/context.js';
 import { readHeads } from '../shared/events.js';
 
+/**
+ * A frame serialised once per node as UTF-8 JSON bytes: a thousand connections following a
+ * channel share one buffer instead of encoding the same string a thousand times.
+ */
+export type WireFrame = Buffer;
+
+export const toWireFrame = (value: unknown): WireFrame => Buffer.from(JSON.stringify(value));
+
 /** A durable event as it reaches a node, serialised once for every connection that wants it. */
 export interface HubEvent {
   event: SesameEvent;
-  frame: string;
+  frame: WireFrame;
 }
 
 export type EphemeralFrame = Record<string, unknown> & { type: string };
@@ -14,7 +22,7 @@ export type EphemeralFrame = Record<string, unknown> & { type: string };
 /** Something that follows one topic on this node (a connection's view of one stream). */
 export interface TopicListener {
   onEvent?(event: HubEvent): void;
-  onEphemeral?(frame: EphemeralFrame, serialized: string): void;
+  onEphemeral?(frame: EphemeralFrame, serialized: WireFrame): void;
   /** The stream's head (from Postgres) is `head`: a listener behind it has a gap to fill. */
   onHead?(head: number): void;
 }
@@ -107,10 +115,10 @@ export class StreamHub {
     if (message.kind === 'event') {
       const event = message.event;
       if (event.seq > topic.head) topic.head = event.seq;
-      const hubEvent: HubEvent = { event, frame: JSON.stringify(toEventFrame(event)) };
+      const hubEvent: HubEvent = { event, frame: toWireFrame(toEventFrame(event)) };
       for (const listener of [...topic.listeners]) listener.onEvent?.(hubEvent);
     } else {
-      const serialized = JSON.stringify(message.frame);
+      const serialized = toWireFrame(message.frame);
       for (const listener of [...topic.listeners]) listener.onEphemeral?.(message.frame, serialized);
     }
   }

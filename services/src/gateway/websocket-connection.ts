@@ -120,7 +120,8 @@ export class WebSocketConnection {
   private sink(): Sink {
     const socket = this.socket;
     return {
-      send: (frame) => { if (socket.readyState === socket.OPEN) socket.send(frame); },
+      // Text frames always; a shared Buffer is sent as-is, without re-encoding per connection.
+      send: (frame) => { if (socket.readyState === socket.OPEN) socket.send(frame, { binary: false }); },
       bufferedAmount: () => socket.bufferedAmount,
       close: (code, reason) => this.close(code, reason),
     };
