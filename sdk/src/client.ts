@@ -1,7 +1,12 @@
-import { EventEmitter } from 'eventemitter3';
 import { AgentCredentials, StaticCredentials, type Credentials } from './auth.js';
+import { RealtimeError } from './errors.js';
 import { HttpClient } from './http.js';
 import { DEFAULT_OPTIONS, validateOptions, type SesameClientOptions } from './options.js';
+import type { Cursors } from './protocol/index.js';
+import { RealtimeConnection, type ConnectionState } from './realtime/connection.js';
+import { MemoryCursorStore } from './realtime/cursor-store.js';
+import { GuardedEmitter } from './realtime/guarded-emitter.js';
+import { SDK_VERSION } from './version.js';
 import type {
   ApiKeyInfo, Channel, ChannelKind, ChannelMember, DriveFile, Manifest, MemberRole, Message, PageOptions, Pagination,
   Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
@@ -19,12 +24,13 @@ const enc = encodeURIComponent;
 
 /**
  * The Sesame client: REST calls with typed errors and safe retries, plus (see `realtime/`) a
- * WebSocket connection with cursor replay.
+ * WebSocket connection with cursor replay whose events it emits (`SesameClientEvents`).
  */
-export class SesameClient extends EventEmitter {
+export class SesameClient extends GuardedEmitter {
   protected readonly options: SesameClientOptions & typeof DEFAULT_OPTIONS;
   protected readonly http: HttpClient;
   protected readonly credentials: Credentials;
+  private realtime?: RealtimeConnection;
 
   constructor(options: SesameClientOptions) {
     super();
@@ -38,6 +44,61 @@ export class SesameClient extends EventEmitter {
       ? new AgentCredentials(this.http, options.agent)
       : options.apiKey ? new StaticCredentials(options.apiKey, 'apiKey') : new StaticCredentials(options.token!, 'token');
     this.http.credentials = this.credentials;
+  }
+
+  // ---- realtime ----------------------------------------------------------------------------
+
+  /**
+   * Opens the realtime connection; resolves once authenticated. Calling it again while connecting
+   * or connected returns the same outcome. Rejects with `RealtimeAuthError` when the gateway
+   * refuses the credentials, and with `RealtimeError` when `wsUrl` is missing or reconnect
+   * attempts run out before a first success.
+   */
+  connect(): Promise<void> {
+    const urls = this.options.wsUrl === undefined ? [] : ([] as string[]).concat(this.options.wsUrl);
+    if (urls.length === 0) {
+      return Promise.reject(new RealtimeError({ kind: 'realtime-not-configured', title: 'No gateway URL', detail: 'connect() needs the `wsUrl` option, e.g. "ws://127.0.0.1:13532"' }));
+    }
+    this.realtime ??= new RealtimeConnection({
+      urls,
+      credentials: this.credentials,
+      cursorStore: this.options.cursorStore ?? new MemoryCursorStore(),
+      autoReconnect: this.options.autoReconnect,
+      maxReconnectAttempts: this.options.maxReconnectAttempts,
+      reconnectBaseDelayMs: this.options.reconnectBaseDelayMs,
+      reconnectMaxDelayMs: this.options.reconnectMaxDelayMs,
+      fetchAfter: (stream, after) => this.getStreamEvents(stream, { after, limit: 1000 }),
+      sdkVersion: SDK_VERSION,
+    }, {
+      emit: (event, ...args) => { (this.emit as (name: string, ...rest: unknown[]) => boolean)(event, ...args); },
+      dispatch: (event) => this.dispatch(event),
+    });
+    return this.realtime.connect();
+  }
+
+  /** Closes the connection (code 1000) without reconnecting, and saves the cursors. */
+  async disconnect(): Promise<void> {
+    await this.realtime?.disconnect();
+  }
+
+  /** Shows you typing in `channelId` for a few seconds; dropped while disconnected. */
+  sendTyping(channelId: string): void {
+    this.realtime?.send({ type: 'typing', channelId });
+  }
+
+  /** Sets your presence; kept and re-sent after every reconnect. */
+  setPresence(status: 'online' | 'away'): void {
+    if (status !== 'online' && status !== 'away') throw new TypeError("setPresence: status must be 'online' or 'away'");
+    this.realtime?.setPresence(status);
+  }
+
+  /** A copy of the cursors: the last delivered seq per stream. */
+  get cursors(): Cursors {
+    return this.realtime?.cursors ?? {};
+  }
+
+  get connectionState(): ConnectionState {
+    return this.realtime?.state ?? 'idle';
   }
 
   // ---- humans: get a token for the `token` option ------------------------------------------
@@ -138,7 +199,7 @@ export class SesameClient extends EventEmitter {
     const reserved = await this.http.data<{ uploadUrl: string; fileId: string; s3Key: string }>('POST', '/drive/files/upload-url', {
       body: { fileName: input.fileName, contentType: input.contentType, size: bytes.byteLength }, idempotent: false,
     });
-    const put = await (this.options.fetch ?? globalThis.fetch)(reserved.uploadUrl, { method: 'PUT', body: bytes as BodyInit, headers: { 'content-type': 'application/octet-stream' } });
+    const put = await (this.options.fetch ?? globalThis.fetch)(reserved.uploadUrl, { method: 'PUT', body: bytes as unknown as NonNullable<Parameters<typeof fetch>[1]>['body'], headers: { 'content-type': 'application/octet-stream' } });
     if (!put.ok) throw new Error(`upload failed with HTTP ${put.status}`);
     const file = await this.http.data<DriveFile>('POST', '/drive/files', {
       body: { fileId: reserved.fileId, s3Key: reserved.s3Key, fileName: input.fileName, contentType: input.contentType, size: bytes.byteLength, ...(input.channelId ? { channelId: input.channelId } : {}) },

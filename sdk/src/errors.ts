@@ -49,6 +49,30 @@ export class ServiceUnavailableError extends SesameError {}
 /** The request never got an HTTP answer (DNS, refused, reset, timeout). */
 export class ConnectionError extends SesameError {}
 
+/** What went wrong on the realtime connection; the `type` is `urn:sesame:error:<kind>`. */
+export type RealtimeErrorKind =
+  | 'realtime-not-configured' // no `wsUrl` option
+  | 'realtime-unavailable' // no WebSocket implementation in this runtime
+  | 'realtime-auth-failed' // the gateway rejected the credentials
+  | 'realtime-closed' // closed for good: `disconnect()`, a normal server close, or `autoReconnect: false`
+  | 'realtime-gave-up' // `maxReconnectAttempts` consecutive attempts failed
+  | 'realtime-protocol'; // the gateway sent an `error` frame or a frame that is not JSON
+
+/** A failure of the realtime (WebSocket) connection. `status` is 0: no HTTP answer is involved. */
+export class RealtimeError extends SesameError {
+  /** The WebSocket close code that caused it, when a close did. */
+  readonly closeCode?: number;
+
+  constructor(init: { kind: RealtimeErrorKind; title: string; detail: string; closeCode?: number; cause?: unknown }) {
+    super({ status: 0, type: `urn:sesame:error:${init.kind}`, title: init.title, detail: init.detail });
+    this.closeCode = init.closeCode;
+    if (init.cause !== undefined) (this as { cause?: unknown }).cause = init.cause;
+  }
+}
+
+/** The gateway rejected the credentials (close code 4001) and a refresh could not fix it. */
+export class RealtimeAuthError extends RealtimeError {}
+
 const BY_STATUS: Record<number, typeof SesameError> = {
   400: BadRequestError, 401: UnauthorizedError, 403: ForbiddenError, 404: NotFoundError, 409: ConflictError,
   413: PayloadTooLargeError, 422: UnprocessableEntityError, 429: RateLimitError, 500: InternalServerError,

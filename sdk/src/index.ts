@@ -8,3 +8,12 @@ export {
   verifyWebhookSignature, constructWebhookEvent, verifyStandardWebhook, signWebhookPayload, WebhookVerificationError, WEBHOOK_TOLERANCE_SECONDS,
 } from './webhooks.js';
 export type { AuthFrameCredentials } from './auth.js';
+export { MemoryCursorStore, type CursorStore } from './realtime/cursor-store.js';
+export { FileCursorStore, type FileCursorStoreOptions } from './realtime/file-cursor-store.js';
+export type { ConnectionState } from './realtime/connection.js';
+export type {
+  SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
+  ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
+  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, OpenEventData,
+} from './realtime/event-map.js';
+export type { Cursors, EventFrame } from './protocol/index.js';

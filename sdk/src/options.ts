@@ -1,9 +1,14 @@
+import type { CursorStore } from './realtime/cursor-store.js';
+
 /** Constructor options of `SesameClient`. Exactly one of `apiKey`, `agent`, `token`. */
 export interface SesameClientOptions {
   /** Base URL of the REST API, e.g. `http://127.0.0.1:13531` (the SDK appends `/api/v1`). */
   apiUrl: string;
-  /** Base URL of the realtime gateway, e.g. `ws://127.0.0.1:13532` (the SDK appends `/v1/connect`). */
-  wsUrl?: string;
+  /**
+   * Base URL of the realtime gateway, e.g. `ws://127.0.0.1:13532` (the SDK appends `/v1/connect`).
+   * Several URLs (gateway nodes): each reconnect attempt moves to the next one. Required by `connect()`.
+   */
+  wsUrl?: string | string[];
   /** An `sk_…` API key. */
   apiKey?: string;
   /** Ed25519 identity: the agent's handle and its private key (32-byte seed, base64/base64url/hex). */
@@ -14,6 +19,15 @@ export interface SesameClientOptions {
   autoReconnect?: boolean;
   /** Consecutive failed reconnects before giving up (reset after a success). Default `10`. */
   maxReconnectAttempts?: number;
+  /** Backoff base: attempt `n` waits a random time in [0, min(max, base·2^(n-1))], in milliseconds. Default `500`. */
+  reconnectBaseDelayMs?: number;
+  /** Backoff cap, in milliseconds. Default `30000`. */
+  reconnectMaxDelayMs?: number;
+  /**
+   * Where cursors (last delivered seq per stream) are kept between runs. Default: in memory, so a
+   * restarted process starts live; pass `new FileCursorStore(path)` to resume across restarts.
+   */
+  cursorStore?: CursorStore;
   /** Retries of a REST request that failed with 429/502/503/504 or a network error. Default `2`. */
   maxRetries?: number;
   /** Per-request REST timeout, in milliseconds. Default `30000`. */
@@ -23,9 +37,17 @@ export interface SesameClientOptions {
 }
 
 export const DEFAULT_OPTIONS = {
+  /** Reconnect after a drop. */
   autoReconnect: true,
+  /** Consecutive failed reconnect attempts before giving up. */
   maxReconnectAttempts: 10,
+  /** Reconnect backoff base, milliseconds. */
+  reconnectBaseDelayMs: 500,
+  /** Reconnect backoff cap, milliseconds. */
+  reconnectMaxDelayMs: 30_000,
+  /** REST retries of safe requests. */
   maxRetries: 2,
+  /** REST request timeout, milliseconds. */
   timeoutMs: 30_000,
 } as const;
 
@@ -33,8 +55,17 @@ export function validateOptions(options: SesameClientOptions): void {
   if (!options || typeof options.apiUrl !== 'string' || !/^https?:\/\//.test(options.apiUrl)) {
     throw new TypeError('SesameClient: `apiUrl` must be an http(s) URL, e.g. "http://127.0.0.1:13531"');
   }
-  if (options.wsUrl !== undefined && !/^wss?:\/\//.test(options.wsUrl)) {
-    throw new TypeError('SesameClient: `wsUrl` must be a ws(s) URL, e.g. "ws://127.0.0.1:13532"');
+  if (options.wsUrl !== undefined) {
+    const urls = Array.isArray(options.wsUrl) ? options.wsUrl : [options.wsUrl];
+    if (urls.length === 0 || urls.some((url) => typeof url !== 'string' || !/^wss?:\/\//.test(url))) {
+      throw new TypeError('SesameClient: `wsUrl` must be a ws(s) URL or a non-empty array of them, e.g. "ws://127.0.0.1:13532"');
+    }
+  }
+  for (const name of ['maxReconnectAttempts', 'reconnectBaseDelayMs', 'reconnectMaxDelayMs'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && value >= 0)) {
+      throw new TypeError(`SesameClient: \`${name}\` must be a number >= 0`);
+    }
   }
   const given = [options.apiKey, options.agent, options.token].filter((v) => v !== undefined && v !== null && v !== '');
   if (given.length !== 1) {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FakeGateway } from './fake-gateway.js';
 
 const sdkDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -24,6 +25,22 @@ describe('package exports', () => {
     expect(typeof sdk.SesameClient).toBe('function');
     expect(typeof sdk.generateKeyPair().publicKey).toBe('string');
     expect(protocol.CONNECT_PATH).toBe('/v1/connect');
+  });
+
+  it.each(['index.cjs', 'index.js'])('connects over WebSocket from dist/%s (ws loaded lazily)', async (file) => {
+    const sdk = file.endsWith('.cjs') ? createRequire(import.meta.url)(`${sdkDir}dist/${file}`) : await import(`${sdkDir}dist/${file}`);
+    expect(typeof sdk.FileCursorStore).toBe('function');
+    const gateway = await FakeGateway.start();
+    const client = new sdk.SesameClient({ apiUrl: 'http://127.0.0.1:1', wsUrl: gateway.url, apiKey: 'sk_a' });
+    try {
+      const connecting = client.connect();
+      (await gateway.nextConnection()).authenticate();
+      await connecting;
+      expect(client.connectionState).toBe('open');
+    } finally {
+      await client.disconnect();
+      await gateway.close();
+    }
   });
 
   it('resolves by package name through the exports map', () => {

@@ -1,0 +1,110 @@
+import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, TypingEventFrame } from '../protocol/index.js';
+import type { ChannelKind, MemberRole, Message, ReadReceipt } from '../types.js';
+
+export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
+export interface ChannelCreatedData { channelId: string; kind: ChannelKind; name: string | null; createdBy: string }
+export interface ChannelUpdatedData { channelId: string; name?: string; description?: string | null; context?: string | null; updatedBy: string }
+export interface MemberAddedData {
+  channelId: string; principalId: string; role: MemberRole; addedBy: string; joinedAt: string;
+  /** On the new member's inbox stream only: the seq of the matching event on the channel stream. */
+  channelSeq?: number;
+  /** On the new member's inbox stream only. */
+  channel?: { id: string; kind: ChannelKind; name: string | null };
+}
+export interface MemberRemovedData {
+  channelId: string; principalId: string; removedBy: string;
+  /** On the removed member's inbox stream only. */
+  channelSeq?: number;
+}
+/** Payload of event types whose shape this SDK version does not pin down yet. */
+export type OpenEventData = Record<string, unknown>;
+
+/** The `data` of each durable event type. Keys are exactly the `EventType` values. */
+export interface DurableEventData {
+  message: Message;
+  'message.updated': Message;
+  'message.deleted': MessageDeletedData;
+  'channel.created': ChannelCreatedData;
+  'channel.updated': ChannelUpdatedData;
+  'channel.member_added': MemberAddedData;
+  'channel.member_removed': MemberRemovedData;
+  read_receipt: ReadReceipt;
+  'task.created': OpenEventData;
+  'task.updated': OpenEventData;
+  'schedule.updated': OpenEventData;
+  'schedule.occurrence': OpenEventData;
+  'vault.lease_request': OpenEventData;
+  'vault.lease_updated': OpenEventData;
+}
+
+/** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
+export type DurableEvent<K extends EventType = EventType> = { [T in K]: EventFrame<DurableEventData[T]> & { type: T } }[K];
+export type TypingEvent = TypingEventFrame;
+export type PresenceEvent = PresenceEventFrame;
+/** Everything `onAny` receives (event types newer than this SDK arrive too, shaped as `EventFrame`). */
+export type RealtimeEvent = DurableEvent | TypingEvent | PresenceEvent;
+
+export interface ConnectedInfo {
+  sessionId: string;
+  /** True when the connection resumed from cursors: missed events are replayed before live ones. */
+  resumed: boolean;
+  /** Who the gateway authenticated. */
+  principal: AuthenticatedFrame['principal'];
+}
+export interface DisconnectedInfo { code: number; reason: string; willReconnect: boolean }
+export interface ReconnectingInfo {
+  /** 1 for the first attempt after a drop; counts consecutive failures. */
+  attempt: number;
+  delayMs: number;
+}
+export interface ResyncInfo { stream: string; fromSeq: number; oldestSeq: number; reason: string }
+
+/** Every event `SesameClient` emits, with its handler's arguments. */
+export interface SesameClientEvents {
+  /** Authenticated with the gateway (first time or after a reconnect). */
+  connected: [info: ConnectedInfo];
+  /** The connection closed; `willReconnect` tells whether the SDK is retrying. */
+  disconnected: [info: DisconnectedInfo];
+  /** A reconnect attempt is scheduled after `delayMs`. */
+  reconnecting: [info: ReconnectingInfo];
+  /** Events `fromSeq`…`oldestSeq - 1` of `stream` are beyond retention and will never arrive; refetch state over REST. */
+  resync: [info: ResyncInfo];
+  /** Something failed that the SDK cannot fix by itself: a handler threw, auth failed, reconnects ran out. */
+  error: [error: Error];
+  /** Someone is typing in a channel (ephemeral, until `expiresAt`). */
+  typing: [event: TypingEvent];
+  /** A principal went online, away or offline (ephemeral). */
+  presence: [event: PresenceEvent];
+  /** A message was posted: `event.message ?? event.data` is the `Message`. */
+  message: [event: DurableEvent<'message'>];
+  /** A message was edited, or a streamed message grew (`data.streaming`). */
+  'message.updated': [event: DurableEvent<'message.updated'>];
+  /** A message was deleted. */
+  'message.deleted': [event: DurableEvent<'message.deleted'>];
+  /** A channel you belong to was created. */
+  'channel.created': [event: DurableEvent<'channel.created'>];
+  /** A channel's name, description or context changed. */
+  'channel.updated': [event: DurableEvent<'channel.updated'>];
+  /** A member joined a channel (on your inbox stream: you were added). */
+  'channel.member_added': [event: DurableEvent<'channel.member_added'>];
+  /** A member left or was removed (on your inbox stream: you were removed). */
+  'channel.member_removed': [event: DurableEvent<'channel.member_removed'>];
+  /** A member's read position moved. */
+  read_receipt: [event: DurableEvent<'read_receipt'>];
+  /** A task was created in a channel. */
+  'task.created': [event: DurableEvent<'task.created'>];
+  /** A task's status, priority or assignees changed. */
+  'task.updated': [event: DurableEvent<'task.updated'>];
+  /** A schedule event was created, changed or cancelled. */
+  'schedule.updated': [event: DurableEvent<'schedule.updated'>];
+  /** A schedule occurrence was recorded or flagged overdue. */
+  'schedule.occurrence': [event: DurableEvent<'schedule.occurrence'>];
+  /** Someone asks for a vault lease you may approve. */
+  'vault.lease_request': [event: DurableEvent<'vault.lease_request'>];
+  /** A lease was approved, denied, used, expired or revoked. */
+  'vault.lease_updated': [event: DurableEvent<'vault.lease_updated'>];
+}
+
+export type SesameClientEventName = keyof SesameClientEvents;
+/** May be async: a rejected promise is reported as an `error` event, like a throw. */
+export type AnyEventHandler = (event: RealtimeEvent) => void;
