@@ -2,7 +2,7 @@ import { AgentCredentials, StaticCredentials, type Credentials } from './auth.js
 import { RealtimeError } from './errors.js';
 import { HttpClient } from './http.js';
 import { DEFAULT_OPTIONS, validateOptions, type SesameClientOptions } from './options.js';
-import type { Cursors } from './protocol/index.js';
+import type { Cursors, PresenceStatus } from './protocol/index.js';
 import { RealtimeConnection, type ConnectionState } from './realtime/connection.js';
 import { MemoryCursorStore } from './realtime/cursor-store.js';
 import { GuardedEmitter } from './realtime/guarded-emitter.js';
@@ -241,5 +241,10 @@ export class SesameClient extends GuardedEmitter {
   async getStreamEvents(stream: string, options: { after?: number; limit?: number } = {}): Promise<{ events: SesameEvent[]; nextCursor: string | null; hasMore: boolean }> {
     const page = await this.http.raw<Page<SesameEvent>>('GET', `/streams/${enc(stream)}/events`, { query: { ...options } });
     return { events: page.data, nextCursor: page.pagination.nextCursor, hasMore: page.pagination.hasMore };
+  }
+
+  /** Who is online now (up to 100 principals of your workspace); `presence` events tell what changes. */
+  async getPresence(principalIds: string[]): Promise<{ presence: Array<{ principalId: string; status: PresenceStatus }> }> {
+    return { presence: await this.http.data('GET', '/presence', { query: { principalIds: principalIds.join(',') } }) };
   }
 }

@@ -3,6 +3,8 @@ import { buildApp } from './api/app.js';
 import { buildGateway } from './gateway/app.js';
 import { eventStreamRoute } from './gateway/event-stream-route.js';
 import { RealtimeNode } from './gateway/realtime-node.js';
+import { RedisPresenceReader } from './gateway/presence.js';
+import { presenceRoute } from './api/routes/presence.js';
 import { LocalDiskBlobStore } from './shared/blob-store.js';
 import { bootstrapFirstAdmin } from './shared/bootstrap.js';
 import { createBus } from './shared/bus/index.js';
@@ -52,7 +54,10 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
   if (roles.includes('api')) {
     const boot = await bootstrapFirstAdmin(ctx.db, ctx.logger, config.SESAME_BOOTSTRAP_API_KEY);
     running.generatedAdminKey = boot.apiKey;
-    running.api = await buildApp(ctx, node ? { extraRoutes: [eventStreamRoute(node)] } : {});
+    const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL) : undefined);
+    const extraRoutes = [...(node ? [eventStreamRoute(node)] : []), ...(presenceReader ? [presenceRoute(presenceReader)] : [])];
+    running.api = await buildApp(ctx, { extraRoutes });
+    if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => presenceReader.close());
     running.apiUrl = await running.api.listen({ port: config.PORT, host: config.HOST });
   }
   if (node) {

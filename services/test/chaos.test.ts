@@ -196,6 +196,7 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
     await onA.connect();
     await onB.connect();
     await waitFor('online', 1);
+    expect((await admin.getPresence([agent.id])).presence).toEqual([{ principalId: agent.id, status: 'online' }]);
     await onA.disconnect();
     // Still connected on B: no offline. Prove the watcher is up to date with a change of B's status.
     onB.setPresence('away');
@@ -203,6 +204,7 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
     expect(statuses).toEqual(['online', 'away']);
     await onB.disconnect();
     await waitFor('offline', 1);
+    expect((await admin.getPresence([agent.id])).presence).toEqual([{ principalId: agent.id, status: 'offline' }]);
 
     // Only on node A, which then dies without a word: offline within the TTL (2 s here) + a sweep.
     const again = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[0]!, apiKey, autoReconnect: false });

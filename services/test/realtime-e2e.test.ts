@@ -64,6 +64,9 @@ describe('realtime end to end against npm start', () => {
     await aliceClient.connect();
     await bobClient.connect();
     await until(() => presence.some((p) => p.principalId === bob.id && p.status === 'online'), 'bob online');
+    expect((await aliceClient.getPresence([bob.id, alice.id])).presence).toEqual([{ principalId: bob.id, status: 'online' }, { principalId: alice.id, status: 'online' }]);
+    const foreign = await aliceClient.getPresence(['pr_not_in_this_workspace']).catch((err: unknown) => err);
+    expect((foreign as { status?: number }).status).toBe(422);
 
     const { channel } = await aliceClient.createDm(bob.id);
     bobClient.sendTyping(channel.id);

@@ -19,15 +19,18 @@ export function bestStatus(statuses: Iterable<PresenceStatus>): PresenceStatus {
   return best;
 }
 
+/** Reads principals' current status (the REST snapshot next to the live `presence` frames). */
+export interface PresenceReader {
+  statuses(principalIds: string[]): Promise<Record<string, PresenceStatus>>;
+}
+
 /**
  * Where the nodes' views of a principal meet. `setNodeStatus` records this node's status for
  * the principal (offline = no connection here) and returns the principal's new overall status
  * when it changed, else null.
  */
-export interface PresenceStore {
+export interface PresenceStore extends PresenceReader {
   setNodeStatus(principal: PresencePrincipal, status: PresenceStatus): Promise<PresenceStatus | null>;
-  /** Current overall status of each principal. */
-  statuses(principalIds: string[]): Promise<Record<string, PresenceStatus>>;
   /** Called when the store lost its state (a Redis restart): nodes re-assert what they hold. */
   onReset(listener: () => void): void;
   close(): Promise<void>;
@@ -58,6 +61,12 @@ const principalKey = (principalId: string) => `${KEY}principal:${principalId}`;
 const statusKey = (principalId: string) => `${KEY}status:${principalId}`;
 const nodePrincipalsKey = (nodeId: string) => `${KEY}node-principals:${nodeId}`;
 const NODES_KEY = `${KEY}nodes`;
+
+async function readStatuses(redis: Redis, ids: string[]): Promise<Record<string, PresenceStatus>> {
+  if (ids.length === 0) return {};
+  const values = await redis.mget(ids.map(statusKey));
+  return Object.fromEntries(ids.map((id, i) => [id, (values[i] ?? 'offline') as PresenceStatus]));
+}
 
 /**
  * Sets (or with '' removes) one node's field in the principal's hash, drops fields of nodes
@@ -120,10 +129,8 @@ export class RedisPresenceStore implements PresenceStore {
     return this.update(principal.id, this.nodeId, status);
   }
 
-  async statuses(ids: string[]) {
-    if (ids.length === 0) return {};
-    const values = await this.redis.mget(ids.map(statusKey));
-    return Object.fromEntries(ids.map((id, i) => [id, (values[i] ?? 'offline') as PresenceStatus]));
+  statuses(ids: string[]) {
+    return readStatuses(this.redis, ids);
   }
 
   onReset(listener: () => void) {
@@ -176,6 +183,24 @@ export class RedisPresenceStore implements PresenceStore {
       if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
     }
     await this.redis.multi().del(nodePrincipalsKey(this.nodeId)).srem(NODES_KEY, this.nodeId).exec();
+  }
+}
+
+/** For an api process without a gateway: reads the statuses the gateways keep in Redis. */
+export class RedisPresenceReader implements PresenceReader {
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    this.redis.on('error', () => {});
+  }
+
+  statuses(ids: string[]) {
+    return readStatuses(this.redis, ids);
+  }
+
+  close() {
+    this.redis.disconnect();
   }
 }
 
