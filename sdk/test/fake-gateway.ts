@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CONNECT_PATH, toEventFrame, type AuthFrame, type Cursors, type SesameEvent } from '../src/protocol/index.js';
+import { CONNECT_PATH, toWireEventFrame, type AuthFrame, type Cursors, type SesameEvent } from '../src/protocol/index.js';
 
 /** A client frame as the gateway received it. */
 export type Received = { type: string; [key: string]: any };
@@ -41,7 +41,7 @@ export class GatewayConnection {
 
   /** Sends durable events as the gateway would (with the `message` alias). */
   sendEvents(...events: SesameEvent[]): void {
-    for (const event of events) this.send(toEventFrame(event));
+    for (const event of events) this.send(toWireEventFrame(event));
   }
 
   reject(error = 'invalid credentials'): void {

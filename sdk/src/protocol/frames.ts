@@ -69,10 +69,17 @@ export interface PresenceEventFrame {
   at: string;
 }
 /**
- * A durable event. `type` is the event type; for `message` events the payload is also under
- * `message` (what existing Sesame clients read), for others it is only under `data`.
+ * A durable event as the SDK hands it to handlers: the payload under `data`, and for `message`
+ * events under `message` too (what existing Sesame clients read).
  */
 export type EventFrame<T = unknown> = SesameEvent<T> & { message?: T };
+
+/**
+ * A durable event on the wire. A `message` event carries its payload only under `message` (the
+ * field existing Sesame clients read), not twice: messages are most of the traffic, and the
+ * duplicate doubled every frame. Every other event carries it under `data`.
+ */
+export type WireEventFrame<T = unknown> = Omit<SesameEvent<T>, 'data'> & { data?: T; message?: T };
 
 export type ServerFrame =
   | AuthenticatedFrame
@@ -94,7 +101,15 @@ export function isEventFrame(frame: { type: string; stream?: unknown; seq?: unkn
   return typeof frame.stream === 'string' && typeof frame.seq === 'number' && !CONTROL_FRAME_TYPES.has(frame.type);
 }
 
-/** Build the wire frame for a durable event (adds the `message` alias for message events). */
-export function toEventFrame<T>(event: SesameEvent<T>): EventFrame<T> {
-  return event.type === 'message' ? { ...event, message: event.data } : { ...event };
+/** The wire frame of a durable event (a message's payload under `message` only). */
+export function toWireEventFrame<T>(event: SesameEvent<T>): WireEventFrame<T> {
+  if (event.type !== 'message') return { ...event };
+  const { data, ...rest } = event;
+  return { ...rest, message: data };
+}
+
+/** A durable event for handlers, from a wire frame or a stored event: `data` always, `message` for messages. */
+export function toEventFrame<T>(event: SesameEvent<T> | WireEventFrame<T>): EventFrame<T> {
+  const data = (event.data ?? (event as WireEventFrame<T>).message) as T;
+  return event.type === 'message' ? { ...event, data, message: data } : { ...event, data };
 }

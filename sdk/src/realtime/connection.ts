@@ -2,8 +2,8 @@ import type { AuthFrameCredentials, Credentials } from '../auth.js';
 import { fullJitterDelay } from '../backoff.js';
 import { RealtimeAuthError, RealtimeError, SesameError } from '../errors.js';
 import {
-  AUTH_TIMEOUT_MS, CONNECT_PATH, CloseCode, DEFAULT_HEARTBEAT_INTERVAL_MS, closeAction, isEventFrame,
-  type AuthenticatedFrame, type ClientFrame, type Cursors, type EventFrame, type ResyncFrame,
+  AUTH_TIMEOUT_MS, CONNECT_PATH, CloseCode, DEFAULT_HEARTBEAT_INTERVAL_MS, closeAction, isEventFrame, toEventFrame,
+  type AuthenticatedFrame, type ClientFrame, type Cursors, type EventFrame, type ResyncFrame, type WireEventFrame,
 } from '../protocol/index.js';
 import type { CursorStore } from './cursor-store.js';
 import type { RealtimeEvent, SesameClientEvents } from './event-map.js';
@@ -241,7 +241,7 @@ export class RealtimeConnection {
         return this.sink.dispatch(frame as RealtimeEvent);
       default:
         // Unknown frame types are ignored, so a newer gateway can add them.
-        if (isEventFrame(frame as { type: string })) this.sequencer.push(frame as EventFrame);
+        if (isEventFrame(frame as { type: string })) this.sequencer.push(toEventFrame(frame as WireEventFrame));
     }
   }
 

@@ -1,4 +1,4 @@
-import { toEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
+import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import type { Db } from '../shared/db/database.js';
 import { readEvents } from '../shared/events.js';
 import { toWireFrame, type EphemeralFrame, type HubEvent, type TopicListener, type WireFrame } from './stream-hub.js';
@@ -134,7 +134,7 @@ export class StreamFollower implements TopicListener {
           if (this.stopped) return;
           if (event.seq !== this.sent + 1) continue; // a rewind or a live delivery moved us meanwhile
           const live = this.pending.get(event.seq);
-          this.send(event, live?.frame ?? toWireFrame(toEventFrame(event)));
+          this.send(event, live?.frame ?? toWireFrame(toWireEventFrame(event)));
         }
         if (batch.length < this.batchSize) break;
       }

@@ -1,4 +1,4 @@
-import { toEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
+import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import type { BusMessage } from '../shared/bus/index.js';
 import type { ServiceContext } from '../shared/context.js';
 import { readHeads } from '../shared/events.js';
@@ -115,7 +115,7 @@ export class StreamHub {
     if (message.kind === 'event') {
       const event = message.event;
       if (event.seq > topic.head) topic.head = event.seq;
-      const hubEvent: HubEvent = { event, frame: toWireFrame(toEventFrame(event)) };
+      const hubEvent: HubEvent = { event, frame: toWireFrame(toWireEventFrame(event)) };
       for (const listener of [...topic.listeners]) listener.onEvent?.(hubEvent);
     } else {
       const serialized = toWireFrame(message.frame);
