@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { repoRoot, spawnNode, type Child } from './child.js';
+import type { TestServices } from './test-services.js';
+
+export interface SesameServers {
+  api: Child;
+  gateway: Child;
+  /** `http://127.0.0.1:port/api/v1` */
+  apiUrl: string;
+  /** `ws://127.0.0.1:port/v1/connect` */
+  gatewayUrl: string;
+  adminKey: string;
+  rest: SesameRest;
+}
+
+export interface SesameOptions {
+  /** Extra node flags for the gateway process (e.g. `--inspect=127.0.0.1:0`). */
+  gatewayNodeArgs?: string[];
+  env?: Record<string, string>;
+}
+
+/** The env every bench gives Sesame: loopback, quiet logs, no rate limit in the way. */
+export function sesameEnv(services: TestServices, adminKey: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: services.databaseUrl,
+    REDIS_URL: services.redisUrl,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GATEWAY_PORT: '0',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    SESAME_BOOTSTRAP_API_KEY: adminKey,
+    SESAME_RATE_LIMIT_PER_MINUTE: '100000000',
+    SESAME_DATA_DIR: `${services.dir}/sesame`,
+    ...extra,
+  };
+}
+
+function spawnRole(role: 'api' | 'gateway', env: Record<string, string>, nodeArgs: string[] = []): Child {
+  return spawnNode([...nodeArgs, '--conditions=source', '--import', 'tsx', 'src/cli.ts', role], {
+    cwd: `${repoRoot}services`, env, label: `sesame ${role}`,
+  });
+}
+
+/** Separate api and gateway processes (as deployed), on the given PostgreSQL + Redis. */
+export async function startSesame(services: TestServices, options: SesameOptions = {}): Promise<SesameServers> {
+  const adminKey = `sk_bench${randomBytes(18).toString('base64url')}`;
+  const env = sesameEnv(services, adminKey, options.env);
+  const api = spawnRole('api', env);
+  const apiMatch = await api.waitForOutput(/API:\s+(http:\/\/\S+\/api\/v1)/);
+  // After the api: it has run the migrations and created the admin.
+  const gateway = spawnRole('gateway', env, options.gatewayNodeArgs);
+  const gatewayMatch = await gateway.waitForOutput(/Gateway:\s+(ws:\/\/\S+\/v1\/connect)/);
+  const apiUrl = apiMatch[1]!;
+  return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1]!, adminKey, rest: new SesameRest(apiUrl, adminKey) };
+}
+
+export interface CreatedAgent { id: string; handle: string; apiKey: string }
+export interface SentMessage { id: string; seq: number; channelId: string }
+export interface StreamEvent { type: string; stream: string; seq: number; data: unknown }
+
+/** The few REST calls the benches need, as `key`'s principal. */
+export class SesameRest {
+  constructor(readonly apiUrl: string, readonly key: string) {}
+
+  as(key: string): SesameRest {
+    return new SesameRest(this.apiUrl, key);
+  }
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 500)}`);
+    return JSON.parse(text) as T;
+  }
+
+  async createAgent(handle: string): Promise<CreatedAgent> {
+    const { data } = await this.call<{ data: { agent: { id: string; handle: string }; apiKey: string } }>('POST', '/agents', { handle });
+    return { id: data.agent.id, handle: data.agent.handle, apiKey: data.apiKey };
+  }
+
+  /** `count` agents named `${prefix}-${i}`, `concurrency` requests at a time. */
+  async createAgents(prefix: string, count: number, concurrency = 16): Promise<CreatedAgent[]> {
+    const agents: CreatedAgent[] = new Array(count);
+    let next = 0;
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        agents[i] = await this.createAgent(`${prefix}-${i}`);
+      }
+    }));
+    return agents;
+  }
+
+  async createGroup(name: string, memberIds: string[]): Promise<{ id: string; headSeq: number }> {
+    const { data } = await this.call<{ data: { id: string; headSeq: number } }>('POST', '/channels', { kind: 'group', name, memberIds });
+    return data;
+  }
+
+  async sendMessage(channelId: string, content: string): Promise<SentMessage> {
+    const { data } = await this.call<{ data: SentMessage }>('POST', `/channels/${channelId}/messages`, { content, kind: 'text' });
+    return data;
+  }
+
+  async events(stream: string, after: number, limit: number): Promise<{ data: StreamEvent[]; pagination: { hasMore: boolean; nextCursor: string | null } }> {
+    return this.call('GET', `/streams/${encodeURIComponent(stream)}/events?after=${after}&limit=${limit}`);
+  }
+}
