@@ -119,9 +119,23 @@ export class WebSocketConnection {
 
   private sink(): Sink {
     const socket = this.socket;
+    // The TCP socket under ws. Frames sent to one connection in the same tick (a burst of events
+    // parsed from one Redis read, a replay batch) leave in one writev instead of one each:
+    // per-frame syscalls are most of a gateway's CPU at high fan-out.
+    const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    let corked = false;
+    const uncork = () => { corked = false; tcp?.uncork(); };
     return {
       // Text frames always; a shared Buffer is sent as-is, without re-encoding per connection.
-      send: (frame) => { if (socket.readyState === socket.OPEN) socket.send(frame, { binary: false }); },
+      send: (frame) => {
+        if (socket.readyState !== socket.OPEN) return;
+        if (!corked && tcp) {
+          corked = true;
+          tcp.cork();
+          process.nextTick(uncork);
+        }
+        socket.send(frame, { binary: false });
+      },
       bufferedAmount: () => socket.bufferedAmount,
       close: (code, reason) => this.close(code, reason),
     };
