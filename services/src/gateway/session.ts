@@ -1,6 +1,6 @@
 import {
   CloseCode, EventType, inboxStream, isInboxStream, TYPING_TTL_MS,
-  type Cursors, type PresenceStatus, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
+  type Cursors, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
 } from '@sesamespace/sdk/protocol';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../shared/context.js';
@@ -188,19 +188,6 @@ export class RealtimeSession implements FollowerOwner {
     return heads;
   }
 
-  /** Last seq sent per followed stream. */
-  positions(): Cursors {
-    return Object.fromEntries([...this.followers].map(([stream, { follower }]) => [stream, follower.position]));
-  }
-
-  followedStreams(): string[] {
-    return [...this.followers.keys()];
-  }
-
-  presenceOf(principalIds: string[]): Promise<Record<string, PresenceStatus>> {
-    return this.deps.presence.statuses(principalIds);
-  }
-
   /** Stops following everything and leaves presence. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -208,10 +195,6 @@ export class RealtimeSession implements FollowerOwner {
     for (const stream of [...this.followers.keys()]) this.unfollowChannel(stream);
     this.unfollowPresence?.();
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'offline');
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   private sendControl(frame: { type: string } & object): void {

@@ -106,11 +106,6 @@ export class StreamHub {
     await this.ctx.bus.publish(topic, { kind: 'ephemeral', frame });
   }
 
-  /** Topics this node follows (for tests and metrics). */
-  followedTopics(): string[] {
-    return [...this.topics.keys()];
-  }
-
   private dispatch(topic: Topic, message: BusMessage): void {
     if (message.kind === 'event') {
       const event = message.event;
