@@ -1,5 +1,4 @@
 import type { Cursors } from '@sesamespace/sdk/protocol';
-import { PROTOCOL_VERSION } from '@sesamespace/sdk/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../shared/db/schema.js';
 import { badRequest } from '../shared/errors.js';
@@ -88,11 +87,7 @@ export async function serveEventStream(request: FastifyRequest, reply: FastifyRe
   try {
     const { starts, begin } = await session.open(cursors);
     positions = { ...starts };
-    const authenticated = {
-      type: 'authenticated', protocolVersion: PROTOCOL_VERSION, heartbeatIntervalMs: node.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS, sessionId: session.id,
-      principal: { id: principal.id, handle: principal.handle, kind: principal.kind, workspaceId: principal.workspace_id }, heads: starts,
-    };
-    write(`id: ${encodeSseCursor(positions)}\nevent: authenticated\ndata: ${JSON.stringify(authenticated)}\n\n`);
+    write(`id: ${encodeSseCursor(positions)}\nevent: authenticated\ndata: ${JSON.stringify(session.authenticatedFrame(starts))}\n\n`);
     await begin();
   } catch (err) {
     request.log.error({ err }, 'event stream failed to start');

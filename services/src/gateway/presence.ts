@@ -152,13 +152,7 @@ export class RedisPresenceStore implements PresenceStore {
       for (const node of nodes) {
         if (node === this.nodeId || (await this.redis.exists(nodeAliveKey(node)))) continue;
         if ((await this.redis.srem(NODES_KEY, node)) !== 1) continue; // another node took it
-        const members = await this.redis.smembers(nodePrincipalsKey(node));
-        for (const member of members) {
-          const [workspaceId, principalId] = member.split('|') as [string, string];
-          const changed = await this.update(principalId, node, '');
-          if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
-        }
-        await this.redis.del(nodePrincipalsKey(node));
+        await this.releaseNode(node);
       }
     } catch (err) {
       this.logger.warn({ err }, 'presence sweep failed; retrying on the next tick');
@@ -170,19 +164,21 @@ export class RedisPresenceStore implements PresenceStore {
     try {
       // A graceful stop hands its principals over at once instead of waiting for the TTL.
       await this.redis.del(nodeAliveKey(this.nodeId));
-      await this.sweepOwn();
+      await this.releaseNode(this.nodeId);
+      await this.redis.srem(NODES_KEY, this.nodeId);
     } catch { /* Redis unreachable at shutdown: the TTL does it */ }
     this.redis.disconnect();
   }
 
-  private async sweepOwn() {
-    const members = await this.redis.smembers(nodePrincipalsKey(this.nodeId));
+  /** Removes a (dead or stopping) node's part in every principal it held, announcing those now offline. */
+  private async releaseNode(node: string) {
+    const members = await this.redis.smembers(nodePrincipalsKey(node));
     for (const member of members) {
       const [workspaceId, principalId] = member.split('|') as [string, string];
-      const changed = await this.update(principalId, this.nodeId, '');
+      const changed = await this.update(principalId, node, '');
       if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
     }
-    await this.redis.multi().del(nodePrincipalsKey(this.nodeId)).srem(NODES_KEY, this.nodeId).exec();
+    await this.redis.del(nodePrincipalsKey(node));
   }
 }
 

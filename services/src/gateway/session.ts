@@ -1,6 +1,6 @@
 import {
-  CloseCode, EventType, inboxStream, isInboxStream, TYPING_TTL_MS,
-  type Cursors, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
+  CloseCode, EventType, inboxStream, isInboxStream, PROTOCOL_VERSION, TYPING_TTL_MS,
+  type AuthenticatedFrame, type Cursors, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
 } from '@sesamespace/sdk/protocol';
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../shared/context.js';
@@ -179,6 +179,15 @@ export class RealtimeSession implements FollowerOwner {
     if (this.closed || status === this.presenceStatus) return;
     this.presenceStatus = status;
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, status);
+  }
+
+  /** The `authenticated` frame, announcing where each stream's delivery starts. */
+  authenticatedFrame(starts: Cursors): AuthenticatedFrame {
+    const p = this.principal;
+    return {
+      type: 'authenticated', protocolVersion: PROTOCOL_VERSION, heartbeatIntervalMs: this.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS,
+      sessionId: this.id, principal: { id: p.id, handle: p.handle, kind: p.kind, workspaceId: p.workspace_id }, heads: starts,
+    };
   }
 
   /** Heads of the followed streams as this node knows them (sent in `pong`). */

@@ -1,6 +1,6 @@
 import {
-  AUTH_TIMEOUT_MS, CloseCode, PROTOCOL_VERSION,
-  type AuthenticatedFrame, type ErrorFrame, type PongFrame,
+  AUTH_TIMEOUT_MS, CloseCode,
+  type ErrorFrame, type PongFrame,
 } from '@sesamespace/sdk/protocol';
 import type { WebSocket } from 'ws';
 import { parseClientFrame, type ParsedClientFrame } from './client-frames.js';
@@ -70,12 +70,7 @@ export class WebSocketConnection {
       this.session = session;
       const { starts, begin } = await session.open(frame.cursors);
       if (this.state !== 'authenticating') return session.close();
-      const p = identity.principal;
-      const authenticated: AuthenticatedFrame = {
-        type: 'authenticated', protocolVersion: PROTOCOL_VERSION, heartbeatIntervalMs: this.deps.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS,
-        sessionId: session.id, principal: { id: p.id, handle: p.handle, kind: p.kind, workspaceId: p.workspace_id }, heads: starts,
-      };
-      this.socket.send(JSON.stringify(authenticated));
+      this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
       this.state = 'open';
       this.lastValidatedAt = Date.now();
       for (const queued of this.queued.splice(0)) this.dispatch(queued);
