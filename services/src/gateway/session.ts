@@ -56,7 +56,7 @@ export class RealtimeSession implements FollowerOwner {
    * cursors it is replayed from them — and from its join for channels it has no cursor for.
    * The caller sends `authenticated` with the result, then calls `begin()`.
    */
-  async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; heads: Cursors; begin: () => Promise<void> }> {
+  async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
     const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq'])
       .where('principal_id', '=', this.principal.id).execute();
     const joined = new Map(memberships.map((m) => [m.channel_id, Number(m.joined_seq)]));
@@ -83,7 +83,7 @@ export class RealtimeSession implements FollowerOwner {
     const begin = async () => {
       await Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream]!, heads[stream] ?? 0)));
     };
-    return { starts, heads, begin };
+    return { starts, begin };
   }
 
   private createFollower(stream: string): { stream: string; ready: Promise<void> } {
