@@ -1,12 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../shared/context.js';
 import { SesameError } from '../shared/errors.js';
-import { sendProblem } from './plugins/problem-details.js';
-import { installAuthentication } from './plugins/authentication.js';
-import { installOpenApi } from './plugins/openapi.js';
-import { installProblemDetails } from './plugins/problem-details.js';
-import { installRateLimits } from './plugins/rate-limits.js';
-import { installValidators } from './plugins/validation.js';
+import { sendProblem } from '../shared/http/problem-details.js';
+import { installAuthentication } from '../shared/http/authentication.js';
+import { installOpenApi } from '../shared/http/openapi.js';
+import { installProblemDetails } from '../shared/http/problem-details.js';
+import { installRateLimits } from '../shared/http/rate-limits.js';
+import { installValidators } from '../shared/http/validation.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { channelRoutes } from './routes/channels/index.js';

@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authenticateCredential, credentialFromHeaders } from '../shared/auth/authenticate.js';
 import type { ServiceContext } from '../shared/context.js';
 import { SesameError, unauthorized } from '../shared/errors.js';
-import { sendProblem } from '../api/plugins/problem-details.js';
+import { sendProblem } from '../shared/http/problem-details.js';
 import { serveEventStream } from './event-stream.js';
 import { RealtimeNode } from './realtime-node.js';
 import { WebSocketConnection } from './websocket-connection.js';

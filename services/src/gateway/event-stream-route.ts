@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { caller } from '../api/plugins/authentication.js';
-import { errorResponses } from '../api/schemas.js';
+import { caller } from '../shared/http/authentication.js';
+import { errorResponses } from '../shared/http/schemas.js';
 import type { ServiceContext } from '../shared/context.js';
 import { serveEventStream } from './event-stream.js';
 import type { RealtimeNode } from './realtime-node.js';

@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../shared/context.js';
-import { caller } from '../plugins/authentication.js';
-import { Data, errorResponses } from '../schemas.js';
+import { caller } from '../../shared/http/authentication.js';
+import { Data, errorResponses } from '../../shared/http/schemas.js';
 import { principalToWire } from '../wire.js';
 import { PrincipalSchema } from './auth/schemas.js';
 import { ChannelSchema } from './channels/schemas.js';

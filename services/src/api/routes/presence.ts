@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import type { PresenceReader } from '../../gateway/presence.js';
 import type { ServiceContext } from '../../shared/context.js';
 import { unprocessable } from '../../shared/errors.js';
-import { caller } from '../plugins/authentication.js';
-import { Data, errorResponses } from '../schemas.js';
+import { caller } from '../../shared/http/authentication.js';
+import { Data, errorResponses } from '../../shared/http/schemas.js';
 
 const MAX_IDS = 100;
 const Status = Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]);

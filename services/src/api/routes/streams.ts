@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../shared/context.js';
 import { notFound } from '../../shared/errors.js';
 import { readEvents } from '../../shared/events.js';
-import { caller } from '../plugins/authentication.js';
-import { Page, errorResponses } from '../schemas.js';
+import { caller } from '../../shared/http/authentication.js';
+import { Page, errorResponses } from '../../shared/http/schemas.js';
 import { channelForMember } from './channels/access.js';
 
 const EventSchema = Type.Object({ type: Type.String(), stream: Type.String(), seq: Type.Integer(), data: Type.Unknown(), at: Type.String() });

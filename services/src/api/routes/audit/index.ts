@@ -2,8 +2,8 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { verifyAuditChain, type StoredAuditEntry } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
-import { requireAdmin } from '../../plugins/authentication.js';
-import { Data, Nullable, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../schemas.js';
+import { requireAdmin } from '../../../shared/http/authentication.js';
+import { Data, Nullable, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 
 const AuditEntry = Type.Object({
   id: Type.Integer(), actorId: Nullable(Type.String()), action: Type.String(), targetType: Nullable(Type.String()), targetId: Nullable(Type.String()),

@@ -6,9 +6,9 @@ import { hashPassword, sha256, verifyPassword } from '../../../shared/auth/secre
 import type { ServiceContext } from '../../../shared/context.js';
 import { conflict, forbidden, unauthorized } from '../../../shared/errors.js';
 import { newId, randomToken } from '../../../shared/ids.js';
-import { caller } from '../../plugins/authentication.js';
-import { authRateLimit } from '../../plugins/rate-limits.js';
-import { Data, errorResponses } from '../../schemas.js';
+import { caller } from '../../../shared/http/authentication.js';
+import { authRateLimit } from '../../../shared/http/rate-limits.js';
+import { Data, errorResponses } from '../../../shared/http/schemas.js';
 import { principalToWire } from '../../wire.js';
 import { ChallengeBody, LoginBody, PrincipalSchema, RefreshBody, SignupBody, TokensSchema, VerifyBody } from './schemas.js';
 import { issueSession } from './sessions.js';

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Id, Nullable } from '../../schemas.js';
+import { Id, Nullable } from '../../../shared/http/schemas.js';
 
 export const Handle = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'lowercase letters, digits, `.`, `_`, `-`' });
 export const Email = Type.String({ format: 'email', maxLength: 254 });

@@ -4,8 +4,8 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { Channel, MemberRole } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
-import { caller } from '../../plugins/authentication.js';
-import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../schemas.js';
+import { caller } from '../../../shared/http/authentication.js';
+import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import { canManage, channelForMember } from './access.js';
 import {
   AddMemberBody, ChannelSchema, CreateChannelBody, ListChannelsQuery, MemberParams, MemberSchema, UpdateChannelBody,

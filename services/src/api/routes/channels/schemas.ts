@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Id, Nullable, PageQuery } from '../../schemas.js';
+import { Id, Nullable, PageQuery } from '../../../shared/http/schemas.js';
 
 export const ChannelKind = Type.Union(['dm', 'group', 'channel', 'collaboration', 'task'].map((k) => Type.Literal(k)));
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);

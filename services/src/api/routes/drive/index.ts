@@ -5,8 +5,8 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { FileRow } from '../../../shared/db/schema.js';
 import { SesameError, conflict, notFound, unauthorized, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
-import { caller } from '../../plugins/authentication.js';
-import { Data, Id, IdParams, Nullable, errorResponses } from '../../schemas.js';
+import { caller } from '../../../shared/http/authentication.js';
+import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
 import { channelForMember } from '../channels/access.js';
 import { canReadFile, fileToWire } from './files.js';
 

@@ -7,8 +7,8 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { ApiKeyTable } from '../../../shared/db/schema.js';
 import { forbidden, notFound, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
-import { caller } from '../../plugins/authentication.js';
-import { Data, Id, IdParams, Nullable, errorResponses } from '../../schemas.js';
+import { caller } from '../../../shared/http/authentication.js';
+import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
 
 const Scope = Type.Union([Type.Literal('*'), Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
 const ApiKeySchema = Type.Object({

@@ -6,8 +6,8 @@ import { generateApiKey, hashPassword } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { conflict, notFound, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
-import { caller, requireAdmin } from '../../plugins/authentication.js';
-import { Data, IdParams, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../schemas.js';
+import { caller, requireAdmin } from '../../../shared/http/authentication.js';
+import { Data, IdParams, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import { principalToWire } from '../../wire.js';
 import { Email, Handle, Password, PrincipalSchema } from '../auth/schemas.js';
 

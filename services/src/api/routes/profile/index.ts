@@ -5,8 +5,8 @@ import { sql } from 'kysely';
 import type { ServiceContext } from '../../../shared/context.js';
 import { unprocessable } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
-import { caller } from '../../plugins/authentication.js';
-import { Data, IdParams, errorResponses } from '../../schemas.js';
+import { caller } from '../../../shared/http/authentication.js';
+import { Data, IdParams, errorResponses } from '../../../shared/http/schemas.js';
 import { channelForMember } from '../channels/access.js';
 
 // One grapheme-ish: short, no whitespace or control characters (custom emoji like `:ship:` too).

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
-import { caller, requireScope } from '../../../plugins/authentication.js';
-import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../schemas.js';
+import { caller, requireScope } from '../../../../shared/http/authentication.js';
+import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../../shared/http/schemas.js';
 import { canManage, channelForMember } from '../../channels/access.js';
 import { publicBaseUrl } from '../../drive/index.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Id, Nullable } from '../../../schemas.js';
+import { Id, Nullable } from '../../../../shared/http/schemas.js';
 import { MESSAGE_KINDS } from './kinds.js';
 
 export const MessageKind = Type.Union(MESSAGE_KINDS.map((k) => Type.Literal(k)));

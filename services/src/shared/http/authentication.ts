@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticateCredential, credentialFromHeaders, type AuthContext } from '../../shared/auth/authenticate.js';
-import type { ServiceContext } from '../../shared/context.js';
-import { forbidden, unauthorized } from '../../shared/errors.js';
+import { authenticateCredential, credentialFromHeaders, type AuthContext } from '../auth/authenticate.js';
+import type { ServiceContext } from '../context.js';
+import { forbidden, unauthorized } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest { auth: AuthContext | null }

@@ -1,8 +1,8 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import type { ServiceContext } from '../../shared/context.js';
-import { SesameError } from '../../shared/errors.js';
+import type { ServiceContext } from '../context.js';
+import { SesameError } from '../errors.js';
 
 /**
  * Per-key request limits (default 100/min, overridable per key) and a stricter per-IP limit on

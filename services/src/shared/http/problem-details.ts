@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { SesameError, kindForStatus, type ProblemDetails } from '../../shared/errors.js';
+import { SesameError, kindForStatus, type ProblemDetails } from '../errors.js';
 
 export function sendProblem(reply: FastifyReply, problem: ProblemDetails) {
   return reply.status(problem.status).type('application/problem+json').send(problem);

@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox';
-import { badRequest } from '../shared/errors.js';
+import { badRequest } from '../errors.js';
 
 /** Shared schema pieces; every route composes its schemas from these. */
 export const Id = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_:-]+$' });
