@@ -1,5 +1,5 @@
 import { fullJitterDelay, sleep } from './backoff.js';
-import { ConnectionError, SesameError, UnauthorizedError, errorFromResponse } from './errors.js';
+import { ConnectionError, RateLimitError, ServiceUnavailableError, SesameError, UnauthorizedError, errorFromResponse } from './errors.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -29,7 +29,6 @@ export interface HttpClientOptions {
   fetch: typeof fetch;
 }
 
-const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const RETRY_BASE_MS = 500;
 const RETRY_CAP_MS = 20_000;
 
@@ -63,8 +62,10 @@ export class HttpClient {
         refreshed = true;
         if (await this.credentials.refreshAfterUnauthorized()) { attempt--; continue; }
       }
-      // 429: the request was not executed, so any request may retry; 5xx gateways: idempotent only.
-      const mayRetry = response.status === 429 || (retryable && RETRYABLE_STATUS.has(response.status));
+      // Decided on the error's class, i.e. its Problem Details type (or the status when it has none).
+      // Rate limited: the request was not executed, so any request may retry. Unavailable
+      // (503, or 502/504 from a proxy): it may have been, so idempotent requests only.
+      const mayRetry = error instanceof RateLimitError || (retryable && error instanceof ServiceUnavailableError);
       if (mayRetry && attempt < this.options.maxRetries) {
         const hinted = error.retryAfter !== undefined ? error.retryAfter * 1000 : undefined;
         await sleep(hinted !== undefined ? Math.min(hinted, 60_000) : fullJitterDelay(attempt, RETRY_BASE_MS, RETRY_CAP_MS));

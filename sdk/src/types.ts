@@ -1,48 +1,11 @@
-import type { SesameEvent } from './protocol/index.js';
+import type { MessageKind, SesameEvent } from './protocol/index.js';
 
-export type { SesameEvent };
+// The REST bodies are declared once, in the wire protocol; these names stay the SDK's public types.
+export type {
+  ApiKeyInfo, Attachment, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Manifest, MemberRole, Message,
+  MessageKind, MessageMetadata, Page, Pagination, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
+} from './protocol/index.js';
 
-export type PrincipalKind = 'human' | 'agent';
-export interface Principal {
-  id: string;
-  handle: string;
-  displayName: string;
-  kind: PrincipalKind;
-  workspaceId: string;
-  isAdmin: boolean;
-  publicKey: string | null;
-  createdAt: string;
-}
-
-export interface Tokens { accessToken: string; refreshToken: string; tokenType: 'Bearer'; expiresIn: number; principal: Principal }
-
-export interface ApiKeyInfo {
-  id: string; name: string; prefix: string; principalId: string; scopes: string[];
-  expiresAt: string | null; lastUsedAt: string | null; revokedAt: string | null; createdAt: string;
-}
-
-export type ChannelKind = 'dm' | 'group' | 'channel' | 'collaboration' | 'task';
-export interface Channel {
-  id: string; workspaceId: string; kind: ChannelKind; name: string | null; description: string | null; context: string | null;
-  createdBy: string; createdAt: string; memberIds: string[]; headSeq: number;
-}
-export type MemberRole = 'owner' | 'admin' | 'member';
-export interface ChannelMember { principalId: string; role: MemberRole; joinedAt: string; handle: string; displayName: string; kind: PrincipalKind }
-
-export type MessageKind =
-  | 'text' | 'attachment' | 'tool_call' | 'tool_result' | 'thinking' | 'status'
-  | 'permission_request' | 'permission_response' | 'error' | 'log';
-
-export interface Attachment { id: string; fileName: string; contentType: string; size: number; downloadUrl: string }
-export interface MessageMetadata {
-  senderHandle: string; senderDisplayName: string; senderKind: PrincipalKind; attachments: Attachment[];
-  [key: string]: unknown;
-}
-export interface Message {
-  id: string; channelId: string; senderId: string; seq: number; kind: MessageKind | string; content: string;
-  intent: string | null; threadRootId: string | null; clientGeneratedId: string | null; attachmentIds: string[]; streaming: boolean;
-  metadata: MessageMetadata; editedAt: string | null; deletedAt: string | null; createdAt: string;
-}
 export interface SendMessageInput {
   content: string;
   /** Default `text`. */
@@ -55,16 +18,4 @@ export interface SendMessageInput {
   metadata?: Record<string, unknown>;
 }
 
-export interface ReadReceipt { channelId: string; principalId: string; lastReadSeq: number; emoji: string; updatedAt?: string }
-export interface Manifest {
-  agent: Principal;
-  workspace: { id: string; name: string };
-  channels: Channel[];
-  capabilities: unknown[];
-  pendingWork: Record<string, unknown>;
-}
-export interface Pagination { nextCursor: string | null; hasMore: boolean }
 export interface PageOptions { limit?: number; cursor?: string }
-export interface DriveFile {
-  id: string; fileName: string; contentType: string; size: number; status: string; channelId: string | null; uploaderId: string; downloadUrl: string; createdAt: string;
-}

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EventType, EphemeralType } from '../src/protocol/index.js';
+import { errorClassFor } from '../src/errors.js';
+import { EventType, EphemeralType, PROBLEM_KINDS, problemType, type ProblemKind } from '../src/protocol/index.js';
 
 const sdkDocs = readFileSync(new URL('../../docs/sdk.md', import.meta.url), 'utf8');
 const eventsTable = sdkDocs.slice(sdkDocs.indexOf('### Events'), sdkDocs.indexOf('### Guarantees'));
@@ -10,5 +11,12 @@ describe('docs/sdk.md', () => {
     const names = ['connected', 'disconnected', 'reconnecting', 'resync', 'error', ...Object.values(EphemeralType), ...Object.values(EventType)];
     const missing = names.filter((name) => !eventsTable.includes(`\`${name}\``));
     expect(missing).toEqual([]);
+  });
+
+  it('maps every Problem Details type to the class the SDK builds', () => {
+    const errorsSection = sdkDocs.slice(sdkDocs.indexOf('## Errors'), sdkDocs.indexOf('## Retries and idempotency'));
+    const rows = [...errorsSection.matchAll(/^\| `([a-z-]+)` \| `(\w+)` \|$/gm)].map((m) => [m[1], m[2]]);
+    const expected = (Object.keys(PROBLEM_KINDS) as ProblemKind[]).map((kind) => [kind, errorClassFor(problemType(kind), PROBLEM_KINDS[kind]).name]);
+    expect(rows).toEqual(expected);
   });
 });

@@ -17,6 +17,8 @@ describe('package exports', () => {
     expect(typeof sdk.SesameClient).toBe('function');
     expect(typeof sdk.verifyWebhookSignature).toBe('function');
     expect(protocol.CloseCode.SlowConsumer).toBe(4008);
+    expect(protocol.PROBLEM_KINDS['rate-limited']).toBe(429);
+    expect(sdk.errorFromResponse(404, { type: 'urn:sesame:error:not-found', title: 'Not Found', status: 404, detail: 'x' }, new Headers())).toBeInstanceOf(sdk.NotFoundError);
   });
 
   it('loads with import() (ESM)', async () => {

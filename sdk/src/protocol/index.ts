@@ -1,7 +1,10 @@
 /**
- * `@sesamespace/sdk/protocol` — the Sesame wire protocol: frames, close codes, event names.
- * The gateway imports this module; nothing else defines the wire.
+ * `@sesamespace/sdk/protocol` — the Sesame wire protocol: realtime frames, close codes and event
+ * names, REST bodies, and Problem Details errors. The api and the gateway import this module;
+ * nothing else defines the wire.
  */
 export * from './close-codes.js';
 export * from './events.js';
 export * from './frames.js';
+export * from './problem.js';
+export * from './rest.js';

@@ -1,26 +1,35 @@
-import type { Channel, MessageRow, Principal } from '../shared/db/schema.js';
+import type { Attachment, Channel, Message, PrincipalKind, Principal } from '@sesamespace/sdk/protocol';
+import type { Channel as ChannelRow, MessageRow, Principal as PrincipalRow } from '../shared/db/schema.js';
 
-/** Database rows → the JSON objects of docs/rest-contract.md. The only place that shapes them. */
-const iso = (d: Date | string | null) => (d == null ? null : new Date(d).toISOString());
+/**
+ * Database rows → the REST bodies of `@sesamespace/sdk/protocol` (docs/rest-contract.md). The only
+ * place that shapes them; the return types are the protocol's, so the api and the SDK cannot drift.
+ */
+function iso(d: Date | string): string;
+function iso(d: Date | string | null): string | null;
+function iso(d: Date | string | null) {
+  return d == null ? null : new Date(d).toISOString();
+}
 
-export function principalToWire(p: Principal) {
+export function principalToWire(p: PrincipalRow): Principal {
   return {
     id: p.id, handle: p.handle, displayName: p.display_name, kind: p.kind, workspaceId: p.workspace_id,
     isAdmin: p.is_admin, publicKey: p.public_key, createdAt: iso(p.created_at),
   };
 }
-export type WirePrincipal = ReturnType<typeof principalToWire>;
+/** @deprecated Use `Principal` from `@sesamespace/sdk/protocol`. */
+export type WirePrincipal = Principal;
 
-export function channelToWire(c: Channel, memberIds: string[], headSeq: number) {
+export function channelToWire(c: ChannelRow, memberIds: string[], headSeq: number): Channel {
   return {
     id: c.id, workspaceId: c.workspace_id, kind: c.kind, name: c.name, description: c.description, context: c.context,
     createdBy: c.created_by, createdAt: iso(c.created_at), memberIds, headSeq,
   };
 }
 
-export interface SenderInfo { handle: string; display_name: string; kind: string }
+export interface SenderInfo { handle: string; display_name: string; kind: PrincipalKind }
 
-export function messageToWire(m: MessageRow, sender: SenderInfo) {
+export function messageToWire(m: MessageRow, sender: SenderInfo): Message {
   const metadata = (m.metadata ?? {}) as Record<string, unknown>;
   return {
     id: m.id, channelId: m.channel_id, senderId: m.sender_id, seq: Number(m.seq), kind: m.kind,
@@ -30,9 +39,10 @@ export function messageToWire(m: MessageRow, sender: SenderInfo) {
     metadata: {
       ...(m.deleted_at ? {} : metadata),
       senderHandle: sender.handle, senderDisplayName: sender.display_name, senderKind: sender.kind,
-      attachments: (metadata.attachments as unknown[]) ?? [],
+      attachments: (metadata.attachments as Attachment[] | undefined) ?? [],
     },
     editedAt: iso(m.edited_at), deletedAt: iso(m.deleted_at), createdAt: iso(m.created_at),
   };
 }
-export type WireMessage = ReturnType<typeof messageToWire>;
+/** @deprecated Use `Message` from `@sesamespace/sdk/protocol`. */
+export type WireMessage = Message;

@@ -1,6 +1,12 @@
+import { PROBLEM_KINDS, PROBLEM_TYPE_PREFIX, type ProblemDetails, type ProblemKind } from '@sesamespace/sdk/protocol';
+
+export type { ProblemDetails };
+
 /**
- * The one Problem Details catalogue (RFC 9457). `docs/errors.md` mirrors it and a test keeps
- * the two in step. Every error a client can see is one of these kinds.
+ * The one Problem Details catalogue (RFC 9457): titles and descriptions of the kinds the wire
+ * protocol defines (`@sesamespace/sdk/protocol`, `PROBLEM_KINDS`). A kind missing, extra or with
+ * another status than the protocol's is a type error. `docs/errors.md` mirrors it and a test
+ * keeps the two in step. Every error a client can see is one of these kinds.
  */
 export const ERROR_CATALOGUE = {
   'bad-request': { status: 400, title: 'Bad Request', description: 'The request is malformed: invalid JSON, wrong types, unknown fields, bad cursor.' },
@@ -15,18 +21,10 @@ export const ERROR_CATALOGUE = {
   'rate-limited': { status: 429, title: 'Too Many Requests', description: 'Rate limit exceeded; retry after the `Retry-After` header (seconds).' },
   'internal-error': { status: 500, title: 'Internal Server Error', description: 'An unexpected error; details are logged on the server, never sent to the client.' },
   'service-unavailable': { status: 503, title: 'Service Unavailable', description: 'A dependency (database, bus) is unavailable or the server is shutting down; retry.' },
-} as const;
+} as const satisfies { [K in ProblemKind]: { status: (typeof PROBLEM_KINDS)[K]; title: string; description: string } };
 
-export type ErrorKind = keyof typeof ERROR_CATALOGUE;
-export const ERROR_TYPE_PREFIX = 'urn:sesame:error:';
-
-export interface ProblemDetails {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  [extension: string]: unknown;
-}
+export type ErrorKind = ProblemKind;
+export const ERROR_TYPE_PREFIX = PROBLEM_TYPE_PREFIX;
 
 export class SesameError extends Error {
   readonly status: number;
@@ -36,9 +34,13 @@ export class SesameError extends Error {
     this.status = ERROR_CATALOGUE[kind].status;
   }
 
-  toProblem(): ProblemDetails {
+  /**
+   * The body sent to the client. `error` repeats `detail` for clients of the hosted service,
+   * which read `body.error` (then `body.message`); docs/errors.md documents it.
+   */
+  toProblem(): ProblemDetails & { error: string } {
     const entry = ERROR_CATALOGUE[this.kind];
-    return { type: ERROR_TYPE_PREFIX + this.kind, title: entry.title, status: entry.status, detail: this.message, ...this.extensions };
+    return { type: ERROR_TYPE_PREFIX + this.kind, title: entry.title, status: entry.status, detail: this.message, ...this.extensions, error: this.message };
   }
 }
 
