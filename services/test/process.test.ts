@@ -57,6 +57,25 @@ describe('the sesame-server process', () => {
     expect(await second.stop()).toBe(0);
   }, 120_000);
 
+  // The production path: compiled JavaScript through the bin, no tsx, no `source` condition, run
+  // from another directory. dist/ comes from turbo (`test` depends on this package's `build`).
+  it('runs from the built bin (dist/), not from the TypeScript sources', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sesame-built-'));
+    dirs.push(dataDir);
+    const server = spawnServer('start', { SESAME_DATA_DIR: dataDir, PORT: '0', GATEWAY_PORT: '0', NODE_ENV: 'production' }, { entry: 'built', cwd: dataDir });
+    try {
+      const [, apiUrl] = await server.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
+      const [, wsUrl] = await server.waitForOutput(/Gateway:\s+ws:\/\/(\S+)\/v1\/connect/);
+      const health = await fetch(`${apiUrl}/api/v1/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toMatchObject({ status: 'healthy' });
+      expect((await fetch(`http://${wsUrl}/health`)).status).toBe(200);
+      expect(await server.stop('SIGTERM')).toBe(0);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  }, 120_000);
+
   it('refuses a bad configuration, naming the variable, with a non-zero exit', async () => {
     const bad = spawnServer('start', { PORT: 'eighty' });
     expect(await bad.exited).not.toBe(0);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const servicesDir = fileURLToPath(new URL('../..', import.meta.url));
@@ -13,10 +14,19 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `sesame-server <command>` (src/cli.ts through tsx) as a real child process. */
-export function spawnServer(command: string, env: Record<string, string>): ServerProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/cli.ts', command], {
-    cwd: servicesDir,
+export interface SpawnOptions {
+  /** `source` (default): src/cli.ts through tsx, no build needed. `built`: bin/sesame-server.mjs on dist/. */
+  entry?: 'source' | 'built';
+  cwd?: string;
+}
+
+/** Runs `sesame-server <command>` as a real child process. */
+export function spawnServer(command: string, env: Record<string, string>, options: SpawnOptions = {}): ServerProcess {
+  const args = options.entry === 'built'
+    ? [join(servicesDir, 'bin/sesame-server.mjs'), command]
+    : ['--conditions=source', '--import', 'tsx', 'src/cli.ts', command];
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd ?? servicesDir,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
