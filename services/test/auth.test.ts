@@ -182,6 +182,47 @@ describe.each(targets())('Ed25519 key checks and refresh token families on %s', 
       expect((await post('/auth/verify', { handle: 'zero-key', nonce, signature: forged })).statusCode).toBe(401);
     }
   });
+
+  async function loginHuman(post: ReturnType<typeof from>, handle: string) {
+    const email = `${handle}-${target}@example.com`;
+    expect((await api.call(api.adminKey, 'POST', '/humans', { email, password: 'a long enough secret', handle })).statusCode).toBe(201);
+    const login = await post('/auth/login', { email, password: 'a long enough secret' });
+    expect(login.statusCode).toBe(200);
+    return { email, tokens: login.data as { accessToken: string; refreshToken: string } };
+  }
+
+  it('keeps a normal rotation chain working', async () => {
+    const post = from('127.0.42.2');
+    const { tokens } = await loginHuman(post, 'rotator');
+    let refreshToken = tokens.refreshToken;
+    for (let i = 0; i < 4; i++) {
+      const next = await post('/auth/refresh', { refreshToken });
+      expect(next.statusCode).toBe(200);
+      expect(next.data.refreshToken).not.toBe(refreshToken);
+      expect((await api.call(next.data.accessToken, 'GET', '/auth/me')).json().data.handle).toBe('rotator');
+      refreshToken = next.data.refreshToken;
+    }
+  });
+
+  it('revokes the whole token family when a rotated refresh token is reused, and only that family', async () => {
+    const post = from('127.0.42.3');
+    const { email, tokens } = await loginHuman(post, 'victim');
+    const otherDevice = (await post('/auth/login', { email, password: 'a long enough secret' })).data.refreshToken as string;
+    const tokenA = tokens.refreshToken;
+    const rotated = await post('/auth/refresh', { refreshToken: tokenA });
+    expect(rotated.statusCode).toBe(200);
+    const tokenB = rotated.data.refreshToken as string;
+
+    expect((await post('/auth/refresh', { refreshToken: tokenA })).statusCode).toBe(401);
+    // The reuse gave A's family away: B, descended from the same login, is dead too.
+    expect((await post('/auth/refresh', { refreshToken: tokenB })).statusCode).toBe(401);
+    // Another login is another family and keeps working.
+    expect((await post('/auth/refresh', { refreshToken: otherDevice })).statusCode).toBe(200);
+
+    const audit = (await api.call(api.adminKey, 'GET', '/audit?action=auth.refresh_token_reused')).json().data;
+    expect(audit).toHaveLength(1);
+    expect(JSON.stringify(audit)).not.toContain(tokenA);
+  });
 });
 
 describe('auth endpoint rate limit', () => {
