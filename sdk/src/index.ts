@@ -14,6 +14,6 @@ export type { ConnectionState } from './realtime/connection.js';
 export type {
   SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
   ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
-  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, OpenEventData,
+  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';

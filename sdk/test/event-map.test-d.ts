@@ -3,14 +3,18 @@
  * handler's type drifts, and every `@ts-expect-error` below fails the build if the error it
  * expects disappears. Nothing here runs.
  */
-import type { DurableEventData, Message, RealtimeEvent, SesameClient } from '../src/index.js';
-import type { EventType } from '../src/protocol/index.js';
+import type { DurableEventData, Message, RealtimeEvent, SesameClient, SesameClientEventName } from '../src/index.js';
+import type { EphemeralType, EventType, ReservedEventType } from '../src/protocol/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
 const expectTrue = <T extends true>(value: T) => value;
 
 // The map covers exactly the protocol's durable event types.
 expectTrue<Equal<keyof DurableEventData, EventType>>(true);
+// A name is either emitted or reserved, never both; the client's events are exactly the
+// lifecycle ones, the ephemeral ones, the emitted ones and the reserved ones.
+expectTrue<Equal<Extract<EventType, ReservedEventType>, never>>(true);
+expectTrue<Equal<SesameClientEventName, 'connected' | 'disconnected' | 'reconnecting' | 'resync' | 'error' | EphemeralType | EventType | ReservedEventType>>(true);
 
 export function readmeShapes(client: SesameClient, myId: string) {
   client.on('message', async (event) => {
@@ -24,7 +28,14 @@ export function readmeShapes(client: SesameClient, myId: string) {
   });
   client.on('typing', (event) => { expectTrue<Equal<typeof event.channelId, string>>(true); });
   client.on('presence', (event) => { expectTrue<Equal<typeof event.status, 'online' | 'away' | 'offline'>>(true); });
-  client.on('vault.lease_request', (event) => { expectTrue<Equal<typeof event.type, 'vault.lease_request'>>(true); });
+  // README: `client.on('vault.lease_request', …)` compiles; the event is reserved, so its payload is not defined yet.
+  client.on('vault.lease_request', (event) => {
+    expectTrue<Equal<typeof event.type, 'vault.lease_request'>>(true);
+    expectTrue<Equal<typeof event.data, never>>(true);
+    // @ts-expect-error a reserved event has no payload shape to rely on
+    void event.data.leaseId;
+  });
+  client.on('task.created', (event) => { expectTrue<Equal<typeof event.stream, string>>(true); });
   client.on('read_receipt', (event) => { expectTrue<Equal<typeof event.data.lastReadSeq, number>>(true); });
   client.on('channel.member_added', (event) => { expectTrue<Equal<typeof event.data.principalId, string>>(true); });
   client.on('connected', ({ sessionId, resumed }) => { expectTrue<Equal<[typeof sessionId, typeof resumed], [string, boolean]>>(true); });

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { bootstrapFirstAdmin } from '../src/shared/bootstrap.js';
+import { generateApiKey } from '../src/shared/auth/secrets.js';
 import { createLogger } from '../src/shared/logger.js';
 import { randomKey, startTestApi, type TestApi } from './support/api.js';
 import { createTestContext } from './support/context.js';
@@ -35,6 +36,47 @@ describe.each(targets())('audit log on %s', (target) => {
     const verdict = (await api.call(api.adminKey, 'GET', '/audit/verify')).json().data;
     expect(verdict.valid).toBe(false);
     expect(verdict.firstInvalidId).not.toBeNull();
+  });
+});
+
+// Rows exactly as earlier versions stored them (their hashes were computed by the code this
+// log shipped with first); every later version must keep verifying them and chain onto them.
+const LEGACY_WORKSPACE = 'ws_legacy';
+const legacyRows = [
+  { actor_id: null, action: 'setup.bootstrap', target_type: 'principal', target_id: 'pr_admin', data: { keyPrefix: 'sk_AbCdEfG' }, at: '2025-11-02T09:15:00.123Z',
+    prev_hash: '0'.repeat(64), hash: '7a41a78e1e68956a07de7ae3b5a2038137f0ffd25e2115e0284ca6e886c0f92a' },
+  { actor_id: 'pr_admin', action: 'agent.created', target_type: 'principal', target_id: 'pr_agent', data: { handle: 'déjà-vu', keyPrefix: 'sk_HiJkLmN' }, at: '2025-11-02T09:16:30.000Z',
+    prev_hash: '7a41a78e1e68956a07de7ae3b5a2038137f0ffd25e2115e0284ca6e886c0f92a', hash: 'fec3ba49cd8d64fcb09fad0bb24e7d08ec89f4f908f998d4650f6b068ba13f96' },
+  { actor_id: 'pr_agent', action: 'api_key.created', target_type: 'api_key', target_id: 'key_2', data: { principalId: 'pr_agent', prefix: 'sk_OpQrStU', scopes: ['read', 'write'] }, at: '2025-11-02T09:17:45.500Z',
+    prev_hash: 'fec3ba49cd8d64fcb09fad0bb24e7d08ec89f4f908f998d4650f6b068ba13f96', hash: '0e729465bb49ce2ffb8f4df6ecd2a219c73fc13bf00200e0cd7ff9cee1c0324c' },
+];
+
+describe.each(targets())('audit log stored by an earlier version on %s', (target) => {
+  let api: TestApi;
+  beforeAll(async () => { api = await startTestApi(target); });
+  afterAll(() => api?.close());
+
+  it('still verifies, and new entries chain onto it', async () => {
+    const key = generateApiKey();
+    await api.ctx.db.insertInto('workspaces').values({ id: LEGACY_WORKSPACE, name: 'Legacy', settings: '{}', created_at: new Date() }).execute();
+    await api.ctx.db.insertInto('principals').values({
+      id: 'pr_admin', workspace_id: LEGACY_WORKSPACE, kind: 'human', handle: 'legacy-admin', display_name: 'Legacy admin',
+      email: null, password_hash: null, public_key: null, is_admin: true, created_at: new Date(),
+    }).execute();
+    await api.ctx.db.insertInto('api_keys').values({
+      id: 'key_legacy', workspace_id: LEGACY_WORKSPACE, principal_id: 'pr_admin', name: 'legacy', prefix: key.prefix, key_hash: key.hash,
+      scopes: JSON.stringify(['*']), rate_limit_per_minute: null, expires_at: null, created_at: new Date(),
+    }).execute();
+    for (const row of legacyRows) {
+      await api.ctx.db.insertInto('audit_log').values({ ...row, workspace_id: LEGACY_WORKSPACE, data: JSON.stringify(row.data) }).execute();
+    }
+    expect((await api.call(key.key, 'GET', '/audit/verify')).json().data).toEqual({ valid: true, entries: 3, firstInvalidId: null });
+
+    expect((await api.call(key.key, 'POST', '/agents', { handle: 'after-upgrade' })).statusCode).toBe(201);
+    const entries = (await api.call(key.key, 'GET', '/audit')).json().data;
+    expect(entries.map((e: { action: string }) => e.action)).toEqual(['agent.created', 'api_key.created', 'agent.created', 'setup.bootstrap']);
+    expect(entries[0].prevHash).toBe(legacyRows[2]!.hash);
+    expect((await api.call(key.key, 'GET', '/audit/verify')).json().data).toEqual({ valid: true, entries: 4, firstInvalidId: null });
   });
 });
 

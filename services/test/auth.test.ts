@@ -143,6 +143,88 @@ describe.each(targets())('authentication on %s', (target) => {
   });
 });
 
+describe.each(targets())('Ed25519 key checks and refresh token families on %s', (target) => {
+  let api: TestApi;
+  beforeAll(async () => { api = await startTestApi(target); });
+  afterAll(() => api?.close());
+
+  // Auth endpoints are limited per client address, and on Redis the counters are shared with
+  // every test running at the same time: each test here speaks from its own loopback address.
+  const from = (remoteAddress: string) => async (url: string, payload: unknown) => {
+    const res = await api.app.inject({ method: 'POST', url: `/api/v1${url}`, payload: payload as Record<string, unknown>, remoteAddress });
+    return { statusCode: res.statusCode, data: res.statusCode < 300 ? res.json().data : undefined };
+  };
+
+  it('rejects an all-zero public key, the other small-order points and a non-canonical encoding at registration', async () => {
+    const weakKeys = [
+      Buffer.alloc(32).toString('base64'),
+      '0100000000000000000000000000000000000000000000000000000000000000',
+      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+      'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    ];
+    for (const [i, publicKey] of weakKeys.entries()) {
+      const res = await api.call(api.adminKey, 'POST', '/agents', { handle: `weak-key-${i}`, publicKey });
+      expect(res.statusCode, publicKey).toBe(422);
+      expect(res.json()).toMatchObject({ type: 'urn:sesame:error:unprocessable-entity', detail: expect.stringMatching(/^publicKey: /) });
+    }
+    expect((await api.call(api.adminKey, 'POST', '/agents', { handle: 'strong-key', publicKey: keyPair().publicKey })).statusCode).toBe(201);
+  });
+
+  it('refuses a forged signature at the challenge endpoint for a small-order key stored by an earlier version', async () => {
+    const post = from('127.0.42.1');
+    const agent = await api.createAgent('zero-key');
+    await api.ctx.db.updateTable('principals').set({ public_key: Buffer.alloc(32).toString('base64') }).where('id', '=', agent.id).execute();
+    // R = the identity point, S = 0: with the all-zero key, lax verification accepts it for any nonce.
+    const forged = Buffer.from(Uint8Array.from({ length: 64 }, (_, i) => (i === 0 ? 1 : 0))).toString('base64');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { nonce } = (await post('/auth/challenge', { handle: 'zero-key' })).data;
+      expect((await post('/auth/verify', { handle: 'zero-key', nonce, signature: forged })).statusCode).toBe(401);
+    }
+  });
+
+  async function loginHuman(post: ReturnType<typeof from>, handle: string) {
+    const email = `${handle}-${target}@example.com`;
+    expect((await api.call(api.adminKey, 'POST', '/humans', { email, password: 'a long enough secret', handle })).statusCode).toBe(201);
+    const login = await post('/auth/login', { email, password: 'a long enough secret' });
+    expect(login.statusCode).toBe(200);
+    return { email, tokens: login.data as { accessToken: string; refreshToken: string } };
+  }
+
+  it('keeps a normal rotation chain working', async () => {
+    const post = from('127.0.42.2');
+    const { tokens } = await loginHuman(post, 'rotator');
+    let refreshToken = tokens.refreshToken;
+    for (let i = 0; i < 4; i++) {
+      const next = await post('/auth/refresh', { refreshToken });
+      expect(next.statusCode).toBe(200);
+      expect(next.data.refreshToken).not.toBe(refreshToken);
+      expect((await api.call(next.data.accessToken, 'GET', '/auth/me')).json().data.handle).toBe('rotator');
+      refreshToken = next.data.refreshToken;
+    }
+  });
+
+  it('revokes the whole token family when a rotated refresh token is reused, and only that family', async () => {
+    const post = from('127.0.42.3');
+    const { email, tokens } = await loginHuman(post, 'victim');
+    const otherDevice = (await post('/auth/login', { email, password: 'a long enough secret' })).data.refreshToken as string;
+    const tokenA = tokens.refreshToken;
+    const rotated = await post('/auth/refresh', { refreshToken: tokenA });
+    expect(rotated.statusCode).toBe(200);
+    const tokenB = rotated.data.refreshToken as string;
+
+    expect((await post('/auth/refresh', { refreshToken: tokenA })).statusCode).toBe(401);
+    // The reuse gave A's family away: B, descended from the same login, is dead too.
+    expect((await post('/auth/refresh', { refreshToken: tokenB })).statusCode).toBe(401);
+    // Another login is another family and keeps working.
+    expect((await post('/auth/refresh', { refreshToken: otherDevice })).statusCode).toBe(200);
+
+    const audit = (await api.call(api.adminKey, 'GET', '/audit?action=auth.refresh_token_reused')).json().data;
+    expect(audit).toHaveLength(1);
+    expect(JSON.stringify(audit)).not.toContain(tokenA);
+  });
+});
+
 describe('auth endpoint rate limit', () => {
   it('allows 10 attempts per minute per client, then 429', async () => {
     const api = await startTestApi('pglite');

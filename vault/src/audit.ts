@@ -4,6 +4,9 @@ import { createHash, createHmac } from 'node:crypto';
  * Audit entries for vault actions: who did what to which item or lease, when, and never the
  * secret itself — at most a keyed fingerprint (HMAC) that proves "the same value" without
  * revealing it. Entries are hash-chained so any edit, insertion or deletion is detectable.
+ *
+ * The chaining itself (`chainHash`, `verifyHashChain`) is the one implementation in the
+ * repository: the services' admin audit log stores its rows with it too.
  */
 export type VaultAuditAction =
   | 'item.created' | 'item.updated' | 'item.deleted' | 'item.revealed' | 'totp.generated' | 'item.rewrapped' | 'policy.updated'
@@ -33,8 +36,45 @@ export function canonicalJson(value: unknown): string {
     .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-function hashEntry(entry: Omit<AuditEntry, 'hash'>): string {
-  return createHash('sha256').update(canonicalJson(entry)).digest('hex');
+/**
+ * Where a link's hash takes in the hash before it. Both are SHA-256 over `canonicalJson`:
+ * - `embedded` (default): `sha256(canonicalJson({...body, prevHash}))`, the vault's entries.
+ * - `prefixed`: `sha256(prevHash ‖ canonicalJson(body))`, the services' admin audit log since its
+ *   first release. Rows already stored in that format must keep verifying, so it stays selectable
+ *   rather than being migrated (the log is append-only: its rows can't be rehashed).
+ */
+export type ChainHashFormat = 'embedded' | 'prefixed';
+export interface ChainHashOptions { format?: ChainHashFormat }
+
+/** The hash of the link that follows `prevHash` and carries `body` (which must not hold a secret). */
+export function chainHash(prevHash: string, body: Record<string, unknown>, options: ChainHashOptions = {}): string {
+  if (options.format === 'prefixed') return createHash('sha256').update(prevHash).update(canonicalJson(body)).digest('hex');
+  return createHash('sha256').update(canonicalJson({ ...body, prevHash })).digest('hex');
+}
+
+/** One stored link of a hash chain: what it claims (`prevHash`, `hash`) and what it covers (`body`). */
+export interface ChainLink { prevHash: string; hash: string; body: Record<string, unknown> }
+
+export type ChainVerdict = { valid: true } | { valid: false; brokenAt: number; reason: string };
+
+/**
+ * Recomputes a chain from the genesis hash: `{valid: true}` or the index of the first link that
+ * breaks it (an edit, an insertion, a deletion or a reorder all break the link they touch).
+ */
+export function verifyHashChain(links: readonly ChainLink[], options: ChainHashOptions = {}): ChainVerdict {
+  let prevHash = GENESIS_HASH;
+  for (let i = 0; i < links.length; i++) {
+    const link = links[i]!;
+    if (link.prevHash !== prevHash) return { valid: false, brokenAt: i, reason: 'previous hash does not match' };
+    if (chainHash(link.prevHash, link.body, options) !== link.hash) return { valid: false, brokenAt: i, reason: 'entry content was altered' };
+    prevHash = link.hash;
+  }
+  return { valid: true };
+}
+
+function entryLink(entry: AuditEntry): ChainLink {
+  const { hash, prevHash, ...body } = entry;
+  return { prevHash, hash, body: body as Record<string, unknown> };
 }
 
 /** HMAC-SHA256 under the audit key: equal secrets give equal fingerprints; the secret is not recoverable. */
@@ -62,18 +102,14 @@ export function buildAuditEntry(previous: AuditEntry | null, input: AuditInput):
     details: input.details ?? {},
     prevHash: previous?.hash ?? GENESIS_HASH,
   };
-  return { ...body, hash: hashEntry(body) };
+  const { prevHash, ...content } = body;
+  return { ...body, hash: chainHash(prevHash, content as Record<string, unknown>) };
 }
 
-/** `{valid: true}` or the index of the first entry that breaks the chain. */
-export function verifyAuditChain(entries: AuditEntry[]): { valid: true } | { valid: false; brokenAt: number; reason: string } {
-  let prevHash = GENESIS_HASH;
-  for (let i = 0; i < entries.length; i++) {
-    const { hash, ...body } = entries[i]!;
-    if (body.seq !== i + 1) return { valid: false, brokenAt: i, reason: 'sequence gap or reorder' };
-    if (body.prevHash !== prevHash) return { valid: false, brokenAt: i, reason: 'previous hash does not match' };
-    if (hashEntry(body) !== hash) return { valid: false, brokenAt: i, reason: 'entry content was altered' };
-    prevHash = hash;
-  }
-  return { valid: true };
+/** `{valid: true}` or the index of the first entry that breaks the chain (or its `seq` numbering). */
+export function verifyAuditChain(entries: AuditEntry[]): ChainVerdict {
+  const gap = entries.findIndex((entry, i) => entry.seq !== i + 1);
+  const chain = verifyHashChain(entries.map(entryLink));
+  if (gap >= 0 && (chain.valid || gap <= chain.brokenAt)) return { valid: false, brokenAt: gap, reason: 'sequence gap or reorder' };
+  return chain;
 }

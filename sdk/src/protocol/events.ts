@@ -1,6 +1,7 @@
 /**
- * Durable event types. Each is written to the `events` table in the same transaction as the
- * change it describes, carries a per-stream gapless `seq`, and is replayable from a cursor.
+ * Durable event types the server emits. Each is written to the `events` table in the same
+ * transaction as the change it describes, carries a per-stream gapless `seq`, and is replayable
+ * from a cursor.
  */
 export const EventType = {
   MessageCreated: 'message',
@@ -11,6 +12,17 @@ export const EventType = {
   MemberAdded: 'channel.member_added',
   MemberRemoved: 'channel.member_removed',
   ReadReceipt: 'read_receipt',
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/**
+ * Durable event names reserved for features that have not shipped: tasks, schedules and vault
+ * leases. No server emits them yet. The names are fixed now because the SDK README and webhook
+ * subscriptions already use them (`client.on('vault.lease_request', …)`), so code written
+ * against them keeps compiling; a handler registered for one is simply never called. The change
+ * that makes the server emit one moves it into `EventType`, with its payload type.
+ */
+export const ReservedEventType = {
   TaskCreated: 'task.created',
   TaskUpdated: 'task.updated',
   ScheduleUpdated: 'schedule.updated',
@@ -18,7 +30,7 @@ export const EventType = {
   LeaseRequest: 'vault.lease_request',
   LeaseUpdated: 'vault.lease_updated',
 } as const;
-export type EventType = (typeof EventType)[keyof typeof EventType];
+export type ReservedEventType = (typeof ReservedEventType)[keyof typeof ReservedEventType];
 
 /** Ephemeral events: delivered live only, never stored, never replayed. */
 export const EphemeralType = {

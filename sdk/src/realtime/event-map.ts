@@ -1,4 +1,4 @@
-import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, TypingEventFrame } from '../protocol/index.js';
+import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, ReservedEventType, TypingEventFrame } from '../protocol/index.js';
 import type { ChannelKind, MemberRole, Message, ReadReceipt } from '../types.js';
 
 export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
@@ -16,9 +16,6 @@ export interface MemberRemovedData {
   /** On the removed member's inbox stream only. */
   channelSeq?: number;
 }
-/** Payload of event types whose shape this SDK version does not pin down yet. */
-export type OpenEventData = Record<string, unknown>;
-
 /** The `data` of each durable event type. Keys are exactly the `EventType` values. */
 export interface DurableEventData {
   message: Message;
@@ -29,16 +26,15 @@ export interface DurableEventData {
   'channel.member_added': MemberAddedData;
   'channel.member_removed': MemberRemovedData;
   read_receipt: ReadReceipt;
-  'task.created': OpenEventData;
-  'task.updated': OpenEventData;
-  'schedule.updated': OpenEventData;
-  'schedule.occurrence': OpenEventData;
-  'vault.lease_request': OpenEventData;
-  'vault.lease_updated': OpenEventData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
 export type DurableEvent<K extends EventType = EventType> = { [T in K]: EventFrame<DurableEventData[T]> & { type: T } }[K];
+/**
+ * An event of a reserved type (`ReservedEventType`): no server emits it yet, and its payload is
+ * not defined, so `data` is `never` rather than a guessed shape that code could come to rely on.
+ */
+export type ReservedEvent<K extends ReservedEventType = ReservedEventType> = { [T in K]: EventFrame<never> & { type: T } }[K];
 export type TypingEvent = TypingEventFrame;
 export type PresenceEvent = PresenceEventFrame;
 /** Everything `onAny` receives (event types newer than this SDK arrive too, shaped as `EventFrame`). */
@@ -91,18 +87,18 @@ export interface SesameClientEvents {
   'channel.member_removed': [event: DurableEvent<'channel.member_removed'>];
   /** A member's read position moved. */
   read_receipt: [event: DurableEvent<'read_receipt'>];
-  /** A task was created in a channel. */
-  'task.created': [event: DurableEvent<'task.created'>];
-  /** A task's status, priority or assignees changed. */
-  'task.updated': [event: DurableEvent<'task.updated'>];
-  /** A schedule event was created, changed or cancelled. */
-  'schedule.updated': [event: DurableEvent<'schedule.updated'>];
-  /** A schedule occurrence was recorded or flagged overdue. */
-  'schedule.occurrence': [event: DurableEvent<'schedule.occurrence'>];
-  /** Someone asks for a vault lease you may approve. */
-  'vault.lease_request': [event: DurableEvent<'vault.lease_request'>];
-  /** A lease was approved, denied, used, expired or revoked. */
-  'vault.lease_updated': [event: DurableEvent<'vault.lease_updated'>];
+  /** Reserved (tasks): not emitted yet, so never called. */
+  'task.created': [event: ReservedEvent<'task.created'>];
+  /** Reserved (tasks): not emitted yet, so never called. */
+  'task.updated': [event: ReservedEvent<'task.updated'>];
+  /** Reserved (schedules): not emitted yet, so never called. */
+  'schedule.updated': [event: ReservedEvent<'schedule.updated'>];
+  /** Reserved (schedules): not emitted yet, so never called. */
+  'schedule.occurrence': [event: ReservedEvent<'schedule.occurrence'>];
+  /** Reserved (vault leases): not emitted yet, so never called. */
+  'vault.lease_request': [event: ReservedEvent<'vault.lease_request'>];
+  /** Reserved (vault leases): not emitted yet, so never called. */
+  'vault.lease_updated': [event: ReservedEvent<'vault.lease_updated'>];
 }
 
 export type SesameClientEventName = keyof SesameClientEvents;

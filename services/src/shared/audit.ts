@@ -1,8 +1,13 @@
-import { createHash } from 'node:crypto';
+import { chainHash, GENESIS_HASH, verifyHashChain, type ChainHashOptions } from '@sesamespace/vault';
 import { sql } from 'kysely';
 import type { Trx } from './events.js';
 
-export const AUDIT_GENESIS = '0'.repeat(64);
+/**
+ * The chain format this log has used since its first release (the previous hash, then the
+ * row's canonical JSON). Rows already stored are append-only and must keep verifying, so the
+ * format is fixed here rather than taken from the vault's default.
+ */
+const CHAIN_FORMAT: ChainHashOptions = { format: 'prefixed' };
 
 export interface AuditInput {
   workspaceId: string;
@@ -14,16 +19,10 @@ export interface AuditInput {
   data?: Record<string, unknown>;
 }
 
-/** Deterministic JSON (sorted keys) so a chain verifies the same on every machine. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
-
-export function auditHash(prevHash: string, entry: Omit<AuditInput, 'workspaceId'> & { workspaceId: string; at: string }): string {
-  return createHash('sha256').update(prevHash).update(canonicalJson(entry)).digest('hex');
+/** What a row's hash covers: every column but `id` and the hashes, `at` as ISO 8601. */
+interface AuditBody {
+  workspaceId: string; actorId: string | null; action: string; targetType: string | null; targetId: string | null;
+  data: Record<string, unknown>; at: string;
 }
 
 /**
@@ -33,16 +32,15 @@ export function auditHash(prevHash: string, entry: Omit<AuditInput, 'workspaceId
 export async function appendAudit(trx: Trx, input: AuditInput): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext(${'audit:' + input.workspaceId}))`.execute(trx);
   const last = await trx.selectFrom('audit_log').select('hash').where('workspace_id', '=', input.workspaceId).orderBy('id', 'desc').limit(1).executeTakeFirst();
-  const prevHash = last?.hash ?? AUDIT_GENESIS;
-  const at = new Date().toISOString();
-  const entry = {
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  const body: AuditBody = {
     workspaceId: input.workspaceId, actorId: input.actorId, action: input.action,
-    targetType: input.targetType ?? null, targetId: input.targetId ?? null, data: input.data ?? {}, at,
+    targetType: input.targetType ?? null, targetId: input.targetId ?? null, data: input.data ?? {}, at: new Date().toISOString(),
   };
   await trx.insertInto('audit_log').values({
-    workspace_id: input.workspaceId, actor_id: input.actorId, action: input.action,
-    target_type: entry.targetType, target_id: entry.targetId, data: JSON.stringify(entry.data), at,
-    prev_hash: prevHash, hash: auditHash(prevHash, entry as never),
+    workspace_id: body.workspaceId, actor_id: body.actorId, action: body.action,
+    target_type: body.targetType, target_id: body.targetId, data: JSON.stringify(body.data), at: body.at,
+    prev_hash: prevHash, hash: chainHash(prevHash, { ...body }, CHAIN_FORMAT),
   }).execute();
 }
 
@@ -53,14 +51,12 @@ export interface StoredAuditEntry {
 
 /** Recomputes the chain; returns the id of the first entry that does not verify, or null. */
 export function verifyAuditChain(entries: StoredAuditEntry[]): number | null {
-  let prev = AUDIT_GENESIS;
-  for (const e of entries) {
-    const expected = auditHash(prev, {
+  const verdict = verifyHashChain(entries.map((e) => {
+    const body: AuditBody = {
       workspaceId: e.workspace_id, actorId: e.actor_id, action: e.action, targetType: e.target_type, targetId: e.target_id,
       data: e.data, at: new Date(e.at).toISOString(),
-    } as never);
-    if (e.prev_hash !== prev || e.hash !== expected) return Number(e.id);
-    prev = e.hash;
-  }
-  return null;
+    };
+    return { prevHash: e.prev_hash, hash: e.hash, body: { ...body } };
+  }), CHAIN_FORMAT);
+  return verdict.valid ? null : Number(entries[verdict.brokenAt]!.id);
 }

@@ -8,7 +8,8 @@ import type { ServiceContext } from '../shared/context.js';
 export async function runHousekeeping(ctx: ServiceContext): Promise<void> {
   const now = new Date();
   await ctx.db.deleteFrom('auth_challenges').where('expires_at', '<', now).execute();
-  await ctx.db.deleteFrom('refresh_tokens').where((eb) => eb.or([eb('expires_at', '<', now), eb('revoked_at', '<', new Date(now.getTime() - 86_400_000))])).execute();
+  // Spent refresh tokens stay until they expire: presenting one again is how reuse is detected.
+  await ctx.db.deleteFrom('refresh_tokens').where('expires_at', '<', now).execute();
   const horizon = new Date(now.getTime() - ctx.config.SESAME_EVENT_RETENTION_DAYS * 86_400_000);
   await ctx.db.deleteFrom('events').where('at', '<', horizon).execute();
 }

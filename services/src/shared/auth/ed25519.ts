@@ -1,5 +1,6 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha512';
+import { unprocessable } from '../errors.js';
 
 ed.etc.sha512Sync = (...messages) => sha512(ed.etc.concatBytes(...messages));
 
@@ -11,10 +12,37 @@ export function decodeKeyMaterial(value: string): Uint8Array | null {
   return null;
 }
 
-export function isValidPublicKey(value: string): boolean {
+/**
+ * Why these 32 bytes are not an acceptable public key, or null. Accepted: the canonical
+ * encoding (RFC 8032 5.1.3: y < p, no "negative zero" x) of a point of the prime-order
+ * subgroup, which every key made from a private key is. Refused: small-order points (the
+ * identity, the all-zero key and the six others: with one of them as key, a single forged
+ * signature verifies for every message), keys with a small-order component, and non-canonical
+ * encodings (several byte strings for one key).
+ */
+function publicKeyPointProblem(bytes: Uint8Array): string | null {
+  let point: ed.Point;
+  try { point = ed.Point.fromHex(bytes, false); } catch { return 'is not the canonical encoding of an Ed25519 point'; }
+  // Checked first: noble refuses to re-encode the identity (order 1).
+  if (point.isSmallOrder()) return 'is a small-order point, which any forged signature can match';
+  if (!equalBytes(point.toBytes(), bytes)) return 'is not the canonical encoding of an Ed25519 point';
+  if (!point.isTorsionFree()) return 'has a small-order component: it was not derived from a private key';
+  return null;
+}
+
+/**
+ * Refuses a public key offered at registration with a 422 that says why: not 32 bytes of
+ * base64 or hex, or a point `publicKeyPointProblem` refuses.
+ */
+export function assertAcceptablePublicKey(value: string): void {
   const bytes = decodeKeyMaterial(value);
-  if (!bytes || bytes.length !== 32) return false;
-  try { ed.ExtendedPoint.fromHex(bytes); return true; } catch { return false; }
+  if (!bytes || bytes.length !== 32) throw unprocessable('publicKey: is not a valid Ed25519 public key (32 bytes, base64 or hex)');
+  const problem = publicKeyPointProblem(bytes);
+  if (problem) throw unprocessable(`publicKey: ${problem}`);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /**
@@ -25,9 +53,23 @@ export function challengeMessage(handle: string, nonce: string): Uint8Array {
   return new TextEncoder().encode(`sesame-auth:${handle}:${nonce}`);
 }
 
+/**
+ * Strict Ed25519 verification: the key must pass the registration check (keys stored before it
+ * existed are held to it here), and the signature must satisfy RFC 8032 with canonical
+ * encodings and the cofactorless equation [S]B = R + [k]A — one valid signature per key,
+ * message and R, and none at all under a weak key.
+ */
 export function verifySignature(publicKey: string, message: Uint8Array, signature: string): boolean {
   const key = decodeKeyMaterial(publicKey);
   const sig = decodeKeyMaterial(signature);
-  if (!key || !sig || key.length !== 32 || sig.length !== 64) return false;
-  try { return ed.verify(sig, message, key); } catch { return false; }
+  if (!key || !sig || key.length !== 32 || sig.length !== 64 || publicKeyPointProblem(key) !== null) return false;
+  try {
+    // zip215: false is RFC 8032 decoding: a non-canonical A or R, S >= L or a small-order A fail.
+    if (!ed.verify(sig, message, key, { zip215: false })) return false;
+    // noble checks the cofactored equation [8][S]B = [8]R + [8][k]A. With A in the prime-order
+    // subgroup (checked above), also requiring R there makes it the cofactorless one.
+    return ed.Point.fromHex(sig.subarray(0, 32), false).isTorsionFree();
+  } catch {
+    return false;
+  }
 }

@@ -38,6 +38,8 @@ export interface ApiKeyTable {
 export interface AuthChallengeTable { nonce: string; principal_id: string; expires_at: Timestamp; used_at: NullableTimestamp }
 export interface RefreshTokenTable {
   id: string; principal_id: string; token_hash: string; expires_at: Timestamp; revoked_at: NullableTimestamp; created_at: Timestamp;
+  /** Shared by every refresh token rotated from the same login (migration 0004). */
+  family_id: string;
 }
 export interface StreamTable { id: string; workspace_id: string; head_seq: Int8 }
 export type ChannelKind = 'dm' | 'group' | 'channel' | 'collaboration' | 'task';

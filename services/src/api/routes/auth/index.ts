@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { appendAudit } from '../../../shared/audit.js';
 import { consumeSignedChallenge, findPrincipalByHandle } from '../../../shared/auth/challenge.js';
-import { hashPassword, sha256, verifyPassword } from '../../../shared/auth/secrets.js';
+import { hashPassword, verifyPassword } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { conflict, forbidden, unauthorized } from '../../../shared/errors.js';
 import { newId, randomToken } from '../../../shared/ids.js';
@@ -11,7 +11,7 @@ import { authRateLimit } from '../../../shared/http/rate-limits.js';
 import { Data, errorResponses } from '../../../shared/http/schemas.js';
 import { principalToWire } from '../../wire.js';
 import { ChallengeBody, LoginBody, PrincipalSchema, RefreshBody, SignupBody, TokensSchema, VerifyBody } from './schemas.js';
-import { issueSession } from './sessions.js';
+import { issueSession, refreshSession } from './sessions.js';
 
 const NONCE_TTL_MS = 60_000;
 const INVALID_SIGNATURE = 'The handle, nonce or signature is invalid';
@@ -51,13 +51,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['auth'], summary: 'Rotate a refresh token for new tokens', body: RefreshBody, response: { 200: Data(TokensSchema), ...errorResponses } },
   }, async (request) => {
     const { refreshToken } = request.body as { refreshToken: string };
-    const row = await ctx.db.updateTable('refresh_tokens').set({ revoked_at: new Date() })
-      .where('token_hash', '=', sha256(refreshToken)).where('revoked_at', 'is', null).where('expires_at', '>', new Date())
-      .returning('principal_id').executeTakeFirst();
-    if (!row) throw unauthorized('The refresh token is invalid, expired or already used');
-    const principal = await ctx.db.selectFrom('principals').selectAll().where('id', '=', row.principal_id).where('disabled_at', 'is', null).executeTakeFirst();
-    if (!principal) throw unauthorized('The refresh token is invalid, expired or already used');
-    return { data: await issueSession(ctx, principal) };
+    return { data: await refreshSession(ctx, refreshToken) };
   });
 
   app.post('/auth/signup', {

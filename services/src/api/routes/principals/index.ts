@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { appendAudit } from '../../../shared/audit.js';
-import { isValidPublicKey } from '../../../shared/auth/ed25519.js';
+import { assertAcceptablePublicKey } from '../../../shared/auth/ed25519.js';
 import { generateApiKey, hashPassword } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
-import { conflict, notFound, unprocessable } from '../../../shared/errors.js';
+import { conflict, notFound } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller, requireAdmin } from '../../../shared/http/authentication.js';
 import { Data, IdParams, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
@@ -35,7 +35,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
   }, async (request, reply) => {
     const admin = requireAdmin(request).principal;
     const body = request.body as { handle: string; displayName?: string; publicKey?: string; isAdmin?: boolean };
-    if (body.publicKey && !isValidPublicKey(body.publicKey)) throw unprocessable('publicKey: is not a valid Ed25519 public key (32 bytes, base64 or hex)');
+    if (body.publicKey) assertAcceptablePublicKey(body.publicKey);
     const key = generateApiKey();
     try {
       const agent = await ctx.db.transaction().execute(async (trx) => {

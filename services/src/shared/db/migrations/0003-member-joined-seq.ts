@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import { runStatements } from './0001-initial-schema.js';
+import { sql, type Kysely } from 'kysely';
 
 /**
  * Where in the channel's stream a member joined: the seq of its `channel.member_added` event.
@@ -14,3 +13,8 @@ export const memberJoinedSeq = {
   up: (db: Kysely<any>) => runStatements(db, up),
   down: (db: Kysely<any>) => runStatements(db, ['ALTER TABLE channel_members DROP COLUMN IF EXISTS joined_seq']),
 };
+
+// Frozen with this migration: a migration never imports another file that may change later.
+async function runStatements(db: Kysely<any>, statements: string[]) {
+  for (const statement of statements) await sql.raw(statement).execute(db);
+}

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import { initialSchema } from './0001-initial-schema.js';
 import { driveFiles } from './0002-drive-files.js';
 import { memberJoinedSeq } from './0003-member-joined-seq.js';
+import { refreshTokenFamilies } from './0004-refresh-token-families.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
   '0001-initial-schema': initialSchema,
   '0002-drive-files': driveFiles,
   '0003-member-joined-seq': memberJoinedSeq,
+  '0004-refresh-token-families': refreshTokenFamilies,
 };
