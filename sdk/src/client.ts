@@ -6,6 +6,7 @@ import type { Cursors, PresenceStatus } from './protocol/index.js';
 import { RealtimeConnection, type ConnectionState } from './realtime/connection.js';
 import { MemoryCursorStore } from './realtime/cursor-store.js';
 import { GuardedEmitter } from './realtime/guarded-emitter.js';
+import { randomBytes } from './runtime.js';
 import { SDK_VERSION } from './version.js';
 import type {
   ApiKeyInfo, Channel, ChannelKind, ChannelMember, DriveFile, Manifest, MemberRole, Message, PageOptions, Pagination,
@@ -15,9 +16,7 @@ import type {
 type Page<T> = { data: T[]; pagination: Pagination };
 
 function randomId(): string {
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return Array.from(randomBytes(16), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 const enc = encodeURIComponent;

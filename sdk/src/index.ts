@@ -1,19 +1,21 @@
-export { SesameClient } from './client.js';
-export type { SesameClientOptions } from './options.js';
-export { DEFAULT_OPTIONS } from './options.js';
-export * from './errors.js';
-export type * from './types.js';
-export { generateKeyPair, publicKeyOf, signChallenge } from './keys.js';
-export {
-  verifyWebhookSignature, constructWebhookEvent, verifyStandardWebhook, signWebhookPayload, WebhookVerificationError, WEBHOOK_TOLERANCE_SECONDS,
-} from './webhooks.js';
-export type { AuthFrameCredentials } from './auth.js';
-export { MemoryCursorStore, type CursorStore } from './realtime/cursor-store.js';
+// The Node build (`node` export condition, and `@sesamespace/sdk/node`): the browser-safe API
+// plus what needs Node — `ws` for WebSockets, `node:crypto` where `globalThis.crypto` is missing
+// (Node 18), and the file-backed cursor store. Browser bundles resolve `browser.ts` instead.
+import { webcrypto } from 'node:crypto';
+import { configureRuntime } from './runtime.js';
+import type { WebSocketConstructor } from './realtime/websocket.js';
+
+let ws: Promise<WebSocketConstructor> | undefined;
+
+configureRuntime({
+  crypto: webcrypto,
+  // `ws` rather than Node's own WebSocket (Node 22+ only, and without `terminate()`); loaded on
+  // first connect, so REST-only programs never load it.
+  loadWebSocket: () => {
+    ws ??= import(/* webpackIgnore: true */ 'ws').then((mod) => (mod.WebSocket ?? mod.default) as unknown as WebSocketConstructor);
+    return ws;
+  },
+});
+
+export * from './public-api.js';
 export { FileCursorStore, type FileCursorStoreOptions } from './realtime/file-cursor-store.js';
-export type { ConnectionState } from './realtime/connection.js';
-export type {
-  SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
-  ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
-  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent,
-} from './realtime/event-map.js';
-export type { Cursors, EventFrame } from './protocol/index.js';

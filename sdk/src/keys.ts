@@ -1,5 +1,6 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha512';
+import { randomBytes } from './runtime.js';
 
 ed.etc.sha512Sync = (...messages) => sha512(ed.etc.concatBytes(...messages));
 
@@ -28,7 +29,8 @@ function seedFrom(privateKey: string): Uint8Array {
 
 /** A new Ed25519 key pair, base64: register `publicKey` with the agent, keep `privateKey` secret. */
 export function generateKeyPair(): { publicKey: string; privateKey: string } {
-  const seed = ed.utils.randomPrivateKey();
+  // Our own random source rather than noble's, which needs globalThis.crypto (absent on Node 18).
+  const seed = randomBytes(32);
   return { publicKey: toBase64(ed.getPublicKey(seed)), privateKey: toBase64(seed) };
 }
 

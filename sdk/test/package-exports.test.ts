@@ -49,4 +49,36 @@ describe('package exports', () => {
     const out = execFileSync(process.execPath, ['-e', "const s=require('@sesamespace/sdk');const p=require('@sesamespace/sdk/protocol');console.log(typeof s.SesameClient, typeof p.closeAction)"], { cwd: sdkDir, encoding: 'utf8' });
     expect(out.trim()).toBe('function function');
   });
+
+  // Node gets the Node build (ws, node:crypto, FileCursorStore); `browser` and unknown runtimes
+  // (`default`) get the build without Node imports; `./node` names the Node build explicitly.
+  it.each([
+    ['@sesamespace/sdk', [], 'dist/index'],
+    ['@sesamespace/sdk/node', [], 'dist/index'],
+    ['@sesamespace/sdk', ['--conditions=browser'], 'dist/browser/index'],
+    ['@sesamespace/sdk/node', ['--conditions=browser'], 'dist/index'],
+  ])('resolves %s %j to %s (CJS and ESM)', (specifier, flags, file) => {
+    const script = `console.log(require.resolve('${specifier}')); console.log(import.meta.resolve('${specifier}'))`;
+    const out = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url + '/'); ${script}`], { cwd: sdkDir, encoding: 'utf8' });
+    const [cjs, esm] = out.trim().split('\n');
+    expect(cjs).toBe(`${sdkDir}${file}.cjs`);
+    expect(esm).toBe(`file://${sdkDir}${file}.js`);
+  });
+
+  it('loads the Node build from @sesamespace/sdk/node (ESM and CJS)', async () => {
+    const esm = await import('@sesamespace/sdk/node');
+    const cjs = createRequire(import.meta.url)('@sesamespace/sdk/node');
+    for (const sdk of [esm, cjs]) {
+      expect(typeof sdk.SesameClient).toBe('function');
+      expect(() => new sdk.FileCursorStore(`${sdkDir}.tmp/cursors.json`)).not.toThrow();
+    }
+  });
+
+  it.each(['index.cjs', 'index.js'])('exports the same names from dist/browser/%s as from the Node build', async (file) => {
+    const node = await import(`${sdkDir}dist/index.js`);
+    const browser = file.endsWith('.cjs') ? createRequire(import.meta.url)(`${sdkDir}dist/browser/${file}`) : await import(`${sdkDir}dist/browser/${file}`);
+    expect(Object.keys(browser).filter((name) => name !== 'default' && name !== 'module.exports').sort()).toEqual(Object.keys(node).sort());
+    // No file system in a browser: the stand-in says what to use instead.
+    expect(() => new browser.FileCursorStore('cursors.json')).toThrow(/MemoryCursorStore/);
+  });
 });

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Cursors } from '../protocol/index.js';
 import { sanitizeCursors, type CursorStore } from './cursor-store.js';
 
@@ -17,7 +19,7 @@ let tempCounter = 0;
  * either the old or the new cursors, never a torn file. Saves are coalesced (at most one write
  * per `coalesceMs`, always of the newest cursors), so events delivered in the last window before
  * a crash are delivered again after the restart; `flush()` (called by `disconnect()`) writes now.
- * `node:fs/promises` is imported on first use, so merely importing the SDK in a browser is safe.
+ * Only the Node build exports it; the browser build's `FileCursorStore` says what to use instead.
  */
 export class FileCursorStore implements CursorStore {
   private readonly coalesceMs: number;
@@ -34,7 +36,6 @@ export class FileCursorStore implements CursorStore {
   }
 
   async load(): Promise<Cursors> {
-    const fs = await import(/* webpackIgnore: true */ 'node:fs/promises');
     let text: string;
     try {
       text = await fs.readFile(this.path, 'utf8');
@@ -103,8 +104,6 @@ export class FileCursorStore implements CursorStore {
   }
 
   private async writeAtomically(cursors: Cursors): Promise<void> {
-    const fs = await import(/* webpackIgnore: true */ 'node:fs/promises');
-    const { dirname } = await import(/* webpackIgnore: true */ 'node:path');
     if (!this.directoryReady) {
       await fs.mkdir(dirname(this.path), { recursive: true });
       this.directoryReady = true;

@@ -1,4 +1,5 @@
 import { RealtimeError } from '../errors.js';
+import { hostRuntime } from '../runtime.js';
 
 /** What the connection hears from a socket. `error` events are folded into `close`'s reason. */
 export interface SocketListeners {
@@ -31,22 +32,16 @@ interface StandardWebSocket {
   terminate?: () => void;
   addEventListener(type: string, listener: (event: any) => void): void;
 }
-type WebSocketConstructor = new (url: string) => StandardWebSocket;
-
-const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
-
-let nodeWebSocket: Promise<WebSocketConstructor> | undefined;
+export type WebSocketConstructor = new (url: string) => StandardWebSocket;
 
 /**
- * Node gets the `ws` package (its global WebSocket only exists from Node 22, and `ws` offers
- * `terminate()`); browsers and other runtimes get `globalThis.WebSocket`. `ws` is imported lazily
- * so browser bundles never need it.
+ * The Node build supplies the `ws` package (Node's global WebSocket only exists from Node 22, and
+ * `ws` offers `terminate()`); browsers and other runtimes get `globalThis.WebSocket`. Nothing here
+ * names `ws`, so browser bundles never see it.
  */
 async function webSocketConstructor(): Promise<WebSocketConstructor> {
-  if (isNode) {
-    nodeWebSocket ??= import(/* webpackIgnore: true */ 'ws').then((mod) => (mod.WebSocket ?? mod.default) as unknown as WebSocketConstructor);
-    return nodeWebSocket;
-  }
+  const { loadWebSocket } = hostRuntime();
+  if (loadWebSocket) return loadWebSocket();
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (!global) {
     throw new RealtimeError({ kind: 'realtime-unavailable', title: 'No WebSocket', detail: 'This runtime has no WebSocket implementation; realtime needs Node 18+ or a browser' });

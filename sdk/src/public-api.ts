@@ -1,0 +1,20 @@
+// The API both builds export; each entry point (`index.ts` for Node, `browser.ts`) adds its
+// `FileCursorStore`.
+export { SesameClient } from './client.js';
+export type { SesameClientOptions } from './options.js';
+export { DEFAULT_OPTIONS } from './options.js';
+export * from './errors.js';
+export type * from './types.js';
+export { generateKeyPair, publicKeyOf, signChallenge } from './keys.js';
+export {
+  verifyWebhookSignature, constructWebhookEvent, verifyStandardWebhook, signWebhookPayload, WebhookVerificationError, WEBHOOK_TOLERANCE_SECONDS,
+} from './webhooks.js';
+export type { AuthFrameCredentials } from './auth.js';
+export { MemoryCursorStore, type CursorStore } from './realtime/cursor-store.js';
+export type { ConnectionState } from './realtime/connection.js';
+export type {
+  SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
+  ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
+  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent,
+} from './realtime/event-map.js';
+export type { Cursors, EventFrame } from './protocol/index.js';
