@@ -1,7 +1,9 @@
 import type { Channel, MessageRow, Principal } from '../shared/db/schema.js';
 
 /** Database rows → the JSON objects of docs/rest-contract.md. The only place that shapes them. */
-const iso = (d: Date | string | null) => (d == null ? null : new Date(d).toISOString());
+function iso(d: Date | string): string;
+function iso(d: Date | string | null): string | null;
+function iso(d: Date | string | null) { return d == null ? null : new Date(d).toISOString(); }
 
 export function principalToWire(p: Principal) {
   return {
