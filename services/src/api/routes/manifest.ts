@@ -9,14 +9,14 @@ import { ChannelSchema } from './channels/schemas.js';
 import { channelsToWire } from './channels/service.js';
 
 /** A capability an agent registered, discoverable as `namespace.name`. */
-export const CapabilitySchema = Type.Object({
+const CapabilitySchema = Type.Object({
   namespace: Type.String(), name: Type.String(),
   description: Type.Optional(Type.String()),
   inputSchema: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JSON Schema of the input the capability takes' })),
 }, { $id: 'Capability' });
 
 /** What waits on the caller: references to fetch in full from the owning feature's routes. */
-export const PendingWorkSchema = Type.Object({
+const PendingWorkSchema = Type.Object({
   tasks: Type.Array(Type.Object({ id: Type.String(), channelId: Type.String(), title: Type.String(), status: Type.String() }), { description: 'Open tasks assigned to you' }),
   leaseRequests: Type.Array(Type.Object({ id: Type.String(), itemId: Type.String(), requesterId: Type.String(), requestedAt: Type.String() }), { description: 'Vault lease requests waiting for your approval' }),
   overdueOccurrences: Type.Array(Type.Object({ eventId: Type.String(), title: Type.String(), scheduledAt: Type.String() }), { description: 'Runs of your schedule events that did not happen on time' }),
