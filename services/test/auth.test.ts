@@ -29,6 +29,18 @@ describe.each(targets())('authentication on %s', (target) => {
     expect(health.json()).toMatchObject({ status: 'healthy' });
   });
 
+  it('keeps setup complete but reports no admin once every admin is disabled', async () => {
+    const admins = await api.ctx.db.selectFrom('principals').select('id').where('is_admin', '=', true).where('disabled_at', 'is', null).execute();
+    const ids = admins.map((a) => a.id);
+    await api.ctx.db.updateTable('principals').set({ disabled_at: new Date() }).where('id', 'in', ids).execute();
+    try {
+      const setup = await api.call(null, 'GET', '/setup/status');
+      expect(setup.json()).toEqual({ setupComplete: true, hasAdmin: false });
+    } finally {
+      await api.ctx.db.updateTable('principals').set({ disabled_at: null }).where('id', 'in', ids).execute();
+    }
+  });
+
   it('answers 401 Problem Details for missing, unknown and malformed credentials', async () => {
     for (const key of [null, 'sk_not_a_real_key_at_all_000000', 'garbage.jwt.token']) {
       const res = await api.call(key, 'GET', '/channels');

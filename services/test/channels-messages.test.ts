@@ -204,5 +204,7 @@ describe.each(targets())('channels and messages on %s', (target) => {
     expect(manifest.agent).toMatchObject({ id: alice.id, handle: 'alice', kind: 'agent' });
     expect(manifest.channels.map((c: { id: string }) => c.id)).toContain(dmId);
     expect(manifest.workspace.id).toBe(manifest.agent.workspaceId);
+    expect(manifest.capabilities).toEqual([]);
+    expect(manifest.pendingWork).toEqual({ tasks: [], leaseRequests: [], overdueOccurrences: [] });
   });
 });

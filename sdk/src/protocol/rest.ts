@@ -85,13 +85,26 @@ export interface ReadReceipt { channelId: string; principalId: string; lastReadS
 
 // ---- agent intelligence ------------------------------------------------------------------
 
+/** A capability an agent registered, discoverable as `namespace.name`. */
+export interface Capability { namespace: string; name: string; description?: string; inputSchema?: Record<string, unknown> }
+
+/** What waits on you: references to fetch in full from the tasks, vault and schedule calls. */
+export interface PendingWork {
+  /** Open tasks assigned to you. */
+  tasks: { id: string; channelId: string; title: string; status: string }[];
+  /** Vault lease requests waiting for your approval. */
+  leaseRequests: { id: string; itemId: string; requesterId: string; requestedAt: string }[];
+  /** Runs of your schedule events that did not happen on time. */
+  overdueOccurrences: { eventId: string; title: string; scheduledAt: string }[];
+}
+
 /** `GET /manifest`: the caller's world view. */
 export interface Manifest {
   agent: Principal;
   workspace: { id: string; name: string };
   channels: Channel[];
-  capabilities: unknown[];
-  pendingWork: Record<string, unknown>;
+  capabilities: Capability[];
+  pendingWork: PendingWork;
 }
 
 // ---- drive -------------------------------------------------------------------------------

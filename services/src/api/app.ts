@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../shared/context.js';
 import { SesameError } from '../shared/errors.js';
@@ -6,6 +7,7 @@ import { installAuthentication } from '../shared/http/authentication.js';
 import { installOpenApi } from '../shared/http/openapi.js';
 import { installProblemDetails } from '../shared/http/problem-details.js';
 import { installRateLimits } from '../shared/http/rate-limits.js';
+import type { RouteModule } from '../shared/http/typed-app.js';
 import { installValidators } from '../shared/http/validation.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
@@ -18,8 +20,6 @@ import { manifestRoutes } from './routes/manifest.js';
 import { principalRoutes } from './routes/principals/index.js';
 import { profileRoutes } from './routes/profile/index.js';
 import { streamRoutes } from './routes/streams.js';
-
-export type RouteModule = (app: FastifyInstance, ctx: ServiceContext) => Promise<void>;
 
 /** Every `/api/v1` route module; later features append theirs here. */
 export const API_ROUTES: RouteModule[] = [
@@ -40,7 +40,7 @@ export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {
     logController: new LogController({ disableRequestLogging: ctx.config.LOG_LEVEL !== 'debug' && ctx.config.LOG_LEVEL !== 'trace' }),
     ajv: { customOptions: { removeAdditional: false } },
     trustProxy: true,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     // Errors raised by the router before any route runs (bad URL encoding, oversize params).
     frameworkErrors: (error, _request, reply) => {
       const kind = (error as { statusCode?: number }).statusCode === 414 ? 'uri-too-long' : 'bad-request';
@@ -53,7 +53,7 @@ export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {
   installAuthentication(app, ctx);
   await installRateLimits(app, ctx);
   await installOpenApi(app);
-  await app.register(async (api) => {
+  await app.withTypeProvider<TypeBoxTypeProvider>().register(async (api) => {
     for (const routes of [...API_ROUTES, ...(options.extraRoutes ?? [])]) await routes(api, ctx);
   }, { prefix: '/api/v1' });
   return app;

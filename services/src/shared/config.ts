@@ -1,44 +1,61 @@
-import { z } from 'zod';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject } from 'ajv';
 
 /**
- * Every environment variable Sesame reads, validated once at start. A bad value stops the
- * process with a message naming the variable. docs/configuration.md mirrors this file.
+ * Every environment variable Sesame reads, validated once at start. A bad value stops the process
+ * with a message naming the variable. docs/configuration.md mirrors this file.
+ *
+ * One TypeBox schema (the same library as the route schemas), checked by Ajv, which coerces the
+ * env strings (`"8080"` → 8080, `"true"` → true; `"1.5"` is no integer) and fills the defaults.
+ * `errorMessage` on a schema replaces Ajv's generic message for that variable.
  */
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
-const urlWithProtocols = (...protocols: string[]) =>
-  z.string().url().refine((v) => protocols.some((p) => v.startsWith(p)), `must start with ${protocols.join(' or ')}`);
-
-const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: port(13531),
-  GATEWAY_PORT: port(13532),
-  SESAME_DATA_DIR: z.string().min(1).default('.sesame'),
-  DATABASE_URL: urlWithProtocols('postgres://', 'postgresql://').optional(),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  REDIS_URL: urlWithProtocols('redis://', 'rediss://').optional(),
-  SESAME_BOOTSTRAP_API_KEY: z.string().regex(/^sk_[A-Za-z0-9_-]{16,}$/, 'must look like sk_ followed by at least 16 url-safe characters').optional(),
-  SESAME_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  SESAME_PUBLIC_API_URL: z.string().url().optional(),
-  SESAME_PUBLIC_WS_URL: z.string().url().optional(),
-  SESAME_ALLOW_SIGNUP: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-  SESAME_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(100),
-  SESAME_AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(10),
-  SESAME_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
-  SESAME_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).default(900),
-  SESAME_BLOB_DIR: z.string().min(1).optional(),
-  SESAME_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(25 * 1024 * 1024),
-  SESAME_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
-  SESAME_SEND_BUFFER_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
-  SESAME_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
-  SESAME_HEAD_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
-  SESAME_PRESENCE_TTL_MS: z.coerce.number().int().min(1_000).default(15_000),
-  SESAME_REPLAY_BATCH_SIZE: z.coerce.number().int().min(10).max(10_000).default(1_000),
-  SESAME_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+const int = (options: { minimum: number; maximum?: number; default: number }) => Type.Integer(options);
+const port = (fallback: number) => int({ minimum: 0, maximum: 65535, default: fallback });
+const oneOf = <T extends string>(values: readonly T[], fallback: T) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], default: fallback, errorMessage: `must be one of ${values.join(', ')}` });
+const url = (errorMessage = 'must be a valid URL') => Type.String({ format: 'url', errorMessage });
+const urlWithProtocols = (...protocols: string[]) => Type.String({
+  format: 'url', pattern: `^(${protocols.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})`,
+  errorMessage: `must be a URL starting with ${protocols.join(' or ')}`,
 });
 
-export type Config = Readonly<z.infer<typeof schema>>;
+const schema = Type.Object({
+  NODE_ENV: oneOf(['development', 'production', 'test'], 'development'),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: port(13531),
+  GATEWAY_PORT: port(13532),
+  SESAME_DATA_DIR: Type.String({ minLength: 1, default: '.sesame' }),
+  DATABASE_URL: Type.Optional(urlWithProtocols('postgres://', 'postgresql://')),
+  DATABASE_POOL_SIZE: int({ minimum: 1, maximum: 200, default: 10 }),
+  REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
+  SESAME_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ pattern: '^sk_[A-Za-z0-9_-]{16,}$', errorMessage: 'must look like sk_ followed by at least 16 url-safe characters' })),
+  SESAME_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, errorMessage: 'must be at least 32 characters' })),
+  SESAME_PUBLIC_API_URL: Type.Optional(url()),
+  SESAME_PUBLIC_WS_URL: Type.Optional(url()),
+  SESAME_ALLOW_SIGNUP: Type.Boolean({ default: true, errorMessage: 'must be true or false' }),
+  SESAME_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 100 }),
+  SESAME_AUTH_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 10 }),
+  SESAME_BODY_LIMIT_BYTES: int({ minimum: 1024, default: 1_048_576 }),
+  SESAME_ACCESS_TOKEN_TTL_SECONDS: int({ minimum: 30, default: 900 }),
+  SESAME_BLOB_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  SESAME_MAX_UPLOAD_BYTES: int({ minimum: 1, default: 25 * 1024 * 1024 }),
+  SESAME_HEARTBEAT_INTERVAL_MS: int({ minimum: 1000, default: 30_000 }),
+  SESAME_SEND_BUFFER_BYTES: int({ minimum: 1024, default: 4 * 1024 * 1024 }),
+  SESAME_EVENT_RETENTION_DAYS: int({ minimum: 1, default: 30 }),
+  SESAME_HEAD_POLL_INTERVAL_MS: int({ minimum: 100, default: 1_000 }),
+  SESAME_PRESENCE_TTL_MS: int({ minimum: 1_000, default: 15_000 }),
+  SESAME_REPLAY_BATCH_SIZE: int({ minimum: 10, maximum: 10_000, default: 1_000 }),
+  SESAME_SHUTDOWN_TIMEOUT_MS: int({ minimum: 0, default: 10_000 }),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+});
+
+export type Config = Readonly<Static<typeof schema>>;
+
+// `verbose` gives each error its schema (for `errorMessage`); the offending value it also carries
+// is never put in a message, so a rejected secret is not echoed.
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false, verbose: true });
+ajv.addFormat('url', (value: string) => URL.canParse(value));
+const validate = ajv.compile<Static<typeof schema>>(schema);
 
 export class ConfigError extends Error {
   constructor(readonly issues: { variable: string; message: string }[]) {
@@ -47,12 +64,24 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parse and freeze configuration. Empty strings count as unset. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(result.error.issues.map((i) => ({ variable: String(i.path[0]), message: i.message })));
+/** One issue per bad variable: the schema's own message when it has one, else Ajv's. */
+function issuesOf(errors: ErrorObject[]): ConfigError['issues'] {
+  const byVariable = new Map<string, string>();
+  for (const error of errors) {
+    const variable = error.instancePath.split('/')[1] ?? String(error.params.missingProperty);
+    const custom = (error.parentSchema as TSchema | undefined)?.errorMessage;
+    if (!byVariable.has(variable)) byVariable.set(variable, typeof custom === 'string' ? custom : error.message ?? 'is invalid');
   }
-  return Object.freeze(result.data);
+  return [...byVariable].map(([variable, message]) => ({ variable, message }));
+}
+
+/** Parse and freeze configuration. Empty strings count as unset; variables Sesame does not read are ignored. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, unknown> = {};
+  for (const name of Object.keys(schema.properties)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[name] = value;
+  }
+  if (!validate(input)) throw new ConfigError(issuesOf(validate.errors ?? []));
+  return Object.freeze(input);
 }

@@ -1,9 +1,14 @@
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
-import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../shared/context.js';
+import type { TypedApp } from '../../shared/http/typed-app.js';
 
-export async function healthRoutes(app: FastifyInstance, ctx: ServiceContext) {
+const SetupStatus = Type.Object({
+  setupComplete: Type.Boolean({ description: 'The first admin was created (bootstrap or signup); setup never runs again.' }),
+  hasAdmin: Type.Boolean({ description: 'An enabled admin exists now, so someone can administer the server. False once every admin is disabled.' }),
+});
+
+export async function healthRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/health', {
     config: { public: true },
     schema: { tags: ['system'], summary: 'Liveness and database reachability', response: { 200: Type.Object({ status: Type.String(), timestamp: Type.String() }) } },
@@ -14,9 +19,12 @@ export async function healthRoutes(app: FastifyInstance, ctx: ServiceContext) {
 
   app.get('/setup/status', {
     config: { public: true },
-    schema: { tags: ['system'], summary: 'Whether the first admin exists', response: { 200: Type.Object({ setupComplete: Type.Boolean(), hasAdmin: Type.Boolean() }) } },
+    schema: { tags: ['system'], summary: 'Whether setup is complete and an admin can act', response: { 200: SetupStatus } },
   }, async () => {
-    const admin = await ctx.db.selectFrom('principals').select('id').where('is_admin', '=', true).limit(1).executeTakeFirst();
-    return { setupComplete: Boolean(admin), hasAdmin: Boolean(admin) };
+    // Setup is complete once any admin was ever created (the check bootstrap makes); whether one
+    // is still enabled is a separate question an operator needs answered.
+    const admins = ctx.db.selectFrom('principals').select('id').where('is_admin', '=', true).limit(1);
+    const [anyAdmin, enabledAdmin] = await Promise.all([admins.executeTakeFirst(), admins.where('disabled_at', 'is', null).executeTakeFirst()]);
+    return { setupComplete: Boolean(anyAdmin), hasAdmin: Boolean(enabledAdmin) };
   });
 }

@@ -1,22 +1,38 @@
-import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
 import type { ServiceContext } from '../../shared/context.js';
 import { caller } from '../../shared/http/authentication.js';
 import { Data, errorResponses } from '../../shared/http/schemas.js';
+import type { TypedApp } from '../../shared/http/typed-app.js';
 import { principalToWire } from '../wire.js';
 import { PrincipalSchema } from './auth/schemas.js';
 import { ChannelSchema } from './channels/schemas.js';
 import { channelsToWire } from './channels/service.js';
 
+/** A capability an agent registered, discoverable as `namespace.name`. */
+const CapabilitySchema = Type.Object({
+  namespace: Type.String(), name: Type.String(),
+  description: Type.Optional(Type.String()),
+  inputSchema: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JSON Schema of the input the capability takes' })),
+}, { $id: 'Capability' });
+
+/** What waits on the caller: references to fetch in full from the owning feature's routes. */
+const PendingWorkSchema = Type.Object({
+  tasks: Type.Array(Type.Object({ id: Type.String(), channelId: Type.String(), title: Type.String(), status: Type.String() }), { description: 'Open tasks assigned to you' }),
+  leaseRequests: Type.Array(Type.Object({ id: Type.String(), itemId: Type.String(), requesterId: Type.String(), requestedAt: Type.String() }), { description: 'Vault lease requests waiting for your approval' }),
+  overdueOccurrences: Type.Array(Type.Object({ eventId: Type.String(), title: Type.String(), scheduledAt: Type.String() }), { description: 'Runs of your schedule events that did not happen on time' }),
+}, { $id: 'PendingWork' });
+
+const ManifestSchema = Type.Object({
+  agent: PrincipalSchema, workspace: Type.Object({ id: Type.String(), name: Type.String() }), channels: Type.Array(ChannelSchema),
+  capabilities: Type.Array(CapabilitySchema), pendingWork: PendingWorkSchema,
+});
+
 /** An agent's world view in one call: who it is, where it can talk. */
-export async function manifestRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function manifestRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/manifest', {
     schema: {
-      tags: ['agents'], summary: 'Identity, workspace and channels of the caller',
-      response: { 200: Data(Type.Object({
-        agent: PrincipalSchema, workspace: Type.Object({ id: Type.String(), name: Type.String() }), channels: Type.Array(ChannelSchema),
-        capabilities: Type.Array(Type.Unknown()), pendingWork: Type.Object({}, { additionalProperties: true }),
-      })), ...errorResponses },
+      tags: ['agents'], summary: 'Identity, workspace, channels, capabilities and pending work of the caller',
+      response: { 200: Data(ManifestSchema), ...errorResponses },
     },
   }, async (request) => {
     const me = caller(request).principal;
@@ -25,6 +41,10 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServiceContext) 
       ctx.db.selectFrom('channels').innerJoin('channel_members', 'channel_members.channel_id', 'channels.id').selectAll('channels')
         .where('channel_members.principal_id', '=', me.id).orderBy('channels.created_at').execute(),
     ]);
-    return { data: { agent: principalToWire(me), workspace, channels: await channelsToWire(ctx, channels), capabilities: [], pendingWork: {} } };
+    // Empty until the features that own them land: the capability registry fills `capabilities`,
+    // tasks fill `pendingWork.tasks`, the vault `leaseRequests`, schedules `overdueOccurrences`.
+    const capabilities: Static<typeof CapabilitySchema>[] = [];
+    const pendingWork: Static<typeof PendingWorkSchema> = { tasks: [], leaseRequests: [], overdueOccurrences: [] };
+    return { data: { agent: principalToWire(me), workspace, channels: await channelsToWire(ctx, channels), capabilities, pendingWork } };
   });
 }

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import type { PresenceReader } from '../../gateway/presence.js';
 import type { ServiceContext } from '../../shared/context.js';
 import { unprocessable } from '../../shared/errors.js';
 import { caller } from '../../shared/http/authentication.js';
 import { Data, errorResponses } from '../../shared/http/schemas.js';
+import type { TypedApp } from '../../shared/http/typed-app.js';
 
 const MAX_IDS = 100;
 const Status = Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')]);
@@ -14,7 +14,7 @@ const Status = Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Li
  * `presence` events. Only principals of the caller's workspace.
  */
 export function presenceRoute(reader: PresenceReader) {
-  return async function presence(app: FastifyInstance, ctx: ServiceContext) {
+  return async function presence(app: TypedApp, ctx: ServiceContext) {
     app.get('/presence', {
       schema: {
         tags: ['events'], summary: 'Current presence of principals of your workspace',
@@ -23,7 +23,7 @@ export function presenceRoute(reader: PresenceReader) {
       },
     }, async (request) => {
       const me = caller(request).principal;
-      const ids = [...new Set((request.query as { principalIds: string }).principalIds.split(','))];
+      const ids = [...new Set(request.query.principalIds.split(','))];
       if (ids.length > MAX_IDS) throw unprocessable(`principalIds: at most ${MAX_IDS} at a time`);
       const known = await ctx.db.selectFrom('principals').select('id').where('workspace_id', '=', me.workspace_id).where('id', 'in', ids).execute();
       const inWorkspace = new Set(known.map((r) => r.id));

@@ -1,17 +1,17 @@
 import { isInboxStream, inboxStream } from '@sesamespace/sdk/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../shared/context.js';
 import { notFound } from '../../shared/errors.js';
 import { readEvents } from '../../shared/events.js';
 import { caller } from '../../shared/http/authentication.js';
 import { Page, errorResponses } from '../../shared/http/schemas.js';
+import type { TypedApp } from '../../shared/http/typed-app.js';
 import { channelForMember } from './channels/access.js';
 
 const EventSchema = Type.Object({ type: Type.String(), stream: Type.String(), seq: Type.Integer(), data: Type.Unknown(), at: Type.String() });
 
 /** REST replay of one stream: how clients fill a gap they noticed. */
-export async function streamRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function streamRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/streams/:stream/events', {
     schema: {
       tags: ['events'], summary: 'Events of a stream after a seq',
@@ -21,8 +21,8 @@ export async function streamRoutes(app: FastifyInstance, ctx: ServiceContext) {
     },
   }, async (request) => {
     const me = caller(request).principal;
-    const { stream } = request.params as { stream: string };
-    const { after = 0, limit = 200 } = request.query as { after?: number; limit?: number };
+    const { stream } = request.params;
+    const { after = 0, limit = 200 } = request.query;
     if (isInboxStream(stream)) {
       if (stream !== inboxStream(me.id)) throw notFound('Stream');
     } else {

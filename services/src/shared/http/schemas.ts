@@ -10,6 +10,9 @@ export const Problem = Type.Object({
   type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String(),
 }, { additionalProperties: true, $id: 'Problem' });
 
+/** The response of a route answering `204` (OpenAPI shows it without a body). */
+export const NoContent = Type.Null({ description: 'No content' });
+
 export const Pagination = Type.Object({ nextCursor: Nullable(Type.String()), hasMore: Type.Boolean() });
 export const Data = <T extends TSchema>(schema: T) => Type.Object({ data: schema });
 export const Page = <T extends TSchema>(schema: T) => Type.Object({ data: Type.Array(schema), pagination: Pagination });

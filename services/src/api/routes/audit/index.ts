@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { verifyAuditChain, type StoredAuditEntry } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { requireAdmin } from '../../../shared/http/authentication.js';
 import { Data, Nullable, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 
 const AuditEntry = Type.Object({
   id: Type.Integer(), actorId: Nullable(Type.String()), action: Type.String(), targetType: Nullable(Type.String()), targetId: Nullable(Type.String()),
@@ -11,7 +11,7 @@ const AuditEntry = Type.Object({
 });
 
 /** The workspace's append-only, hash-chained audit log (admins only). */
-export async function auditRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function auditRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/audit', {
     schema: {
       tags: ['audit'], summary: 'Audit entries, newest first',
@@ -20,7 +20,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: ServiceContext) {
     },
   }, async (request) => {
     const admin = requireAdmin(request).principal;
-    const { limit = 50, cursor, action } = request.query as { limit?: number; cursor?: string; action?: string };
+    const { limit = 50, cursor, action } = request.query;
     let query = ctx.db.selectFrom('audit_log').selectAll().where('workspace_id', '=', admin.workspace_id).orderBy('id', 'desc').limit(limit + 1);
     if (action) query = query.where('action', '=', action);
     if (cursor) query = query.where('id', '<', decodeCursor<{ id: number }>(cursor, { id: 'number' }).id as never);

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { appendAudit } from '../../../shared/audit.js';
 import { consumeSignedChallenge, findPrincipalByHandle } from '../../../shared/auth/challenge.js';
@@ -9,6 +8,7 @@ import { newId, randomToken } from '../../../shared/ids.js';
 import { caller } from '../../../shared/http/authentication.js';
 import { authRateLimit } from '../../../shared/http/rate-limits.js';
 import { Data, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { principalToWire } from '../../wire.js';
 import { ChallengeBody, LoginBody, PrincipalSchema, RefreshBody, SignupBody, TokensSchema, VerifyBody } from './schemas.js';
 import { issueSession, refreshSession } from './sessions.js';
@@ -16,7 +16,7 @@ import { issueSession, refreshSession } from './sessions.js';
 const NONCE_TTL_MS = 60_000;
 const INVALID_SIGNATURE = 'The handle, nonce or signature is invalid';
 
-export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
   const publicAuth = { public: true, rateLimit: authRateLimit(ctx) };
 
   const findAgent = (handle: string, workspaceId?: string) => findPrincipalByHandle(ctx.db, handle, workspaceId);
@@ -25,7 +25,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
     config: publicAuth,
     schema: { tags: ['auth'], summary: 'Start Ed25519 challenge–response', body: ChallengeBody, response: { 200: Data(Type.Object({ nonce: Type.String(), expiresAt: Type.String() })), ...errorResponses } },
   }, async (request) => {
-    const { handle, workspaceId } = request.body as { handle: string; workspaceId?: string };
+    const { handle, workspaceId } = request.body;
     const nonce = randomToken(24);
     const expiresAt = new Date(Date.now() + NONCE_TTL_MS);
     const agent = await findAgent(handle, workspaceId);
@@ -40,7 +40,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
     config: publicAuth,
     schema: { tags: ['auth'], summary: 'Exchange a signed nonce for tokens', body: VerifyBody, response: { 200: Data(TokensSchema), ...errorResponses } },
   }, async (request) => {
-    const { handle, nonce, signature, workspaceId } = request.body as { handle: string; nonce: string; signature: string; workspaceId?: string };
+    const { handle, nonce, signature, workspaceId } = request.body;
     const agent = await findAgent(handle, workspaceId);
     if (!agent || !(await consumeSignedChallenge(ctx.db, agent, handle, nonce, signature))) throw unauthorized(INVALID_SIGNATURE);
     return { data: await issueSession(ctx, agent) };
@@ -50,7 +50,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
     config: publicAuth,
     schema: { tags: ['auth'], summary: 'Rotate a refresh token for new tokens', body: RefreshBody, response: { 200: Data(TokensSchema), ...errorResponses } },
   }, async (request) => {
-    const { refreshToken } = request.body as { refreshToken: string };
+    const { refreshToken } = request.body;
     return { data: await refreshSession(ctx, refreshToken) };
   });
 
@@ -59,7 +59,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['auth'], summary: 'Create a workspace and its first admin (a human)', body: SignupBody, response: { 201: Data(TokensSchema), ...errorResponses } },
   }, async (request, reply) => {
     if (!ctx.config.SESAME_ALLOW_SIGNUP) throw forbidden('Signup is disabled on this server; ask an admin for an account');
-    const body = request.body as { email: string; password: string; displayName: string; handle?: string; workspaceName?: string };
+    const body = request.body;
     const existing = await ctx.db.selectFrom('principals').select('id').where((eb) => eb(eb.fn('lower', ['email']), '=', body.email.toLowerCase())).executeTakeFirst();
     if (existing) throw conflict('An account with this email already exists');
     const passwordHash = await hashPassword(body.password);
@@ -82,7 +82,7 @@ export async function authRoutes(app: FastifyInstance, ctx: ServiceContext) {
     config: publicAuth,
     schema: { tags: ['auth'], summary: 'Human password login', body: LoginBody, response: { 200: Data(TokensSchema), ...errorResponses } },
   }, async (request) => {
-    const { email, password } = request.body as { email: string; password: string };
+    const { email, password } = request.body;
     const principal = await ctx.db.selectFrom('principals').selectAll()
       .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase())).where('disabled_at', 'is', null).executeTakeFirst();
     const ok = principal?.password_hash ? await verifyPassword(password, principal.password_hash) : false;

@@ -1,25 +1,25 @@
 import { EventType } from '@sesamespace/sdk/protocol';
-import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../../shared/context.js';
-import type { Channel, MemberRole } from '../../../shared/db/schema.js';
+import type { Channel } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
 import { caller } from '../../../shared/http/authentication.js';
-import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, IdParams, NoContent, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from './access.js';
 import {
   AddMemberBody, ChannelSchema, CreateChannelBody, ListChannelsQuery, MemberParams, MemberSchema, UpdateChannelBody,
 } from './schemas.js';
-import { addMember, assertPrincipalsInWorkspace, channelsToWire, createChannel, removeMember, type CreateChannelInput } from './service.js';
+import { addMember, assertPrincipalsInWorkspace, channelsToWire, createChannel, removeMember } from './service.js';
 
-export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   const one = async (channel: Channel) => (await channelsToWire(ctx, [channel]))[0]!;
 
   app.post('/channels', {
     schema: { tags: ['channels'], summary: 'Create a channel (a DM is returned if it exists)', body: CreateChannelBody, response: { 200: Data(ChannelSchema), 201: Data(ChannelSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
-    const { channel, created } = await createChannel(ctx, me, request.body as CreateChannelInput);
+    const { channel, created } = await createChannel(ctx, me, request.body);
     reply.status(created ? 201 : 200);
     return { data: await one(channel) };
   });
@@ -28,7 +28,7 @@ export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['channels'], summary: 'The caller\'s channels', querystring: ListChannelsQuery, response: { 200: Page(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { limit = 50, cursor } = request.query as { limit?: number; cursor?: string };
+    const { limit = 50, cursor } = request.query;
     let query = ctx.db.selectFrom('channels').innerJoin('channel_members', 'channel_members.channel_id', 'channels.id')
       .selectAll('channels').where('channel_members.principal_id', '=', me.id).orderBy('channels.id').limit(limit + 1);
     if (cursor) query = query.where('channels.id', '>', decodeCursor<{ id: string }>(cursor, { id: 'string' }).id);
@@ -41,7 +41,7 @@ export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
   app.get('/channels/:id', {
     schema: { tags: ['channels'], summary: 'One channel', params: IdParams, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
-    const { channel } = await channelForMember(ctx.db, caller(request).principal, (request.params as { id: string }).id);
+    const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
     return { data: await one(channel) };
   });
 
@@ -49,10 +49,10 @@ export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['channels'], summary: 'Rename, describe, set context', params: IdParams, body: UpdateChannelBody, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { channel, role } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
+    const { channel, role } = await channelForMember(ctx.db, me, request.params.id);
     if (channel.kind === 'dm') throw forbidden('DMs cannot be renamed');
     if (!canManage(role, me)) throw forbidden('Only channel owners and admins can change the channel');
-    const patch = request.body as { name?: string; description?: string | null; context?: string | null };
+    const patch = request.body;
     const updated = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
       const row = await trx.updateTable('channels').set(patch).where('id', '=', channel.id).returningAll().executeTakeFirstOrThrow();
       await events.append(channel.id, EventType.ChannelUpdated, { channelId: channel.id, ...patch, updatedBy: me.id });
@@ -64,7 +64,7 @@ export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
   app.get('/channels/:id/members', {
     schema: { tags: ['channels'], summary: 'Members and roles', params: IdParams, response: { 200: Page(MemberSchema), ...errorResponses } },
   }, async (request) => {
-    const { channel } = await channelForMember(ctx.db, caller(request).principal, (request.params as { id: string }).id);
+    const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
     const rows = await ctx.db.selectFrom('channel_members').innerJoin('principals', 'principals.id', 'channel_members.principal_id')
       .select(['channel_members.principal_id', 'channel_members.role', 'channel_members.joined_at', 'principals.handle', 'principals.display_name', 'principals.kind'])
       .where('channel_members.channel_id', '=', channel.id).orderBy('channel_members.joined_at').execute();
@@ -78,10 +78,10 @@ export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['channels'], summary: 'Add a member', params: IdParams, body: AddMemberBody, response: { 201: Data(MemberSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
-    const { channel, role } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
+    const { channel, role } = await channelForMember(ctx.db, me, request.params.id);
     if (channel.kind === 'dm') throw forbidden('DMs have exactly two members');
     if (!canManage(role, me) && channel.kind !== 'collaboration' && channel.kind !== 'group') throw forbidden('Only channel owners and admins can add members');
-    const body = request.body as { principalId: string; role?: MemberRole };
+    const body = request.body;
     if (body.role && body.role !== 'member' && !canManage(role, me)) throw forbidden('Only owners and admins grant roles');
     const principal = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
       await assertPrincipalsInWorkspace(trx, me.workspace_id, [body.principalId]).catch(() => { throw notFound('Principal'); });
@@ -95,15 +95,15 @@ export async function channelRoutes(app: FastifyInstance, ctx: ServiceContext) {
   });
 
   app.delete('/channels/:id/members/:principalId', {
-    schema: { tags: ['channels'], summary: 'Remove a member (or leave)', params: MemberParams, response: { ...errorResponses } },
+    schema: { tags: ['channels'], summary: 'Remove a member (or leave)', params: MemberParams, response: { 204: NoContent, ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
-    const { id, principalId } = request.params as { id: string; principalId: string };
+    const { id, principalId } = request.params;
     const { channel, role } = await channelForMember(ctx.db, me, id);
     if (channel.kind === 'dm') throw forbidden('DMs have exactly two members');
     if (principalId !== me.id && !canManage(role, me)) throw forbidden('Only channel owners and admins can remove others');
     const removed = await withEvents(ctx.db, me.workspace_id, ctx.publish, (trx, events) => removeMember(trx, events, channel, principalId, me.id));
     if (!removed) throw notFound('Member');
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 }

@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { Id, Nullable, PageQuery } from '../../../shared/http/schemas.js';
 
-export const ChannelKind = Type.Union(['dm', 'group', 'channel', 'collaboration', 'task'].map((k) => Type.Literal(k)));
+export const ChannelKind = Type.Union([
+  Type.Literal('dm'), Type.Literal('group'), Type.Literal('channel'), Type.Literal('collaboration'), Type.Literal('task'),
+]);
 export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 
 export const ChannelSchema = Type.Object({

@@ -1,5 +1,6 @@
 import { EventType, inboxStream } from '@sesamespace/sdk/protocol';
 import type { ServiceContext } from '../../../shared/context.js';
+import { isUniqueViolation } from '../../../shared/db/errors.js';
 import type { Channel, ChannelKind, MemberRole, Principal } from '../../../shared/db/schema.js';
 import { withEvents, type EventBatch, type Trx } from '../../../shared/events.js';
 import { newId } from '../../../shared/ids.js';
@@ -83,7 +84,7 @@ export async function createChannel(ctx: ServiceContext, creator: Principal, inp
     return { channel, created: true };
   } catch (err) {
     // Two concurrent requests for the same DM: the loser returns the winner's channel.
-    if (key && (err as { code?: string }).code === '23505') {
+    if (key && isUniqueViolation(err)) {
       const existing = await ctx.db.selectFrom('channels').selectAll().where('dm_key', '=', key).executeTakeFirst();
       if (existing) return { channel: existing, created: false };
     }

@@ -1,12 +1,14 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
 import { BlobTooLargeError } from '../../../shared/blob-store.js';
 import type { ServiceContext } from '../../../shared/context.js';
-import type { FileRow } from '../../../shared/db/schema.js';
+import type { FileRow, Principal } from '../../../shared/db/schema.js';
 import { SesameError, conflict, notFound, unauthorized, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller } from '../../../shared/http/authentication.js';
 import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
 import { canReadFile, fileToWire } from './files.js';
 
@@ -18,7 +20,13 @@ const FileSchema = Type.Object({
   channelId: Nullable(Type.String()), uploaderId: Type.String(), downloadUrl: Type.String(), createdAt: Type.String(),
 });
 
-export function publicBaseUrl(ctx: ServiceContext, request: FastifyRequest): string {
+/** The raw bytes, sent with the file's registered content type (a stream, never serialised). */
+const FileBytes = {
+  description: 'The file\'s bytes, with its registered `contentType`',
+  content: { 'application/octet-stream': { schema: Type.Unsafe<Readable>({ type: 'string', format: 'binary' }) } },
+};
+
+export function publicBaseUrl(ctx: ServiceContext, request: Pick<FastifyRequest, 'protocol' | 'host'>): string {
   return ctx.config.SESAME_PUBLIC_API_URL?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}`;
 }
 
@@ -26,7 +34,7 @@ export function publicBaseUrl(ctx: ServiceContext, request: FastifyRequest): str
  * Wire-compatible "drive": ask for an upload URL, PUT the bytes there, register the file, then
  * reference it from a `kind: "attachment"` message by `attachmentIds`.
  */
-export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/drive/files/upload-url', {
     schema: {
       tags: ['drive'], summary: 'Reserve a file and get a URL to PUT its bytes to',
@@ -35,7 +43,7 @@ export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
     },
   }, async (request) => {
     const me = caller(request).principal;
-    const body = request.body as { fileName: string; contentType: string; size: number };
+    const body = request.body;
     if (body.size > ctx.config.SESAME_MAX_UPLOAD_BYTES) throw new SesameError('payload-too-large', `size: files are limited to ${ctx.config.SESAME_MAX_UPLOAD_BYTES} bytes`);
     const fileId = newId('file');
     const s3Key = `${me.workspace_id}/${fileId}`;
@@ -53,7 +61,7 @@ export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
   });
 
   // The upload target: authenticated by the capability token in the URL (like a presigned S3 URL).
-  await app.register(async (raw) => {
+  await app.register(async (raw: TypedApp) => {
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', (_request, _payload, done) => done(null));
     raw.put('/drive/uploads/:id', {
@@ -64,8 +72,8 @@ export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
         response: { 200: Data(Type.Object({ fileId: Type.String(), size: Type.Integer() })), ...errorResponses },
       },
     }, async (request) => {
-      const { id } = request.params as { id: string };
-      const subject = await ctx.tokens.verifyCapability('upload', (request.query as { token: string }).token);
+      const { id } = request.params;
+      const subject = await ctx.tokens.verifyCapability('upload', request.query.token);
       if (subject !== id) throw unauthorized('The upload URL is invalid or expired; request a new one');
       const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst();
       if (!file) throw notFound('File');
@@ -97,7 +105,7 @@ export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
     },
   }, async (request, reply) => {
     const me = caller(request).principal;
-    const body = request.body as { fileId: string; s3Key: string; fileName: string; contentType: string; size: number; channelId?: string };
+    const body = request.body;
     const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', body.fileId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
     if (!file || file.uploader_id !== me.id) throw notFound('File');
     if (file.s3_key !== body.s3Key || Number(file.size) !== body.size) throw unprocessable('s3Key and size must match the upload URL request');
@@ -113,14 +121,14 @@ export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
   app.get('/drive/files/:id', {
     schema: { tags: ['drive'], summary: 'File metadata', params: IdParams, response: { 200: Data(FileSchema), ...errorResponses } },
   }, async (request) => {
-    const file = await readableFile(ctx, request);
+    const file = await readableFile(ctx, caller(request).principal, request.params.id);
     return { data: fileToWire(file, publicBaseUrl(ctx, request)) };
   });
 
   app.get('/drive/files/:id/content', {
-    schema: { tags: ['drive'], summary: 'Download the bytes', params: IdParams },
+    schema: { tags: ['drive'], summary: 'Download the bytes', params: IdParams, response: { 200: FileBytes, ...errorResponses } },
   }, async (request, reply) => {
-    const file = await readableFile(ctx, request);
+    const file = await readableFile(ctx, caller(request).principal, request.params.id);
     const blob = await ctx.blobs.get(file.s3_key);
     if (!blob) throw notFound('File');
     reply.header('content-type', file.content_type).header('content-length', String(blob.size))
@@ -130,9 +138,7 @@ export async function driveRoutes(app: FastifyInstance, ctx: ServiceContext) {
   });
 }
 
-async function readableFile(ctx: ServiceContext, request: FastifyRequest): Promise<FileRow> {
-  const me = caller(request).principal;
-  const { id } = request.params as { id: string };
+async function readableFile(ctx: ServiceContext, me: Principal, id: string): Promise<FileRow> {
   const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', id).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
   if (!file || file.status !== 'registered' || !(await canReadFile(ctx, me, file))) throw notFound('File');
   return file;

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import type { Selectable } from 'kysely';
 import { appendAudit } from '../../../shared/audit.js';
 import { generateApiKey } from '../../../shared/auth/secrets.js';
@@ -9,6 +8,7 @@ import { forbidden, notFound, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller } from '../../../shared/http/authentication.js';
 import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 
 const Scope = Type.Union([Type.Literal('*'), Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
 const ApiKeySchema = Type.Object({
@@ -32,12 +32,12 @@ function keyToWire(k: Selectable<ApiKeyTable>) {
   };
 }
 
-export async function keyRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function keyRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/keys', {
     schema: { tags: ['keys'], summary: 'Create an API key (shown once)', body: CreateKeyBody, response: { 201: Data(Type.Object({ key: ApiKeySchema, apiKey: Type.String() })), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
-    const body = request.body as { name: string; principalId?: string; scopes?: string[]; expiresAt?: string; rateLimitPerMinute?: number };
+    const body = request.body;
     const principalId = body.principalId ?? me.id;
     if (principalId !== me.id && !me.is_admin) throw forbidden('Only admins create keys for other principals');
     if (body.scopes?.includes('admin') && !me.is_admin) throw forbidden('Only admins create keys with the admin scope');
@@ -62,7 +62,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['keys'], summary: 'List API keys (own; admins: any principal)', querystring: Type.Object({ principalId: Type.Optional(Id) }, { additionalProperties: false }), response: { 200: Data(Type.Array(ApiKeySchema)), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { principalId } = request.query as { principalId?: string };
+    const { principalId } = request.query;
     if (principalId && principalId !== me.id && !me.is_admin) throw forbidden('Only admins list other principals\' keys');
     let query = ctx.db.selectFrom('api_keys').selectAll().where('workspace_id', '=', me.workspace_id).orderBy('created_at', 'desc');
     if (principalId || !me.is_admin) query = query.where('principal_id', '=', principalId ?? me.id);
@@ -73,7 +73,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['keys'], summary: 'Revoke an API key (immediate)', params: IdParams, response: { 200: Data(ApiKeySchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     const existing = await ctx.db.selectFrom('api_keys').selectAll().where('id', '=', id).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
     if (!existing || (existing.principal_id !== me.id && !me.is_admin)) throw notFound('API key');
     const row = await ctx.db.transaction().execute(async (trx) => {

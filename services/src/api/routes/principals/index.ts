@@ -1,13 +1,14 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { appendAudit } from '../../../shared/audit.js';
 import { assertAcceptablePublicKey } from '../../../shared/auth/ed25519.js';
 import { generateApiKey, hashPassword } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
+import { isUniqueViolation } from '../../../shared/db/errors.js';
 import { conflict, notFound } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller, requireAdmin } from '../../../shared/http/authentication.js';
 import { Data, IdParams, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { principalToWire } from '../../wire.js';
 import { Email, Handle, Password, PrincipalSchema } from '../auth/schemas.js';
 
@@ -25,16 +26,12 @@ const CreateHumanBody = Type.Object({
 
 const ListQuery = Type.Object({ ...PageQuery, kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('agent')])) }, { additionalProperties: false });
 
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23505';
-}
-
-export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/agents', {
     schema: { tags: ['principals'], summary: 'Create an agent and its first API key (admin)', body: CreateAgentBody, response: { 201: Data(Type.Object({ agent: PrincipalSchema, apiKey: Type.String() })), ...errorResponses } },
   }, async (request, reply) => {
     const admin = requireAdmin(request).principal;
-    const body = request.body as { handle: string; displayName?: string; publicKey?: string; isAdmin?: boolean };
+    const body = request.body;
     if (body.publicKey) assertAcceptablePublicKey(body.publicKey);
     const key = generateApiKey();
     try {
@@ -62,7 +59,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
     schema: { tags: ['principals'], summary: 'Create a human account (admin)', body: CreateHumanBody, response: { 201: Data(Type.Object({ human: PrincipalSchema })), ...errorResponses } },
   }, async (request, reply) => {
     const admin = requireAdmin(request).principal;
-    const body = request.body as { email: string; password: string; handle: string; displayName?: string; isAdmin?: boolean };
+    const body = request.body;
     const passwordHash = await hashPassword(body.password);
     try {
       const human = await ctx.db.transaction().execute(async (trx) => {
@@ -85,7 +82,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
     schema: { tags: ['principals'], summary: 'The workspace directory', querystring: ListQuery, response: { 200: Page(PrincipalSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { limit = 50, cursor, kind } = request.query as { limit?: number; cursor?: string; kind?: 'human' | 'agent' };
+    const { limit = 50, cursor, kind } = request.query;
     let query = ctx.db.selectFrom('principals').selectAll().where('workspace_id', '=', me.workspace_id).orderBy('id').limit(limit + 1);
     if (kind) query = query.where('kind', '=', kind);
     if (cursor) query = query.where('id', '>', decodeCursor<{ id: string }>(cursor, { id: 'string' }).id);
@@ -99,7 +96,7 @@ export async function principalRoutes(app: FastifyInstance, ctx: ServiceContext)
     schema: { tags: ['principals'], summary: 'One principal of the workspace', params: IdParams, response: { 200: Data(PrincipalSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     const row = await ctx.db.selectFrom('principals').selectAll().where('id', '=', id).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
     if (!row) throw notFound('Principal');
     return { data: principalToWire(row) };

@@ -1,19 +1,19 @@
 import { EventType } from '@sesamespace/sdk/protocol';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { ServiceContext } from '../../../shared/context.js';
 import { unprocessable } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
 import { caller } from '../../../shared/http/authentication.js';
 import { Data, IdParams, errorResponses } from '../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
 
 // One grapheme-ish: short, no whitespace or control characters (custom emoji like `:ship:` too).
 const Emoji = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\s\\p{Cc}]+$' });
 const Receipt = Type.Object({ channelId: Type.String(), principalId: Type.String(), lastReadSeq: Type.Integer(), emoji: Type.String(), updatedAt: Type.String() });
 
-export async function profileRoutes(app: FastifyInstance, ctx: ServiceContext) {
+export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/profile/read-receipt-emoji', {
     schema: { tags: ['profile'], summary: 'Your read-receipt emoji', response: { 200: Data(Type.Object({ emoji: Type.String() })), ...errorResponses } },
   }, async (request) => ({ data: { emoji: caller(request).principal.read_receipt_emoji } }));
@@ -22,7 +22,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['profile'], summary: 'Set your read-receipt emoji', body: Type.Object({ emoji: Emoji }, { additionalProperties: false }), response: { 200: Data(Type.Object({ emoji: Type.String() })), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { emoji } = request.body as { emoji: string };
+    const { emoji } = request.body;
     await ctx.db.updateTable('principals').set({ read_receipt_emoji: emoji }).where('id', '=', me.id).execute();
     return { data: { emoji } };
   });
@@ -31,8 +31,8 @@ export async function profileRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['read receipts'], summary: 'Mark the channel read up to seq', params: IdParams, body: Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), response: { 200: Data(Receipt), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
-    const { seq } = request.body as { seq: number };
+    const { channel } = await channelForMember(ctx.db, me, request.params.id);
+    const { seq } = request.body;
     const head = await ctx.db.selectFrom('streams').select('head_seq').where('id', '=', channel.id).executeTakeFirst();
     if (seq > Number(head?.head_seq ?? 0)) throw unprocessable('seq: is beyond the channel\'s latest seq');
     const receipt = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
@@ -54,7 +54,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: ServiceContext) {
   app.get('/channels/:id/read-receipts', {
     schema: { tags: ['read receipts'], summary: 'Members\' read positions', params: IdParams, response: { 200: Data(Type.Array(Receipt)), ...errorResponses } },
   }, async (request) => {
-    const { channel } = await channelForMember(ctx.db, caller(request).principal, (request.params as { id: string }).id);
+    const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
     const rows = await ctx.db.selectFrom('read_receipts').selectAll().where('channel_id', '=', channel.id).execute();
     return { data: rows.map((r) => ({ channelId: r.channel_id, principalId: r.principal_id, lastReadSeq: Number(r.last_read_seq), emoji: r.emoji, updatedAt: new Date(r.updated_at).toISOString() })) };
   });

@@ -1,16 +1,15 @@
-import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
 import { caller, requireScope } from '../../../../shared/http/authentication.js';
 import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../../shared/http/schemas.js';
+import type { TypedApp } from '../../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from '../../channels/access.js';
 import { publicBaseUrl } from '../../drive/index.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
-import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
+import { sendMessage, toWire, updateMessage } from './service.js';
 
-export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
-  async function loadMessage(request: { params: unknown }, principal: Parameters<typeof channelForMember>[1]) {
-    const { id, messageId } = request.params as { id: string; messageId: string };
+export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
+  async function loadMessage({ id, messageId }: { id: string; messageId: string }, principal: Parameters<typeof channelForMember>[1]) {
     const { channel, role } = await channelForMember(ctx.db, principal, id);
     const message = await ctx.db.selectFrom('messages').selectAll().where('id', '=', messageId).where('channel_id', '=', channel.id).executeTakeFirst();
     if (!message) throw notFound('Message');
@@ -22,8 +21,8 @@ export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['messages'], summary: 'Send a message (idempotent by clientGeneratedId)', params: IdParams, body: SendMessageBody, response: { 200: Data(MessageSchema), 201: Data(MessageSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = requireScope(request, 'write').principal;
-    const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
-    const { message, created } = await sendMessage(ctx, me, channel.id, request.body as SendInput, publicBaseUrl(ctx, request));
+    const { channel } = await channelForMember(ctx.db, me, request.params.id);
+    const { message, created } = await sendMessage(ctx, me, channel.id, request.body, publicBaseUrl(ctx, request));
     reply.status(created ? 201 : 200);
     return { data: message };
   });
@@ -32,8 +31,8 @@ export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['messages'], summary: 'History by cursor, ascending seq within a page', params: IdParams, querystring: HistoryQuery, response: { 200: Page(MessageSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
-    const { channel } = await channelForMember(ctx.db, me, (request.params as { id: string }).id);
-    const q = request.query as { limit?: number; cursor?: string; direction?: 'before' | 'after'; before?: number; after?: number };
+    const { channel } = await channelForMember(ctx.db, me, request.params.id);
+    const q = request.query;
     if (q.before !== undefined && q.after !== undefined) throw badRequest('querystring: pass either before or after, not both');
     const limit = q.limit ?? 50;
     let direction = q.direction ?? (q.after !== undefined ? 'after' : 'before');
@@ -59,7 +58,7 @@ export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
     if (direction === 'before') page.reverse();
     const edge = direction === 'before' ? page[0] : page.at(-1);
     return {
-      data: page.map((r) => toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind } as never)),
+      data: page.map((r) => toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind })),
       pagination: { hasMore, nextCursor: hasMore && edge ? encodeCursor({ seq: Number(edge.seq), dir: direction }) : null },
     };
   });
@@ -67,7 +66,7 @@ export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
   app.get('/channels/:id/messages/:messageId', {
     schema: { tags: ['messages'], summary: 'One message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
-    const { message, sender } = await loadMessage(request, caller(request).principal);
+    const { message, sender } = await loadMessage(request.params, caller(request).principal);
     return { data: toWire(message, sender) };
   });
 
@@ -75,18 +74,17 @@ export async function messageRoutes(app: FastifyInstance, ctx: ServiceContext) {
     schema: { tags: ['messages'], summary: 'Edit (or stream into) your message', params: MessageParams, body: EditMessageBody, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
     const me = requireScope(request, 'write').principal;
-    const { message, sender } = await loadMessage(request, me);
+    const { message, sender } = await loadMessage(request.params, me);
     if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
     if (message.deleted_at) throw notFound('Message');
-    const body = request.body as { content: string; streaming?: boolean };
-    return { data: await updateMessage(ctx, me, message, sender, body) };
+    return { data: await updateMessage(ctx, me, message, sender, request.body) };
   });
 
   app.delete('/channels/:id/messages/:messageId', {
     schema: { tags: ['messages'], summary: 'Delete (tombstone) a message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
     const me = requireScope(request, 'write').principal;
-    const { message, sender, role } = await loadMessage(request, me);
+    const { message, sender, role } = await loadMessage(request.params, me);
     if (message.sender_id !== me.id && !canManage(role, me)) throw forbidden('Only the sender or a channel owner/admin can delete a message');
     if (message.deleted_at) return { data: toWire(message, sender) };
     return { data: await updateMessage(ctx, me, message, sender, { delete: true }) };

@@ -1,11 +1,12 @@
 import { EventType } from '@sesamespace/sdk/protocol';
 import type { ServiceContext } from '../../../../shared/context.js';
+import { isUniqueViolation } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { badRequest, unprocessable } from '../../../../shared/errors.js';
 import { canReadFile, fileToWire } from '../../drive/files.js';
 import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
-import { messageToWire, type WireMessage } from '../../../wire.js';
+import { messageToWire, type SenderInfo, type WireMessage } from '../../../wire.js';
 import { validateMetadata } from './kinds.js';
 
 export interface SendInput {
@@ -34,7 +35,7 @@ async function findByClientId(db: ServiceContext['db'] | Trx, channelId: string,
     .where('client_generated_id', '=', clientGeneratedId).executeTakeFirst();
 }
 
-export function toWire(row: MessageRow, sender: Principal): WireMessage {
+export function toWire(row: MessageRow, sender: SenderInfo): WireMessage {
   return messageToWire(row, sender);
 }
 
@@ -76,7 +77,7 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
   } catch (err) {
     if (err instanceof DuplicateSend) return { message: toWire(err.existing, sender), created: false };
     // Unique violation on (channel, sender, clientGeneratedId) from a racing insert on another connection.
-    if (input.clientGeneratedId && (err as { code?: string }).code === '23505') {
+    if (input.clientGeneratedId && isUniqueViolation(err)) {
       const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
       if (existing) return { message: toWire(existing, sender), created: false };
     }
