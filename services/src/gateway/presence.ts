@@ -2,6 +2,7 @@ import type { PresenceEventFrame, PresenceStatus } from '@sesamespace/sdk/protoc
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../shared/bus/index.js';
+import { watchRedis } from '../shared/connection-watch.js';
 import type { Logger } from '../shared/logger.js';
 import type { PresenceReader } from '../shared/presence/presence-reader.js';
 import { NODES_KEY, PRESENCE_KEY_PREFIX, nodeAliveKey, nodePrincipalsKey, principalKey, readStatuses, statusKey } from '../shared/presence/redis-keys.js';
@@ -90,7 +91,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   constructor(url: string, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
     this.redis = new Redis(url, { maxRetriesPerRequest: null });
-    this.redis.on('error', () => {});
+    watchRedis(this.redis, logger, 'presence', url);
     let connectedOnce = false;
     this.redis.on('ready', () => {
       if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });

@@ -1,5 +1,7 @@
 import type { PresenceStatus } from '@sesamespace/sdk/protocol';
 import { Redis } from 'ioredis';
+import { watchRedis } from '../connection-watch.js';
+import type { Logger } from '../logger.js';
 import { readStatuses } from './redis-keys.js';
 
 /** Reads principals' current status (the REST snapshot next to the live `presence` frames). */
@@ -11,9 +13,9 @@ export interface PresenceReader {
 export class RedisPresenceReader implements PresenceReader {
   private readonly redis: Redis;
 
-  constructor(url: string) {
+  constructor(url: string, logger: Logger) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
-    this.redis.on('error', () => {});
+    watchRedis(this.redis, logger, 'presence-reader', url);
   }
 
   statuses(ids: string[]) {
