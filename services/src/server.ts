@@ -3,7 +3,6 @@ import { buildApp } from './api/app.js';
 import { buildGateway } from './gateway/app.js';
 import { eventStreamRoute } from './gateway/event-stream-route.js';
 import { RealtimeNode } from './gateway/realtime-node.js';
-import { RedisPresenceReader } from './gateway/presence.js';
 import { presenceRoute } from './api/routes/presence.js';
 import { LocalDiskBlobStore } from './shared/blob-store.js';
 import { bootstrapFirstAdmin } from './shared/bootstrap.js';
@@ -12,6 +11,7 @@ import type { Config } from './shared/config.js';
 import type { ServiceContext } from './shared/context.js';
 import { createDatabase } from './shared/db/database.js';
 import { migrateToLatest } from './shared/db/migrate.js';
+import { RedisPresenceReader } from './shared/presence/presence-reader.js';
 import { TokenService } from './shared/auth/tokens.js';
 import { createEventPublisher } from './shared/events.js';
 import { createLogger } from './shared/logger.js';
@@ -35,9 +35,9 @@ export interface RunningServices {
 /** Opens the database (migrating it) and the bus: what every role needs. */
 export async function createContext(config: Config, name: string): Promise<ServiceContext> {
   const logger = createLogger(config.LOG_LEVEL, name);
-  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.SESAME_DATA_DIR, 'db'), poolSize: config.DATABASE_POOL_SIZE });
+  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.SESAME_DATA_DIR, 'db'), poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
-  const bus = createBus(config.REDIS_URL);
+  const bus = createBus(config.REDIS_URL, logger);
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
   const publish = createEventPublisher(bus, (err) => logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'));
   const blobs = new LocalDiskBlobStore(config.SESAME_BLOB_DIR ?? join(config.SESAME_DATA_DIR, 'blobs'));
@@ -54,7 +54,7 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
   if (roles.includes('api')) {
     const boot = await bootstrapFirstAdmin(ctx.db, ctx.logger, config.SESAME_BOOTSTRAP_API_KEY);
     running.generatedAdminKey = boot.apiKey;
-    const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL) : undefined);
+    const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL, ctx.logger) : undefined);
     const extraRoutes = [...(node ? [eventStreamRoute(node)] : []), ...(presenceReader ? [presenceRoute(presenceReader)] : [])];
     running.api = await buildApp(ctx, { extraRoutes });
     if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => presenceReader.close());

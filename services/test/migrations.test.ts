@@ -50,7 +50,7 @@ describe('migrations', () => {
 describe.each(targets())('migration 0004 (refresh token families) on %s', (target) => {
   it('gives tokens issued before it a family of their own, so they still rotate, and migrates down again', async () => {
     const database = await freshDatabase(target);
-    const db = createDatabase({ databaseUrl: database.url, dataDir: database.dataDir });
+    const db = createDatabase({ databaseUrl: database.url, dataDir: database.dataDir, logger: createLogger('silent', 'test') });
     try {
       const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableName: 'sesame_migrations', migrationLockTableName: 'sesame_migrations_lock' });
       expect((await migrator.migrateTo('0003-member-joined-seq')).error).toBeUndefined();

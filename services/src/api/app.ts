@@ -1,14 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../shared/context.js';
-import { SesameError } from '../shared/errors.js';
-import { sendProblem } from '../shared/http/problem-details.js';
 import { installAuthentication } from '../shared/http/authentication.js';
+import { createHttpApp } from '../shared/http/create-http-app.js';
 import { installOpenApi } from '../shared/http/openapi.js';
-import { installProblemDetails } from '../shared/http/problem-details.js';
 import { installRateLimits } from '../shared/http/rate-limits.js';
 import type { RouteModule } from '../shared/http/typed-app.js';
-import { installValidators } from '../shared/http/validation.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { channelRoutes } from './routes/channels/index.js';
@@ -33,23 +30,7 @@ export interface BuildAppOptions {
 
 /** Builds the REST app without listening; server.ts is the only place that listens. */
 export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: ctx.logger as FastifyBaseLogger,
-    bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
-    requestIdHeader: 'x-request-id',
-    logController: new LogController({ disableRequestLogging: ctx.config.LOG_LEVEL !== 'debug' && ctx.config.LOG_LEVEL !== 'trace' }),
-    ajv: { customOptions: { removeAdditional: false } },
-    trustProxy: true,
-    routerOptions: { maxParamLength: 200 },
-    // Errors raised by the router before any route runs (bad URL encoding, oversize params).
-    frameworkErrors: (error, _request, reply) => {
-      const kind = (error as { statusCode?: number }).statusCode === 414 ? 'uri-too-long' : 'bad-request';
-      void sendProblem(reply, new SesameError(kind, error.message).toProblem());
-    },
-  });
-  app.addHook('onSend', async (request, reply) => { reply.header('x-request-id', request.id); });
-  installValidators(app);
-  installProblemDetails(app);
+  const app = createHttpApp(ctx, { edge: 'api' });
   installAuthentication(app, ctx);
   await installRateLimits(app, ctx);
   await installOpenApi(app);

@@ -1,9 +1,22 @@
 import { CloseCode } from '@sesamespace/sdk/protocol';
 import type { ServiceContext } from '../shared/context.js';
-import type { WebSocketConnection } from './websocket-connection.js';
+import type { RealtimeIdentity } from './realtime-auth.js';
 
 // Credentials are re-checked this often on open connections (revoked keys, expired tokens).
 const REVALIDATE_INTERVAL_MS = 60_000;
+
+/** What the registry needs of a connection: liveness, credential re-checks, closing. */
+export interface RegisteredConnection {
+  /** When the client last sent a frame (ms since epoch). */
+  readonly lastSeenAt: number;
+  /** When the credential was last re-checked (ms since epoch); the registry moves it. */
+  lastValidatedAt: number;
+  readonly isOpen: boolean;
+  readonly identity: Pick<RealtimeIdentity, 'stillValid'> | undefined;
+  /** Sends an error frame, then closes with `code`. */
+  fail(code: number, error: string): void;
+  close(code: number, reason: string): void;
+}
 
 /**
  * This node's WebSocket connections, with one timer for all of them (not one per connection):
@@ -11,7 +24,7 @@ const REVALIDATE_INTERVAL_MS = 60_000;
  * everything with `GoingAway` on shutdown so clients resume on another node.
  */
 export class ConnectionRegistry {
-  private readonly connections = new Set<WebSocketConnection>();
+  private readonly connections = new Set<RegisteredConnection>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly ctx: ServiceContext) {
@@ -19,10 +32,10 @@ export class ConnectionRegistry {
     this.timer = setInterval(() => void this.sweep(), Math.max(250, Math.floor(heartbeat / 2))).unref();
   }
 
-  add(connection: WebSocketConnection) { this.connections.add(connection); }
-  remove(connection: WebSocketConnection) { this.connections.delete(connection); }
+  add(connection: RegisteredConnection) { this.connections.add(connection); }
+  remove(connection: RegisteredConnection) { this.connections.delete(connection); }
   get size() { return this.connections.size; }
-  all(): WebSocketConnection[] { return [...this.connections]; }
+  all(): RegisteredConnection[] { return [...this.connections]; }
 
   private async sweep() {
     const now = Date.now();

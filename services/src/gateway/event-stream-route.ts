@@ -6,7 +6,14 @@ import type { ServiceContext } from '../shared/context.js';
 import { serveEventStream } from './event-stream.js';
 import type { RealtimeNode } from './realtime-node.js';
 
-/** `GET /api/v1/events` on the api app, served by a gateway node in the same process. */
+/** Where the route sits; both apps mount `eventStreamRoute` under this prefix. */
+export const EVENTS_PREFIX = '/api/v1';
+
+/**
+ * `GET /api/v1/events`, the one definition both processes register: the gateway always, and
+ * the api when a gateway node shares its process. Expects the shared authentication
+ * (`installAuthentication`) in the scope it is registered in.
+ */
 export function eventStreamRoute(node: RealtimeNode) {
   return async function events(app: FastifyInstance, _ctx: ServiceContext) {
     app.get('/events', {

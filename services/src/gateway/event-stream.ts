@@ -69,6 +69,8 @@ export async function serveEventStream(request: FastifyRequest, reply: FastifyRe
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    // Hijacked replies skip the edge's onSend hook; the stream carries its request id too.
+    'x-request-id': request.id,
   });
   write('retry: 1000\n\n');
 

@@ -2,7 +2,10 @@ import type { PresenceEventFrame, PresenceStatus } from '@sesamespace/sdk/protoc
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../shared/bus/index.js';
+import { watchRedis } from '../shared/connection-watch.js';
 import type { Logger } from '../shared/logger.js';
+import type { PresenceReader } from '../shared/presence/presence-reader.js';
+import { NODES_KEY, PRESENCE_KEY_PREFIX, nodeAliveKey, nodePrincipalsKey, principalKey, readStatuses, statusKey } from '../shared/presence/redis-keys.js';
 
 export type ConnectionStatus = Exclude<PresenceStatus, 'offline'>;
 export interface PresencePrincipal { id: string; workspaceId: string }
@@ -17,11 +20,6 @@ export function bestStatus(statuses: Iterable<PresenceStatus>): PresenceStatus {
     if (s === 'away') best = 'away';
   }
   return best;
-}
-
-/** Reads principals' current status (the REST snapshot next to the live `presence` frames). */
-export interface PresenceReader {
-  statuses(principalIds: string[]): Promise<Record<string, PresenceStatus>>;
 }
 
 /**
@@ -53,19 +51,6 @@ export class MemoryPresenceStore implements PresenceStore {
 
   onReset() {}
   async close() {}
-}
-
-const KEY = 'sesame:presence:';
-const nodeAliveKey = (nodeId: string) => `${KEY}alive:${nodeId}`;
-const principalKey = (principalId: string) => `${KEY}principal:${principalId}`;
-const statusKey = (principalId: string) => `${KEY}status:${principalId}`;
-const nodePrincipalsKey = (nodeId: string) => `${KEY}node-principals:${nodeId}`;
-const NODES_KEY = `${KEY}nodes`;
-
-async function readStatuses(redis: Redis, ids: string[]): Promise<Record<string, PresenceStatus>> {
-  if (ids.length === 0) return {};
-  const values = await redis.mget(ids.map(statusKey));
-  return Object.fromEntries(ids.map((id, i) => [id, (values[i] ?? 'offline') as PresenceStatus]));
 }
 
 /**
@@ -106,7 +91,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   constructor(url: string, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
     this.redis = new Redis(url, { maxRetriesPerRequest: null });
-    this.redis.on('error', () => {});
+    watchRedis(this.redis, logger, 'presence', url);
     let connectedOnce = false;
     this.redis.on('ready', () => {
       if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });
@@ -119,7 +104,7 @@ export class RedisPresenceStore implements PresenceStore {
 
   private update(principalId: string, nodeField: string, status: PresenceStatus | ''): Promise<PresenceStatus | null> {
     return (this.redis as unknown as { sesamePresence(...args: string[]): Promise<PresenceStatus | null> })
-      .sesamePresence(principalKey(principalId), statusKey(principalId), nodeField, status === 'offline' ? '' : status, `${KEY}alive:`);
+      .sesamePresence(principalKey(principalId), statusKey(principalId), nodeField, status === 'offline' ? '' : status, `${PRESENCE_KEY_PREFIX}alive:`);
   }
 
   async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus) {
@@ -179,24 +164,6 @@ export class RedisPresenceStore implements PresenceStore {
       if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
     }
     await this.redis.del(nodePrincipalsKey(node));
-  }
-}
-
-/** For an api process without a gateway: reads the statuses the gateways keep in Redis. */
-export class RedisPresenceReader implements PresenceReader {
-  private readonly redis: Redis;
-
-  constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
-    this.redis.on('error', () => {});
-  }
-
-  statuses(ids: string[]) {
-    return readStatuses(this.redis, ids);
-  }
-
-  close() {
-    this.redis.disconnect();
   }
 }
 

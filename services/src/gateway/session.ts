@@ -5,7 +5,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
-import { readHeads } from '../shared/events.js';
+import { readEvents, readHeads } from '../shared/events.js';
 import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
@@ -87,7 +87,7 @@ export class RealtimeSession implements FollowerOwner {
   }
 
   private createFollower(stream: string): { stream: string; ready: Promise<void> } {
-    const follower = new StreamFollower(stream, this, this.ctx.db, this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
+    const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => readEvents(this.ctx.db, s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
     const entry = { follower, unfollow: () => {} };
     this.followers.set(stream, entry);
     const ready = this.deps.hub.follow(stream, follower).then((unfollow) => {

@@ -1,6 +1,4 @@
 import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
-import type { Db } from '../shared/db/database.js';
-import { readEvents } from '../shared/events.js';
 import { toWireFrame, type EphemeralFrame, type HubEvent, type TopicListener, type WireFrame } from './stream-hub.js';
 
 /** What a follower needs from the connection it belongs to. */
@@ -16,6 +14,9 @@ export interface FollowerOwner {
   replayed(stream: string, seq: number): void;
   failed(stream: string, err: unknown): void;
 }
+
+/** Reads a stream's committed events after `afterSeq`, in seq order (Postgres, or a fake in tests). */
+export type ReadEvents = (stream: string, afterSeq: number, limit: number) => Promise<SesameEvent[]>;
 
 // A hole that Postgres cannot fill yet (it never should: events are published after commit)
 // is retried after this long rather than in a tight loop.
@@ -40,7 +41,7 @@ export class StreamFollower implements TopicListener {
   constructor(
     readonly stream: string,
     private readonly owner: FollowerOwner,
-    private readonly db: Db,
+    private readonly readEvents: ReadEvents,
     private readonly batchSize: number,
     private readonly knownHead: () => number,
   ) {}
@@ -115,7 +116,7 @@ export class StreamFollower implements TopicListener {
     do {
       this.refill = false;
       for (;;) {
-        const batch = await readEvents(this.db, this.stream, this.sent, this.batchSize);
+        const batch = await this.readEvents(this.stream, this.sent, this.batchSize);
         if (this.stopped) return;
         const first = batch[0];
         if (first && first.seq > this.sent + 1) {

@@ -47,10 +47,10 @@ export async function createTestContext(target: Target, env: Record<string, stri
   const config: Config = loadConfig({
     LOG_LEVEL: 'silent', NODE_ENV: 'test', ...(database.url ? { DATABASE_URL: database.url } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...env,
   });
-  const db = createDatabase({ databaseUrl: database.url, dataDir: database.dataDir, poolSize: 20 });
-  await migrateToLatest(db);
-  const bus: Bus = redisUrl ? new RedisBus(redisUrl) : new MemoryBus();
   const logger = createLogger('silent', 'test');
+  const db = createDatabase({ databaseUrl: database.url, dataDir: database.dataDir, poolSize: 20, logger });
+  await migrateToLatest(db);
+  const bus: Bus = redisUrl ? new RedisBus(redisUrl, logger) : new MemoryBus();
   const tokens = await TokenService.create(db, undefined, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
   const publish = createEventPublisher(bus, () => {});
   const blobDir = mkdtempSync(join(tmpdir(), 'sesame-blobs-'));

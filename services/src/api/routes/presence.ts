@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { PresenceReader } from '../../gateway/presence.js';
+import type { PresenceReader } from '../../shared/presence/presence-reader.js';
 import type { ServiceContext } from '../../shared/context.js';
 import { unprocessable } from '../../shared/errors.js';
 import { caller } from '../../shared/http/authentication.js';

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { watchRedis } from '../connection-watch.js';
+import type { Logger } from '../logger.js';
 import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
 
 const PREFIX = 'sesame:';
@@ -19,13 +21,14 @@ export class RedisBus implements Bus {
   private pending: Promise<unknown>[] = [];
   private connectedOnce = false;
 
-  constructor(url: string) {
+  constructor(url: string, logger: Logger) {
     const options = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false } as const;
     this.publisher = new Redis(url, options);
     this.subscriber = new Redis(url, { ...options, autoResubscribe: true });
-    // Connection errors are retried by ioredis; without a listener they would crash the process.
-    this.publisher.on('error', () => {});
-    this.subscriber.on('error', () => {});
+    // Connection errors are retried by ioredis; the watches log each outage once (and, as
+    // 'error' listeners, keep those errors from crashing the process).
+    watchRedis(this.publisher, logger, 'bus-publisher', url);
+    watchRedis(this.subscriber, logger, 'bus-subscriber', url);
     this.subscriber.on('ready', () => {
       if (this.connectedOnce) for (const listener of [...this.reconnectListeners]) listener();
       this.connectedOnce = true;

@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { ConnectionWatch } from '../connection-watch.js';
+import type { Logger } from '../logger.js';
 import { LockedPGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
@@ -17,14 +19,19 @@ export interface DatabaseTarget {
   dataDir?: string;
   /** Pool size for real Postgres. */
   poolSize?: number;
+  /** Where Postgres connection loss and recovery are logged. */
+  logger: Logger;
 }
 
 export function createDatabase(target: DatabaseTarget): Db {
   if (target.databaseUrl) {
     const pool = new pg.Pool({ connectionString: target.databaseUrl, max: target.poolSize ?? 10 });
     // An idle client error (e.g. Postgres restarted) must not crash the process; the pool
-    // drops that client and the next query reconnects.
-    pool.on('error', () => {});
+    // drops that client and the next query reconnects. Logged once per outage, and the next
+    // successful connection after it once.
+    const watch = new ConnectionWatch(target.logger, { backend: 'postgres', role: 'pool' }, target.databaseUrl);
+    pool.on('error', (err) => watch.down(err));
+    pool.on('connect', () => watch.up());
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dataDir = target.dataDir ?? '.sesame/db';

@@ -5,15 +5,23 @@ export function sendProblem(reply: FastifyReply, problem: ProblemDetails) {
   return reply.status(problem.status).type('application/problem+json').send(problem);
 }
 
+/** Fastify's own errors (validation, content-type parsing, router) carry a string `code`. */
+export function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string';
+}
+
+function validationMessage(v: NonNullable<FastifyError['validation']>[number]): string {
+  if (v.keyword === 'additionalProperties') return `unknown field '${String(v.params.additionalProperty)}'`;
+  return v.message ?? 'is invalid';
+}
+
 /** Maps fastify's own error codes onto the catalogue. */
 function fromFastifyError(error: FastifyError): SesameError | null {
   switch (error.code) {
     case 'FST_ERR_VALIDATION': {
       const errors = (error.validation ?? []).map((v) => ({
         path: `${error.validationContext ?? ''}${v.instancePath || ''}`,
-        message: v.keyword === 'additionalProperties'
-          ? `unknown field '${(v.params as { additionalProperty?: string }).additionalProperty}'`
-          : v.message ?? 'is invalid',
+        message: validationMessage(v),
       }));
       const first = errors[0];
       return new SesameError('bad-request', first ? `${first.path || error.validationContext}: ${first.message}` : error.message, { errors });
@@ -32,8 +40,24 @@ function fromFastifyError(error: FastifyError): SesameError | null {
   }
 }
 
+/** The catalogue entry for an error a client made (4xx) that fastify raised, or null. */
+function clientProblem(error: unknown): SesameError | null {
+  const mapped = isFastifyError(error) ? fromFastifyError(error) : null;
+  if (mapped) return mapped;
+  // Plugins' errors carry a `statusCode` without necessarily having a fastify code.
+  if (!(error instanceof Error) || !('statusCode' in error) || typeof error.statusCode !== 'number') return null;
+  return error.statusCode > 0 && error.statusCode < 500 ? new SesameError(kindForStatus(error.statusCode), error.message) : null;
+}
+
+/** Errors the router raises before any route runs (bad URL encoding, oversize params). */
+export function sendFrameworkError(error: FastifyError, reply: FastifyReply) {
+  const kind = error.statusCode === 414 ? 'uri-too-long' : 'bad-request';
+  return sendProblem(reply, new SesameError(kind, error.message).toProblem());
+}
+
+/** One error handler and one not-found handler: every error a client sees is Problem Details. */
 export function installProblemDetails(app: FastifyInstance) {
-  app.setErrorHandler((error: FastifyError | SesameError, request, reply) => {
+  app.setErrorHandler((error: unknown, request, reply) => {
     let problem: ProblemDetails;
     if (error instanceof SesameError) {
       problem = error.toProblem();
@@ -41,12 +65,9 @@ export function installProblemDetails(app: FastifyInstance) {
         reply.header('retry-after', String(error.extensions.retryAfter));
       }
     } else {
-      const mapped = fromFastifyError(error as FastifyError);
-      if (mapped) problem = mapped.toProblem();
-      else if ((error as FastifyError).statusCode && (error as FastifyError).statusCode! < 500) {
-        const status = (error as FastifyError).statusCode!;
-        problem = new SesameError(kindForStatus(status), error.message).toProblem();
-      } else {
+      const fromClient = clientProblem(error);
+      if (fromClient) problem = fromClient.toProblem();
+      else {
         // Unexpected: log the error, never leak internals to the client.
         request.log.error({ err: error }, 'unhandled error');
         problem = new SesameError('internal-error', `An unexpected error occurred (request ${request.id})`).toProblem();

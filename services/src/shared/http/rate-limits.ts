@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { watchRedis } from '../connection-watch.js';
 import type { ServiceContext } from '../context.js';
 import { SesameError } from '../errors.js';
 
@@ -10,7 +11,8 @@ import { SesameError } from '../errors.js';
  */
 export async function installRateLimits(app: FastifyInstance, ctx: ServiceContext) {
   const redis = ctx.config.REDIS_URL ? new Redis(ctx.config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
-  redis?.on('error', () => {});
+  // Counting is skipped while Redis is down (skipOnError); the watch says so once per outage.
+  if (redis && ctx.config.REDIS_URL) watchRedis(redis, ctx.logger, 'rate-limits', ctx.config.REDIS_URL);
   if (redis) app.addHook('onClose', async () => { redis.disconnect(); });
   await app.register(rateLimit, {
     global: true,

@@ -1,0 +1,46 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ServiceContext } from '../context.js';
+import { installProblemDetails, sendFrameworkError } from './problem-details.js';
+import { installValidators } from './validation.js';
+
+/**
+ * Whether `X-Forwarded-*` headers are believed. Kept in this one place for both processes.
+ * (Today every hop is trusted; narrowing it to configured proxies is its own change.)
+ */
+export const TRUST_PROXY = true;
+
+/** Path parameters are ids (at most 100 characters); longer ones are a 414 from the router. */
+export const MAX_PARAM_LENGTH = 200;
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+export interface HttpAppOptions {
+  /** Which process's edge this is; bound to every request log line (`edge`). */
+  edge: 'api' | 'gateway';
+}
+
+/**
+ * The HTTP edge both processes share: logger, request ids (`x-request-id` honoured on the way
+ * in and echoed on the way out), proxy trust, router limits, body limit, schema validators, and
+ * Problem Details for every error and unknown route. Each app adds its own routes on top.
+ */
+export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): FastifyInstance {
+  const verbose = ctx.config.LOG_LEVEL === 'debug' || ctx.config.LOG_LEVEL === 'trace';
+  // Typed as fastify's logger so the app is a plain FastifyInstance, whatever pino's generics.
+  const loggerInstance: FastifyBaseLogger = ctx.logger.child({ edge: options.edge });
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
+    requestIdHeader: REQUEST_ID_HEADER,
+    logController: new LogController({ disableRequestLogging: !verbose }),
+    ajv: { customOptions: { removeAdditional: false } },
+    trustProxy: TRUST_PROXY,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors raised by the router before any route runs (bad URL encoding, oversize params).
+    frameworkErrors: (error, _request, reply) => { void sendFrameworkError(error, reply); },
+  });
+  app.addHook('onSend', async (request, reply) => { reply.header(REQUEST_ID_HEADER, request.id); });
+  installValidators(app);
+  installProblemDetails(app);
+  return app;
+}
