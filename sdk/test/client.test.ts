@@ -1,7 +1,7 @@
 import * as ed from '@noble/ed25519';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  BadRequestError, ConflictError, ConnectionError, ForbiddenError, InternalServerError, NotFoundError, RateLimitError, SesameClient,
+  BadRequestError, ConflictError, ConnectionError, ForbiddenError, InternalServerError, NotFoundError, SesameClient,
   ServiceUnavailableError, UnauthorizedError, UnprocessableEntityError, generateKeyPair,
 } from '../src/index.js';
 import { decodeKey } from '../src/keys.js';
@@ -115,7 +115,7 @@ describe('Ed25519 agent auth', () => {
   });
 
   it('rejects a malformed private key clearly', async () => {
-    const server = await serve((req, res) => json(res, 200, { data: { nonce: 'n', expiresAt: '' } }));
+    const server = await serve((_req, res) => json(res, 200, { data: { nonce: 'n', expiresAt: '' } }));
     const client = new SesameClient({ apiUrl: server.url, agent: { handle: 'bot', privateKey: 'abcd' } });
     await expect(client.getMe()).rejects.toThrow(/32-byte Ed25519 seed/);
   });
