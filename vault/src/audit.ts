@@ -69,7 +69,7 @@ export function buildAuditEntry(previous: AuditEntry | null, input: AuditInput):
 export function verifyAuditChain(entries: AuditEntry[]): { valid: true } | { valid: false; brokenAt: number; reason: string } {
   let prevHash = GENESIS_HASH;
   for (let i = 0; i < entries.length; i++) {
-    const { hash, ...body } = entries[i]!;
+    const { hash, ...body } = entries[i];
     if (body.seq !== i + 1) return { valid: false, brokenAt: i, reason: 'sequence gap or reorder' };
     if (body.prevHash !== prevHash) return { valid: false, brokenAt: i, reason: 'previous hash does not match' };
     if (hashEntry(body) !== hash) return { valid: false, brokenAt: i, reason: 'entry content was altered' };

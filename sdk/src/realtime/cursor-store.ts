@@ -20,12 +20,13 @@ export class MemoryCursorStore implements CursorStore {
     this.cursors = { ...initial };
   }
 
-  async load(): Promise<Cursors> {
-    return { ...this.cursors };
+  load(): Promise<Cursors> {
+    return Promise.resolve({ ...this.cursors });
   }
 
-  async save(cursors: Cursors): Promise<void> {
+  save(cursors: Cursors): Promise<void> {
     this.cursors = { ...cursors };
+    return Promise.resolve();
   }
 }
 
