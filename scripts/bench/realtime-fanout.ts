@@ -60,7 +60,7 @@ async function setupSesame(services: TestServices): Promise<System> {
     servers: { api: () => [sesame.api.pid], gateway: () => [sesame.gateway.pid], postgres: () => processTree(services.postgresPid), redis: () => [services.redisPid] },
     verify: async (reports) => {
       const seqs = (await Promise.all(driver.sent)).filter((m): m is SentMessage => Boolean(m)).map((m) => m.seq).sort((a, b) => a - b);
-      const firstSeq = seqs[0]!;
+      const firstSeq = seqs[0];
       const lastSeq = seqs.at(-1)!;
       const tracks = reports.flatMap((r) => r.tracks);
       const exact = tracks.filter((t) => t.first === firstSeq && t.last === lastSeq && t.received === seqs.length && t.duplicates === 0 && t.gaps === 0).length;
@@ -101,7 +101,7 @@ async function setupSocketIo(services: TestServices, nodes: 1 | 2): Promise<Syst
 async function setupWs(): Promise<System> {
   const server = await startWsServer();
   const ws = await connectWs(`${server.url}/send`);
-  const driver = new FanoutDriver('ws', { send: (content) => { ws.send(content); }, close: () => ws.terminate() }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
+  const driver = new FanoutDriver('ws', { send: (content) => { ws.send(content); }, close: () => { ws.terminate(); } }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
   await driver.connect({ kind: 'ws', url: server.url });
   return {
     key: 'ws',
@@ -140,7 +140,7 @@ void runBench(async () => {
   const ranges = new Map<string, Array<{ rate: { first: number; sent: number }; loop: { first: number; sent: number }; cpu: Record<string, number> }>>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (let k = 0; k < systems.length; k++) {
-      const system = systems[(k + round - 1) % systems.length]!;
+      const system = systems[(k + round - 1) % systems.length];
       const rate = await system.driver.fixedRate(`rate${round}`, RATE_PER_SECOND, RATE_SECONDS);
       await sleep(300);
       const meter = new CpuMeter({ ...system.servers, subscribers: () => system.driver.subscriberPids, sender: () => [process.pid] });

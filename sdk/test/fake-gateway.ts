@@ -88,7 +88,7 @@ export class FakeGateway {
 
   static async start(): Promise<FakeGateway> {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    await new Promise<void>((resolve) => server.once('listening', () => { resolve(); }));
     return new FakeGateway(server, `ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
   }
 
@@ -96,12 +96,12 @@ export class FakeGateway {
   nextConnection(): Promise<GatewayConnection> {
     const queued = this.queued.shift();
     if (queued) return Promise.resolve(check(queued));
-    return new Promise((resolve) => this.waiting.push((connection) => resolve(check(connection))));
+    return new Promise((resolve) => this.waiting.push((connection) => { resolve(check(connection)); }));
   }
 
   async close(): Promise<void> {
     for (const client of this.server.clients) client.terminate();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => { this.server.close(() => { resolve(); }); });
   }
 }
 

@@ -138,11 +138,11 @@ describe('realtime: reconnect policy', () => {
     const connecting = client.connect();
     (await gateway.nextConnection()).authenticate();
     await connecting;
-    gateway.connections[0]!.terminate();
+    gateway.connections[0].terminate();
     (await gateway.nextConnection()).close(CloseCode.InternalError, 'boom'); // attempt 1 fails
     (await gateway.nextConnection()).authenticate(); // attempt 2 succeeds
     await waitFor(() => events('connected').length === 2, 'second connected');
-    gateway.connections[2]!.terminate();
+    gateway.connections[2].terminate();
     (await gateway.nextConnection()).authenticate();
     await waitFor(() => events('connected').length === 3, 'third connected');
     expect(events('reconnecting').map((r) => r.attempt)).toEqual([1, 2, 1]);
@@ -155,7 +155,7 @@ describe('realtime: reconnect policy', () => {
     const connecting = client.connect();
     (await gateway.nextConnection()).authenticate();
     await connecting;
-    gateway.connections[0]!.terminate();
+    gateway.connections[0].terminate();
     const onOther = await other.nextConnection();
     onOther.authenticate();
     await waitFor(() => client.connectionState === 'open', 'open on the second node');
@@ -209,10 +209,10 @@ describe('realtime: credentials', () => {
   function agentApi() {
     let issued = 0;
     return async (req: { url: string }, res: Parameters<typeof json>[0]) => {
-      if (req.url === '/api/v1/auth/challenge') return json(res, 200, { data: { nonce: 'n', expiresAt: '' } });
+      if (req.url === '/api/v1/auth/challenge') { json(res, 200, { data: { nonce: 'n', expiresAt: '' } }); return; }
       if (req.url === '/api/v1/auth/verify' || req.url === '/api/v1/auth/refresh') {
         issued++;
-        return json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } });
+        json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } }); return;
       }
       json(res, 404, {});
     };

@@ -37,7 +37,7 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-KEEP_OUTPUT); };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   let nextId = 1;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const noticeHandlers: Array<(m: Record<string, unknown>) => void> = [];
@@ -75,9 +75,9 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
         const started = Date.now();
         const check = () => {
           const match = out.match(pattern);
-          if (match) return resolve(match);
-          if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`${options.label} exited before printing ${pattern}:\n${out.slice(-4000)}`));
-          if (Date.now() - started > timeoutMs) return reject(new Error(`${options.label}: timed out waiting for ${pattern}:\n${out.slice(-4000)}`));
+          if (match) { resolve(match); return; }
+          if (child.exitCode !== null || child.signalCode !== null) { reject(new Error(`${options.label} exited before printing ${pattern}:\n${out.slice(-4000)}`)); return; }
+          if (Date.now() - started > timeoutMs) { reject(new Error(`${options.label}: timed out waiting for ${pattern}:\n${out.slice(-4000)}`)); return; }
           setTimeout(check, 25);
         };
         check();

@@ -72,7 +72,7 @@ export class FanoutDriver {
       const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`);
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
-        if (++this.doneBy[m.index as number]! === this.processes) {
+        if (++this.doneBy[m.index as number] === this.processes) {
           this.lastProgress = Date.now();
           this.onDelivered?.();
         }
@@ -136,7 +136,7 @@ export class FanoutDriver {
     this.lastProgress = Date.now();
     for (;;) {
       let pending = 0;
-      for (let i = first; i < first + total; i++) if (this.doneBy[i]! < this.processes) pending++;
+      for (let i = first; i < first + total; i++) if (this.doneBy[i] < this.processes) pending++;
       if (pending === 0) return { first, sent: total };
       if (Date.now() - this.lastProgress > STALL_MS) throw new Error(`${this.label} ${phase}: ${pending} of ${total} messages did not reach every subscriber within ${STALL_MS} ms`);
       await sleep(20);
@@ -159,7 +159,7 @@ export class FanoutDriver {
       delivered += stats.delivered;
       if (BigInt(stats.lastRecvNs) > lastRecv) lastRecv = BigInt(stats.lastRecvNs);
     }
-    const seconds = Number(lastRecv - this.sendNs[range.first]!) / 1e9;
+    const seconds = Number(lastRecv - this.sendNs[range.first]) / 1e9;
     return { sent: range.sent, delivered, expected: range.sent * this.subscribers, seconds, deliveriesPerSecond: delivered / seconds, hist };
   }
 

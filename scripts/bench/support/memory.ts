@@ -29,9 +29,9 @@ export class Inspector {
 
   /** Attaches to a child started with `INSPECT_FLAG` (it prints its inspector URL). */
   static async attach(child: Child): Promise<Inspector> {
-    const url = (await child.waitForOutput(/Debugger listening on (ws:\/\/\S+)/))[1]!;
+    const url = (await child.waitForOutput(/Debugger listening on (ws:\/\/\S+)/))[1];
     const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => { resolve(); }); ws.once('error', reject); });
     return new Inspector(ws);
   }
 

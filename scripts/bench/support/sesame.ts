@@ -51,8 +51,8 @@ export async function startSesame(services: TestServices, options: SesameOptions
   // After the api: it has run the migrations and created the admin.
   const gateway = spawnRole('gateway', env, options.gatewayNodeArgs);
   const gatewayMatch = await gateway.waitForOutput(/Gateway:\s+(ws:\/\/\S+\/v1\/connect)/);
-  const apiUrl = apiMatch[1]!;
-  return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1]!, adminKey, rest: new SesameRest(apiUrl, adminKey) };
+  const apiUrl = apiMatch[1];
+  return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1], adminKey, rest: new SesameRest(apiUrl, adminKey) };
 }
 
 export interface CreatedAgent { id: string; handle: string; apiKey: string }

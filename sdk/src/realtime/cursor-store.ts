@@ -20,13 +20,12 @@ export class MemoryCursorStore implements CursorStore {
     this.cursors = { ...initial };
   }
 
-  load(): Promise<Cursors> {
-    return Promise.resolve({ ...this.cursors });
+  async load(): Promise<Cursors> {
+    return { ...this.cursors };
   }
 
-  save(cursors: Cursors): Promise<void> {
+  async save(cursors: Cursors): Promise<void> {
     this.cursors = { ...cursors };
-    return Promise.resolve();
   }
 }
 

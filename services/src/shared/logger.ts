@@ -21,7 +21,7 @@ export function loggerOptions(level: string, name: string): LoggerOptions {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     // Request URLs may carry `?token=` for SSE; strip query strings from the logged url.
     serializers: {
-      req: (req: { method: string; url: string; id?: string }) => ({ method: req.method, url: req.url?.split('?')[0], id: req.id }),
+      req: (req: { method: string; url?: string; id?: string }) => ({ method: req.method, url: req.url?.split('?')[0], id: req.id }),
     },
   };
 }

@@ -21,7 +21,7 @@ export function startWorker(ctx: ServiceContext, jobs: WorkerJob[] = WORKER_JOBS
       if (busy || stopped) return;
       busy = true;
       const run = job.run(ctx)
-        .catch((err) => ctx.logger.error({ err, job: job.name }, 'worker job failed'))
+        .catch((err: unknown) => { ctx.logger.error({ err, job: job.name }, 'worker job failed'); })
         .finally(() => { busy = false; running.delete(run); });
       running.add(run);
     };

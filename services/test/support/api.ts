@@ -34,7 +34,7 @@ export async function startTestApi(target: Target, env: Record<string, string> =
         headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
         payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
-      return response as never;
+      return response;
     },
     async createAgent(handle, extra = {}) {
       const res = await api.call(adminKey, 'POST', '/agents', { handle, ...extra });
