@@ -34,10 +34,10 @@ describe('errors', () => {
   ] as const)('maps %i Problem Details to its class', async (status, kind, ErrorClass) => {
     const server = await serve((_req, res) => { json(res, status, problem(status, kind, 'what went wrong'), { 'x-request-id': 'req-1' }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_secret_value_123', maxRetries: 0 });
-    const error = await client.getMe().catch((e) => e);
+    const error = (await client.getMe().catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(ErrorClass);
     expect(error).toMatchObject({ status, type: `urn:sesame:error:${kind}`, detail: 'what went wrong', requestId: 'req-1' });
-    expect(String(error.message)).not.toContain('sk_secret_value_123');
+    expect(error.message).not.toContain('sk_secret_value_123');
   });
 
   it('reports unreachable servers as ConnectionError', async () => {
@@ -49,7 +49,7 @@ describe('errors', () => {
 describe('retries', () => {
   it('retries a 429 honouring Retry-After, then succeeds', async () => {
     let calls = 0;
-    const server = await serve((_req, res) => { ++calls === 1 ? json(res, 429, problem(429, 'rate-limited'), { 'retry-after': '0' }) : json(res, 200, { data: { id: 'me' } }); });
+    const server = await serve((_req, res) => { if (++calls === 1) json(res, 429, problem(429, 'rate-limited'), { 'retry-after': '0' }); else json(res, 200, { data: { id: 'me' } }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a' });
     expect(await client.getMe()).toEqual({ id: 'me' });
     expect(calls).toBe(2);
@@ -71,7 +71,7 @@ describe('retries', () => {
 
   it('sendMessage carries a generated clientGeneratedId, reused by its retries', async () => {
     let calls = 0;
-    const server = await serve((req, res) => { ++calls < 3 ? json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }) : json(res, 201, { data: { id: 'msg_1', ...req.body } }); });
+    const server = await serve((req, res) => { if (++calls < 3) json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }); else json(res, 201, { data: { id: 'msg_1', ...req.body } }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a', maxRetries: 3 });
     const message = await client.sendMessage('ch_1', { content: 'hi', kind: 'text' });
     const ids = server.requests.map((r) => r.body.clientGeneratedId);

@@ -14,7 +14,7 @@ export class GatewayConnection {
 
   constructor(readonly socket: WebSocket, readonly auth: AuthFrame, readonly url: string, private readonly gateway: FakeGateway) {
     socket.on('message', (raw) => {
-      const frame = JSON.parse(String(raw)) as Received;
+      const frame = JSON.parse((raw as Buffer).toString()) as Received;
       this.received.push(frame);
       if (frame.type === 'ping' && gateway.answerPings) this.send({ type: 'pong', heads: { ...gateway.heads } });
       for (const waiter of this.waiters.filter((w) => w.type === frame.type)) {
@@ -77,7 +77,7 @@ export class FakeGateway {
   private constructor(private readonly server: WebSocketServer, readonly url: string) {
     server.on('connection', (socket, request) => {
       socket.once('message', (raw) => {
-        const connection = new GatewayConnection(socket, JSON.parse(String(raw)), request.url ?? '', this);
+        const connection = new GatewayConnection(socket, JSON.parse((raw as Buffer).toString()), request.url ?? '', this);
         this.connections.push(connection);
         const waiter = this.waiting.shift();
         if (waiter) waiter(connection);

@@ -103,6 +103,7 @@ describe('realtime: handlers', () => {
     const { conn, client, errors, seqs } = await connected({ ch_1: 0 });
     const after: number[] = [];
     client.on('message', () => { throw new Error('handler bug'); });
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the test: a rejecting async listener must not break delivery
     client.on('message', async () => { throw new Error('async handler bug'); });
     client.once('message', (e) => after.push(-e.seq));
     client.on('message', (e) => { after.push(e.seq); });

@@ -47,7 +47,7 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
     if (id !== undefined) {
       const waiter = pending.get(id);
       pending.delete(id);
-      if (message.error) waiter?.reject(new Error(`${options.label}: ${String(message.error)}`));
+      if (message.error) waiter?.reject(new Error(`${options.label}: ${message.error as string}`));
       else waiter?.resolve(message.result);
     } else {
       for (const handler of noticeHandlers) handler(message);
@@ -110,7 +110,7 @@ export function spawnBenchProcess(file: string, label: string, env: Record<strin
 type Handler = (message: Record<string, unknown>) => unknown;
 
 /** In a child: answers `request()`s with `handlers[cmd]`; exits when the parent goes away. */
-export function serve(handlers: Record<string, Handler>): void {
+export function serve(handlers: Partial<Record<string, Handler>>): void {
   process.on('disconnect', () => process.exit(0));
   process.on('message', (raw) => {
     const message = raw as Record<string, unknown> & { cmd: string; requestId: number };

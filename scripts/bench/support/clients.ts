@@ -77,7 +77,7 @@ export function connectWs(url: string): Promise<WebSocket> {
 
 /** Runs `fn` over `items` with at most `limit` at a time, keeping results in order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {

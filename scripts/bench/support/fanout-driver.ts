@@ -10,6 +10,7 @@ import { Histogram, nowNs, type HistogramData } from './stats.js';
 
 export interface Sender {
   /** Sends one message; Sesame's resolves with the persisted message. */
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- fire-and-forget senders (ws, Socket.IO) return nothing
   send(content: string): Promise<SentMessage | void> | void;
   close(): void;
 }
@@ -20,8 +21,8 @@ export interface SubscriberReport {
   connected: number;
   unexpectedCloses: number;
   frameBytes: number;
-  otherFrames: Record<string, number>;
-  phases: Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>;
+  otherFrames: Partial<Record<string, number>>;
+  phases: Partial<Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>>;
   /** Sesame only: each connection's view of the channel stream. */
   tracks: Array<{ first: number; last: number; received: number; duplicates: number; gaps: number }>;
 }
@@ -46,6 +47,7 @@ export class FanoutDriver {
   private onDelivered: (() => void) | undefined;
   private lastProgress = Date.now();
   private nextIndex = 0;
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- what send() resolves with, as above
   readonly sent: Array<Promise<SentMessage | void>> = [];
   sendErrors = 0;
   firstSendError: unknown;
@@ -92,7 +94,7 @@ export class FanoutDriver {
     this.sendNs[index] = nowNs();
     const result = Promise.resolve()
       .then(() => this.sender.send(content))
-      .catch((err) => { this.sendErrors++; this.firstSendError ??= err; });
+      .catch((err: unknown) => { this.sendErrors++; this.firstSendError ??= err; });
     this.sent.push(result);
     return index;
   }

@@ -22,7 +22,7 @@ export class Inspector {
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: unknown };
+      const message = JSON.parse((data as Buffer).toString()) as { id?: number; result?: unknown; error?: unknown };
       if (message.id !== undefined) this.pending.get(message.id)?.(message);
     });
   }

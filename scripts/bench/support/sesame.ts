@@ -85,7 +85,7 @@ export class SesameRest {
 
   /** `count` agents named `${prefix}-${i}`, `concurrency` requests at a time. */
   async createAgents(prefix: string, count: number, concurrency = 16): Promise<CreatedAgent[]> {
-    const agents: CreatedAgent[] = new Array(count);
+    const agents = new Array<CreatedAgent>(count);
     let next = 0;
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < count) {

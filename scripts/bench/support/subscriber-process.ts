@@ -25,7 +25,7 @@ let connected = 0;
 /** Wire size of the last bench message frame (what the server sends per delivery). */
 let frameBytes = 0;
 /** Sesame only: frames other than bench messages, by type (presence, pong, …). */
-const otherFrames: Record<string, number> = {};
+const otherFrames: Partial<Record<string, number>> = {};
 let unexpectedCloses = 0;
 let closing = false;
 

@@ -10,6 +10,7 @@ export interface TestApi {
   ctx: TestContext;
   adminKey: string;
   /** inject() with the given key as bearer; parses JSON. */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the shape of light-my-request's own json<T>()
   call(key: string | null, method: InjectOptions['method'], url: string, body?: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse & { json<T = any>(): T }>;
   createAgent(handle: string, extra?: Record<string, unknown>): Promise<{ id: string; apiKey: string }>;
   close(): Promise<void>;

@@ -22,8 +22,8 @@ export function spawnServer(command: string, env: Record<string, string>): Serve
   });
   let out = '';
   let err = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { err += d; });
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
   return {
     child, exited, stdout: () => out, stderr: () => err,

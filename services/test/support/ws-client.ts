@@ -11,7 +11,7 @@ export class TestSocket {
 
   constructor(readonly ws: WebSocket) {
     this.opened = new Promise((resolve, reject) => { ws.once('open', () => { resolve(); }); ws.once('error', reject); });
-    ws.on('message', (data) => { this.frames.push(JSON.parse(data.toString())); this.wake(); });
+    ws.on('message', (data) => { this.frames.push(JSON.parse((data as Buffer).toString())); this.wake(); });
     ws.on('close', (code, reason) => { this.closed = { code, reason: reason.toString() }; this.wake(); });
     ws.on('error', () => {});
   }
