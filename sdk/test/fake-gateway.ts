@@ -6,7 +6,7 @@ import { CONNECT_PATH, toWireEventFrame, type AuthFrame, type Cursors, type Sesa
 export type Received = { type: string; [key: string]: any };
 
 /** One client connection, as the test sees it after the client's first (`auth`) frame. */
-export class GatewayConnection {
+class GatewayConnection {
   readonly received: Received[] = [];
   closed = false;
   closeCode?: number;

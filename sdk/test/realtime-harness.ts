@@ -12,7 +12,7 @@ export function event(stream: string, seq: number, type = 'message'): SesameEven
 }
 
 /** The durable history the fake API serves from `GET /streams/:stream/events`. */
-export class EventLog {
+class EventLog {
   private readonly streams = new Map<string, SesameEvent[]>();
   /** Page size of the fake API (the real one takes `limit`); small values force paging. */
   pageSize = 1000;

@@ -10,7 +10,7 @@ import { sleep } from './lifecycle.js';
 
 export const INSPECT_FLAG = '--inspect=127.0.0.1:0';
 
-export function vmRssBytes(pid: number): number {
+function vmRssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!match) throw new Error(`no VmRSS for ${pid}`);
   return Number(match[1]) * 1024;

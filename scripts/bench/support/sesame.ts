@@ -20,7 +20,7 @@ export interface SesameOptions {
 }
 
 /** The env every bench gives Sesame: loopback, quiet logs, no rate limit in the way. */
-export function sesameEnv(services: TestServices, adminKey: string, extra: Record<string, string> = {}): Record<string, string> {
+function sesameEnv(services: TestServices, adminKey: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: services.databaseUrl,
     REDIS_URL: services.redisUrl,

@@ -20,7 +20,7 @@ export interface SequencerHooks {
  * milliseconds; waiting this long before asking the API for a missing seq spares it a request
  * storm from every connected client.
  */
-export const GAP_FILL_GRACE_MS = 200;
+const GAP_FILL_GRACE_MS = 200;
 /** Beyond this many waiting frames a stream stops buffering; the gap fill fetches the rest. */
 const MAX_BUFFERED_PER_STREAM = 10_000;
 

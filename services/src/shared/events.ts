@@ -96,9 +96,3 @@ export async function readHeads(db: Db, streams: string[]): Promise<Record<strin
   for (const row of rows) heads[row.id] = int8(row.head_seq);
   return heads;
 }
-
-/** Oldest retained seq of a stream (events before it were pruned), or null if none pruned. */
-export async function oldestRetainedSeq(db: Db, stream: string): Promise<number | null> {
-  const row = await db.selectFrom('events').select((eb) => eb.fn.min('seq').as('min')).where('stream', '=', stream).executeTakeFirst();
-  return row?.min == null ? null : int8(row.min);
-}

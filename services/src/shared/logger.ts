@@ -4,7 +4,7 @@ import pino, { type Logger, type LoggerOptions } from 'pino';
  * Paths pino censors wherever they appear in a log line. Secrets never reach the logs:
  * credentials travel in these headers and fields only.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'req.headers.cookie',
@@ -14,7 +14,7 @@ export const REDACT_PATHS = [
   'apiKey', 'password', 'token', 'accessToken', 'refreshToken', 'secret', 'privateKey',
 ];
 
-export function loggerOptions(level: string, name: string): LoggerOptions {
+function loggerOptions(level: string, name: string): LoggerOptions {
   return {
     level,
     name,

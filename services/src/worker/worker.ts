@@ -6,7 +6,7 @@ export interface Worker { stop(): Promise<void> }
 export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceContext): Promise<void> }
 
 /** Every periodic job; later features (webhook deliveries, lease expiry, overdue schedules) append theirs. */
-export const WORKER_JOBS: WorkerJob[] = [
+const WORKER_JOBS: WorkerJob[] = [
   { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
 ];
 
