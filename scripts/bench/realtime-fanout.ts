@@ -43,6 +43,9 @@ interface System {
   verify?: (reports: SubscriberReport[]) => Promise<string>;
 }
 
+/** A process group's CPU share in a round; groups with no process there are absent. */
+const cpuShare = (cpu: Record<string, number>, label: string): number => (Object.hasOwn(cpu, label) ? cpu[label] : 0);
+
 interface Round { rate: PhaseResult; loop: PhaseResult; cpu: Record<string, number> }
 
 async function setupSesame(services: TestServices): Promise<System> {
@@ -60,7 +63,7 @@ async function setupSesame(services: TestServices): Promise<System> {
     servers: { api: () => [sesame.api.pid], gateway: () => [sesame.gateway.pid], postgres: () => processTree(services.postgresPid), redis: () => [services.redisPid] },
     verify: async (reports) => {
       const seqs = (await Promise.all(driver.sent)).filter((m): m is SentMessage => Boolean(m)).map((m) => m.seq).sort((a, b) => a - b);
-      const firstSeq = seqs[0]!;
+      const firstSeq = seqs[0];
       const lastSeq = seqs.at(-1)!;
       const tracks = reports.flatMap((r) => r.tracks);
       const exact = tracks.filter((t) => t.first === firstSeq && t.last === lastSeq && t.received === seqs.length && t.duplicates === 0 && t.gaps === 0).length;
@@ -101,7 +104,7 @@ async function setupSocketIo(services: TestServices, nodes: 1 | 2): Promise<Syst
 async function setupWs(): Promise<System> {
   const server = await startWsServer();
   const ws = await connectWs(`${server.url}/send`);
-  const driver = new FanoutDriver('ws', { send: (content) => { ws.send(content); }, close: () => ws.terminate() }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
+  const driver = new FanoutDriver('ws', { send: (content) => { ws.send(content); }, close: () => { ws.terminate(); } }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
   await driver.connect({ kind: 'ws', url: server.url });
   return {
     key: 'ws',
@@ -116,7 +119,7 @@ const cores = (usage: Record<string, number>, labels: string[]) => labels.reduce
 const pct = (c: number) => `${(c * 100).toFixed(0)}%`;
 
 void runBench(async () => {
-  const setups: Record<string, (services: TestServices) => Promise<System>> = {
+  const setups: Partial<Record<string, (services: TestServices) => Promise<System>>> = {
     sesame: setupSesame,
     socketio: (services) => setupSocketIo(services, 1),
     socketio2: (services) => setupSocketIo(services, 2),
@@ -127,7 +130,7 @@ void runBench(async () => {
   const services = startTestServices();
   const systems: System[] = [];
   for (const [key, setup] of Object.entries(setups)) {
-    if (only.length && !only.includes(key)) continue;
+    if (!setup || (only.length && !only.includes(key))) continue;
     console.log(`[${key}] ${new Date().toISOString().slice(11, 19)} starting, connecting ${SUBSCRIBERS} subscribers…`);
     systems.push(await setup(services));
   }
@@ -140,7 +143,7 @@ void runBench(async () => {
   const ranges = new Map<string, Array<{ rate: { first: number; sent: number }; loop: { first: number; sent: number }; cpu: Record<string, number> }>>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (let k = 0; k < systems.length; k++) {
-      const system = systems[(k + round - 1) % systems.length]!;
+      const system = systems[(k + round - 1) % systems.length];
       const rate = await system.driver.fixedRate(`rate${round}`, RATE_PER_SECOND, RATE_SECONDS);
       await sleep(300);
       const meter = new CpuMeter({ ...system.servers, subscribers: () => system.driver.subscriberPids, sender: () => [process.pid] });
@@ -155,7 +158,7 @@ void runBench(async () => {
 
   const rows: string[] = [];
   const notes: string[] = [];
-  const others = [...ranges.values()].flat().map((r) => r.cpu.others ?? 0);
+  const others = [...ranges.values()].flat().map((r) => cpuShare(r.cpu, 'others'));
   for (const system of systems) {
     await Promise.all(system.driver.sent);
     if (system.driver.sendErrors) throw new Error(`${system.name}: ${system.driver.sendErrors} sends failed; first: ${String(system.driver.firstSendError)}`);
@@ -167,7 +170,7 @@ void runBench(async () => {
     }));
     for (const [i, r] of rounds.entries()) {
       console.log(`[${system.key}] round ${i + 1}: fixed rate p50 ${ms(r.rate.hist.percentile(50))} / p99 ${ms(r.rate.hist.percentile(99))} / max ${ms(r.rate.hist.max)} ms; ` +
-        `closed loop ${int(r.loop.deliveriesPerSecond)}/s, p50 ${ms(r.loop.hist.percentile(50))} / p99 ${ms(r.loop.hist.percentile(99))} ms; others ${pct(r.cpu.others ?? 0)}`);
+        `closed loop ${int(r.loop.deliveriesPerSecond)}/s, p50 ${ms(r.loop.hist.percentile(50))} / p99 ${ms(r.loop.hist.percentile(99))} ms; others ${pct(cpuShare(r.cpu, 'others'))}`);
     }
     const rateHist = rounds.reduce((h, r) => h.merge(r.rate.hist.toJSON()), new Histogram());
     const loopHist = rounds.reduce((h, r) => h.merge(r.loop.hist.toJSON()), new Histogram());
@@ -181,7 +184,7 @@ void runBench(async () => {
     const cpuDetail = serverLabels.map((label) => `${label} ${pct(median(rounds.map((r) => r.cpu[label] ?? 0)))}`).join(' + ');
     rows.push(`| ${system.name} | ${int(median(rateRates))} | ${ms(rateHist.percentile(50))} | ${ms(rateHist.percentile(99))} | ` +
       `**${int(median(loopRates))}** (${int(Math.min(...loopRates))}–${int(Math.max(...loopRates))}) | ${ms(loopHist.percentile(50))} | ${ms(loopHist.percentile(99))} | ` +
-      `${pct(serverCores)} (${cpuDetail}) | ${pct(median(rounds.map((r) => r.cpu.subscribers ?? 0)))} | ${int(perServerCpuSecond)} |`);
+      `${pct(serverCores)} (${cpuDetail}) | ${pct(median(rounds.map((r) => cpuShare(r.cpu, 'subscribers'))))} | ${int(perServerCpuSecond)} |`);
     const closes = reports.reduce((n, r) => n + r.unexpectedCloses, 0);
     const verdict = system.verify ? ` ${await system.verify(reports)}.` : '';
     const frameBytes = Math.max(...reports.map((r) => r.frameBytes));

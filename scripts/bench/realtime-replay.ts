@@ -30,7 +30,7 @@ interface Timing { seconds: number; detail: string }
 
 /** Sesame WebSocket resume: auth with cursors, then every missed event, then `replayed`. */
 async function sesameResume(sesame: SesameServers, apiKey: string, cursors: Record<string, number>, channelId: string): Promise<Timing> {
-  const from = cursors[channelId]!;
+  const from = cursors[channelId];
   let authSentAt = 0;
   let authenticatedAt = 0;
   let lastAt = 0;
@@ -107,8 +107,8 @@ void runBench(async () => {
   // ---- Sesame: the client goes offline at the channel's head; 10,000 messages are persisted.
   const sesame = await startSesame(services);
   const [client] = await sesame.rest.createAgents('replay-client', 1);
-  const channel = await sesame.rest.createGroup('replay', [client!.id]);
-  const first = await connectSesame(sesame.gatewayUrl, client!.apiKey, () => {});
+  const channel = await sesame.rest.createGroup('replay', [client.id]);
+  const first = await connectSesame(sesame.gatewayUrl, client.apiKey, () => {});
   const cursors = first.authenticated.heads as Record<string, number>;
   first.ws.close();
   console.log(`[Sesame] client offline at ${JSON.stringify(cursors)}; sending ${int(MESSAGES)} messages via REST (${SEND_CONCURRENCY} concurrent)…`);
@@ -159,8 +159,8 @@ void runBench(async () => {
   // Run 0 warms up (JIT, connection pools); its time is reported apart as the cold figure.
   for (let run = 0; run <= RUNS; run++) {
     const warmUp = run === 0;
-    await timed('ws', () => sesameResume(sesame, client!.apiKey, cursors, channel.id), warmUp);
-    await timed('rest', () => restPages(sesame, client!.apiKey, channel.id, cursors[channel.id]!), warmUp);
+    await timed('ws', () => sesameResume(sesame, client.apiKey, cursors, channel.id), warmUp);
+    await timed('rest', () => restPages(sesame, client.apiKey, channel.id, cursors[channel.id]), warmUp);
     await timed('sio', () => socketIoRecover(socketIo, session), warmUp);
     if (warmUp) {
       console.log(`warm-up (cold) run: Sesame WebSocket ${cold.ws!.seconds.toFixed(3)} s; REST ${cold.rest!.seconds.toFixed(3)} s; Socket.IO ${cold.sio!.seconds.toFixed(3)} s`);
@@ -173,9 +173,9 @@ void runBench(async () => {
   const row = (name: string, key: 'ws' | 'rest' | 'sio', what: string) => {
     const list = timings[key];
     const seconds = median(list.map((t) => t.seconds));
-    const labels = Object.keys(cpu[key][0]!).filter((label) => label !== 'others');
-    const medianCpu = Object.fromEntries(labels.map((label) => [label, median(cpu[key].map((c) => c[label]!))]));
-    return `| ${name} | **${int(MESSAGES / seconds)}** | ${(seconds * 1000).toFixed(0)} ms | ${list.map((t) => `${(t.seconds * 1000).toFixed(0)}`).join(' / ')} ms | ${(cold[key]!.seconds * 1000).toFixed(0)} ms | ${cpuMs(medianCpu)} | ${what} |`;
+    const labels = Object.keys(cpu[key][0]).filter((label) => label !== 'others');
+    const medianCpu = Object.fromEntries(labels.map((label) => [label, median(cpu[key].map((c) => c[label]))]));
+    return `| ${name} | **${int(MESSAGES / seconds)}** | ${(seconds * 1000).toFixed(0)} ms | ${list.map((t) => (t.seconds * 1000).toFixed(0)).join(' / ')} ms | ${(cold[key]!.seconds * 1000).toFixed(0)} ms | ${cpuMs(medianCpu)} | ${what} |`;
   };
   const markdown = [
     `## Realtime replay (${int(MESSAGES)} missed messages)`,

@@ -42,7 +42,7 @@ for (const name of benches) {
   const started = Date.now();
   const code = await new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', `${dir}${name}.ts`], { cwd: root, stdio: 'inherit' });
-    child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
+    child.on('exit', (exitCode, signal) => { resolve(exitCode ?? (signal ? 1 : 0)); });
   });
   console.log(`=== ${name}: ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${((Date.now() - started) / 1000).toFixed(0)} s ===`);
   if (code !== 0) failed.push(name);

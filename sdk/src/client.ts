@@ -41,7 +41,7 @@ export class SesameClient extends GuardedEmitter {
     });
     this.credentials = options.agent
       ? new AgentCredentials(this.http, options.agent)
-      : options.apiKey ? new StaticCredentials(options.apiKey, 'apiKey') : new StaticCredentials(options.token!, 'token');
+      : options.apiKey ? new StaticCredentials(options.apiKey, 'apiKey') : new StaticCredentials(options.token ?? '', 'token');
     this.http.credentials = this.credentials;
   }
 
@@ -70,7 +70,7 @@ export class SesameClient extends GuardedEmitter {
       sdkVersion: SDK_VERSION,
     }, {
       emit: (event, ...args) => { (this.emit as (name: string, ...rest: unknown[]) => boolean)(event, ...args); },
-      dispatch: (event) => this.dispatch(event),
+      dispatch: (event) => { this.dispatch(event); },
     });
     return this.realtime.connect();
   }
@@ -87,6 +87,7 @@ export class SesameClient extends GuardedEmitter {
 
   /** Sets your presence; kept and re-sent after every reconnect. */
   setPresence(status: 'online' | 'away'): void {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- plain-JS callers get a clear error
     if (status !== 'online' && status !== 'away') throw new TypeError("setPresence: status must be 'online' or 'away'");
     this.realtime?.setPresence(status);
   }

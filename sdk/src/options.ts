@@ -51,7 +51,8 @@ export const DEFAULT_OPTIONS = {
   timeoutMs: 30_000,
 } as const;
 
-export function validateOptions(options: SesameClientOptions): void {
+// Runs on whatever a plain-JS caller passes, hence the checks the types already promise.
+export function validateOptions(options: SesameClientOptions | null | undefined): void {
   if (!options || typeof options.apiUrl !== 'string' || !/^https?:\/\//.test(options.apiUrl)) {
     throw new TypeError('SesameClient: `apiUrl` must be an http(s) URL, e.g. "http://127.0.0.1:13531"');
   }
@@ -67,6 +68,7 @@ export function validateOptions(options: SesameClientOptions): void {
       throw new TypeError(`SesameClient: \`${name}\` must be a number >= 0`);
     }
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- plain-JS callers may pass null
   const given = [options.apiKey, options.agent, options.token].filter((v) => v !== undefined && v !== null && v !== '');
   if (given.length !== 1) {
     throw new TypeError('SesameClient: pass exactly one credential: `apiKey`, `agent: {handle, privateKey}` or `token`');

@@ -1,5 +1,5 @@
 import { hmac } from '@noble/hashes/hmac';
-import { sha256 } from '@noble/hashes/sha256';
+import { sha256 } from '@noble/hashes/sha2';
 import { decodeKey } from './keys.js';
 
 /** Default tolerance between the signed timestamp and now, in seconds (±5 minutes). */
@@ -34,7 +34,7 @@ function sign(secret: string, content: string): string {
 
 /** `v1,<sig>` entries (space-separated; several during a secret rotation overlap). */
 function signaturesFrom(header: string): string[] {
-  return header.trim().split(/\s+/).map((part) => part.split(',')).filter(([version]) => version === 'v1').map(([, sig]) => sig ?? '');
+  return header.trim().split(/\s+/).map((part) => part.split(',')).filter(([version]) => version === 'v1').map((parts) => parts.at(1) ?? '');
 }
 
 function checkTimestamp(timestamp: string, toleranceSeconds: number, now: number) {
@@ -52,6 +52,7 @@ export interface VerifyOptions { toleranceSeconds?: number; now?: number }
  * `{timestamp}.{rawBody}` with the secret and the timestamp is fresh. Pass the raw body string
  * exactly as received — not re-serialised JSON.
  */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- public API (README): the caller names the event type it expects
 export function constructWebhookEvent<T = unknown>(secret: string, signatureHeader: string, timestampHeader: string, rawBody: string, options: VerifyOptions = {}): T {
   if (!signatureHeader) throw new WebhookVerificationError('No signature: pass the X-Sesame-Signature header');
   checkTimestamp(timestampHeader, options.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS, options.now ?? Date.now());

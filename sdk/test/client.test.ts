@@ -1,7 +1,7 @@
 import * as ed from '@noble/ed25519';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  BadRequestError, ConflictError, ConnectionError, ForbiddenError, InternalServerError, NotFoundError, RateLimitError, SesameClient,
+  BadRequestError, ConflictError, ConnectionError, ForbiddenError, InternalServerError, NotFoundError, SesameClient,
   ServiceUnavailableError, UnauthorizedError, UnprocessableEntityError, generateKeyPair,
 } from '../src/index.js';
 import { decodeKey } from '../src/keys.js';
@@ -32,12 +32,12 @@ describe('errors', () => {
     [404, 'not-found', NotFoundError], [409, 'conflict', ConflictError], [422, 'unprocessable-entity', UnprocessableEntityError],
     [500, 'internal-error', InternalServerError],
   ] as const)('maps %i Problem Details to its class', async (status, kind, ErrorClass) => {
-    const server = await serve((_req, res) => json(res, status, problem(status, kind, 'what went wrong'), { 'x-request-id': 'req-1' }));
+    const server = await serve((_req, res) => { json(res, status, problem(status, kind, 'what went wrong'), { 'x-request-id': 'req-1' }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_secret_value_123', maxRetries: 0 });
-    const error = await client.getMe().catch((e) => e);
+    const error = (await client.getMe().catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(ErrorClass);
     expect(error).toMatchObject({ status, type: `urn:sesame:error:${kind}`, detail: 'what went wrong', requestId: 'req-1' });
-    expect(String(error.message)).not.toContain('sk_secret_value_123');
+    expect(error.message).not.toContain('sk_secret_value_123');
   });
 
   it('reports unreachable servers as ConnectionError', async () => {
@@ -49,21 +49,21 @@ describe('errors', () => {
 describe('retries', () => {
   it('retries a 429 honouring Retry-After, then succeeds', async () => {
     let calls = 0;
-    const server = await serve((_req, res) => (++calls === 1 ? json(res, 429, problem(429, 'rate-limited'), { 'retry-after': '0' }) : json(res, 200, { data: { id: 'me' } })));
+    const server = await serve((_req, res) => { if (++calls === 1) json(res, 429, problem(429, 'rate-limited'), { 'retry-after': '0' }); else json(res, 200, { data: { id: 'me' } }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a' });
     expect(await client.getMe()).toEqual({ id: 'me' });
     expect(calls).toBe(2);
   });
 
   it('gives up after maxRetries with the typed error', async () => {
-    const server = await serve((_req, res) => json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }));
+    const server = await serve((_req, res) => { json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a', maxRetries: 2 });
     await expect(client.getMe()).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(server.requests).toHaveLength(3);
   });
 
   it('does not retry a non-idempotent POST on 503', async () => {
-    const server = await serve((_req, res) => json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }));
+    const server = await serve((_req, res) => { json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a', maxRetries: 3 });
     await expect(client.createAgent({ handle: 'x' })).rejects.toBeInstanceOf(ServiceUnavailableError);
     expect(server.requests).toHaveLength(1);
@@ -71,7 +71,7 @@ describe('retries', () => {
 
   it('sendMessage carries a generated clientGeneratedId, reused by its retries', async () => {
     let calls = 0;
-    const server = await serve((req, res) => (++calls < 3 ? json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }) : json(res, 201, { data: { id: 'msg_1', ...req.body } })));
+    const server = await serve((req, res) => { if (++calls < 3) json(res, 503, problem(503, 'service-unavailable'), { 'retry-after': '0' }); else json(res, 201, { data: { id: 'msg_1', ...req.body } }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a', maxRetries: 3 });
     const message = await client.sendMessage('ch_1', { content: 'hi', kind: 'text' });
     const ids = server.requests.map((r) => r.body.clientGeneratedId);
@@ -79,7 +79,7 @@ describe('retries', () => {
     expect(new Set(ids).size).toBe(1);
     expect(ids[0]).toMatch(/^[0-9a-f]{32}$/);
     expect(message.clientGeneratedId).toBe(ids[0]);
-    expect(server.requests[0]!.headers.authorization).toBe('Bearer sk_a');
+    expect(server.requests[0].headers.authorization).toBe('Bearer sk_a');
   });
 });
 
@@ -90,20 +90,20 @@ describe('Ed25519 agent auth', () => {
     let issued = 0;
     let revoked = '';
     const server = await serve(async (req, res) => {
-      if (req.url === '/api/v1/auth/challenge') return json(res, 200, { data: { nonce: `n${issued}`, expiresAt: '' } });
+      if (req.url === '/api/v1/auth/challenge') { json(res, 200, { data: { nonce: `n${issued}`, expiresAt: '' } }); return; }
       if (req.url === '/api/v1/auth/verify') {
         const ok = await ed.verifyAsync(decodeKey(req.body.signature), new TextEncoder().encode(`sesame-auth:${req.body.handle}:${req.body.nonce}`), publicKey);
-        if (!ok) return json(res, 401, problem(401, 'unauthorized'));
+        if (!ok) { json(res, 401, problem(401, 'unauthorized')); return; }
         issued++;
-        return json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } });
+        json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } }); return;
       }
       if (req.url === '/api/v1/auth/refresh') {
         issued++;
-        return json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } });
+        json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } }); return;
       }
       const bearer = req.headers.authorization?.slice(7);
-      if (bearer === revoked) return json(res, 401, problem(401, 'unauthorized'));
-      return json(res, 200, { data: { bearer } });
+      if (bearer === revoked) { json(res, 401, problem(401, 'unauthorized')); return; }
+      json(res, 200, { data: { bearer } });
     });
     const client = new SesameClient({ apiUrl: server.url, agent: { handle: 'bot', privateKey: keys.privateKey } });
     const results = await Promise.all(Array.from({ length: 5 }, () => client.getMe() as Promise<unknown>));
@@ -115,7 +115,7 @@ describe('Ed25519 agent auth', () => {
   });
 
   it('rejects a malformed private key clearly', async () => {
-    const server = await serve((req, res) => json(res, 200, { data: { nonce: 'n', expiresAt: '' } }));
+    const server = await serve((_req, res) => { json(res, 200, { data: { nonce: 'n', expiresAt: '' } }); });
     const client = new SesameClient({ apiUrl: server.url, agent: { handle: 'bot', privateKey: 'abcd' } });
     await expect(client.getMe()).rejects.toThrow(/32-byte Ed25519 seed/);
   });
@@ -123,12 +123,12 @@ describe('Ed25519 agent auth', () => {
 
 describe('list shapes', () => {
   it('returns the README shapes: { channels }, { messages, nextCursor }', async () => {
-    const server = await serve((req, res) => json(res, 200, { data: [{ id: req.url.includes('messages') ? 'msg_1' : 'ch_1' }], pagination: { nextCursor: 'c2', hasMore: true } }));
+    const server = await serve((req, res) => { json(res, 200, { data: [{ id: req.url.includes('messages') ? 'msg_1' : 'ch_1' }], pagination: { nextCursor: 'c2', hasMore: true } }); });
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a' });
     const { channels } = await client.listChannels();
     expect(channels).toEqual([{ id: 'ch_1' }]);
     const { messages, nextCursor, hasMore } = await client.getMessages('ch_1', { limit: 50 });
     expect({ messages, nextCursor, hasMore }).toEqual({ messages: [{ id: 'msg_1' }], nextCursor: 'c2', hasMore: true });
-    expect(server.requests[1]!.url).toBe('/api/v1/channels/ch_1/messages?limit=50');
+    expect(server.requests[1].url).toBe('/api/v1/channels/ch_1/messages?limit=50');
   });
 });

@@ -24,7 +24,7 @@ export function readmeShapes(client: SesameClient, myId: string) {
     await client.sendMessage(msg.channelId, { content: 'Hello! How can I help?', kind: 'text' });
     // @ts-expect-error content is a string
     const wrong: number = msg.content;
-    void wrong;
+    wrong;
   });
   client.on('typing', (event) => { expectTrue<Equal<typeof event.channelId, string>>(true); });
   client.on('presence', (event) => { expectTrue<Equal<typeof event.status, 'online' | 'away' | 'offline'>>(true); });

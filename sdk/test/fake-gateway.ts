@@ -6,7 +6,7 @@ import { CONNECT_PATH, toWireEventFrame, type AuthFrame, type Cursors, type Sesa
 export type Received = { type: string; [key: string]: any };
 
 /** One client connection, as the test sees it after the client's first (`auth`) frame. */
-export class GatewayConnection {
+class GatewayConnection {
   readonly received: Received[] = [];
   closed = false;
   closeCode?: number;
@@ -14,7 +14,7 @@ export class GatewayConnection {
 
   constructor(readonly socket: WebSocket, readonly auth: AuthFrame, readonly url: string, private readonly gateway: FakeGateway) {
     socket.on('message', (raw) => {
-      const frame = JSON.parse(String(raw)) as Received;
+      const frame = JSON.parse((raw as Buffer).toString()) as Received;
       this.received.push(frame);
       if (frame.type === 'ping' && gateway.answerPings) this.send({ type: 'pong', heads: { ...gateway.heads } });
       for (const waiter of this.waiters.filter((w) => w.type === frame.type)) {
@@ -77,7 +77,7 @@ export class FakeGateway {
   private constructor(private readonly server: WebSocketServer, readonly url: string) {
     server.on('connection', (socket, request) => {
       socket.once('message', (raw) => {
-        const connection = new GatewayConnection(socket, JSON.parse(String(raw)), request.url ?? '', this);
+        const connection = new GatewayConnection(socket, JSON.parse((raw as Buffer).toString()), request.url ?? '', this);
         this.connections.push(connection);
         const waiter = this.waiting.shift();
         if (waiter) waiter(connection);
@@ -88,7 +88,7 @@ export class FakeGateway {
 
   static async start(): Promise<FakeGateway> {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    await new Promise<void>((resolve) => server.once('listening', () => { resolve(); }));
     return new FakeGateway(server, `ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
   }
 
@@ -96,12 +96,12 @@ export class FakeGateway {
   nextConnection(): Promise<GatewayConnection> {
     const queued = this.queued.shift();
     if (queued) return Promise.resolve(check(queued));
-    return new Promise((resolve) => this.waiting.push((connection) => resolve(check(connection))));
+    return new Promise((resolve) => this.waiting.push((connection) => { resolve(check(connection)); }));
   }
 
   async close(): Promise<void> {
     for (const client of this.server.clients) client.terminate();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) => { this.server.close(() => { resolve(); }); });
   }
 }
 

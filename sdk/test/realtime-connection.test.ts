@@ -37,7 +37,7 @@ describe('realtime: handshake', () => {
 
   it('rejects connect() with RealtimeError when wsUrl is missing', async () => {
     const client = new SesameClient({ apiUrl: 'http://127.0.0.1:1', apiKey: 'sk_test' });
-    const error = await client.connect().catch((e) => e);
+    const error = (await client.connect().catch((e: unknown) => e)) as RealtimeError;
     expect(error).toBeInstanceOf(RealtimeError);
     expect(error.type).toBe('urn:sesame:error:realtime-not-configured');
     expect(error.message).toMatch(/wsUrl/);
@@ -47,7 +47,7 @@ describe('realtime: handshake', () => {
     const { gateway, client, events, errors } = await setup();
     const connecting = client.connect();
     (await gateway.nextConnection()).reject('unknown API key');
-    const error = await connecting.catch((e) => e);
+    const error = await connecting.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RealtimeAuthError);
     expect(error).toMatchObject({ closeCode: CloseCode.AuthFailed, detail: 'unknown API key' });
     expect(client.connectionState).toBe('closed');
@@ -129,6 +129,7 @@ describe('realtime: reconnect policy', () => {
     expect(events('reconnecting').map((r) => r.attempt)).toEqual([1, 2, 3]);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(RealtimeError);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- toBeInstanceOf checked it just above
     expect((errors[0] as RealtimeError).type).toBe('urn:sesame:error:realtime-gave-up');
     expect(events('disconnected').map((d) => d.willReconnect)).toEqual([true, false]);
   });
@@ -138,11 +139,11 @@ describe('realtime: reconnect policy', () => {
     const connecting = client.connect();
     (await gateway.nextConnection()).authenticate();
     await connecting;
-    gateway.connections[0]!.terminate();
+    gateway.connections[0].terminate();
     (await gateway.nextConnection()).close(CloseCode.InternalError, 'boom'); // attempt 1 fails
     (await gateway.nextConnection()).authenticate(); // attempt 2 succeeds
     await waitFor(() => events('connected').length === 2, 'second connected');
-    gateway.connections[2]!.terminate();
+    gateway.connections[2].terminate();
     (await gateway.nextConnection()).authenticate();
     await waitFor(() => events('connected').length === 3, 'third connected');
     expect(events('reconnecting').map((r) => r.attempt)).toEqual([1, 2, 1]);
@@ -155,7 +156,7 @@ describe('realtime: reconnect policy', () => {
     const connecting = client.connect();
     (await gateway.nextConnection()).authenticate();
     await connecting;
-    gateway.connections[0]!.terminate();
+    gateway.connections[0].terminate();
     const onOther = await other.nextConnection();
     onOther.authenticate();
     await waitFor(() => client.connectionState === 'open', 'open on the second node');
@@ -209,10 +210,10 @@ describe('realtime: credentials', () => {
   function agentApi() {
     let issued = 0;
     return async (req: { url: string }, res: Parameters<typeof json>[0]) => {
-      if (req.url === '/api/v1/auth/challenge') return json(res, 200, { data: { nonce: 'n', expiresAt: '' } });
+      if (req.url === '/api/v1/auth/challenge') { json(res, 200, { data: { nonce: 'n', expiresAt: '' } }); return; }
       if (req.url === '/api/v1/auth/verify' || req.url === '/api/v1/auth/refresh') {
         issued++;
-        return json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } });
+        json(res, 200, { data: { accessToken: `tok${issued}`, refreshToken: `rt${issued}`, expiresIn: 900, tokenType: 'Bearer', principal: {} } }); return;
       }
       json(res, 404, {});
     };

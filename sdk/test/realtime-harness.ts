@@ -12,7 +12,7 @@ export function event(stream: string, seq: number, type = 'message'): SesameEven
 }
 
 /** The durable history the fake API serves from `GET /streams/:stream/events`. */
-export class EventLog {
+class EventLog {
   private readonly streams = new Map<string, SesameEvent[]>();
   /** Page size of the fake API (the real one takes `limit`); small values force paging. */
   pageSize = 1000;
@@ -61,7 +61,7 @@ export async function realtimeSetup(
     const match = /^\/api\/v1\/streams\/([^/?]+)\/events\?(.*)$/.exec(req.url);
     if (match) {
       const query = new URLSearchParams(match[2]);
-      return json(res, 200, log.page(decodeURIComponent(match[1]!), Number(query.get('after') ?? 0), Number(query.get('limit') ?? 200)));
+      json(res, 200, log.page(decodeURIComponent(match[1]), Number(query.get('after') ?? 0), Number(query.get('limit') ?? 200))); return;
     }
     if (restHandler) return restHandler(req, res);
     json(res, 404, { type: 'urn:sesame:error:not-found', title: 'Not Found', status: 404, detail: req.url });
@@ -70,11 +70,11 @@ export async function realtimeSetup(
     apiUrl: rest.url, wsUrl: gateway.url, reconnectBaseDelayMs: 1, reconnectMaxDelayMs: 5, maxRetries: 0,
     ...(options.agent || options.token ? {} : { apiKey: 'sk_test' }),
     ...options,
-  } as SesameClientOptions);
+  });
   const seen: EventFrame[] = [];
   const lifecycle: Lifecycle[] = [];
   const errors: Error[] = [];
-  client.onAny((e) => { if ('seq' in e) seen.push(e as EventFrame); });
+  client.onAny((e) => { if ('seq' in e) seen.push(e); });
   for (const name of ['connected', 'disconnected', 'reconnecting', 'resync'] as const) {
     client.on(name, (info: any) => lifecycle.push({ name, info }));
   }

@@ -9,7 +9,7 @@ const USAGE = `usage: sesame-server <start|api|gateway|worker|migrate>
   worker    background worker only   (needs DATABASE_URL and REDIS_URL)
   migrate   run database migrations and exit`;
 
-const ROLES: Record<string, Role[]> = { start: ['api', 'gateway', 'worker'], api: ['api'], gateway: ['gateway'], worker: ['worker'], migrate: [] };
+const ROLES: Partial<Record<string, Role[]>> = { start: ['api', 'gateway', 'worker'], api: ['api'], gateway: ['gateway'], worker: ['worker'], migrate: [] };
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -56,11 +56,11 @@ async function main() {
     const timer = setTimeout(() => process.exit(1), config.SESAME_SHUTDOWN_TIMEOUT_MS).unref();
     running.stop().then(() => { clearTimeout(timer); process.exit(0); }, () => process.exit(1));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => { shutdown('SIGTERM'); });
+  process.once('SIGINT', () => { shutdown('SIGINT'); });
 }
 
-main().catch((err) => {
+main().catch((err: unknown) => {
   process.stderr.write(`sesame failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -39,7 +39,7 @@ export async function createContext(config: Config, name: string): Promise<Servi
   await migrateToLatest(db);
   const bus = createBus(config.REDIS_URL, logger);
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
-  const publish = createEventPublisher(bus, (err) => logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'));
+  const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
   const blobs = new LocalDiskBlobStore(config.SESAME_BLOB_DIR ?? join(config.SESAME_DATA_DIR, 'blobs'));
   return { config, db, bus, tokens, publish, logger, blobs };
 }
@@ -57,7 +57,7 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
     const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL, ctx.logger) : undefined);
     const extraRoutes = [...(node ? [eventStreamRoute(node)] : []), ...(presenceReader ? [presenceRoute(presenceReader)] : [])];
     running.api = await buildApp(ctx, { extraRoutes });
-    if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => presenceReader.close());
+    if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => { presenceReader.close(); });
     running.apiUrl = await running.api.listen({ port: config.PORT, host: config.HOST });
   }
   if (node) {

@@ -35,7 +35,7 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
     clients.push(client);
     const seen = new Map<string, Message[]>();
     client.on('message', (event) => {
-      const message = (event.message ?? event.data) as Message;
+      const message = (event.message ?? event.data);
       const list = seen.get(message.channelId) ?? [];
       list.push(message);
       seen.set(message.channelId, list);
@@ -96,13 +96,13 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
   async function setup(name: string, receivers: number) {
     const rs = await Promise.all(Array.from({ length: receivers }, (_, i) => receiver(`${name}-r${i}`, i % 2)));
     const ss = await Promise.all([sender(`${name}-s0`), sender(`${name}-s1`)]);
-    const { channel } = await ss[0]!.client.createChannel({ kind: 'group', name, memberIds: [...rs.map((r) => r.agent.id), ss[1]!.agent.id] });
+    const { channel } = await ss[0].client.createChannel({ kind: 'group', name, memberIds: [...rs.map((r) => r.agent.id), ss[1].agent.id] });
     return { receivers: rs, senders: ss.map((s) => s.client), channelId: channel.id };
   }
 
   it('(a) kill -9 a gateway mid-stream: its clients resume on the other node, nothing lost, nothing twice', async () => {
     const { receivers, senders, channelId } = await setup('kill', 6);
-    const victim: Node = cluster.gateways[0]!;
+    const victim: Node = cluster.gateways[0];
     let disconnected = 0;
     for (const r of receivers) r.client.on('disconnected', () => { disconnected++; });
     const stored = await flood(channelId, senders, 1_000, () => cluster.kill(victim));
@@ -136,19 +136,19 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
   it('(e) a slow consumer is closed with 4008 while the others keep receiving', async () => {
     const { receivers, senders, channelId } = await setup('slow', 2);
     const { agent, apiKey } = await admin.createAgent({ handle: 'slow-reader' });
-    await senders[0]!.addChannelMember(channelId, agent.id);
+    await senders[0].addChannelMember(channelId, agent.id);
     const slow = new WebSocket(`${cluster.wsUrls[0]}/v1/connect`);
     await new Promise((r) => slow.once('open', r));
     slow.send(JSON.stringify({ type: 'auth', apiKey }));
     await new Promise((r) => slow.once('message', r));
-    const closed = new Promise<number>((resolve) => slow.once('close', (code) => resolve(code)));
-    const ping = setInterval(() => slow.send(JSON.stringify({ type: 'ping' })), 1_000);
+    const closed = new Promise<number>((resolve) => slow.once('close', (code) => { resolve(code); }));
+    const ping = setInterval(() => { slow.send(JSON.stringify({ type: 'ping' })); }, 1_000);
     (slow as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const big = 'y'.repeat(30_000);
     const stored = new Map<string, Message>();
     // ~15 MB in all, past the kernel's socket buffers plus the 4 MiB send buffer.
     for (let i = 0; i < 500; i++) {
-      const m = await senders[i % 2]!.sendMessage(channelId, { content: `${i} ${big}`, kind: 'text' });
+      const m = await senders[i % 2].sendMessage(channelId, { content: `${i} ${big}`, kind: 'text' });
       stored.set(m.id, m);
     }
     await expectExactlyOnceInOrder(receivers, channelId, stored);
@@ -179,7 +179,7 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
 
   it('(f) presence across nodes: online while connected anywhere, offline when the last node closes or dies', async () => {
     const { agent: watcherAgent, apiKey: watcherKey } = await admin.createAgent({ handle: 'watcher' });
-    const watcher = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[1]!, apiKey: watcherKey });
+    const watcher = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[1], apiKey: watcherKey });
     clients.push(watcher);
     const statuses: string[] = [];
     const { agent, apiKey } = await admin.createAgent({ handle: 'roamer' });
@@ -191,8 +191,8 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
       while (statuses.filter((s) => s === status).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(statuses.filter((s) => s === status).length).toBe(count);
     };
-    const onA = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[0]!, apiKey, autoReconnect: false });
-    const onB = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[1]!, apiKey, autoReconnect: false });
+    const onA = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[0], apiKey, autoReconnect: false });
+    const onB = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[1], apiKey, autoReconnect: false });
     await onA.connect();
     await onB.connect();
     await waitFor('online', 1);
@@ -207,12 +207,12 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
     expect((await admin.getPresence([agent.id])).presence).toEqual([{ principalId: agent.id, status: 'offline' }]);
 
     // Only on node A, which then dies without a word: offline within the TTL (2 s here) + a sweep.
-    const again = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[0]!, apiKey, autoReconnect: false });
+    const again = new SesameClient({ apiUrl: cluster.apiUrl, wsUrl: cluster.wsUrls[0], apiKey, autoReconnect: false });
     await again.connect();
     await waitFor('online', 2);
-    await cluster.kill(cluster.gateways[0]!);
+    await cluster.kill(cluster.gateways[0]);
     await waitFor('offline', 2);
     expect(statuses).toEqual(['online', 'away', 'offline', 'online', 'offline']);
-    await cluster.restart(cluster.gateways[0]!);
+    await cluster.restart(cluster.gateways[0]);
   }, 120_000);
 });

@@ -38,10 +38,10 @@ describe.each(targets())('SSE at /api/v1/events on %s', (target) => {
   it('refuses anonymous and bad credentials with Problem Details', async () => {
     const anonymous = await TestEventStream.open(`${gateway.httpUrl}/api/v1/events`, {});
     expect(anonymous.status).toBe(401);
-    expect(anonymous.events[0]!.data.type).toBe('urn:sesame:error:unauthorized');
+    expect(anonymous.events[0].data.type).toBe('urn:sesame:error:unauthorized');
     const bad = await open(bob.apiKey, { 'last-event-id': '%%%not-a-cursor' });
     expect(bad.status).toBe(400);
-    expect(bad.events[0]!.data.type).toBe('urn:sesame:error:bad-request');
+    expect(bad.events[0].data.type).toBe('urn:sesame:error:bad-request');
   });
 
   it('streams events with a cursor id, and Last-Event-ID resumes exactly where it stopped', async () => {

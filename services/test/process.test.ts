@@ -27,15 +27,15 @@ describe('the sesame-server process', () => {
     const first = spawnServer('start', env);
     const [, apiUrl] = await first.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
     expect(first.stdout()).toMatch(/Gateway:\s+ws:\/\/\S+\/v1\/connect/);
-    const agent = await call(apiUrl!, key, 'POST', '/agents', { handle: 'persistent' });
+    const agent = await call(apiUrl, key, 'POST', '/agents', { handle: 'persistent' });
     expect(agent.status).toBe(201);
-    const channel = await call(apiUrl!, agent.body.data.apiKey, 'POST', '/channels', { kind: 'channel', name: 'keep', memberIds: [] });
-    await call(apiUrl!, agent.body.data.apiKey, 'POST', `/channels/${channel.body.data.id}/messages`, { content: 'still here?' });
+    const channel = await call(apiUrl, agent.body.data.apiKey, 'POST', '/channels', { kind: 'channel', name: 'keep', memberIds: [] });
+    await call(apiUrl, agent.body.data.apiKey, 'POST', `/channels/${channel.body.data.id}/messages`, { content: 'still here?' });
     expect(await first.stop('SIGTERM')).toBe(0);
 
     const second = spawnServer('start', env);
     const [, apiUrl2] = await second.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
-    const history = await call(apiUrl2!, agent.body.data.apiKey, 'GET', `/channels/${channel.body.data.id}/messages`);
+    const history = await call(apiUrl2, agent.body.data.apiKey, 'GET', `/channels/${channel.body.data.id}/messages`);
     expect(history.status).toBe(200);
     expect(history.body.data.map((m: { content: string }) => m.content)).toEqual(['still here?']);
     expect(second.stdout()).not.toContain('shown only this once');
@@ -49,7 +49,7 @@ describe('the sesame-server process', () => {
     const first = spawnServer('start', env);
     const [, key] = await first.waitForOutput(/shown only this once:\s+(sk_\S+)/);
     const [, apiUrl] = await first.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
-    expect((await call(apiUrl!, key!, 'GET', '/auth/me')).body.data.isAdmin).toBe(true);
+    expect((await call(apiUrl, key, 'GET', '/auth/me')).body.data.isAdmin).toBe(true);
     expect(await first.stop()).toBe(0);
     const second = spawnServer('start', env);
     await second.waitForOutput(/API:/);
@@ -93,7 +93,7 @@ describe('the sesame-server process', () => {
     try {
       const [, apiUrl] = await api.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
       expect(api.stdout()).not.toContain('Gateway:');
-      expect((await call(apiUrl!, key, 'GET', '/auth/me')).status).toBe(200);
+      expect((await call(apiUrl, key, 'GET', '/auth/me')).status).toBe(200);
       expect(await api.stop()).toBe(0);
     } finally {
       await api.stop('SIGKILL');

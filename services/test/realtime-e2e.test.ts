@@ -35,7 +35,7 @@ describe('realtime end to end against npm start', () => {
 
   function track(client: SesameClient) {
     const messages: Message[] = [];
-    client.on('message', (event) => { messages.push((event.message ?? event.data) as Message); });
+    client.on('message', (event) => { messages.push((event.message ?? event.data)); });
     clients.push(client);
     return messages;
   }

@@ -23,7 +23,7 @@ describe('SDK end to end against npm start', () => {
     server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: bootstrapKey, PORT: '0', GATEWAY_PORT: '0' });
     const [, apiUrl] = await server.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
     const [, wsUrl] = await server.waitForOutput(/Gateway:\s+(ws:\/\/\S+)\/v1\/connect/);
-    return { apiUrl: apiUrl!, wsUrl: wsUrl! };
+    return { apiUrl: apiUrl, wsUrl: wsUrl };
   }
 
   it('two agents (API key and Ed25519) talk in a DM, a third is kept out, and it all survives a restart', async () => {

@@ -35,7 +35,7 @@ function seal(key: Buffer, plaintext: Buffer, ad: Buffer): { nonce: string; ct: 
   return { nonce: nonce.toString('base64'), ct: ct.toString('base64') };
 }
 
-function open(key: Buffer, sealed: { nonce: string; ct: string }, ad: Buffer, what: string): Buffer {
+function open(key: Buffer, sealed: { nonce?: string; ct?: string }, ad: Buffer, what: string): Buffer {
   const nonce = Buffer.from(sealed.nonce ?? '', 'base64');
   const ct = Buffer.from(sealed.ct ?? '', 'base64');
   if (nonce.length !== NONCE_BYTES || ct.length < TAG_BYTES) throw new VaultError('invalid_ciphertext', `${what} is malformed`);
@@ -104,7 +104,7 @@ export function openItem(keyring: Keyring, ref: ItemRef, item: SealedItem, only?
     const out: Record<string, string> = {};
     for (const field of only ?? Object.keys(item.fields)) {
       if (!Object.hasOwn(item.fields, field)) continue;
-      setOwn(out, field, openFieldWith(dataKey, ref, field, item.fields[field]!));
+      setOwn(out, field, openFieldWith(dataKey, ref, field, item.fields[field]));
     }
     return out;
   } finally {

@@ -31,7 +31,7 @@ export class Keyring {
       const match = /^v(\d+):([A-Za-z0-9+/=]+)$/.exec(part);
       if (!match) throw new VaultError('invalid_key', 'vault keys must look like "v1:<base64 32 bytes>,v2:<base64 32 bytes>"');
       if (entries[Number(match[1])]) throw new VaultError('invalid_key', `key version v${match[1]} appears twice`);
-      entries[Number(match[1])] = match[2]!;
+      entries[Number(match[1])] = match[2];
     }
     return new Keyring(entries);
   }

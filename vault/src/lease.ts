@@ -77,7 +77,7 @@ const at = (clock: Clock, plusSeconds = 0) => new Date(clock.now().getTime() + p
 export function requestLease(input: LeaseRequest, clock: Clock): Lease {
   const maxTtl = input.maxTtlSeconds ?? input.ttlSeconds;
   if (!input.itemId || !input.requesterId) throw new VaultError('invalid_lease', 'a lease needs an itemId and a requesterId');
-  if (!input.reason?.trim()) throw new VaultError('invalid_lease', 'a lease request needs a reason');
+  if (typeof input.reason !== 'string' || !input.reason.trim()) throw new VaultError('invalid_lease', 'a lease request needs a reason');
   if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds < 1) throw new VaultError('invalid_lease', 'ttlSeconds must be a positive integer');
   if (!Number.isInteger(maxTtl) || maxTtl < input.ttlSeconds) throw new VaultError('invalid_lease', 'maxTtlSeconds must be an integer ≥ ttlSeconds');
   if (input.usesAllowed !== undefined && input.usesAllowed !== null && (!Number.isInteger(input.usesAllowed) || input.usesAllowed < 1)) {
@@ -96,7 +96,7 @@ export function requestLease(input: LeaseRequest, clock: Clock): Lease {
 export function expireIfDue(lease: Lease, clock: Clock): Lease {
   const now = clock.now().getTime();
   const due = lease.status === 'requested' ? Date.parse(lease.pendingExpiresAt)
-    : lease.status === 'approved' || lease.status === 'active' ? Date.parse(lease.expiresAt!) : Infinity;
+    : lease.status === 'approved' || lease.status === 'active' ? Date.parse(lease.expiresAt ?? '') : Infinity;
   if (now < due) return lease;
   return { ...lease, status: 'expired', endedAt: iso(clock.now()) };
 }
@@ -146,7 +146,7 @@ export function renewLease(lease: Lease, extraSeconds: number, clock: Clock): Le
   if (current.status === 'expired') throw new VaultError('lease_expired', 'an expired lease cannot be renewed; request a new one');
   if (current.status !== 'approved' && current.status !== 'active') throw new IllegalTransitionError(current.status, current.status);
   const now = clock.now().getTime();
-  const requested = Date.parse(current.expiresAt!) + extraSeconds * 1000;
+  const requested = Date.parse(current.expiresAt ?? '') + extraSeconds * 1000;
   const cap = now + current.maxTtlSeconds * 1000;
   return { ...current, expiresAt: new Date(Math.min(requested, cap)).toISOString() };
 }

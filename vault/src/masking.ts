@@ -6,7 +6,7 @@ export interface MaskingPolicy { alwaysMask: string[]; neverMask: string[] }
 /** Field keys containing one of these (case- and separator-insensitive) are masked by default. */
 export const DEFAULT_SENSITIVE = ['password', 'passwd', 'secret', 'token', 'key', 'totp', 'otp', 'pin', 'private', 'credential', 'cvv', 'cvc', 'ssn'] as const;
 
-export const EMPTY_POLICY: MaskingPolicy = Object.freeze({ alwaysMask: [], neverMask: [] }) as MaskingPolicy;
+export const EMPTY_POLICY: MaskingPolicy = Object.freeze({ alwaysMask: [], neverMask: [] });
 
 const normalize = (key: string) => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
@@ -39,17 +39,18 @@ const MASK = '••••';
 
 /** The hint shown for a masked value: the last 4 characters of long values, nothing of short ones. */
 export function maskValue(value: string): string {
-  const chars = [...value];
+  // Code points, not UTF-16 units, so a tail never splits a surrogate pair.
+  const chars = Array.from(value);
   return chars.length >= HINT_MIN_LENGTH ? `${MASK}${chars.slice(-HINT_TAIL).join('')}` : MASK;
 }
 
 /** `fieldKeys` and `fieldHints` as getVaultItem returns them: masked fields hinted, others shown. */
 export function describeFields(fields: Record<string, string>, policy: MaskingPolicy = EMPTY_POLICY): { fieldKeys: string[]; fieldHints: Record<string, string>; masked: string[] } {
   const fieldKeys = Object.keys(fields).sort();
-  const fieldHints: Record<string, string> = Object.create(null);
+  const fieldHints = Object.create(null) as Record<string, string>;
   const masked: string[] = [];
   for (const key of fieldKeys) {
-    if (isMasked(key, policy)) { fieldHints[key] = maskValue(fields[key]!); masked.push(key); } else fieldHints[key] = fields[key]!;
+    if (isMasked(key, policy)) { fieldHints[key] = maskValue(fields[key]); masked.push(key); } else fieldHints[key] = fields[key];
   }
   return { fieldKeys, fieldHints, masked };
 }

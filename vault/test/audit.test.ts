@@ -19,8 +19,8 @@ describe('audit chain', () => {
   it('chains entries from the genesis hash and verifies', () => {
     const entries = chain();
     expect(entries.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
-    expect(entries[0]!.prevHash).toBe('0'.repeat(64));
-    expect(entries[1]!.prevHash).toBe(entries[0]!.hash);
+    expect(entries[0].prevHash).toBe('0'.repeat(64));
+    expect(entries[1].prevHash).toBe(entries[0].hash);
     expect(verifyAuditChain(entries)).toEqual({ valid: true });
   });
 
@@ -39,8 +39,8 @@ describe('audit chain', () => {
         if (!result.valid) expect(result.brokenAt).toBe(i);
       }
     }
-    expect(verifyAuditChain([entries[0]!, entries[2]!, entries[3]!]).valid).toBe(false);
-    expect(verifyAuditChain([entries[1]!, entries[0]!, entries[2]!, entries[3]!]).valid).toBe(false);
+    expect(verifyAuditChain([entries[0], entries[2], entries[3]]).valid).toBe(false);
+    expect(verifyAuditChain([entries[1], entries[0], entries[2], entries[3]]).valid).toBe(false);
   });
 
   it('holds no plaintext, only a keyed fingerprint that is stable for the same secret', () => {

@@ -7,7 +7,7 @@ const ref = { vaultId: 'vault_1', itemId: 'item_1' };
 
 function flipByte(b64: string, index: number): string {
   const bytes = Buffer.from(b64, 'base64');
-  bytes[index] = bytes[index]! ^ 0x01;
+  bytes[index] = bytes[index] ^ 0x01;
   return bytes.toString('base64');
 }
 
@@ -27,13 +27,13 @@ describe('envelope encryption', () => {
   it('uses a fresh data key and nonce per item: equal plaintexts give different ciphertexts', () => {
     const a = sealItem(keyring, ref, { password: 'same' });
     const b = sealItem(keyring, ref, { password: 'same' });
-    expect(a.fields.password!.ct).not.toBe(b.fields.password!.ct);
+    expect(a.fields.password.ct).not.toBe(b.fields.password.ct);
     expect(a.dataKey.ct).not.toBe(b.dataKey.ct);
   });
 
   it('detects every flipped byte of nonce or ciphertext, in fields and in the wrapped key', () => {
     const sealed = sealItem(keyring, ref, { password: 'correct horse battery staple' });
-    const field = sealed.fields.password!;
+    const field = sealed.fields.password;
     for (const part of ['nonce', 'ct'] as const) {
       const length = Buffer.from(field[part], 'base64').length;
       for (let i = 0; i < length; i++) {
@@ -51,11 +51,11 @@ describe('envelope encryption', () => {
     const sealed = sealItem(keyring, ref, { password: 'p4ss', username: 'ann' });
     expectCode(() => openItem(keyring, { ...ref, itemId: 'item_2' }, sealed), 'decrypt_failed');
     expectCode(() => openItem(keyring, { ...ref, vaultId: 'vault_2' }, sealed), 'decrypt_failed');
-    const swapped = { ...sealed, fields: { password: sealed.fields.username!, username: sealed.fields.password! } };
+    const swapped = { ...sealed, fields: { password: sealed.fields.username, username: sealed.fields.password } };
     expectCode(() => openItem(keyring, ref, swapped), 'decrypt_failed');
     // A field moved from another item (with that item's key) fails too.
     const other = sealItem(keyring, { ...ref, itemId: 'item_2' }, { password: 'other' });
-    expectCode(() => openItem(keyring, ref, { ...sealed, fields: { password: other.fields.password! } }), 'decrypt_failed');
+    expectCode(() => openItem(keyring, ref, { ...sealed, fields: { password: other.fields.password } }), 'decrypt_failed');
   });
 
   it('fails typed on a wrong master key, an unknown version and malformed input', () => {
@@ -63,7 +63,7 @@ describe('envelope encryption', () => {
     expectCode(() => openItem(new Keyring({ 1: generateMasterKey() }), ref, sealed), 'decrypt_failed');
     expectCode(() => openItem(new Keyring({ 2: generateMasterKey() }), ref, sealed), 'unknown_key_version');
     expectCode(() => openItem(keyring, ref, { ...sealed, fields: { token: { v: 1, nonce: 'AAAA', ct: '' } } }), 'invalid_ciphertext');
-    expectCode(() => openItem(keyring, ref, { ...sealed, fields: { token: { v: 9 as 1, nonce: sealed.fields.token!.nonce, ct: sealed.fields.token!.ct } } }), 'invalid_ciphertext');
+    expectCode(() => openItem(keyring, ref, { ...sealed, fields: { token: { v: 9 as 1, nonce: sealed.fields.token.nonce, ct: sealed.fields.token.ct } } }), 'invalid_ciphertext');
     expectCode(() => new Keyring({ 1: Buffer.alloc(16).toString('base64') }), 'invalid_key');
     expectCode(() => Keyring.parse('v1:nope!'), 'invalid_key');
   });
@@ -108,15 +108,15 @@ describe('no secrets in errors', () => {
     const attempts = [
       () => openItem(new Keyring({ 1: generateMasterKey() }), ref, sealed),
       () => openItem(ring, { ...ref, itemId: 'x' }, sealed),
-      () => openItem(ring, ref, { ...sealed, fields: { password: { ...sealed.fields.password!, ct: flipByte(sealed.fields.password!.ct, 0) } } }),
+      () => openItem(ring, ref, { ...sealed, fields: { password: { ...sealed.fields.password, ct: flipByte(sealed.fields.password.ct, 0) } } }),
       () => new Keyring({ 1: master.slice(0, 20) }),
     ];
-    for (const attempt of attempts) { try { attempt(); } catch (err) { messages.push(String((err as Error).message), String((err as Error).stack)); } }
+    for (const attempt of attempts) { try { attempt(); } catch (err) { messages.push((err as Error).message, String((err as Error).stack)); } }
     expect(messages.length).toBe(8);
     for (const m of messages) {
       expect(m).not.toContain(plaintext);
       expect(m).not.toContain(master);
-      expect(m).not.toContain(sealed.fields.password!.ct);
+      expect(m).not.toContain(sealed.fields.password.ct);
     }
   });
 });

@@ -41,7 +41,7 @@ describe('RFC 6238 Appendix B', () => {
 
 describe('RFC 4226 Appendix D', () => {
   const expected = ['755224', '287082', '359152', '969429', '338314', '254676', '287922', '162583', '399871', '520489'];
-  expected.forEach((code, counter) => it(`HOTP counter ${counter} → ${code}`, () => expect(hotp(SEEDS.SHA1, counter)).toBe(code)));
+  expected.forEach((code, counter) => { it(`HOTP counter ${counter} → ${code}`, () => { expect(hotp(SEEDS.SHA1, counter)).toBe(code); }); });
 });
 
 describe('TOTP parsing and verification', () => {

@@ -37,7 +37,7 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
   const keep = (d: Buffer) => { out = (out + d.toString()).slice(-KEEP_OUTPUT); };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   let nextId = 1;
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const noticeHandlers: Array<(m: Record<string, unknown>) => void> = [];
@@ -47,7 +47,7 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
     if (id !== undefined) {
       const waiter = pending.get(id);
       pending.delete(id);
-      if (message.error) waiter?.reject(new Error(`${options.label}: ${String(message.error)}`));
+      if (message.error) waiter?.reject(new Error(`${options.label}: ${message.error as string}`));
       else waiter?.resolve(message.result);
     } else {
       for (const handler of noticeHandlers) handler(message);
@@ -75,9 +75,9 @@ export function spawnNode(args: string[], options: SpawnOptions): Child {
         const started = Date.now();
         const check = () => {
           const match = out.match(pattern);
-          if (match) return resolve(match);
-          if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`${options.label} exited before printing ${pattern}:\n${out.slice(-4000)}`));
-          if (Date.now() - started > timeoutMs) return reject(new Error(`${options.label}: timed out waiting for ${pattern}:\n${out.slice(-4000)}`));
+          if (match) { resolve(match); return; }
+          if (child.exitCode !== null || child.signalCode !== null) { reject(new Error(`${options.label} exited before printing ${pattern}:\n${out.slice(-4000)}`)); return; }
+          if (Date.now() - started > timeoutMs) { reject(new Error(`${options.label}: timed out waiting for ${pattern}:\n${out.slice(-4000)}`)); return; }
           setTimeout(check, 25);
         };
         check();
@@ -110,7 +110,7 @@ export function spawnBenchProcess(file: string, label: string, env: Record<strin
 type Handler = (message: Record<string, unknown>) => unknown;
 
 /** In a child: answers `request()`s with `handlers[cmd]`; exits when the parent goes away. */
-export function serve(handlers: Record<string, Handler>): void {
+export function serve(handlers: Partial<Record<string, Handler>>): void {
   process.on('disconnect', () => process.exit(0));
   process.on('message', (raw) => {
     const message = raw as Record<string, unknown> & { cmd: string; requestId: number };

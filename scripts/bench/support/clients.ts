@@ -44,7 +44,7 @@ export function connectSesame(
     });
     ws.on('message', (data: Buffer) => {
       const frame = JSON.parse(data.toString()) as SesameFrame;
-      if (authenticated) return onFrame(frame, data.length);
+      if (authenticated) { onFrame(frame, data.length); return; }
       if (frame.type === 'authenticated') {
         authenticated = frame;
         keepAlive(ws);
@@ -62,7 +62,7 @@ export function connectSocketIo(url: string, auth: Record<string, unknown> = {})
   return new Promise((resolve, reject) => {
     // forceNew: one engine.io connection per socket (the default multiplexes them over one).
     const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth });
-    socket.once('connect', () => resolve(socket));
+    socket.once('connect', () => { resolve(socket); });
     socket.once('connect_error', reject);
   });
 }
@@ -70,19 +70,19 @@ export function connectSocketIo(url: string, auth: Record<string, unknown> = {})
 export function connectWs(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('open', () => resolve(ws));
+    ws.once('open', () => { resolve(ws); });
     ws.once('error', reject);
   });
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time, keeping results in order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
       const i = next++;
-      results[i] = await fn(items[i]!, i);
+      results[i] = await fn(items[i], i);
     }
   }));
   return results;

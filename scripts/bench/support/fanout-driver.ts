@@ -10,6 +10,7 @@ import { Histogram, nowNs, type HistogramData } from './stats.js';
 
 export interface Sender {
   /** Sends one message; Sesame's resolves with the persisted message. */
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- fire-and-forget senders (ws, Socket.IO) return nothing
   send(content: string): Promise<SentMessage | void> | void;
   close(): void;
 }
@@ -20,8 +21,8 @@ export interface SubscriberReport {
   connected: number;
   unexpectedCloses: number;
   frameBytes: number;
-  otherFrames: Record<string, number>;
-  phases: Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>;
+  otherFrames: Partial<Record<string, number>>;
+  phases: Partial<Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>>;
   /** Sesame only: each connection's view of the channel stream. */
   tracks: Array<{ first: number; last: number; received: number; duplicates: number; gaps: number }>;
 }
@@ -46,6 +47,7 @@ export class FanoutDriver {
   private onDelivered: (() => void) | undefined;
   private lastProgress = Date.now();
   private nextIndex = 0;
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- what send() resolves with, as above
   readonly sent: Array<Promise<SentMessage | void>> = [];
   sendErrors = 0;
   firstSendError: unknown;
@@ -72,7 +74,7 @@ export class FanoutDriver {
       const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`);
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
-        if (++this.doneBy[m.index as number]! === this.processes) {
+        if (++this.doneBy[m.index as number] === this.processes) {
           this.lastProgress = Date.now();
           this.onDelivered?.();
         }
@@ -92,7 +94,7 @@ export class FanoutDriver {
     this.sendNs[index] = nowNs();
     const result = Promise.resolve()
       .then(() => this.sender.send(content))
-      .catch((err) => { this.sendErrors++; this.firstSendError ??= err; });
+      .catch((err: unknown) => { this.sendErrors++; this.firstSendError ??= err; });
     this.sent.push(result);
     return index;
   }
@@ -136,7 +138,7 @@ export class FanoutDriver {
     this.lastProgress = Date.now();
     for (;;) {
       let pending = 0;
-      for (let i = first; i < first + total; i++) if (this.doneBy[i]! < this.processes) pending++;
+      for (let i = first; i < first + total; i++) if (this.doneBy[i] < this.processes) pending++;
       if (pending === 0) return { first, sent: total };
       if (Date.now() - this.lastProgress > STALL_MS) throw new Error(`${this.label} ${phase}: ${pending} of ${total} messages did not reach every subscriber within ${STALL_MS} ms`);
       await sleep(20);
@@ -159,7 +161,7 @@ export class FanoutDriver {
       delivered += stats.delivered;
       if (BigInt(stats.lastRecvNs) > lastRecv) lastRecv = BigInt(stats.lastRecvNs);
     }
-    const seconds = Number(lastRecv - this.sendNs[range.first]!) / 1e9;
+    const seconds = Number(lastRecv - this.sendNs[range.first]) / 1e9;
     return { sent: range.sent, delivered, expected: range.sent * this.subscribers, seconds, deliveriesPerSecond: delivered / seconds, hist };
   }
 

@@ -38,8 +38,8 @@ export async function runBench(main: () => Promise<void>): Promise<void> {
     console.error(`\n${signal}: stopping everything this bench started`);
     void runCleanups().finally(() => process.exit(130));
   };
-  process.once('SIGINT', () => interrupt('SIGINT'));
-  process.once('SIGTERM', () => interrupt('SIGTERM'));
+  process.once('SIGINT', () => { interrupt('SIGINT'); });
+  process.once('SIGTERM', () => { interrupt('SIGTERM'); });
   try {
     await main();
   } catch (err) {

@@ -10,7 +10,7 @@ import { sleep } from './lifecycle.js';
 
 export const INSPECT_FLAG = '--inspect=127.0.0.1:0';
 
-export function vmRssBytes(pid: number): number {
+function vmRssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!match) throw new Error(`no VmRSS for ${pid}`);
   return Number(match[1]) * 1024;
@@ -22,16 +22,16 @@ export class Inspector {
 
   private constructor(private readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: unknown };
+      const message = JSON.parse((data as Buffer).toString()) as { id?: number; result?: unknown; error?: unknown };
       if (message.id !== undefined) this.pending.get(message.id)?.(message);
     });
   }
 
   /** Attaches to a child started with `INSPECT_FLAG` (it prints its inspector URL). */
   static async attach(child: Child): Promise<Inspector> {
-    const url = (await child.waitForOutput(/Debugger listening on (ws:\/\/\S+)/))[1]!;
+    const url = (await child.waitForOutput(/Debugger listening on (ws:\/\/\S+)/))[1];
     const ws = new WebSocket(url);
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => { resolve(); }); ws.once('error', reject); });
     return new Inspector(ws);
   }
 

@@ -20,7 +20,7 @@ export interface SesameOptions {
 }
 
 /** The env every bench gives Sesame: loopback, quiet logs, no rate limit in the way. */
-export function sesameEnv(services: TestServices, adminKey: string, extra: Record<string, string> = {}): Record<string, string> {
+function sesameEnv(services: TestServices, adminKey: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: services.databaseUrl,
     REDIS_URL: services.redisUrl,
@@ -51,8 +51,8 @@ export async function startSesame(services: TestServices, options: SesameOptions
   // After the api: it has run the migrations and created the admin.
   const gateway = spawnRole('gateway', env, options.gatewayNodeArgs);
   const gatewayMatch = await gateway.waitForOutput(/Gateway:\s+(ws:\/\/\S+\/v1\/connect)/);
-  const apiUrl = apiMatch[1]!;
-  return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1]!, adminKey, rest: new SesameRest(apiUrl, adminKey) };
+  const apiUrl = apiMatch[1];
+  return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1], adminKey, rest: new SesameRest(apiUrl, adminKey) };
 }
 
 export interface CreatedAgent { id: string; handle: string; apiKey: string }
@@ -85,7 +85,7 @@ export class SesameRest {
 
   /** `count` agents named `${prefix}-${i}`, `concurrency` requests at a time. */
   async createAgents(prefix: string, count: number, concurrency = 16): Promise<CreatedAgent[]> {
-    const agents: CreatedAgent[] = new Array(count);
+    const agents = new Array<CreatedAgent>(count);
     let next = 0;
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < count) {

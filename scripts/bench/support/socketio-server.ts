@@ -27,7 +27,7 @@ if (process.env.REDIS_URL) {
 }
 
 io.on('connection', (socket) => {
-  if (socket.handshake.auth?.role === 'sender') {
+  if (socket.handshake.auth.role === 'sender') {
     socket.on('send', (content: string, ack?: () => void) => {
       io.to(ROOM).emit('message', content);
       if (typeof ack === 'function') ack();

@@ -74,14 +74,14 @@ export function int(n: number): string {
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The monotonic clock (CLOCK_MONOTONIC on Linux: the same clock in every process of the machine). */
 export const nowNs = (): bigint => process.hrtime.bigint();
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
-export function cpuSeconds(pid: number): number {
+function cpuSeconds(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -105,13 +105,13 @@ export function processTree(pid: number): number[] {
     } catch { /* gone */ }
   }
   const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...(parents.get(all[i]!) ?? []));
+  for (let i = 0; i < all.length; i++) all.push(...(parents.get(all[i]) ?? []));
   return all;
 }
 
 /** CPU seconds the whole machine has been busy (all cores), from /proc/stat. */
-export function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal …: busy = all but idle and iowait.
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
   return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;

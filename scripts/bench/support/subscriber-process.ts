@@ -25,7 +25,7 @@ let connected = 0;
 /** Wire size of the last bench message frame (what the server sends per delivery). */
 let frameBytes = 0;
 /** Sesame only: frames other than bench messages, by type (presence, pong, …). */
-const otherFrames: Record<string, number> = {};
+const otherFrames: Partial<Record<string, number>> = {};
 let unexpectedCloses = 0;
 let closing = false;
 
@@ -33,11 +33,11 @@ function receive(content: string): void {
   const now = nowNs();
   const parts = content.split(':', 4);
   if (parts[0] !== 'b') return;
-  const phase = parts[1]!;
+  const phase = parts[1];
   const index = Number(parts[2]);
   let stats = phases.get(phase);
   if (!stats) phases.set(phase, (stats = { hist: new Histogram(), delivered: 0, firstRecvNs: now, lastRecvNs: now }));
-  stats.hist.add(Number(now - BigInt(parts[3]!)) / 1000);
+  stats.hist.add(Number(now - BigInt(parts[3])) / 1000);
   stats.delivered++;
   stats.lastRecvNs = now;
   if (++counts[index] === connected) notify({ ev: 'done', index });
@@ -62,7 +62,7 @@ serve({
       if (kind === 'sesame') {
         const t: SeqTrack = { first: -1, last: -1, received: 0, duplicates: 0, gaps: 0 };
         tracks.push(t);
-        const { ws } = await connectSesame(url, keys![i % keys!.length]!, (frame: SesameFrame, frameSize: number) => {
+        const { ws } = await connectSesame(url, keys![i % keys!.length], (frame: SesameFrame, frameSize: number) => {
           if (frame.type !== 'message') {
             otherFrames[frame.type] = (otherFrames[frame.type] ?? 0) + 1;
             return;

@@ -21,7 +21,7 @@ export function startTestServices(): TestServices {
     const at = line.indexOf('=');
     return [line.slice(0, at), line.slice(at + 1)];
   }));
-  const dir = values.SESAME_TEST_SERVICES_DIR!;
+  const dir = values.SESAME_TEST_SERVICES_DIR;
   if (!values.TEST_DATABASE_URL || !values.TEST_REDIS_URL || !dir) throw new Error(`unexpected test-services.sh output:\n${out}`);
   onCleanup('stop PostgreSQL and Redis', () => { execFileSync(script, ['stop', dir], { stdio: 'inherit' }); });
   const pid = (file: string) => Number(readFileSync(file, 'utf8').split('\n')[0]);

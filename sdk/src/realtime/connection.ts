@@ -88,15 +88,15 @@ export class RealtimeConnection {
   constructor(private readonly options: ConnectionOptions, private readonly sink: ConnectionSink) {
     this.socketFactory = options.socketFactory ?? openWebSocket;
     this.sequencer = new EventSequencer({
-      deliver: (event) => sink.dispatch(event),
-      fetchAfter: options.fetchAfter,
-      historyPruned: (info) => sink.emit('resync', info),
-      advanced: () => this.queueSave(),
-      error: (err) => sink.emit('error', asError(err)),
+      deliver: (event) => { sink.dispatch(event); },
+      fetchAfter: (stream, after) => options.fetchAfter(stream, after),
+      historyPruned: (info) => { sink.emit('resync', info); },
+      advanced: () => { this.queueSave(); },
+      error: (err) => { sink.emit('error', asError(err)); },
     });
     this.heartbeat = new Heartbeat(
       () => this.socket?.send(JSON.stringify({ type: 'ping' } satisfies ClientFrame)),
-      (silentForMs) => this.abandonSocket(ABNORMAL_CLOSURE, `nothing received for ${silentForMs} ms`),
+      (silentForMs) => { this.abandonSocket(ABNORMAL_CLOSURE, `nothing received for ${silentForMs} ms`); },
     );
   }
 
@@ -157,14 +157,14 @@ export class RealtimeConnection {
     } catch (err) {
       if (generation !== this.generation) return;
       if (isPermanentAuthFailure(err)) {
-        return this.fail(new RealtimeAuthError({ kind: 'realtime-auth-failed', title: 'Authentication failed', detail: err.detail, closeCode: CloseCode.AuthFailed, cause: err }), CloseCode.AuthFailed, err.detail);
+        this.fail(new RealtimeAuthError({ kind: 'realtime-auth-failed', title: 'Authentication failed', detail: err.detail, closeCode: CloseCode.AuthFailed, cause: err }), CloseCode.AuthFailed, err.detail); return;
       }
-      if (!this.cursorsLoaded) return this.fail(asError(err), ABNORMAL_CLOSURE, 'could not load cursors');
+      if (!this.cursorsLoaded) { this.fail(asError(err), ABNORMAL_CLOSURE, 'could not load cursors'); return; }
       return this.handleClose(ABNORMAL_CLOSURE, `could not obtain credentials: ${asError(err).message}`);
     }
     if (generation !== this.generation) return;
 
-    const url = `${this.options.urls[this.urlIndex % this.options.urls.length]!.replace(/\/+$/, '')}${CONNECT_PATH}`;
+    const url = `${this.options.urls[this.urlIndex % this.options.urls.length].replace(/\/+$/, '')}${CONNECT_PATH}`;
     let socket: RealtimeSocket;
     try {
       socket = await this.socketFactory(url, {
@@ -174,12 +174,12 @@ export class RealtimeConnection {
       });
     } catch (err) {
       if (generation !== this.generation) return;
-      if (err instanceof RealtimeError) return this.fail(err, ABNORMAL_CLOSURE, err.detail);
+      if (err instanceof RealtimeError) { this.fail(err, ABNORMAL_CLOSURE, err.detail); return; }
       return this.handleClose(ABNORMAL_CLOSURE, asError(err).message);
     }
-    if (generation !== this.generation) return socket.terminate();
+    if (generation !== this.generation) { socket.terminate(); return; }
     this.socket = socket;
-    this.handshakeTimer = setTimeout(() => this.abandonSocket(CloseCode.AuthTimeout, 'no authenticated frame in time'), HANDSHAKE_TIMEOUT_MS);
+    this.handshakeTimer = setTimeout(() => { this.abandonSocket(CloseCode.AuthTimeout, 'no authenticated frame in time'); }, HANDSHAKE_TIMEOUT_MS);
   }
 
   private onOpen(credentials: AuthFrameCredentials): void {
@@ -198,8 +198,10 @@ export class RealtimeConnection {
     this.authRefreshUsed = false;
     // Only on a fresh start: after a resume, streams without a cursor (joined while away) are
     // replayed from the join, which a cursor set to the head would discard as duplicates.
-    if (!this.resumed) this.sequencer.startAtHeads(frame.heads ?? {});
-    this.sequencer.resetHeads(frame.heads ?? {});
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a frame off the wire: an older gateway sends no heads
+    const heads = frame.heads ?? {};
+    if (!this.resumed) this.sequencer.startAtHeads(heads);
+    this.sequencer.resetHeads(heads);
     this.heartbeat.start(frame.heartbeatIntervalMs > 0 ? frame.heartbeatIntervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS);
     this.send({ type: 'meta', runtime: '@sesamespace/sdk', version: this.options.sdkVersion });
     if (this.presence) this.send({ type: 'presence', status: this.presence });
@@ -213,32 +215,35 @@ export class RealtimeConnection {
 
   private onMessage(text: string): void {
     this.heartbeat.received();
-    let frame: { type?: unknown; [key: string]: any };
+    let parsed: unknown;
     try {
-      frame = JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       this.sink.emit('error', new RealtimeError({ kind: 'realtime-protocol', title: 'Invalid frame', detail: 'the gateway sent a frame that is not JSON' }));
       return;
     }
-    if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') return;
+    if (typeof parsed !== 'object' || parsed === null) return;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a frame off the wire; each case below checks what it reads
+    const frame = parsed as { type?: unknown; [key: string]: any };
+    if (typeof frame.type !== 'string') return;
     switch (frame.type) {
       case 'authenticated':
         if (this.current === 'authenticating') this.onAuthenticated(frame as AuthenticatedFrame);
         return;
       case 'error':
-        return this.onErrorFrame(String(frame.error ?? 'unknown error'));
+        { this.onErrorFrame(String(frame.error ?? 'unknown error')); return; }
       case 'pong':
       case 'heads':
-        if (typeof frame.heads === 'object' && frame.heads !== null) this.sequencer.observeHeads(frame.heads);
+        if (typeof frame.heads === 'object' && frame.heads !== null) this.sequencer.observeHeads(frame.heads as Cursors);
         return;
       case 'replayed':
         if (typeof frame.stream === 'string' && typeof frame.seq === 'number') this.sequencer.replayed(frame.stream, frame.seq);
         return;
       case 'resync':
-        return this.onResync(frame as ResyncFrame);
+        { this.onResync(frame as ResyncFrame); return; }
       case 'typing':
       case 'presence':
-        return this.sink.dispatch(frame as RealtimeEvent);
+        { this.sink.dispatch(frame as RealtimeEvent); return; }
       default:
         // Unknown frame types are ignored, so a newer gateway can add them.
         if (isEventFrame(frame as { type: string })) this.sequencer.push(toEventFrame(frame as WireEventFrame));
@@ -279,7 +284,7 @@ export class RealtimeConnection {
     this.current = 'reconnecting';
     switch (closeAction(code)) {
       case 'stop':
-        return this.fail(new RealtimeError({ kind: 'realtime-closed', title: 'Connection closed', detail: reason || 'the gateway closed the connection', closeCode: code }), code, reason, { report: false });
+        { this.fail(new RealtimeError({ kind: 'realtime-closed', title: 'Connection closed', detail: reason || 'the gateway closed the connection', closeCode: code }), code, reason, { report: false }); return; }
       case 'fatal': {
         // An access token can be revoked or expire between authFrame() and the gateway's check;
         // one refresh tells that apart from credentials that are simply wrong (a static key).
@@ -287,27 +292,27 @@ export class RealtimeConnection {
         if (generation !== this.generation) return;
         if (refreshed) {
           this.authRefreshUsed = true;
-          return this.retry(code, reason, wasOpen);
+          this.retry(code, reason, wasOpen); return;
         }
         const detail = this.rejection ?? (reason || 'the gateway rejected the credentials');
-        return this.fail(new RealtimeAuthError({ kind: 'realtime-auth-failed', title: 'Authentication failed', detail, closeCode: code }), code, reason);
+        this.fail(new RealtimeAuthError({ kind: 'realtime-auth-failed', title: 'Authentication failed', detail, closeCode: code }), code, reason); return;
       }
       case 'refresh-and-resume':
         await this.refreshCredentials();
         if (generation !== this.generation) return;
-        return this.retry(code, reason, wasOpen);
+        { this.retry(code, reason, wasOpen); return; }
       case 'resume':
-        return this.retry(code, reason, wasOpen);
+        { this.retry(code, reason, wasOpen); return; }
     }
   }
 
   private retry(code: number, reason: string, wasOpen: boolean): void {
     if (!this.options.autoReconnect) {
-      return this.fail(new RealtimeError({ kind: 'realtime-closed', title: 'Connection closed', detail: `closed with code ${code}${reason ? ` (${reason})` : ''} and autoReconnect is off`, closeCode: code }), code, reason, { report: false });
+      this.fail(new RealtimeError({ kind: 'realtime-closed', title: 'Connection closed', detail: `closed with code ${code}${reason ? ` (${reason})` : ''} and autoReconnect is off`, closeCode: code }), code, reason, { report: false }); return;
     }
     if (this.failures >= this.options.maxReconnectAttempts) {
       const detail = `gave up after ${this.failures} consecutive failed reconnect attempts; last close ${code}${reason ? ` (${reason})` : ''}`;
-      return this.fail(new RealtimeError({ kind: 'realtime-gave-up', title: 'Reconnect attempts exhausted', detail, closeCode: code }), code, reason);
+      this.fail(new RealtimeError({ kind: 'realtime-gave-up', title: 'Reconnect attempts exhausted', detail, closeCode: code }), code, reason); return;
     }
     this.failures++;
     this.urlIndex++;
@@ -320,6 +325,7 @@ export class RealtimeConnection {
     }, delayMs);
     // Scheduled before telling listeners, so one calling disconnect() from here cancels it.
     if (wasOpen) this.sink.emit('disconnected', { code, reason, willReconnect: true });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a 'disconnected' listener may have called disconnect()
     if (this.current === 'reconnecting') this.sink.emit('reconnecting', { attempt, delayMs });
   }
 

@@ -20,7 +20,7 @@ export interface SequencerHooks {
  * milliseconds; waiting this long before asking the API for a missing seq spares it a request
  * storm from every connected client.
  */
-export const GAP_FILL_GRACE_MS = 200;
+const GAP_FILL_GRACE_MS = 200;
 /** Beyond this many waiting frames a stream stops buffering; the gap fill fetches the rest. */
 const MAX_BUFFERED_PER_STREAM = 10_000;
 
@@ -139,7 +139,7 @@ export class EventSequencer {
       this.graceTimers.delete(stream);
     }
     const run = this.fetchUntilCaughtUp(stream)
-      .catch((err) => this.hooks.error(err))
+      .catch((err: unknown) => { this.hooks.error(err); })
       .finally(() => this.fills.delete(stream));
     this.fills.set(stream, run);
     return run;
@@ -161,9 +161,9 @@ export class EventSequencer {
       const after = this.cursorOf.get(stream);
       if (after === undefined) return;
       const page = await this.hooks.fetchAfter(stream, after);
-      const first = page.events[0];
-      const cursor = this.cursorOf.get(stream)!;
-      if (first && first.seq > cursor + 1 && first.seq > after + 1) {
+      const first = page.events.at(0);
+      const cursor = this.cursorOf.get(stream);
+      if (first && cursor !== undefined && first.seq > cursor + 1 && first.seq > after + 1) {
         // The API no longer has the seqs in between: say so rather than wait for them forever.
         this.hooks.historyPruned({ stream, fromSeq: cursor + 1, oldestSeq: first.seq, reason: 'history before oldestSeq is beyond retention' });
         this.skipTo(stream, first.seq);
@@ -193,8 +193,9 @@ export class EventSequencer {
 
   private drain(stream: string): void {
     const waiting = this.buffered.get(stream);
-    if (!waiting) return;
-    let cursor = this.cursorOf.get(stream)!;
+    let cursor = this.cursorOf.get(stream);
+    // Callers set the cursor first (deliver, advanceTo): a missing one means nothing to drain.
+    if (!waiting || cursor === undefined) return;
     for (const seq of waiting.keys()) if (seq <= cursor) waiting.delete(seq);
     for (let next = waiting.get(cursor + 1); next; next = waiting.get(cursor + 1)) {
       waiting.delete(cursor + 1);

@@ -38,18 +38,18 @@ export class GuardedEmitter extends EventEmitter<SesameClientEvents> {
   // EventEmitter3 runs once-listeners inside its own emit; ours wraps them instead, like Node's.
   override once<T extends Names>(event: T, fn: Listener<T>, context?: unknown): this {
     const wrapper: OnceWrapper = (...args) => {
-      this.off(event, wrapper as unknown as Listener<T>);
+      this.off(event, wrapper);
       return (fn as unknown as AnyFunction).apply(context ?? this, args);
     };
     wrapper.listener = fn;
-    return this.on(event, wrapper as unknown as Listener<T>);
+    return this.on(event, wrapper);
   }
 
   override off<T extends Names>(event: T, fn?: Listener<T>, context?: unknown, once?: boolean): this {
     super.off(event, fn, context, once);
     if (fn) {
       for (const listener of this.listeners(event) as unknown as OnceWrapper[]) {
-        if (listener.listener === fn) super.off(event, listener as unknown as Listener<T>);
+        if (listener.listener === fn) super.off(event, listener);
       }
     }
     return this;
@@ -69,7 +69,7 @@ export class GuardedEmitter extends EventEmitter<SesameClientEvents> {
     try {
       const result = listener.apply(this, args);
       if (result && typeof (result as PromiseLike<unknown>).then === 'function') {
-        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.listenerFailed(err, event));
+        (result as PromiseLike<unknown>).then(undefined, (err: unknown) => { this.listenerFailed(err, event); });
       }
     } catch (err) {
       this.listenerFailed(err, event);

@@ -6,6 +6,9 @@ import type { Db } from './db/database.js';
 
 export type Trx = Transaction<Database>;
 
+/** An int8 as a driver may hand it back (a number once parsed; a string or bigint from raw SQL or aggregates). */
+const int8 = (value: number | string | bigint): number => Number(value);
+
 /**
  * Allocates the next seq of `stream` inside `trx`. The row lock taken by the UPDATE is held
  * until commit, so concurrent writers to one stream serialise here and seq stays gapless:
@@ -16,7 +19,7 @@ export async function nextSeq(trx: Trx, workspaceId: string, stream: string): Pr
     INSERT INTO streams (id, workspace_id, head_seq) VALUES (${stream}, ${workspaceId}, 1)
     ON CONFLICT (id) DO UPDATE SET head_seq = streams.head_seq + 1
     RETURNING head_seq`.execute(trx);
-  return Number(row.rows[0]!.head_seq);
+  return Number(row.rows[0].head_seq);
 }
 
 /** Collects the events written in one transaction so they can be published after commit. */
@@ -82,7 +85,7 @@ export async function readEvents(db: Db, stream: string, afterSeq: number, limit
     .orderBy('seq', 'asc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ type: r.type, stream: r.stream, seq: Number(r.seq), data: r.data, at: new Date(r.at).toISOString() }));
+  return rows.map((r) => ({ type: r.type, stream: r.stream, seq: int8(r.seq), data: r.data, at: new Date(r.at).toISOString() }));
 }
 
 /** Current head seq of each stream (0 for a stream with no events yet). */
@@ -90,12 +93,6 @@ export async function readHeads(db: Db, streams: string[]): Promise<Record<strin
   const heads: Record<string, number> = Object.fromEntries(streams.map((s) => [s, 0]));
   if (streams.length === 0) return heads;
   const rows = await db.selectFrom('streams').select(['id', 'head_seq']).where('id', 'in', streams).execute();
-  for (const row of rows) heads[row.id] = Number(row.head_seq);
+  for (const row of rows) heads[row.id] = int8(row.head_seq);
   return heads;
-}
-
-/** Oldest retained seq of a stream (events before it were pruned), or null if none pruned. */
-export async function oldestRetainedSeq(db: Db, stream: string): Promise<number | null> {
-  const row = await db.selectFrom('events').select((eb) => eb.fn.min('seq').as('min')).where('stream', '=', stream).executeTakeFirst();
-  return row?.min == null ? null : Number(row.min);
 }

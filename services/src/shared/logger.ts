@@ -4,7 +4,7 @@ import pino, { type Logger, type LoggerOptions } from 'pino';
  * Paths pino censors wherever they appear in a log line. Secrets never reach the logs:
  * credentials travel in these headers and fields only.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'req.headers.cookie',
@@ -14,14 +14,14 @@ export const REDACT_PATHS = [
   'apiKey', 'password', 'token', 'accessToken', 'refreshToken', 'secret', 'privateKey',
 ];
 
-export function loggerOptions(level: string, name: string): LoggerOptions {
+function loggerOptions(level: string, name: string): LoggerOptions {
   return {
     level,
     name,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     // Request URLs may carry `?token=` for SSE; strip query strings from the logged url.
     serializers: {
-      req: (req: { method: string; url: string; id?: string }) => ({ method: req.method, url: req.url?.split('?')[0], id: req.id }),
+      req: (req: { method: string; url?: string; id?: string }) => ({ method: req.method, url: req.url?.split('?')[0], id: req.id }),
     },
   };
 }

@@ -6,7 +6,7 @@ export interface Worker { stop(): Promise<void> }
 export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceContext): Promise<void> }
 
 /** Every periodic job; later features (webhook deliveries, lease expiry, overdue schedules) append theirs. */
-export const WORKER_JOBS: WorkerJob[] = [
+const WORKER_JOBS: WorkerJob[] = [
   { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
 ];
 
@@ -21,7 +21,7 @@ export function startWorker(ctx: ServiceContext, jobs: WorkerJob[] = WORKER_JOBS
       if (busy || stopped) return;
       busy = true;
       const run = job.run(ctx)
-        .catch((err) => ctx.logger.error({ err, job: job.name }, 'worker job failed'))
+        .catch((err: unknown) => { ctx.logger.error({ err, job: job.name }, 'worker job failed'); })
         .finally(() => { busy = false; running.delete(run); });
       running.add(run);
     };

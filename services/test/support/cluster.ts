@@ -13,13 +13,13 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+      server.close(() => { resolve(port); });
     });
   });
 }
 
 /** A Redis of the test's own, so it can be killed and restarted mid-stream. */
-export class TestRedis {
+class TestRedis {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'sesame-redis-'));
   private constructor(readonly port: number) {}

@@ -32,9 +32,9 @@ export function spawnServer(command: string, env: Record<string, string>, option
   });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { err += d; });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
   return {
     child, exited, stdout: () => out, stderr: () => err,
     waitForOutput(pattern, timeoutMs = 60_000) {
@@ -42,9 +42,9 @@ export function spawnServer(command: string, env: Record<string, string>, option
         const started = Date.now();
         const check = () => {
           const match = out.match(pattern) ?? err.match(pattern);
-          if (match) return resolve(match);
-          if (child.exitCode !== null) return reject(new Error(`process exited (${child.exitCode}) before ${pattern}: ${err || out}`));
-          if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${pattern}: ${err || out}`));
+          if (match) { resolve(match); return; }
+          if (child.exitCode !== null) { reject(new Error(`process exited (${child.exitCode}) before ${pattern}: ${err || out}`)); return; }
+          if (Date.now() - started > timeoutMs) { reject(new Error(`timed out waiting for ${pattern}: ${err || out}`)); return; }
           setTimeout(check, 50);
         };
         check();

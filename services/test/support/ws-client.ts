@@ -10,8 +10,8 @@ export class TestSocket {
   readonly opened: Promise<void>;
 
   constructor(readonly ws: WebSocket) {
-    this.opened = new Promise((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-    ws.on('message', (data) => { this.frames.push(JSON.parse(data.toString())); this.wake(); });
+    this.opened = new Promise((resolve, reject) => { ws.once('open', () => { resolve(); }); ws.once('error', reject); });
+    ws.on('message', (data) => { this.frames.push(JSON.parse((data as Buffer).toString())); this.wake(); });
     ws.on('close', (code, reason) => { this.closed = { code, reason: reason.toString() }; this.wake(); });
     ws.on('error', () => {});
   }
@@ -69,8 +69,8 @@ export class TestSocket {
 
   waitForClose(timeoutMs = 15_000): Promise<{ code: number; reason: string }> {
     return new Promise((resolve, reject) => {
-      if (this.closed) return resolve(this.closed);
-      const timer = setTimeout(() => reject(new Error('socket did not close')), timeoutMs);
+      if (this.closed) { resolve(this.closed); return; }
+      const timer = setTimeout(() => { reject(new Error('socket did not close')); }, timeoutMs);
       this.ws.once('close', (code, reason) => { clearTimeout(timer); resolve({ code, reason: reason.toString() }); });
     });
   }
