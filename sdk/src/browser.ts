@@ -6,9 +6,7 @@ export * from './public-api.js';
 export type { FileCursorStoreOptions } from './realtime/file-cursor-store.js';
 
 /** Browsers have no file system: the Node build's name, failing with what to use instead. */
-export const FileCursorStore = class FileCursorStore {
-  constructor() {
-    throw new TypeError('FileCursorStore needs a file system (Node); in a browser keep the default MemoryCursorStore, or pass a `cursorStore` of your own (any object with load() and save(cursors)), e.g. one backed by localStorage');
-  }
+export const FileCursorStore = function FileCursorStore(): never {
+  throw new TypeError('FileCursorStore needs a file system (Node); in a browser keep the default MemoryCursorStore, or pass a `cursorStore` of your own (any object with load() and save(cursors)), e.g. one backed by localStorage');
 } as unknown as typeof NodeFileCursorStore;
 export type FileCursorStore = NodeFileCursorStore;

@@ -76,7 +76,8 @@ export class HttpClient {
   }
 
   async data<T>(method: HttpMethod, path: string, options?: RequestOptions): Promise<T> {
-    const body = await this.raw<{ data: T }>(method, path, options);
+    const body = await this.raw<{ data: T } | undefined>(method, path, options);
+    // 204 and empty bodies carry no envelope; callers of such endpoints ignore the result.
     return body?.data as T;
   }
 
@@ -89,7 +90,7 @@ export class HttpClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (!options.anonymous && this.credentials) headers.authorization = `Bearer ${await this.credentials.authorization()}`;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+    const timer = setTimeout(() => { controller.abort(); }, this.options.timeoutMs);
     try {
       return await this.options.fetch(url, {
         method, headers, signal: controller.signal, body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -108,9 +109,9 @@ async function readBody(response: Response): Promise<unknown> {
 }
 
 function toConnectionError(err: unknown): SesameError {
-  const aborted = (err as { name?: string })?.name === 'AbortError';
+  const aborted = err instanceof Error && err.name === 'AbortError';
   return new ConnectionError({
     status: 0, type: 'urn:sesame:error:connection', title: aborted ? 'Timeout' : 'Connection failed',
-    detail: aborted ? 'The request timed out' : `Could not reach the Sesame API: ${(err as Error)?.message ?? String(err)}`,
+    detail: aborted ? 'The request timed out' : `Could not reach the Sesame API: ${err instanceof Error ? err.message : String(err)}`,
   });
 }

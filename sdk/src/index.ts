@@ -12,7 +12,7 @@ configureRuntime({
   // `ws` rather than Node's own WebSocket (Node 22+ only, and without `terminate()`); loaded on
   // first connect, so REST-only programs never load it.
   loadWebSocket: () => {
-    ws ??= import(/* webpackIgnore: true */ 'ws').then((mod) => (mod.WebSocket ?? mod.default) as unknown as WebSocketConstructor);
+    ws ??= import(/* webpackIgnore: true */ 'ws').then((mod) => mod.WebSocket as unknown as WebSocketConstructor);
     return ws;
   },
 });

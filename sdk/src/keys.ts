@@ -1,5 +1,5 @@
 import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha512';
+import { sha512 } from '@noble/hashes/sha2';
 import { randomBytes } from './runtime.js';
 
 ed.etc.sha512Sync = (...messages) => sha512(ed.etc.concatBytes(...messages));
@@ -13,7 +13,7 @@ const toBase64 = (bytes: Uint8Array) => {
 /** Accepts hex, base64 or base64url; returns the bytes. */
 export function decodeKey(value: string): Uint8Array {
   const v = value.trim();
-  if (/^[0-9a-fA-F]+$/.test(v) && v.length % 2 === 0) return Uint8Array.from(v.match(/../g)!.map((h) => parseInt(h, 16)));
+  if (/^[0-9a-fA-F]+$/.test(v) && v.length % 2 === 0) return Uint8Array.from((v.match(/../g) ?? []).map((h) => parseInt(h, 16)));
   const b64 = v.replace(/-/g, '+').replace(/_/g, '/');
   const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4);
   return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));

@@ -1,4 +1,4 @@
-import type { MessageKind, SesameEvent } from './protocol/index.js';
+import type { MessageKind } from './protocol/index.js';
 
 // The REST bodies are declared once, in the wire protocol; these names stay the SDK's public types.
 export type {

@@ -32,7 +32,7 @@ async function installBrowserBuild(appDir: string): Promise<string> {
 
 /** Module specifiers a built file still imports (static, dynamic or require). */
 function importsOf(code: string): string[] {
-  return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)].map((match) => match[1]!);
+  return [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|\bimport\s+)["']([^"']+)["']/g)].map((match) => match[1]);
 }
 const nodeOnly = (specifier: string) => nodeBuiltins.has(specifier) || specifier === 'ws' || specifier.startsWith('ws/');
 
@@ -93,11 +93,11 @@ function browserContext() {
       sent.push(frame);
       if (frame.type !== 'auth') return;
       const authenticated = { type: 'authenticated', protocolVersion: 1, heartbeatIntervalMs: 30_000, sessionId: 'sess_1', principal: { id: 'pr_1', handle: 'me', kind: 'agent', workspaceId: 'ws_1' }, heads: {} };
-      setTimeout(() => this.fire('message', { data: JSON.stringify(authenticated) }));
+      setTimeout(() => { this.fire('message', { data: JSON.stringify(authenticated) }); });
     }
     close(code = 1000, reason = '') {
       this.readyState = 3;
-      setTimeout(() => this.fire('close', { code, reason }));
+      setTimeout(() => { this.fire('close', { code, reason }); });
     }
     private fire(type: string, event: unknown) {
       for (const listener of this.listeners.get(type) ?? []) listener(event);
@@ -126,7 +126,7 @@ describe('browser bundle', () => {
       entryPoints: [join(appDir, 'app.js')], bundle: true, platform: 'browser', format: 'iife', globalName: 'app',
       write: false, logLevel: 'silent', plugins: [nodeOnlyImports(leaks)],
     });
-    bundle = result.outputFiles[0]!.text;
+    bundle = result.outputFiles[0].text;
   }, 120_000);
 
   afterAll(async () => { if (appDir) await rm(appDir, { recursive: true, force: true }); });
@@ -153,7 +153,7 @@ describe('browser bundle', () => {
     expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({ url: 'https://api.example.test/api/v1/channels/ch_1/messages', method: 'POST', headers: { authorization: 'Bearer sk_browser' } });
     // The idempotency key comes from Web Crypto.
-    expect(requests[0]!.body.clientGeneratedId).toMatch(/^[0-9a-f]{32}$/);
+    expect(requests[0].body.clientGeneratedId).toMatch(/^[0-9a-f]{32}$/);
     expect(result).toMatchObject({ messageId: 'msg_1', publicKeyMatches: true, state: 'open', stateAfter: 'closed' });
     expect(result.signature).toMatch(/^[A-Za-z0-9+/]{86}==$/);
 

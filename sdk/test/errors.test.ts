@@ -101,7 +101,7 @@ describe('errors through the client', () => {
   afterEach(async () => { await close?.(); close = undefined; });
 
   it('turns a 429 with Retry-After into a RateLimitError once retries run out', async () => {
-    const server = await fakeServer((_req, res) => json(res, 429, problemOf('rate-limited', { retryAfter: 9 }), { 'retry-after': '0', 'x-request-id': 'req-429' }));
+    const server = await fakeServer((_req, res) => { json(res, 429, problemOf('rate-limited', { retryAfter: 9 }), { 'retry-after': '0', 'x-request-id': 'req-429' }); });
     close = server.close;
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a', maxRetries: 1 });
     const error = await client.getMe().catch((e: unknown) => e);

@@ -33,7 +33,7 @@ export function readmeShapes(client: SesameClient, myId: string) {
     expectTrue<Equal<typeof event.type, 'vault.lease_request'>>(true);
     expectTrue<Equal<typeof event.data, never>>(true);
     // @ts-expect-error a reserved event has no payload shape to rely on
-    void event.data.leaseId;
+    event.data.leaseId;
   });
   client.on('task.created', (event) => { expectTrue<Equal<typeof event.stream, string>>(true); });
   client.on('read_receipt', (event) => { expectTrue<Equal<typeof event.data.lastReadSeq, number>>(true); });

@@ -75,7 +75,7 @@ describe.each(targets())('audit log stored by an earlier version on %s', (target
     expect((await api.call(key.key, 'POST', '/agents', { handle: 'after-upgrade' })).statusCode).toBe(201);
     const entries = (await api.call(key.key, 'GET', '/audit')).json().data;
     expect(entries.map((e: { action: string }) => e.action)).toEqual(['agent.created', 'api_key.created', 'agent.created', 'setup.bootstrap']);
-    expect(entries[0].prevHash).toBe(legacyRows[2]!.hash);
+    expect(entries[0].prevHash).toBe(legacyRows[2].hash);
     expect((await api.call(key.key, 'GET', '/audit/verify')).json().data).toEqual({ valid: true, entries: 4, firstInvalidId: null });
   });
 });

@@ -44,8 +44,8 @@ describe('ConnectionWatch', () => {
     expect(records.map((r) => [r.level, r.backend, r.role])).toEqual([
       [WARN, 'postgres', 'pool'], [INFO, 'postgres', 'pool'], [WARN, 'postgres', 'pool'], [INFO, 'postgres', 'pool'],
     ]);
-    expect(records[0]!.msg).toMatch(/postgres connection lost/);
-    expect(records[0]!.target).toBe('postgres://app:***@db:5432/sesame');
+    expect(records[0].msg).toMatch(/postgres connection lost/);
+    expect(records[0].target).toBe('postgres://app:***@db:5432/sesame');
     expect(JSON.stringify(records)).not.toContain('pg-secret');
   });
 
@@ -98,8 +98,8 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis outage and recov
         const mine = records.filter((r) => r.role === role);
         expect(mine.map((r) => r.level), role).toEqual([WARN, INFO]);
         expect(mine[0]).toMatchObject({ backend: 'redis', role, target: `redis://:***@127.0.0.1:${redis.port}` });
-        expect(mine[0]!.msg).toMatch(/redis connection lost/);
-        expect(mine[1]!.msg).toMatch(/redis connection recovered/);
+        expect(mine[0].msg).toMatch(/redis connection lost/);
+        expect(mine[1].msg).toMatch(/redis connection recovered/);
       }
       expect(lines.join('\n')).not.toContain('outage-pw');
     } finally {

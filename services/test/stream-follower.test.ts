@@ -79,7 +79,7 @@ describe('StreamFollower', () => {
     await follower.begin(0, 0);
     for (const seq of [1, 2, 3]) follower.onEvent(live(seq));
     expect(owner.seqs).toEqual([1, 2, 3]);
-    expect(owner.delivered[1]!.frame.toString()).toBe('live-2'); // the hub's frame, not re-serialised
+    expect(owner.delivered[1].frame.toString()).toBe('live-2'); // the hub's frame, not re-serialised
     expect(follower.position).toBe(3);
     await settle();
     expect(log.reads).toEqual([]);
@@ -121,8 +121,8 @@ describe('StreamFollower', () => {
     await settle();
     expect(owner.seqs).toEqual([1, 2, 3]);
     expect(log.reads[0]).toEqual({ afterSeq: 0, limit: 100 });
-    expect(JSON.parse(owner.delivered[0]!.frame.toString())).toMatchObject({ seq: 1 }); // serialised from the store
-    expect(owner.delivered[1]!.frame.toString()).toBe('live-2');
+    expect(JSON.parse(owner.delivered[0].frame.toString())).toMatchObject({ seq: 1 }); // serialised from the store
+    expect(owner.delivered[1].frame.toString()).toBe('live-2');
     follower.onEvent(live(4));
     expect(owner.seqs).toEqual([1, 2, 3, 4]);
   });

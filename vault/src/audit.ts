@@ -64,7 +64,7 @@ export type ChainVerdict = { valid: true } | { valid: false; brokenAt: number; r
 export function verifyHashChain(links: readonly ChainLink[], options: ChainHashOptions = {}): ChainVerdict {
   let prevHash = GENESIS_HASH;
   for (let i = 0; i < links.length; i++) {
-    const link = links[i]!;
+    const link = links[i];
     if (link.prevHash !== prevHash) return { valid: false, brokenAt: i, reason: 'previous hash does not match' };
     if (chainHash(link.prevHash, link.body, options) !== link.hash) return { valid: false, brokenAt: i, reason: 'entry content was altered' };
     prevHash = link.hash;
@@ -74,7 +74,7 @@ export function verifyHashChain(links: readonly ChainLink[], options: ChainHashO
 
 function entryLink(entry: AuditEntry): ChainLink {
   const { hash, prevHash, ...body } = entry;
-  return { prevHash, hash, body: body as Record<string, unknown> };
+  return { prevHash, hash, body: body };
 }
 
 /** HMAC-SHA256 under the audit key: equal secrets give equal fingerprints; the secret is not recoverable. */
@@ -103,7 +103,7 @@ export function buildAuditEntry(previous: AuditEntry | null, input: AuditInput):
     prevHash: previous?.hash ?? GENESIS_HASH,
   };
   const { prevHash, ...content } = body;
-  return { ...body, hash: chainHash(prevHash, content as Record<string, unknown>) };
+  return { ...body, hash: chainHash(prevHash, content) };
 }
 
 /** `{valid: true}` or the index of the first entry that breaks the chain (or its `seq` numbering). */

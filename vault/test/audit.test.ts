@@ -84,7 +84,7 @@ describe('hash chain (shared with the services\' admin audit log)', () => {
     expect(verifyHashChain(reordered, { format: 'prefixed' })).toEqual({ valid: true });
     const edited = stored.map((link, i) => (i === 1 ? { ...link, body: { ...link.body, data: { forged: true } } } : link));
     expect(verifyHashChain(edited, { format: 'prefixed' })).toEqual({ valid: false, brokenAt: 1, reason: 'entry content was altered' });
-    expect(verifyHashChain([stored[0]!, stored[2]!], { format: 'prefixed' })).toEqual({ valid: false, brokenAt: 1, reason: 'previous hash does not match' });
-    expect(verifyHashChain([stored[1]!, stored[0]!, stored[2]!], { format: 'prefixed' })).toMatchObject({ valid: false, brokenAt: 0 });
+    expect(verifyHashChain([stored[0], stored[2]], { format: 'prefixed' })).toEqual({ valid: false, brokenAt: 1, reason: 'previous hash does not match' });
+    expect(verifyHashChain([stored[1], stored[0], stored[2]], { format: 'prefixed' })).toMatchObject({ valid: false, brokenAt: 0 });
   });
 });

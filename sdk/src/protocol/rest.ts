@@ -72,7 +72,7 @@ export interface MessageMetadata {
   [key: string]: unknown;
 }
 export interface Message {
-  id: string; channelId: string; senderId: string; seq: number; kind: MessageKind | string;
+  id: string; channelId: string; senderId: string; seq: number; kind: MessageKind | (string & Record<never, never>);
   /** Empty once deleted. */
   content: string;
   intent: string | null; threadRootId: string | null; clientGeneratedId: string | null; attachmentIds: string[];

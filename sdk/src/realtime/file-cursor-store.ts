@@ -99,8 +99,13 @@ export class FileCursorStore implements CursorStore {
       for (const waiter of waiters) waiter.reject(err);
     } finally {
       this.writing = undefined;
-      if (this.pending) this.schedule(this.urgent ? 0 : this.coalesceMs);
+      this.scheduleLeftovers();
     }
+  }
+
+  /** Saves that arrived while a write was in flight go out next (at once if one was urgent). */
+  private scheduleLeftovers(): void {
+    if (this.pending) this.schedule(this.urgent ? 0 : this.coalesceMs);
   }
 
   private async writeAtomically(cursors: Cursors): Promise<void> {

@@ -30,7 +30,7 @@ interface StandardWebSocket {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   terminate?: () => void;
-  addEventListener(type: string, listener: (event: any) => void): void;
+  addEventListener(type: string, listener: (event: never) => void): void;
 }
 export type WebSocketConstructor = new (url: string) => StandardWebSocket;
 
@@ -58,7 +58,7 @@ export const openWebSocket: SocketFactory = async (url, listeners) => {
   let onClosed: () => void = () => {};
   const closedPromise = new Promise<void>((resolve) => { onClosed = resolve; });
 
-  socket.addEventListener('open', () => listeners.open());
+  socket.addEventListener('open', () => { listeners.open(); });
   socket.addEventListener('message', (event: { data: unknown }) => {
     // Binary frames are not part of the protocol.
     if (typeof event.data === 'string') listeners.message(event.data);
@@ -88,7 +88,7 @@ export const openWebSocket: SocketFactory = async (url, listeners) => {
       if (closed) return;
       socket.close(code, reason);
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), CLOSE_HANDSHAKE_TIMEOUT_MS); });
+      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => { resolve('timeout'); }, CLOSE_HANDSHAKE_TIMEOUT_MS); });
       if ((await Promise.race([closedPromise, timedOut])) === 'timeout') terminate();
       clearTimeout(timer);
     },

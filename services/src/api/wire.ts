@@ -30,12 +30,12 @@ export function channelToWire(c: ChannelRow, memberIds: string[], headSeq: numbe
 export interface SenderInfo { handle: string; display_name: string; kind: PrincipalKind }
 
 export function messageToWire(m: MessageRow, sender: SenderInfo): Message {
-  const metadata = (m.metadata ?? {}) as Record<string, unknown>;
+  const metadata = m.metadata;
   return {
-    id: m.id, channelId: m.channel_id, senderId: m.sender_id, seq: Number(m.seq), kind: m.kind,
+    id: m.id, channelId: m.channel_id, senderId: m.sender_id, seq: m.seq, kind: m.kind,
     content: m.deleted_at ? '' : m.content,
     intent: m.intent, threadRootId: m.thread_root_id, clientGeneratedId: m.client_generated_id,
-    attachmentIds: m.attachment_ids ?? [], streaming: m.streaming,
+    attachmentIds: m.attachment_ids, streaming: m.streaming,
     metadata: {
       ...(m.deleted_at ? {} : metadata),
       senderHandle: sender.handle, senderDisplayName: sender.display_name, senderKind: sender.kind,

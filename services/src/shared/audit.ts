@@ -58,5 +58,5 @@ export function verifyAuditChain(entries: StoredAuditEntry[]): number | null {
     };
     return { prevHash: e.prev_hash, hash: e.hash, body: { ...body } };
   }), CHAIN_FORMAT);
-  return verdict.valid ? null : Number(entries[verdict.brokenAt]!.id);
+  return verdict.valid ? null : entries[verdict.brokenAt]?.id ?? null;
 }

@@ -69,7 +69,7 @@ function issuesOf(errors: ErrorObject[]): ConfigError['issues'] {
   const byVariable = new Map<string, string>();
   for (const error of errors) {
     const variable = error.instancePath.split('/')[1] ?? String(error.params.missingProperty);
-    const custom = (error.parentSchema as TSchema | undefined)?.errorMessage;
+    const custom: unknown = (error.parentSchema as TSchema | undefined)?.errorMessage;
     if (!byVariable.has(variable)) byVariable.set(variable, typeof custom === 'string' ? custom : error.message ?? 'is invalid');
   }
   return [...byVariable].map(([variable, message]) => ({ variable, message }));

@@ -26,7 +26,7 @@ export function redactCredentials(text: string): string {
 
 function describe(err: unknown): string | undefined {
   if (err === undefined) return undefined;
-  return redactCredentials(err instanceof Error ? err.message || err.name : String(err));
+  return redactCredentials(err instanceof Error ? err.message || err.name : typeof err === 'string' ? err : JSON.stringify(err));
 }
 
 /**
@@ -67,8 +67,8 @@ export class ConnectionWatch {
  */
 export function watchRedis(redis: Redis, logger: Logger, role: string, url: string): ConnectionWatch {
   const watch = new ConnectionWatch(logger, { backend: 'redis', role }, url);
-  redis.on('ready', () => watch.up());
-  redis.on('error', (err: unknown) => watch.down(err));
-  redis.on('reconnecting', () => watch.down());
+  redis.on('ready', () => { watch.up(); });
+  redis.on('error', (err: unknown) => { watch.down(err); });
+  redis.on('reconnecting', () => { watch.down(); });
   return watch;
 }

@@ -19,7 +19,7 @@ export function freePort(): Promise<number> {
 }
 
 /** A Redis of the test's own, so it can be killed and restarted mid-stream. */
-class TestRedis {
+export class TestRedis {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'sesame-redis-'));
   private constructor(readonly port: number) {}

@@ -5,7 +5,7 @@ export class MemoryBus implements Bus {
   private readonly registry = new TopicRegistry();
 
   async publish(topic: string, message: BusMessage): Promise<void> {
-    queueMicrotask(() => this.registry.dispatch(topic, message));
+    queueMicrotask(() => { this.registry.dispatch(topic, message); });
   }
 
   subscribe(topic: string, handler: BusHandler): () => void {

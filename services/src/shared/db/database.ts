@@ -10,7 +10,7 @@ import type { Database } from './schema.js';
 export type Db = Kysely<Database>;
 
 // int8 → number everywhere: seqs and counters stay below 2^53, and JSON clients expect numbers.
-pg.types.setTypeParser(20, (value) => Number(value));
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export interface DatabaseTarget {
   /** `postgres://…` for real Postgres; otherwise PGlite persisted under `dataDir`. */
@@ -30,8 +30,8 @@ export function createDatabase(target: DatabaseTarget): Db {
     // drops that client and the next query reconnects. Logged once per outage, and the next
     // successful connection after it once.
     const watch = new ConnectionWatch(target.logger, { backend: 'postgres', role: 'pool' }, target.databaseUrl);
-    pool.on('error', (err) => watch.down(err));
-    pool.on('connect', () => watch.up());
+    pool.on('error', (err) => { watch.down(err); });
+    pool.on('connect', () => { watch.up(); });
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dataDir = target.dataDir ?? '.sesame/db';

@@ -24,6 +24,8 @@ export class LockedPGliteDialect implements Dialect {
   createAdapter() { return new PostgresAdapter(); }
   createDriver(): Driver { return new LockedPGliteDriver(this.client); }
   createQueryCompiler() { return new PostgresQueryCompiler(); }
+  // Kysely's Dialect interface: the introspector works on any schema.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   createIntrospector(db: Kysely<any>) { return new PostgresIntrospector(db); }
 }
 
@@ -46,8 +48,9 @@ class LockedPGliteDriver implements Driver {
     return this.connection;
   }
 
-  async releaseConnection(connection: DatabaseConnection) {
-    (connection as PGliteConnection).release?.();
+  // There is one connection: releasing it lets the next query in the queue run.
+  async releaseConnection(_connection: DatabaseConnection) {
+    this.connection.release?.();
   }
 
   async beginTransaction(c: DatabaseConnection) { await c.executeQuery(CompiledQuery.raw('BEGIN')); }

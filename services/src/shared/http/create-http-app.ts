@@ -7,12 +7,12 @@ import { installValidators } from './validation.js';
  * Whether `X-Forwarded-*` headers are believed. Kept in this one place for both processes.
  * (Today every hop is trusted; narrowing it to configured proxies is its own change.)
  */
-export const TRUST_PROXY = true;
+const TRUST_PROXY = true;
 
 /** Path parameters are ids (at most 100 characters); longer ones are a 414 from the router. */
-export const MAX_PARAM_LENGTH = 200;
+const MAX_PARAM_LENGTH = 200;
 
-export const REQUEST_ID_HEADER = 'x-request-id';
+const REQUEST_ID_HEADER = 'x-request-id';
 
 export interface HttpAppOptions {
   /** Which process's edge this is; bound to every request log line (`edge`). */

@@ -1,12 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { SesameError, kindForStatus, type ProblemDetails } from '../errors.js';
 
-export function sendProblem(reply: FastifyReply, problem: ProblemDetails) {
+function sendProblem(reply: FastifyReply, problem: ProblemDetails) {
   return reply.status(problem.status).type('application/problem+json').send(problem);
 }
 
 /** Fastify's own errors (validation, content-type parsing, router) carry a string `code`. */
-export function isFastifyError(error: unknown): error is FastifyError {
+function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error && typeof error.code === 'string';
 }
 
@@ -23,8 +23,8 @@ function fromFastifyError(error: FastifyError): SesameError | null {
         path: `${error.validationContext ?? ''}${v.instancePath || ''}`,
         message: validationMessage(v),
       }));
-      const first = errors[0];
-      return new SesameError('bad-request', first ? `${first.path || error.validationContext}: ${first.message}` : error.message, { errors });
+      const first = errors.at(0);
+      return new SesameError('bad-request', first ? `${first.path}: ${first.message}` : error.message, { errors });
     }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

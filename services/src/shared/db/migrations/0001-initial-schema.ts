@@ -159,7 +159,7 @@ const down = [
   'DROP TABLE IF EXISTS server_settings',
 ];
 
-export async function runStatements(db: Kysely<any>, statements: string[]) {
+async function runStatements(db: Kysely<any>, statements: string[]) {
   for (const statement of statements) await sql.raw(statement).execute(db);
 }
 
