@@ -9,7 +9,7 @@ const read = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 
 describe('README.md', () => {
   const readme = read('README.md');
-  const links = [...readme.matchAll(/\]\((docs\/[^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!);
+  const links = [...readme.matchAll(/\]\((docs\/[^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]);
 
   it('links every page of docs/', () => {
     const pages = readdirSync(join(repoRoot, 'docs'), { recursive: true, encoding: 'utf8' })
@@ -30,11 +30,11 @@ describe('docs/configuration.md', () => {
   // must all be among them, which catches this parse going wrong.
   const source = read('services/src/shared/config.ts');
   const body = source.slice(source.indexOf('const schema = Type.Object({'), source.indexOf('\n});', source.indexOf('const schema = Type.Object({')));
-  const schemaVariables = [...body.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!).sort();
+  const schemaVariables = [...body.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]).sort();
 
   // The table's first column: one or more `VARIABLE`s per row.
   const documented = [...read('docs/configuration.md').matchAll(/^\| ((?:`[A-Z][A-Z0-9_]*`(?:, )?)+) \|/gm)]
-    .flatMap((m) => [...m[1]!.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((v) => v[1]!))
+    .flatMap((m) => [...m[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((v) => v[1]))
     .sort();
 
   it('reads the schema from config.ts', () => {

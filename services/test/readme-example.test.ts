@@ -21,7 +21,7 @@ function readmeExample(): string {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
   const block = readme.match(/^```ts\n([\s\S]*?)^```$/m);
   if (!block) throw new Error('README.md has no ```ts block');
-  return block[1]!;
+  return block[1];
 }
 
 describe('the README example', () => {
@@ -40,7 +40,7 @@ describe('the README example', () => {
       server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: adminKey, PORT: '0', GATEWAY_PORT: '0' });
       const [, apiUrl] = await server.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
       const [, wsUrl] = await server.waitForOutput(/Gateway:\s+(ws:\/\/\S+)\/v1\/connect/);
-      env = { PATH: process.env.PATH ?? '', SESAME_ADMIN_KEY: adminKey, SESAME_API_URL: apiUrl!, SESAME_WS_URL: wsUrl! };
+      env = { PATH: process.env.PATH ?? '', SESAME_ADMIN_KEY: adminKey, SESAME_API_URL: apiUrl, SESAME_WS_URL: wsUrl };
     });
 
     afterAll(async () => {
