@@ -120,7 +120,9 @@ export function createLoginThrottle(ctx: ServiceContext): LoginThrottle {
   const limits = { maxFailures: ctx.config.SESAME_LOGIN_MAX_FAILURES, windowMs: ctx.config.SESAME_LOGIN_FAILURE_WINDOW_SECONDS * 1000 };
   const url = ctx.config.REDIS_URL;
   if (!url) return new MemoryLoginThrottle(limits);
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  // The offline queue keeps the failures of the first requests (before the connection is
+  // ready) counted; with Redis down, a command fails after one reconnect attempt and is skipped.
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   watchRedis(redis, ctx.logger, 'login-throttle', url);
   return new RedisLoginThrottle(redis, limits, ctx.logger);
 }
