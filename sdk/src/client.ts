@@ -9,7 +9,7 @@ import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  ApiKeyInfo, Channel, ChannelKind, ChannelMember, DriveFile, Manifest, MemberRole, Message, PageOptions, Pagination,
+  ApiKeyInfo, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
   Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
 } from './types.js';
 
@@ -103,13 +103,30 @@ export class SesameClient extends GuardedEmitter {
 
   // ---- humans: get a token for the `token` option ------------------------------------------
 
-  /** Password login for humans; pass `accessToken` as the `token` option. */
-  static async login(input: { apiUrl: string; email: string; password: string; fetch?: typeof fetch }): Promise<Tokens> {
+  /**
+   * Password login for humans; pass `accessToken` as the `token` option. `workspaceId` picks the
+   * workspace when this email has accounts in several (otherwise the oldest matching one).
+   */
+  static async login(input: { apiUrl: string; email: string; password: string; workspaceId?: string; fetch?: typeof fetch }): Promise<Tokens> {
     const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
-    return http.data<Tokens>('POST', '/auth/login', { body: { email: input.email, password: input.password }, anonymous: true });
+    const body = { email: input.email, password: input.password, ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}) };
+    return http.data<Tokens>('POST', '/auth/login', { body, anonymous: true });
   }
 
-  /** Creates a workspace with this human as its admin (when the server allows signup). */
+  /**
+   * Joins the inviting workspace with the token an admin got from `createInvite` (single use):
+   * creates the human account for the invited email and logs it in.
+   */
+  static async acceptInvite(input: { apiUrl: string; token: string; password: string; displayName: string; handle?: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const { apiUrl, fetch: f, ...body } = input;
+    const http = new HttpClient({ apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: f ?? globalThis.fetch.bind(globalThis) });
+    return http.data<Tokens>('POST', '/auth/accept-invite', { body, anonymous: true });
+  }
+
+  /**
+   * Creates a workspace with this human as its admin: only while the server's setup is incomplete,
+   * or on servers that opt in with `SESAME_ALLOW_SIGNUP=true`. Otherwise ask an admin for an invite.
+   */
   static async signup(input: { apiUrl: string; email: string; password: string; displayName: string; handle?: string; workspaceName?: string; fetch?: typeof fetch }): Promise<Tokens> {
     const { apiUrl, fetch: f, ...body } = input;
     const http = new HttpClient({ apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: f ?? globalThis.fetch.bind(globalThis) });
@@ -233,6 +250,21 @@ export class SesameClient extends GuardedEmitter {
   }
   async revokeApiKey(keyId: string): Promise<{ key: ApiKeyInfo }> {
     return { key: await this.http.data('DELETE', `/keys/${enc(keyId)}`) };
+  }
+  /**
+   * Invites a human to your workspace (admin). Hand them the returned `token` (shown only this
+   * once); they join with `SesameClient.acceptInvite`. Default expiry: 7 days.
+   */
+  createInvite(input: { email: string; isAdmin?: boolean; expiresInSeconds?: number }): Promise<{ invite: Invite; token: string }> {
+    return this.http.data('POST', '/invites', { body: input });
+  }
+  async listInvites(options: PageOptions = {}): Promise<{ invites: Invite[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<Invite>>('GET', '/invites', { query: { ...options } });
+    return { invites: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  /** Revokes an invite not accepted yet; its token stops working. */
+  async revokeInvite(inviteId: string): Promise<{ invite: Invite }> {
+    return { invite: await this.http.data('DELETE', `/invites/${enc(inviteId)}`) };
   }
 
   // ---- event log ---------------------------------------------------------------------------

@@ -11,7 +11,12 @@ export interface SesameClientOptions {
   wsUrl?: string | string[];
   /** An `sk_…` API key. */
   apiKey?: string;
-  /** Ed25519 identity: the agent's handle and its private key (32-byte seed, base64/base64url/hex). */
+  /**
+   * Ed25519 identity: the agent's handle and its private key (32-byte seed, base64/base64url/hex).
+   * `workspaceId` (default: none) names the agent's workspace and is sent with the challenge and
+   * its answer. Handles are unique per workspace only: when another workspace on the server uses
+   * the same handle, a login without `workspaceId` fails (401) exactly as for an unknown handle.
+   */
   agent?: { handle: string; privateKey: string; workspaceId?: string };
   /** A human's access token (JWT) from `SesameClient.login()`. */
   token?: string;
@@ -75,5 +80,8 @@ export function validateOptions(options: SesameClientOptions | null | undefined)
   }
   if (options.agent && (!options.agent.handle || !options.agent.privateKey)) {
     throw new TypeError('SesameClient: `agent` needs both `handle` and `privateKey`');
+  }
+  if (options.agent && options.agent.workspaceId !== undefined && (typeof options.agent.workspaceId !== 'string' || !options.agent.workspaceId)) {
+    throw new TypeError('SesameClient: `agent.workspaceId` must be a non-empty string (your workspace id, from `getMe()`)');
   }
 }

@@ -10,7 +10,8 @@ describe.each(targets())('channels and messages on %s', (target) => {
   let dmId: string;
 
   beforeAll(async () => {
-    api = await startTestApi(target);
+    // Eve signs up into a workspace of her own below: a multi-tenant server's opt-in.
+    api = await startTestApi(target, { SESAME_ALLOW_SIGNUP: 'true' });
     alice = await api.createAgent('alice');
     bob = await api.createAgent('bob');
     carol = await api.createAgent('carol');

@@ -31,7 +31,7 @@ export interface Principal {
   createdAt: string;
 }
 
-/** `POST /auth/verify`, `/auth/refresh`, `/auth/login`, `/auth/signup`. */
+/** `POST /auth/verify`, `/auth/refresh`, `/auth/login`, `/auth/signup`, `/auth/accept-invite`. */
 export interface Tokens {
   accessToken: string;
   /** Single use: refreshing rotates it. */
@@ -40,6 +40,24 @@ export interface Tokens {
   /** Seconds until `accessToken` expires. */
   expiresIn: number;
   principal: Principal;
+}
+
+/**
+ * An admin's invitation for one email to join the workspace (`POST /invites`). The token that
+ * accepts it is returned once, at creation, and is single use.
+ */
+export interface Invite {
+  id: string;
+  email: string;
+  /** The account it creates is an admin. */
+  isAdmin: boolean;
+  invitedBy: string | null;
+  expiresAt: string;
+  createdAt: string;
+  acceptedAt: string | null;
+  /** The principal created by accepting it. */
+  acceptedBy: string | null;
+  revokedAt: string | null;
 }
 
 /** An API key's metadata; the `sk_…` secret itself is returned once, at creation. */

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { isIP } from 'node:net';
 
 /**
  * Every environment variable Sesame reads, validated once at start. A bad value stops the process
@@ -32,7 +33,13 @@ const schema = Type.Object({
   SESAME_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, errorMessage: 'must be at least 32 characters' })),
   SESAME_PUBLIC_API_URL: Type.Optional(url()),
   SESAME_PUBLIC_WS_URL: Type.Optional(url()),
-  SESAME_ALLOW_SIGNUP: Type.Boolean({ default: true, errorMessage: 'must be true or false' }),
+  SESAME_ALLOW_SIGNUP: Type.Boolean({ default: false, errorMessage: 'must be true or false' }),
+  SESAME_TRUST_PROXY: Type.String({
+    format: 'trust-proxy', default: 'false',
+    errorMessage: 'must be true, false, a hop count, or a comma-separated list of addresses/CIDRs (or loopback, linklocal, uniquelocal)',
+  }),
+  SESAME_LOGIN_MAX_FAILURES: int({ minimum: 1, default: 10 }),
+  SESAME_LOGIN_FAILURE_WINDOW_SECONDS: int({ minimum: 1, default: 900 }),
   SESAME_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 100 }),
   SESAME_AUTH_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 10 }),
   SESAME_BODY_LIMIT_BYTES: int({ minimum: 1024, default: 1_048_576 }),
@@ -51,10 +58,39 @@ const schema = Type.Object({
 
 export type Config = Readonly<Static<typeof schema>>;
 
+/** The names proxy-addr (fastify's trustProxy) accepts for address ranges. */
+const TRUST_PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(entry: string): boolean {
+  if (TRUST_PROXY_RANGES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (!family || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (isIP(prefix)) return true; // address/netmask
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `SESAME_TRUST_PROXY` as fastify's `trustProxy` takes it: `false` (the default: the socket
+ * address is the client, `X-Forwarded-*` ignored), `true` (trust every hop: only behind a proxy
+ * that overwrites the header), a hop count, or the addresses/CIDRs of the proxies. Null when the
+ * value is none of these.
+ */
+export function parseTrustProxy(value: string): boolean | number | string[] | null {
+  const trimmed = value.trim();
+  if (trimmed === 'true') return true;
+  if (trimmed === 'false') return false;
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const entries = trimmed.split(',').map((e) => e.trim());
+  return entries.length > 0 && entries.every(isAddressOrCidr) ? entries : null;
+}
+
 // `verbose` gives each error its schema (for `errorMessage`); the offending value it also carries
 // is never put in a message, so a rejected secret is not echoed.
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('url', (value: string) => URL.canParse(value));
+ajv.addFormat('trust-proxy', (value: string) => parseTrustProxy(value) !== null);
 const validate = ajv.compile<Static<typeof schema>>(schema);
 
 export class ConfigError extends Error {

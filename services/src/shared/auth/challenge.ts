@@ -1,15 +1,18 @@
 import type { Db } from '../db/database.js';
 import type { Principal } from '../db/schema.js';
-import { badRequest } from '../errors.js';
 import { challengeMessage, verifySignature } from './ed25519.js';
 
-/** The one principal with this handle; `workspaceId` disambiguates when several workspaces use it. */
+/**
+ * The one principal that can sign in with this handle (enabled, with a public key), or undefined.
+ * Handles are unique per workspace only, so `workspaceId` picks the workspace. A bare handle
+ * that several workspaces use resolves to nobody, exactly as an unknown handle does: saying
+ * "ambiguous" would tell anyone which handles other workspaces hold.
+ */
 export async function findPrincipalByHandle(db: Db, handle: string, workspaceId?: string): Promise<Principal | undefined> {
-  let query = db.selectFrom('principals').selectAll().where('handle', '=', handle).where('disabled_at', 'is', null);
+  let query = db.selectFrom('principals').selectAll().where('handle', '=', handle).where('disabled_at', 'is', null).where('public_key', 'is not', null);
   if (workspaceId) query = query.where('workspace_id', '=', workspaceId);
   const rows = await query.limit(2).execute();
-  if (rows.length > 1) throw badRequest('workspaceId: several workspaces have this handle; pass workspaceId');
-  return rows[0];
+  return rows.length === 1 ? rows[0] : undefined;
 }
 
 /**

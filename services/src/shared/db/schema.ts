@@ -41,6 +41,21 @@ export interface RefreshTokenTable {
   /** Shared by every refresh token rotated from the same login (migration 0004). */
   family_id: string;
 }
+/** An admin's invitation for one email to join a workspace (migration 0005). */
+export interface InviteTable {
+  id: string;
+  workspace_id: string;
+  email: string;
+  is_admin: Generated<boolean>;
+  /** SHA-256 of the token; the token itself is shown once, to the admin who invites. */
+  token_hash: string;
+  invited_by: string | null;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+  accepted_at: NullableTimestamp;
+  accepted_by: string | null;
+  revoked_at: NullableTimestamp;
+}
 export interface StreamTable { id: string; workspace_id: string; head_seq: Int8 }
 export type ChannelKind = 'dm' | 'group' | 'channel' | 'collaboration' | 'task';
 export interface ChannelTable {
@@ -122,6 +137,7 @@ export interface Database {
   api_keys: ApiKeyTable;
   auth_challenges: AuthChallengeTable;
   refresh_tokens: RefreshTokenTable;
+  invites: InviteTable;
   streams: StreamTable;
   channels: ChannelTable;
   channel_members: ChannelMemberTable;

@@ -1,13 +1,19 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
 import { installValidators } from './validation.js';
 
 /**
- * Whether `X-Forwarded-*` headers are believed. Kept in this one place for both processes.
- * (Today every hop is trusted; narrowing it to configured proxies is its own change.)
+ * Whom `X-Forwarded-*` headers are believed from (`SESAME_TRUST_PROXY`), in this one place for
+ * both processes. Off by default: any client can write those headers, and believing them would
+ * let it pick its own address and escape per-address limits.
  */
-const TRUST_PROXY = true;
+export function trustProxySetting(ctx: ServiceContext): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const setting = parseTrustProxy(ctx.config.SESAME_TRUST_PROXY) ?? false;
+  // A hop count as fastify applies it (its types leave numbers out): trust the nearest n hops.
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
+}
 
 /** Path parameters are ids (at most 100 characters); longer ones are a 414 from the router. */
 const MAX_PARAM_LENGTH = 200;
@@ -34,7 +40,7 @@ export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): Fas
     requestIdHeader: REQUEST_ID_HEADER,
     logController: new LogController({ disableRequestLogging: !verbose }),
     ajv: { customOptions: { removeAdditional: false } },
-    trustProxy: TRUST_PROXY,
+    trustProxy: trustProxySetting(ctx),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors raised by the router before any route runs (bad URL encoding, oversize params).
     frameworkErrors: (error, _request, reply) => { void sendFrameworkError(error, reply); },

@@ -23,4 +23,11 @@ export const SignupBody = Type.Object({
   email: Email, password: Password, displayName: Type.String({ minLength: 1, maxLength: 100 }),
   handle: Type.Optional(Handle), workspaceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
 }, { additionalProperties: false });
-export const LoginBody = Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false });
+export const LoginBody = Type.Object({
+  email: Email, password: Type.String({ minLength: 1, maxLength: 256 }),
+  workspaceId: Type.Optional(Id),
+}, { additionalProperties: false });
+export const AcceptInviteBody = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 200 }), password: Password, displayName: Type.String({ minLength: 1, maxLength: 100 }),
+  handle: Type.Optional(Handle),
+}, { additionalProperties: false });

@@ -3,6 +3,7 @@ import { initialSchema } from './0001-initial-schema.js';
 import { driveFiles } from './0002-drive-files.js';
 import { memberJoinedSeq } from './0003-member-joined-seq.js';
 import { refreshTokenFamilies } from './0004-refresh-token-families.js';
+import { invites } from './0005-invites.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0002-drive-files': driveFiles,
   '0003-member-joined-seq': memberJoinedSeq,
   '0004-refresh-token-families': refreshTokenFamilies,
+  '0005-invites': invites,
 };
