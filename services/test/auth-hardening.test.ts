@@ -1,5 +1,5 @@
 import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha512';
+import { sha512 } from '@noble/hashes/sha2';
 import { SesameClient, UnauthorizedError } from '@sesamespace/sdk';
 import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ const PASSWORD = 'a long enough secret';
 
 // On the postgres target the rate-limit and login-throttle counters live in a Redis that other
 // test files (and earlier runs) share: every address and email here is fresh.
-const byte = () => 1 + (randomBytes(1)[0]! % 250);
+const byte = () => 1 + (randomBytes(1)[0] % 250);
 const freshAddress = () => `127.${byte()}.${byte()}.${byte()}`;
 const freshEmail = (name: string) => `${name}-${randomBytes(6).toString('hex')}@example.com`;
 
@@ -307,7 +307,7 @@ describe.each(targets())('several workspaces (SESAME_ALLOW_SIGNUP=true) on %s', 
     // Without workspaceId the login fails as for an unknown handle. (The SDK reports a failed
     // credential exchange wrapped in a ConnectionError; the server's 401 is in its message.)
     const failure = await bare.getMe().catch((err: unknown) => err);
-    expect(String((failure as Error).message)).toContain('The handle, nonce or signature is invalid');
+    expect((failure as Error).message).toContain('The handle, nonce or signature is invalid');
   });
 });
 

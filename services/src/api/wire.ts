@@ -5,9 +5,9 @@ import type { Channel as ChannelRow, MessageRow, Principal as PrincipalRow } fro
  * Database rows → the REST bodies of `@sesamespace/sdk/protocol` (docs/rest-contract.md). The only
  * place that shapes them; the return types are the protocol's, so the api and the SDK cannot drift.
  */
-function iso(d: Date | string): string;
-function iso(d: Date | string | null): string | null;
-function iso(d: Date | string | null) {
+export function iso(d: Date | string): string;
+export function iso(d: Date | string | null): string | null;
+export function iso(d: Date | string | null) {
   return d == null ? null : new Date(d).toISOString();
 }
 

@@ -63,7 +63,10 @@ const TRUST_PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 function isAddressOrCidr(entry: string): boolean {
   if (TRUST_PROXY_RANGES.has(entry)) return true;
-  const [address = '', prefix, ...rest] = entry.split('/');
+  const parts = entry.split('/');
+  const address = parts[0] ?? '';
+  const prefix = parts.at(1);
+  const rest = parts.slice(2);
   const family = isIP(address);
   if (!family || rest.length > 0) return false;
   if (prefix === undefined) return true;

@@ -74,7 +74,7 @@ export const passwordHashing = new Semaphore(PASSWORD_HASH_CONCURRENCY, PASSWORD
 export const passwordKdf = {
   derive(password: string, salt: Buffer, length: number, params: { N: number; r: number; p: number }): Promise<Buffer> {
     return passwordHashing.run(() => new Promise<Buffer>((resolve, reject) => {
-      scryptCb(password.normalize('NFKC'), salt, length, { ...params, maxmem: SCRYPT_MAXMEM }, (err, key) => (err ? reject(err) : resolve(key)));
+      scryptCb(password.normalize('NFKC'), salt, length, { ...params, maxmem: SCRYPT_MAXMEM }, (err, key) => { if (err) reject(err); else resolve(key); });
     }));
   },
 };

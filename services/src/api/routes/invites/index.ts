@@ -10,11 +10,11 @@ import { requireAdmin } from '../../../shared/http/authentication.js';
 import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { CreateInviteBody, DEFAULT_INVITE_TTL_SECONDS, InviteSchema, ListInvitesQuery } from './schemas.js';
+import { iso } from '../../wire.js';
 
-const iso = (d: Date | string | null) => (d == null ? null : new Date(d).toISOString());
 function inviteToWire(i: Selectable<InviteTable>) {
   return {
-    id: i.id, email: i.email, isAdmin: i.is_admin, invitedBy: i.invited_by, expiresAt: iso(i.expires_at)!, createdAt: iso(i.created_at)!,
+    id: i.id, email: i.email, isAdmin: i.is_admin, invitedBy: i.invited_by, expiresAt: iso(i.expires_at), createdAt: iso(i.created_at),
     acceptedAt: iso(i.accepted_at), acceptedBy: i.accepted_by, revokedAt: iso(i.revoked_at),
   };
 }
@@ -62,7 +62,7 @@ export async function inviteRoutes(app: TypedApp, ctx: ServiceContext) {
     const rows = await query.execute();
     const page = rows.slice(0, limit);
     const hasMore = rows.length > limit;
-    return { data: page.map(inviteToWire), pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: page.at(-1)!.id }) : null } };
+    return { data: page.map(inviteToWire), pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: page[page.length - 1].id }) : null } };
   });
 
   app.delete('/invites/:id', {
