@@ -16,6 +16,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   const one = async (channel: Channel) => (await channelsToWire(ctx, [channel]))[0]!;
 
   app.post('/channels', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Create a channel (a DM is returned if it exists)', body: CreateChannelBody, response: { 200: Data(ChannelSchema), 201: Data(ChannelSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
@@ -25,6 +26,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels', {
+    config: { scope: 'read' },
     schema: { tags: ['channels'], summary: 'The caller\'s channels', querystring: ListChannelsQuery, response: { 200: Page(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -39,6 +41,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id', {
+    config: { scope: 'read' },
     schema: { tags: ['channels'], summary: 'One channel', params: IdParams, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
@@ -46,6 +49,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.patch('/channels/:id', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Rename, describe, set context', params: IdParams, body: UpdateChannelBody, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -62,6 +66,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id/members', {
+    config: { scope: 'read' },
     schema: { tags: ['channels'], summary: 'Members and roles', params: IdParams, response: { 200: Page(MemberSchema), ...errorResponses } },
   }, async (request) => {
     const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
@@ -75,6 +80,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.post('/channels/:id/members', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Add a member', params: IdParams, body: AddMemberBody, response: { 201: Data(MemberSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
@@ -95,6 +101,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.delete('/channels/:id/members/:principalId', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Remove a member (or leave)', params: MemberParams, response: { 204: NoContent, ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
