@@ -3,7 +3,7 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { Channel } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
-import { caller } from '../../../shared/http/authentication.js';
+import { actsAsAdmin, caller } from '../../../shared/http/authentication.js';
 import { Data, IdParams, NoContent, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from './access.js';
@@ -104,11 +104,17 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Remove a member (or leave)', params: MemberParams, response: { 204: NoContent, ...errorResponses } },
   }, async (request, reply) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { id, principalId } = request.params;
     const { channel, role } = await channelForMember(ctx.db, me, id);
     if (channel.kind === 'dm') throw forbidden('DMs have exactly two members');
-    if (principalId !== me.id && !canManage(role, me)) throw forbidden('Only channel owners and admins can remove others');
+    if (principalId !== me.id) {
+      if (!canManage(role, me)) throw forbidden('Only channel owners and admins can remove others');
+      // A channel owner must not be able to shut a workspace admin out of a channel.
+      const target = await ctx.db.selectFrom('principals').select('is_admin').where('id', '=', principalId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
+      if (target?.is_admin && !actsAsAdmin(auth)) throw forbidden('Only a workspace admin (or the admin themself) can remove a workspace admin from a channel');
+    }
     const removed = await withEvents(ctx.db, me.workspace_id, ctx.publish, (trx, events) => removeMember(trx, events, channel, principalId, me.id));
     if (!removed) throw notFound('Member');
     return reply.status(204).send(null);
