@@ -34,6 +34,7 @@ const schema = Type.Object({
   SESAME_PUBLIC_WS_URL: Type.Optional(url()),
   SESAME_ALLOW_SIGNUP: Type.Boolean({ default: true, errorMessage: 'must be true or false' }),
   SESAME_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 100 }),
+  SESAME_READ_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 600 }),
   SESAME_AUTH_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 10 }),
   SESAME_BODY_LIMIT_BYTES: int({ minimum: 1024, default: 1_048_576 }),
   SESAME_ACCESS_TOKEN_TTL_SECONDS: int({ minimum: 30, default: 900 }),
