@@ -9,7 +9,7 @@ import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  ApiKeyInfo, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
+  ApiKeyInfo, ApiKeyScope, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
   Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
 } from './types.js';
 
@@ -242,7 +242,7 @@ export class SesameClient extends GuardedEmitter {
     return { principal: await this.http.data('GET', `/principals/${enc(principalId)}`) };
   }
   /** The returned `apiKey` is shown only this once. */
-  createApiKey(input: { name: string; principalId?: string; scopes?: Array<'*' | 'read' | 'write' | 'admin'>; expiresAt?: string; rateLimitPerMinute?: number }): Promise<{ key: ApiKeyInfo; apiKey: string }> {
+  createApiKey(input: { name: string; principalId?: string; scopes?: ApiKeyScope[]; expiresAt?: string; rateLimitPerMinute?: number }): Promise<{ key: ApiKeyInfo; apiKey: string }> {
     return this.http.data('POST', '/keys', { body: input });
   }
   async listApiKeys(options: { principalId?: string } = {}): Promise<{ keys: ApiKeyInfo[] }> {

@@ -89,7 +89,7 @@ describe('the sesame-server process', () => {
     const { redisUrl } = requireServices();
     const database = await freshDatabase('postgres');
     const key = randomKey();
-    const api = spawnServer('api', { DATABASE_URL: database.url!, REDIS_URL: redisUrl, SESAME_BOOTSTRAP_API_KEY: key, PORT: '0' });
+    const api = spawnServer('api', { DATABASE_URL: database.url!, REDIS_URL: redisUrl, SESAME_JWT_SECRET: randomKey(), SESAME_BOOTSTRAP_API_KEY: key, PORT: '0' });
     try {
       const [, apiUrl] = await api.waitForOutput(/API:\s+(http:\/\/\S+)\/api\/v1/);
       expect(api.stdout()).not.toContain('Gateway:');

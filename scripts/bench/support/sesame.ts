@@ -30,6 +30,7 @@ function sesameEnv(services: TestServices, adminKey: string, extra: Record<strin
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     SESAME_BOOTSTRAP_API_KEY: adminKey,
+    SESAME_JWT_SECRET: randomBytes(32).toString('base64url'),
     SESAME_RATE_LIMIT_PER_MINUTE: '100000000',
     SESAME_DATA_DIR: `${services.dir}/sesame`,
     ...extra,

@@ -60,9 +60,18 @@ export interface Invite {
   revokedAt: string | null;
 }
 
+/**
+ * The scopes an API key can carry. `read` lets a key read what its principal can read, `write`
+ * also change it, `admin` also use its principal's admin rights, `*` everything (including the
+ * per-area scopes later features add). A key never creates a key wider than itself. Access
+ * tokens and sessions are not scoped: they act with the principal's rights.
+ */
+export const API_KEY_SCOPES = ['*', 'read', 'write', 'admin'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+
 /** An API key's metadata; the `sk_…` secret itself is returned once, at creation. */
 export interface ApiKeyInfo {
-  id: string; name: string; prefix: string; principalId: string; scopes: string[];
+  id: string; name: string; prefix: string; principalId: string; scopes: ApiKeyScope[];
   expiresAt: string | null; lastUsedAt: string | null; revokedAt: string | null; createdAt: string;
 }
 

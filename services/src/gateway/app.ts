@@ -25,9 +25,9 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
   app.addHook('onClose', async () => { await node.close(); });
   app.decorate('realtime', node);
 
-  app.get('/health', async () => ({ status: 'healthy', timestamp: new Date().toISOString(), connections: node.registry.size }));
+  app.get('/health', { config: { public: true } }, async () => ({ status: 'healthy', timestamp: new Date().toISOString(), connections: node.registry.size }));
   // WebSocket clients authenticate with their first frame, not with headers.
-  app.get(CONNECT_PATH, { websocket: true }, (socket) => {
+  app.get(CONNECT_PATH, { websocket: true, config: { public: true } }, (socket) => {
     new WebSocketConnection(socket, node.deps, node.registry);
   });
   // SSE authenticates by header like the REST api; the scope keeps that to this route.

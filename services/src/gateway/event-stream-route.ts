@@ -17,6 +17,7 @@ export const EVENTS_PREFIX = '/api/v1';
 export function eventStreamRoute(node: RealtimeNode) {
   return async function events(app: FastifyInstance, _ctx: ServiceContext) {
     app.get('/events', {
+      config: { scope: 'read' },
       // One long request: counted once by the rate limiter, not per event.
       schema: {
         tags: ['events'], summary: 'Server-Sent Events: your streams, resumable with Last-Event-ID',

@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 
 /**
  * Every environment variable Sesame reads, validated once at start. A bad value stops the process
@@ -41,6 +42,7 @@ const schema = Type.Object({
   SESAME_LOGIN_MAX_FAILURES: int({ minimum: 1, default: 10 }),
   SESAME_LOGIN_FAILURE_WINDOW_SECONDS: int({ minimum: 1, default: 900 }),
   SESAME_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 100 }),
+  SESAME_READ_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 600 }),
   SESAME_AUTH_RATE_LIMIT_PER_MINUTE: int({ minimum: 1, default: 10 }),
   SESAME_BODY_LIMIT_BYTES: int({ minimum: 1024, default: 1_048_576 }),
   SESAME_ACCESS_TOKEN_TTL_SECONDS: int({ minimum: 30, default: 900 }),
@@ -122,5 +124,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') input[name] = value;
   }
   if (!validate(input)) throw new ConfigError(issuesOf(validate.errors ?? []));
+  // Processes on a shared database may run on several machines: they can only agree on a
+  // signing secret that is configured (the generated one lives in one machine's data dir).
+  if (input.DATABASE_URL && !input.SESAME_JWT_SECRET) {
+    throw new ConfigError([{ variable: 'SESAME_JWT_SECRET', message: 'required with DATABASE_URL: every process on the database must sign access tokens with the same secret (e.g. openssl rand -base64 48)' }]);
+  }
   return Object.freeze(input);
+}
+
+/** Where the embedded mode keeps its generated JWT secret when SESAME_JWT_SECRET is unset. */
+export function jwtSecretFile(config: Pick<Config, 'SESAME_DATA_DIR'>): string {
+  return join(config.SESAME_DATA_DIR, 'jwt-secret');
 }

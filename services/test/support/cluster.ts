@@ -82,7 +82,7 @@ export class TestCluster {
     const database = await freshDatabase('postgres');
     const redis = await TestRedis.start();
     const cluster = new TestCluster(database, redis, {
-      DATABASE_URL: database.url!, REDIS_URL: redis.url, SESAME_BOOTSTRAP_API_KEY: '', SESAME_RATE_LIMIT_PER_MINUTE: '1000000',
+      DATABASE_URL: database.url!, REDIS_URL: redis.url, SESAME_JWT_SECRET: randomKey(), SESAME_BOOTSTRAP_API_KEY: '', SESAME_RATE_LIMIT_PER_MINUTE: '1000000',
       SESAME_HEAD_POLL_INTERVAL_MS: '250', SESAME_PRESENCE_TTL_MS: '2000', LOG_LEVEL: 'warn', ...options.env,
     });
     cluster.env.SESAME_BOOTSTRAP_API_KEY = cluster.adminKey;

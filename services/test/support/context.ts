@@ -45,13 +45,14 @@ export async function createTestContext(target: Target, env: Record<string, stri
   const database = await freshDatabase(target);
   const redisUrl = target === 'postgres' ? requireServices().redisUrl : undefined;
   const config: Config = loadConfig({
-    LOG_LEVEL: 'silent', NODE_ENV: 'test', ...(database.url ? { DATABASE_URL: database.url } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...env,
+    LOG_LEVEL: 'silent', NODE_ENV: 'test', SESAME_JWT_SECRET: randomBytes(32).toString('base64url'),
+    ...(database.url ? { DATABASE_URL: database.url } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...env,
   });
   const logger = createLogger('silent', 'test');
   const db = createDatabase({ databaseUrl: database.url, dataDir: database.dataDir, poolSize: 20, logger });
   await migrateToLatest(db);
   const bus: Bus = redisUrl ? new RedisBus(redisUrl, logger) : new MemoryBus();
-  const tokens = await TokenService.create(db, undefined, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
+  const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
   const publish = createEventPublisher(bus, () => {});
   const blobDir = mkdtempSync(join(tmpdir(), 'sesame-blobs-'));
   const blobs = new LocalDiskBlobStore(blobDir);

@@ -30,6 +30,7 @@ const ManifestSchema = Type.Object({
 /** An agent's world view in one call: who it is, where it can talk. */
 export async function manifestRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/manifest', {
+    config: { scope: 'read' },
     schema: {
       tags: ['agents'], summary: 'Identity, workspace, channels, capabilities and pending work of the caller',
       response: { 200: Data(ManifestSchema), ...errorResponses },

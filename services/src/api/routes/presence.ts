@@ -16,6 +16,7 @@ const Status = Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Li
 export function presenceRoute(reader: PresenceReader) {
   return async function presence(app: TypedApp, ctx: ServiceContext) {
     app.get('/presence', {
+      config: { scope: 'read' },
       schema: {
         tags: ['events'], summary: 'Current presence of principals of your workspace',
         querystring: Type.Object({ principalIds: Type.String({ minLength: 1, maxLength: 100 * 64, pattern: '^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$' }) }, { additionalProperties: false }),

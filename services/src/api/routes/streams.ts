@@ -13,6 +13,7 @@ const EventSchema = Type.Object({ type: Type.String(), stream: Type.String(), se
 /** REST replay of one stream: how clients fill a gap they noticed. */
 export async function streamRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/streams/:stream/events', {
+    config: { scope: 'read' },
     schema: {
       tags: ['events'], summary: 'Events of a stream after a seq',
       params: Type.Object({ stream: Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9_:-]+$' }) }, { additionalProperties: false }),

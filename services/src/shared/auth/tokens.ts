@@ -1,10 +1,30 @@
 import { jwtVerify, SignJWT } from 'jose';
-import { sql } from 'kysely';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Db } from '../db/database.js';
 import { randomToken } from '../ids.js';
 
 const ISSUER = 'sesame';
 const AUDIENCE = 'sesame-api';
+/** Where versions before the data-dir file kept the generated secret, in plain text. */
+const LEGACY_SECRET_SETTING = 'jwt_secret';
+const MIN_SECRET_LENGTH = 32;
+
+/** The generated signing secret: read from `path`, or written there once (owner-only). */
+function readOrCreateSecretFile(path: string, adopt: string | undefined): string {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // `wx`: never overwrite a secret another start wrote meanwhile.
+    try { writeFileSync(path, adopt ?? randomToken(48), { mode: 0o600, flag: 'wx' }); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  // Tighten a file someone copied in with looser permissions.
+  chmodSync(path, 0o600);
+  const secret = readFileSync(path, 'utf8').trim();
+  if (secret.length < MIN_SECRET_LENGTH) throw new Error(`${path}: the JWT secret must be at least ${MIN_SECRET_LENGTH} characters (delete the file to generate a new one)`);
+  return secret;
+}
 
 export interface AccessClaims { principalId: string; workspaceId: string; kind: 'human' | 'agent' }
 
@@ -13,16 +33,22 @@ export class TokenService {
   private constructor(private readonly key: Uint8Array, readonly ttlSeconds: number) {}
 
   /**
-   * Uses SESAME_JWT_SECRET when set; otherwise a random key generated once and stored in the
-   * database, so api and gateway processes on the same database agree without configuration.
+   * Signs with SESAME_JWT_SECRET when set. Otherwise (the embedded mode: one process, PGlite)
+   * with a random secret generated once and kept in `secretFile` (`$SESAME_DATA_DIR/jwt-secret`,
+   * mode 0600), never in the database, so a copy of the database cannot forge tokens. On a
+   * shared database the configuration requires SESAME_JWT_SECRET (`loadConfig`): replicas on
+   * several machines share no file. A secret older versions stored in `server_settings` is
+   * moved to the file (embedded) or dropped (configured), then deleted from the database.
    */
-  static async create(db: Db, configured: string | undefined, ttlSeconds: number): Promise<TokenService> {
+  static async create(db: Db, configured: string | undefined, ttlSeconds: number, secretFile?: string): Promise<TokenService> {
+    const legacy = await db.selectFrom('server_settings').select('value').where('key', '=', LEGACY_SECRET_SETTING).executeTakeFirst();
     let secret = configured;
     if (!secret) {
-      await sql`INSERT INTO server_settings (key, value) VALUES ('jwt_secret', ${randomToken(48)}) ON CONFLICT (key) DO NOTHING`.execute(db);
-      const row = await db.selectFrom('server_settings').select('value').where('key', '=', 'jwt_secret').executeTakeFirstOrThrow();
-      secret = row.value;
+      if (!secretFile) throw new Error('SESAME_JWT_SECRET is not set and no data directory holds a generated one');
+      secret = readOrCreateSecretFile(secretFile, legacy?.value);
     }
+    // Only once the secret is safe elsewhere (the file is written first).
+    if (legacy) await db.deleteFrom('server_settings').where('key', '=', LEGACY_SECRET_SETTING).execute();
     return new TokenService(new TextEncoder().encode(secret), ttlSeconds);
   }
 

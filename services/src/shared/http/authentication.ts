@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { authenticateCredential, credentialFromHeaders, type AuthContext } from '../auth/authenticate.js';
+import { grants, type Scope } from '../auth/scopes.js';
 import type { ServiceContext } from '../context.js';
 import { forbidden, unauthorized } from '../errors.js';
 
@@ -8,12 +9,19 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Route needs no credential (health, login, challenge…). */
     public?: boolean;
+    /**
+     * What the route needs: an API key must hold this scope (`shared/auth/scopes.ts`); an access
+     * token acts with its principal's rights. `admin` also needs an admin principal.
+     */
+    scope?: Scope;
   }
 }
 
 /**
- * Resolves the caller on every request. A bad credential is a 401 even on public routes:
- * silently treating it as anonymous would hide a misconfigured client.
+ * Resolves the caller on every request and enforces the route's declared access. A bad
+ * credential is a 401 even on public routes: silently treating it as anonymous would hide a
+ * misconfigured client. Every route registered after this declares `public: true` or a `scope`
+ * in its `config`; one that declares neither stops the app at start (`ready()` fails naming it).
  */
 export function installAuthentication(app: FastifyInstance, ctx: ServiceContext) {
   app.decorateRequest('auth', null);
@@ -22,10 +30,30 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
     if (credential) {
       request.auth = await authenticateCredential(ctx.db, ctx.tokens, credential);
       if (!request.auth) throw unauthorized('The API key or access token is invalid, expired or revoked');
-    } else if (!request.routeOptions.config?.public && request.routeOptions.url && !request.url.startsWith('/api/docs')) {
-      throw unauthorized();
     }
+    // No route matched: the not-found handler answers, whoever asks.
+    if (!request.routeOptions.url) return;
+    const { public: isPublic, scope } = request.routeOptions.config;
+    if (isPublic) return;
+    if (!request.auth) throw unauthorized();
+    // Unreachable once the app is ready (see below); fail closed all the same.
+    if (!scope) throw forbidden('This route declares no access scope');
+    assertScope(request.auth, scope);
   });
+
+  // Routes are collected as they register and checked once every plugin has added its hooks
+  // (a plugin may mark its routes public from a child context, after this hook has seen them).
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => { routes.push(route); });
+  app.addHook('onReady', async () => {
+    const undeclared = routes.filter((route) => !declaresAccess(route)).map((route) => `${String(route.method)} ${route.url}`);
+    if (undeclared.length) throw new Error(`routes without config.scope or config.public: ${[...new Set(undeclared)].join(', ')}`);
+  });
+}
+
+/** Whether a route says who may call it: `public: true`, or the scope it needs. */
+export function declaresAccess(route: Pick<RouteOptions, 'config'>): boolean {
+  return route.config?.public === true || route.config?.scope !== undefined;
 }
 
 /** The authenticated caller; routes that are not public can rely on it. */
@@ -34,16 +62,22 @@ export function caller(request: FastifyRequest): AuthContext {
   return request.auth;
 }
 
+/**
+ * Whether the caller may use its principal's admin rights: an admin principal, through an
+ * access token or an API key holding the `admin` scope (a `read` key of an admin reads, no more).
+ */
+export function actsAsAdmin(auth: AuthContext): boolean {
+  return auth.principal.is_admin && (!auth.apiKey || grants(auth.apiKey.scopes, 'admin'));
+}
+
 export function requireAdmin(request: FastifyRequest): AuthContext {
   const auth = caller(request);
-  if (!auth.principal.is_admin) throw forbidden('This action requires an admin');
+  assertScope(auth, 'admin');
   return auth;
 }
 
-/** API keys carry scopes (`*`, `read`, `write`, `admin`); tokens act with the principal's rights. */
-export function requireScope(request: FastifyRequest, scope: 'read' | 'write' | 'admin') {
-  const auth = caller(request);
-  const scopes = auth.apiKey?.scopes;
-  if (!scopes || scopes.includes('*') || scopes.includes(scope) || (scope === 'read' && scopes.includes('write'))) return auth;
-  throw forbidden(`This API key lacks the '${scope}' scope`);
+/** API keys are limited to their scopes; access tokens act with the principal's rights. */
+function assertScope(auth: AuthContext, scope: Scope) {
+  if (auth.apiKey && !grants(auth.apiKey.scopes, scope)) throw forbidden(`This API key lacks the '${scope}' scope`);
+  if (scope === 'admin' && !auth.principal.is_admin) throw forbidden('This action requires an admin');
 }

@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
@@ -20,6 +21,27 @@ const MAX_PARAM_LENGTH = 200;
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
+/**
+ * Content-Security-Policy of every response but the OpenAPI page: the api sends JSON and stored
+ * files, never pages, so nothing it serves may load or run anything, nor be framed (a stored
+ * HTML file opened in a browser runs no script).
+ */
+export const API_CONTENT_SECURITY_POLICY = {
+  useDefaults: false,
+  directives: { 'default-src': ["'none'"], 'base-uri': ["'none'"], 'form-action': ["'none'"], 'frame-ancestors': ["'none'"] },
+} as const;
+
+/**
+ * The OpenAPI page (`/api/docs`): swagger-ui's own scripts, styles and images and the spec, all
+ * from this origin. No `upgrade-insecure-requests`: a self-hosted server often speaks plain HTTP,
+ * and upgrading its own assets to https would break the page.
+ */
+export const DOCS_CONTENT_SECURITY_POLICY: Record<string, string[]> = {
+  'default-src': ["'self'"], 'base-uri': ["'self'"], 'connect-src': ["'self'"], 'font-src': ["'self'", 'data:'], 'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"], 'img-src': ["'self'", 'data:'], 'object-src': ["'none'"], 'script-src': ["'self'"], 'script-src-attr': ["'none'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
+};
+
 export interface HttpAppOptions {
   /** Which process's edge this is; bound to every request log line (`edge`). */
   edge: 'api' | 'gateway';
@@ -27,8 +49,8 @@ export interface HttpAppOptions {
 
 /**
  * The HTTP edge both processes share: logger, request ids (`x-request-id` honoured on the way
- * in and echoed on the way out), proxy trust, router limits, body limit, schema validators, and
- * Problem Details for every error and unknown route. Each app adds its own routes on top.
+ * in and echoed on the way out), proxy trust, router limits, body limit, security headers, schema
+ * validators, and Problem Details for every error and unknown route. Each app adds its own routes on top.
  */
 export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): FastifyInstance {
   const verbose = ctx.config.LOG_LEVEL === 'debug' || ctx.config.LOG_LEVEL === 'trace';
@@ -46,6 +68,9 @@ export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): Fas
     frameworkErrors: (error, _request, reply) => { void sendFrameworkError(error, reply); },
   });
   app.addHook('onSend', async (request, reply) => { reply.header(REQUEST_ID_HEADER, request.id); });
+  // Security headers (helmet's defaults: HSTS, nosniff, frame and referrer policies…) with a CSP
+  // for JSON; the OpenAPI page sets its own (`installOpenApi`).
+  void app.register(helmet, { contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
   installValidators(app);
   installProblemDetails(app);
   return app;

@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { DOCS_CONTENT_SECURITY_POLICY } from './create-http-app.js';
 
 /** OpenAPI 3.1 generated from the route schemas; JSON at /api/openapi.json, UI at /api/docs. */
 export async function installOpenApi(app: FastifyInstance) {
@@ -17,6 +18,10 @@ export async function installOpenApi(app: FastifyInstance) {
       security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' } });
+  // The page and its assets are public, and carry the CSP swagger-ui needs instead of the api's.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => { route.config = { ...route.config, public: true }; });
+    await docs.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list' }, staticCSP: DOCS_CONTENT_SECURITY_POLICY });
+  });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 }

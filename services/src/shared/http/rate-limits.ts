@@ -1,19 +1,40 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
 import { watchRedis } from '../connection-watch.js';
 import type { ServiceContext } from '../context.js';
 import { SesameError } from '../errors.js';
 
+/** Reads get their own, larger budget: an agent looking things up per message must still send. */
+export type RateBudget = 'read' | 'write';
+
+export function rateBudgetOf(method: string): RateBudget {
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+}
+
 /**
- * Per-key request limits (default 100/min, overridable per key) and a stricter per-IP limit on
- * auth endpoints. With REDIS_URL the counters live in Redis so every api replica shares them.
+ * Per-caller request limits per minute, in two budgets counted apart so reads never exhaust
+ * writes: reads (GET, HEAD) `SESAME_READ_RATE_LIMIT_PER_MINUTE` (never less than the write
+ * limit), everything else `SESAME_RATE_LIMIT_PER_MINUTE`. A key's own `rateLimitPerMinute` replaces both defaults (still
+ * two counters). Callers are counted per API key, else per principal (tokens), else per address.
+ * Auth endpoints have a stricter per-address limit (`authRateLimit`).
+ *
+ * With REDIS_URL the counters live in Redis, so every api replica shares one budget per caller.
  */
 export async function installRateLimits(app: FastifyInstance, ctx: ServiceContext) {
-  const redis = ctx.config.REDIS_URL ? new Redis(ctx.config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
-  // Counting is skipped while Redis is down (skipOnError); the watch says so once per outage.
-  if (redis && ctx.config.REDIS_URL) watchRedis(redis, ctx.logger, 'rate-limits', ctx.config.REDIS_URL);
-  if (redis) app.addHook('onClose', async () => { redis.disconnect(); });
+  const { REDIS_URL, SESAME_RATE_LIMIT_PER_MINUTE, SESAME_READ_RATE_LIMIT_PER_MINUTE } = ctx.config;
+  const redis = REDIS_URL ? new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }) : undefined;
+  if (redis && REDIS_URL) {
+    // Counting is skipped while Redis is down (skipOnError); the watch says so once per outage.
+    watchRedis(redis, ctx.logger, 'rate-limits', REDIS_URL);
+    app.addHook('onClose', async () => { redis.disconnect(); });
+    // Without the offline queue a command sent before the connection is up fails, and is not
+    // counted: connect first, so a fresh replica counts its first requests too. A Redis that
+    // is down at start does not stop the api (the client keeps reconnecting).
+    await redis.connect().catch(() => {});
+  }
+  // Reads are never budgeted below writes: raising the write limit raises both.
+  const defaults: Record<RateBudget, number> = { read: Math.max(SESAME_READ_RATE_LIMIT_PER_MINUTE, SESAME_RATE_LIMIT_PER_MINUTE), write: SESAME_RATE_LIMIT_PER_MINUTE };
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -21,13 +42,20 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
     redis,
     nameSpace: 'sesame-rl:',
     skipOnError: true,
-    max: (request) => request.auth?.apiKey?.rateLimitPerMinute ?? ctx.config.SESAME_RATE_LIMIT_PER_MINUTE,
-    keyGenerator: (request) => request.auth?.apiKey ? `key:${request.auth.apiKey.id}` : request.auth ? `pr:${request.auth.principal.id}` : `ip:${request.ip}`,
-    errorResponseBuilder: (_request, context) => {
+    max: (request) => request.auth?.apiKey?.rateLimitPerMinute ?? defaults[rateBudgetOf(request.method)],
+    keyGenerator: (request) => `${rateBudgetOf(request.method)}:${callerKey(request)}`,
+    errorResponseBuilder: (request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new SesameError('rate-limited', `Rate limit of ${context.max} requests per minute exceeded; retry in ${retryAfter}s`, { retryAfter });
+      const budget = rateBudgetOf(request.method) === 'read' ? 'read requests' : 'requests';
+      return new SesameError('rate-limited', `Rate limit of ${context.max} ${budget} per minute exceeded; retry in ${retryAfter}s`, { retryAfter });
     },
   });
+}
+
+function callerKey(request: FastifyRequest): string {
+  if (request.auth?.apiKey) return `key:${request.auth.apiKey.id}`;
+  if (request.auth) return `pr:${request.auth.principal.id}`;
+  return `ip:${request.ip}`;
 }
 
 /** Route config for auth endpoints: 10 attempts per minute per client address. */

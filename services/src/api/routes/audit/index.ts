@@ -13,6 +13,7 @@ const AuditEntry = Type.Object({
 /** The workspace's append-only, hash-chained audit log (admins only). */
 export async function auditRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/audit', {
+    config: { scope: 'admin' },
     schema: {
       tags: ['audit'], summary: 'Audit entries, newest first',
       querystring: Type.Object({ ...PageQuery, action: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
@@ -37,6 +38,7 @@ export async function auditRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/audit/verify', {
+    config: { scope: 'admin' },
     schema: { tags: ['audit'], summary: 'Recompute the hash chain', response: { 200: Data(Type.Object({ valid: Type.Boolean(), entries: Type.Integer(), firstInvalidId: Nullable(Type.Integer()) })), ...errorResponses } },
   }, async (request) => {
     const admin = requireAdmin(request).principal;

@@ -173,6 +173,7 @@ export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/auth/me', {
+    config: { scope: 'read' },
     schema: { tags: ['auth'], summary: 'The caller', response: { 200: Data(PrincipalSchema), ...errorResponses } },
   }, async (request) => ({ data: principalToWire(caller(request).principal) }));
 }

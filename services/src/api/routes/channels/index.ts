@@ -3,7 +3,7 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { Channel } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
-import { caller } from '../../../shared/http/authentication.js';
+import { actsAsAdmin, caller } from '../../../shared/http/authentication.js';
 import { Data, IdParams, NoContent, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from './access.js';
@@ -16,6 +16,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   const one = async (channel: Channel) => (await channelsToWire(ctx, [channel]))[0]!;
 
   app.post('/channels', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Create a channel (a DM is returned if it exists)', body: CreateChannelBody, response: { 200: Data(ChannelSchema), 201: Data(ChannelSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
@@ -25,6 +26,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels', {
+    config: { scope: 'read' },
     schema: { tags: ['channels'], summary: 'The caller\'s channels', querystring: ListChannelsQuery, response: { 200: Page(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -39,6 +41,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id', {
+    config: { scope: 'read' },
     schema: { tags: ['channels'], summary: 'One channel', params: IdParams, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
@@ -46,6 +49,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.patch('/channels/:id', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Rename, describe, set context', params: IdParams, body: UpdateChannelBody, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -62,6 +66,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id/members', {
+    config: { scope: 'read' },
     schema: { tags: ['channels'], summary: 'Members and roles', params: IdParams, response: { 200: Page(MemberSchema), ...errorResponses } },
   }, async (request) => {
     const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
@@ -75,6 +80,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.post('/channels/:id/members', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Add a member', params: IdParams, body: AddMemberBody, response: { 201: Data(MemberSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
@@ -95,13 +101,20 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.delete('/channels/:id/members/:principalId', {
+    config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Remove a member (or leave)', params: MemberParams, response: { 204: NoContent, ...errorResponses } },
   }, async (request, reply) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { id, principalId } = request.params;
     const { channel, role } = await channelForMember(ctx.db, me, id);
     if (channel.kind === 'dm') throw forbidden('DMs have exactly two members');
-    if (principalId !== me.id && !canManage(role, me)) throw forbidden('Only channel owners and admins can remove others');
+    if (principalId !== me.id) {
+      if (!canManage(role, me)) throw forbidden('Only channel owners and admins can remove others');
+      // A channel owner must not be able to shut a workspace admin out of a channel.
+      const target = await ctx.db.selectFrom('principals').select('is_admin').where('id', '=', principalId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
+      if (target?.is_admin && !actsAsAdmin(auth)) throw forbidden('Only a workspace admin (or the admin themself) can remove a workspace admin from a channel');
+    }
     const removed = await withEvents(ctx.db, me.workspace_id, ctx.publish, (trx, events) => removeMember(trx, events, channel, principalId, me.id));
     if (!removed) throw notFound('Member');
     return reply.status(204).send(null);

@@ -36,6 +36,7 @@ export function publicBaseUrl(ctx: ServiceContext, request: Pick<FastifyRequest,
  */
 export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/drive/files/upload-url', {
+    config: { scope: 'write' },
     schema: {
       tags: ['drive'], summary: 'Reserve a file and get a URL to PUT its bytes to',
       body: Type.Object({ fileName: FileName, contentType: ContentType, size: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
@@ -95,6 +96,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.post('/drive/files', {
+    config: { scope: 'write' },
     schema: {
       tags: ['drive'], summary: 'Register an uploaded file',
       body: Type.Object({
@@ -119,6 +121,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/drive/files/:id', {
+    config: { scope: 'read' },
     schema: { tags: ['drive'], summary: 'File metadata', params: IdParams, response: { 200: Data(FileSchema), ...errorResponses } },
   }, async (request) => {
     const file = await readableFile(ctx, caller(request).principal, request.params.id);
@@ -126,6 +129,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/drive/files/:id/content', {
+    config: { scope: 'read' },
     schema: { tags: ['drive'], summary: 'Download the bytes', params: IdParams, response: { 200: FileBytes, ...errorResponses } },
   }, async (request, reply) => {
     const file = await readableFile(ctx, caller(request).principal, request.params.id);

@@ -26,6 +26,7 @@ function inviteToWire(i: Selectable<InviteTable>) {
  */
 export async function inviteRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/invites', {
+    config: { scope: 'admin' },
     schema: { tags: ['invites'], summary: 'Invite a human to the workspace (admin); the token is shown once', body: CreateInviteBody, response: { 201: Data(Type.Object({ invite: InviteSchema, token: Type.String() })), ...errorResponses } },
   }, async (request, reply) => {
     const admin = requireAdmin(request).principal;
@@ -53,6 +54,7 @@ export async function inviteRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/invites', {
+    config: { scope: 'admin' },
     schema: { tags: ['invites'], summary: 'The workspace\'s invites (admin)', querystring: ListInvitesQuery, response: { 200: Page(InviteSchema), ...errorResponses } },
   }, async (request) => {
     const admin = requireAdmin(request).principal;
@@ -66,6 +68,7 @@ export async function inviteRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.delete('/invites/:id', {
+    config: { scope: 'admin' },
     schema: { tags: ['invites'], summary: 'Revoke an invite that was not accepted yet (admin)', params: IdParams, response: { 200: Data(InviteSchema), ...errorResponses } },
   }, async (request) => {
     const admin = requireAdmin(request).principal;

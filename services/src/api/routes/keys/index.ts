@@ -1,16 +1,17 @@
 import { Type } from '@sinclair/typebox';
 import type { Selectable } from 'kysely';
 import { appendAudit } from '../../../shared/audit.js';
+import { covers, SCOPES } from '../../../shared/auth/scopes.js';
 import { generateApiKey } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { ApiKeyTable } from '../../../shared/db/schema.js';
 import { forbidden, notFound, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
-import { caller } from '../../../shared/http/authentication.js';
+import { actsAsAdmin, caller } from '../../../shared/http/authentication.js';
 import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 
-const Scope = Type.Union([Type.Literal('*'), Type.Literal('read'), Type.Literal('write'), Type.Literal('admin')]);
+const Scope = Type.Union(SCOPES.map((scope) => Type.Literal(scope)));
 const ApiKeySchema = Type.Object({
   id: Type.String(), name: Type.String(), prefix: Type.String(), principalId: Type.String(), scopes: Type.Array(Type.String()),
   expiresAt: Nullable(Type.String()), lastUsedAt: Nullable(Type.String()), revokedAt: Nullable(Type.String()), createdAt: Type.String(),
@@ -19,7 +20,7 @@ const ApiKeySchema = Type.Object({
 const CreateKeyBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
   principalId: Type.Optional(Id),
-  scopes: Type.Optional(Type.Array(Scope, { minItems: 1, maxItems: 4, uniqueItems: true })),
+  scopes: Type.Optional(Type.Array(Scope, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true })),
   expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
   rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
 }, { additionalProperties: false });
@@ -34,13 +35,17 @@ function keyToWire(k: Selectable<ApiKeyTable>) {
 
 export async function keyRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/keys', {
+    config: { scope: 'write' },
     schema: { tags: ['keys'], summary: 'Create an API key (shown once)', body: CreateKeyBody, response: { 201: Data(Type.Object({ key: ApiKeySchema, apiKey: Type.String() })), ...errorResponses } },
   }, async (request, reply) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const body = request.body;
     const principalId = body.principalId ?? me.id;
-    if (principalId !== me.id && !me.is_admin) throw forbidden('Only admins create keys for other principals');
-    if (body.scopes?.includes('admin') && !me.is_admin) throw forbidden('Only admins create keys with the admin scope');
+    const scopes = body.scopes ?? ['*'];
+    if (auth.apiKey && !covers(auth.apiKey.scopes, scopes)) throw forbidden('An API key cannot create a key with scopes wider than its own');
+    if (principalId !== me.id && !actsAsAdmin(auth)) throw forbidden('Only admins create keys for other principals');
+    if (body.scopes?.includes('admin') && !actsAsAdmin(auth)) throw forbidden('Only admins create keys with the admin scope');
     const owner = await ctx.db.selectFrom('principals').select('id').where('id', '=', principalId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
     if (!owner) throw notFound('Principal');
     if (body.expiresAt && new Date(body.expiresAt).getTime() <= Date.now()) throw unprocessable('expiresAt: must be in the future');
@@ -48,10 +53,10 @@ export async function keyRoutes(app: TypedApp, ctx: ServiceContext) {
     const row = await ctx.db.transaction().execute(async (trx) => {
       const created = await trx.insertInto('api_keys').values({
         id: newId('key'), workspace_id: me.workspace_id, principal_id: principalId, name: body.name, prefix: key.prefix, key_hash: key.hash,
-        scopes: JSON.stringify(body.scopes ?? ['*']), rate_limit_per_minute: body.rateLimitPerMinute ?? null,
+        scopes: JSON.stringify(scopes), rate_limit_per_minute: body.rateLimitPerMinute ?? null,
         expires_at: body.expiresAt ? new Date(body.expiresAt) : null, created_at: new Date(),
       }).returningAll().executeTakeFirstOrThrow();
-      await appendAudit(trx, { workspaceId: me.workspace_id, actorId: me.id, action: 'api_key.created', targetType: 'api_key', targetId: created.id, data: { principalId, prefix: key.prefix, scopes: body.scopes ?? ['*'] } });
+      await appendAudit(trx, { workspaceId: me.workspace_id, actorId: me.id, action: 'api_key.created', targetType: 'api_key', targetId: created.id, data: { principalId, prefix: key.prefix, scopes } });
       return created;
     });
     reply.status(201);
@@ -59,23 +64,27 @@ export async function keyRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/keys', {
+    config: { scope: 'read' },
     schema: { tags: ['keys'], summary: 'List API keys (own; admins: any principal)', querystring: Type.Object({ principalId: Type.Optional(Id) }, { additionalProperties: false }), response: { 200: Data(Type.Array(ApiKeySchema)), ...errorResponses } },
   }, async (request) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { principalId } = request.query;
-    if (principalId && principalId !== me.id && !me.is_admin) throw forbidden('Only admins list other principals\' keys');
+    if (principalId && principalId !== me.id && !actsAsAdmin(auth)) throw forbidden('Only admins list other principals\' keys');
     let query = ctx.db.selectFrom('api_keys').selectAll().where('workspace_id', '=', me.workspace_id).orderBy('created_at', 'desc');
-    if (principalId || !me.is_admin) query = query.where('principal_id', '=', principalId ?? me.id);
+    if (principalId || !actsAsAdmin(auth)) query = query.where('principal_id', '=', principalId ?? me.id);
     return { data: (await query.execute()).map(keyToWire) };
   });
 
   app.delete('/keys/:id', {
+    config: { scope: 'write' },
     schema: { tags: ['keys'], summary: 'Revoke an API key (immediate)', params: IdParams, response: { 200: Data(ApiKeySchema), ...errorResponses } },
   }, async (request) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { id } = request.params;
     const existing = await ctx.db.selectFrom('api_keys').selectAll().where('id', '=', id).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
-    if (!existing || (existing.principal_id !== me.id && !me.is_admin)) throw notFound('API key');
+    if (!existing || (existing.principal_id !== me.id && !actsAsAdmin(auth))) throw notFound('API key');
     const row = await ctx.db.transaction().execute(async (trx) => {
       const revoked = await trx.updateTable('api_keys').set({ revoked_at: existing.revoked_at ?? new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
       await appendAudit(trx, { workspaceId: me.workspace_id, actorId: me.id, action: 'api_key.revoked', targetType: 'api_key', targetId: id, data: { prefix: existing.prefix } });

@@ -28,6 +28,7 @@ const ListQuery = Type.Object({ ...PageQuery, kind: Type.Optional(Type.Union([Ty
 
 export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/agents', {
+    config: { scope: 'admin' },
     schema: { tags: ['principals'], summary: 'Create an agent and its first API key (admin)', body: CreateAgentBody, response: { 201: Data(Type.Object({ agent: PrincipalSchema, apiKey: Type.String() })), ...errorResponses } },
   }, async (request, reply) => {
     const admin = requireAdmin(request).principal;
@@ -56,6 +57,7 @@ export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.post('/humans', {
+    config: { scope: 'admin' },
     schema: { tags: ['principals'], summary: 'Create a human account (admin)', body: CreateHumanBody, response: { 201: Data(Type.Object({ human: PrincipalSchema })), ...errorResponses } },
   }, async (request, reply) => {
     const admin = requireAdmin(request).principal;
@@ -79,6 +81,7 @@ export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/principals', {
+    config: { scope: 'read' },
     schema: { tags: ['principals'], summary: 'The workspace directory', querystring: ListQuery, response: { 200: Page(PrincipalSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -93,6 +96,7 @@ export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/principals/:id', {
+    config: { scope: 'read' },
     schema: { tags: ['principals'], summary: 'One principal of the workspace', params: IdParams, response: { 200: Data(PrincipalSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;

@@ -15,10 +15,12 @@ const Receipt = Type.Object({ channelId: Type.String(), principalId: Type.String
 
 export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/profile/read-receipt-emoji', {
+    config: { scope: 'read' },
     schema: { tags: ['profile'], summary: 'Your read-receipt emoji', response: { 200: Data(Type.Object({ emoji: Type.String() })), ...errorResponses } },
   }, async (request) => ({ data: { emoji: caller(request).principal.read_receipt_emoji } }));
 
   app.put('/profile/read-receipt-emoji', {
+    config: { scope: 'write' },
     schema: { tags: ['profile'], summary: 'Set your read-receipt emoji', body: Type.Object({ emoji: Emoji }, { additionalProperties: false }), response: { 200: Data(Type.Object({ emoji: Type.String() })), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -28,6 +30,7 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.post('/channels/:id/read', {
+    config: { scope: 'write' },
     schema: { tags: ['read receipts'], summary: 'Mark the channel read up to seq', params: IdParams, body: Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), response: { 200: Data(Receipt), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -52,6 +55,7 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id/read-receipts', {
+    config: { scope: 'read' },
     schema: { tags: ['read receipts'], summary: 'Members\' read positions', params: IdParams, response: { 200: Data(Type.Array(Receipt)), ...errorResponses } },
   }, async (request) => {
     const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);

@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../../../../shared/context.js';
 import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
-import { caller, requireScope } from '../../../../shared/http/authentication.js';
+import { caller } from '../../../../shared/http/authentication.js';
 import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from '../../channels/access.js';
@@ -18,9 +18,10 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   }
 
   app.post('/channels/:id/messages', {
+    config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Send a message (idempotent by clientGeneratedId)', params: IdParams, body: SendMessageBody, response: { 200: Data(MessageSchema), 201: Data(MessageSchema), ...errorResponses } },
   }, async (request, reply) => {
-    const me = requireScope(request, 'write').principal;
+    const me = caller(request).principal;
     const { channel } = await channelForMember(ctx.db, me, request.params.id);
     const { message, created } = await sendMessage(ctx, me, channel.id, request.body, publicBaseUrl(ctx, request));
     reply.status(created ? 201 : 200);
@@ -28,6 +29,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id/messages', {
+    config: { scope: 'read' },
     schema: { tags: ['messages'], summary: 'History by cursor, ascending seq within a page', params: IdParams, querystring: HistoryQuery, response: { 200: Page(MessageSchema), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
@@ -64,6 +66,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.get('/channels/:id/messages/:messageId', {
+    config: { scope: 'read' },
     schema: { tags: ['messages'], summary: 'One message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
     const { message, sender } = await loadMessage(request.params, caller(request).principal);
@@ -71,9 +74,10 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.patch('/channels/:id/messages/:messageId', {
+    config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Edit (or stream into) your message', params: MessageParams, body: EditMessageBody, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
-    const me = requireScope(request, 'write').principal;
+    const me = caller(request).principal;
     const { message, sender } = await loadMessage(request.params, me);
     if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
     if (message.deleted_at) throw notFound('Message');
@@ -81,9 +85,10 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.delete('/channels/:id/messages/:messageId', {
+    config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Delete (tombstone) a message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
-    const me = requireScope(request, 'write').principal;
+    const me = caller(request).principal;
     const { message, sender, role } = await loadMessage(request.params, me);
     if (message.sender_id !== me.id && !canManage(role, me)) throw forbidden('Only the sender or a channel owner/admin can delete a message');
     if (message.deleted_at) return { data: toWire(message, sender) };

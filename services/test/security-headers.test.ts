@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from './support/api.js';
+import { startTestGateway, type TestGateway } from './support/gateway.js';
+import { targets } from './support/targets.js';
+
+describe.each(targets())('security headers on %s', (target) => {
+  let api: TestApi;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    api = await startTestApi(target);
+    gateway = await startTestGateway(api.ctx);
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await api?.close();
+  });
+
+  const expectHardened = (headers: Record<string, unknown>, name: string) => {
+    expect(headers['x-content-type-options'], name).toBe('nosniff');
+    expect(headers['strict-transport-security'], name).toMatch(/max-age=\d+/);
+    expect(headers['x-frame-options'], name).toBe('SAMEORIGIN');
+    expect(headers['referrer-policy'], name).toBe('no-referrer');
+    expect(headers['cross-origin-opener-policy'], name).toBe('same-origin');
+  };
+
+  it('sends them on every api and gateway response, errors included, with a CSP that lets JSON load nothing', async () => {
+    const responses: Array<[string, FastifyInstance, string, Record<string, string>?]> = [
+      ['api health', api.app, '/api/v1/health'],
+      ['api authenticated', api.app, '/api/v1/auth/me', { authorization: `Bearer ${api.adminKey}` }],
+      ['api 401', api.app, '/api/v1/channels'],
+      ['api 404', api.app, '/nope'],
+      ['gateway health', gateway.app, '/health'],
+      ['gateway SSE 401', gateway.app, '/api/v1/events'],
+    ];
+    for (const [name, app, url, headers] of responses) {
+      const res = await app.inject({ method: 'GET', url, headers });
+      expectHardened(res.headers, name);
+      expect(res.headers['content-security-policy'], name).toContain("default-src 'none'");
+      expect(res.headers['content-security-policy'], name).toContain("frame-ancestors 'none'");
+    }
+  });
+
+  it('keeps the OpenAPI page working: public, with a CSP allowing its own scripts, styles and the spec', async () => {
+    const page = await api.app.inject({ method: 'GET', url: '/api/docs/' });
+    expect(page.statusCode).toBe(200);
+    expectHardened(page.headers, 'docs');
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self' 'unsafe-inline'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    for (const asset of ['/api/docs/static/swagger-ui-bundle.js', '/api/docs/static/swagger-initializer.js', '/api/docs/static/swagger-ui.css', '/api/docs/json']) {
+      expect((await api.app.inject({ method: 'GET', url: asset })).statusCode, asset).toBe(200);
+    }
+  });
+});
