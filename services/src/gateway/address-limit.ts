@@ -28,9 +28,4 @@ export class AddressConnectionLimit {
       else this.counts.delete(address);
     });
   }
-
-  /** Open connections counted for `address`. */
-  count(address: string): number {
-    return this.counts.get(address) ?? 0;
-  }
 }

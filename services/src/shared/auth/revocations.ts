@@ -17,7 +17,7 @@ export type Revocation =
   | { type: 'principal'; principalId: string };
 
 /** The bus topic revocations travel on (not a stream id: stream ids never contain `control:`). */
-export const REVOCATIONS_TOPIC = 'control:revocations';
+const REVOCATIONS_TOPIC = 'control:revocations';
 
 /** Publishes a revocation; a failed publish is logged, never thrown (the re-check is the backstop). */
 export async function publishRevocation(deps: { bus: Bus; logger: Logger }, revocation: Revocation): Promise<void> {
@@ -31,7 +31,7 @@ export async function publishRevocation(deps: { bus: Bus; logger: Logger }, revo
 const isId = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && value.length <= 200;
 
 /** A revocation as read off the bus (anything else is ignored), or null. */
-export function parseRevocation(value: unknown): Revocation | null {
+function parseRevocation(value: unknown): Revocation | null {
   const r = value as Partial<Record<string, unknown>> | null;
   if (!r || typeof r !== 'object' || !isId(r.principalId)) return null;
   if (r.type === 'principal') return { type: 'principal', principalId: r.principalId };
