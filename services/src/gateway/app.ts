@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServiceContext } from '../shared/context.js';
 import { installAuthentication } from '../shared/http/authentication.js';
 import { createHttpApp } from '../shared/http/create-http-app.js';
+import { AddressConnectionLimit } from './address-limit.js';
 import { EVENTS_PREFIX, eventStreamRoute } from './event-stream-route.js';
 import { RealtimeNode } from './realtime-node.js';
 import { WebSocketConnection } from './websocket-connection.js';
@@ -26,8 +27,17 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
   app.decorate('realtime', node);
 
   app.get('/health', { config: { public: true } }, async () => ({ status: 'healthy', timestamp: new Date().toISOString(), connections: node.registry.size }));
-  // WebSocket clients authenticate with their first frame, not with headers.
-  app.get(CONNECT_PATH, { websocket: true, config: { public: true } }, (socket) => {
+  // WebSocket clients authenticate with their first frame, not with headers. Over the
+  // per-address cap the upgrade is refused before it happens: HTTP 429 Problem Details.
+  const perAddress = new AddressConnectionLimit(ctx.config.SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS);
+  app.get(CONNECT_PATH, {
+    websocket: true,
+    config: { public: true },
+    onRequest: async (request) => {
+      // Only upgrades count: after one, the TCP socket belongs to that WebSocket alone.
+      if (request.headers.upgrade?.toLowerCase() === 'websocket') perAddress.admit(request.ip, request.raw.socket);
+    },
+  }, (socket) => {
     new WebSocketConnection(socket, node.deps, node.registry);
   });
   // SSE authenticates by header like the REST api; the scope keeps that to this route.

@@ -1,9 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { credentialFromHeaders } from '../shared/auth/authenticate.js';
 import { caller } from '../shared/http/authentication.js';
 import { errorResponses } from '../shared/http/schemas.js';
 import type { ServiceContext } from '../shared/context.js';
 import { serveEventStream } from './event-stream.js';
+import { identityOf } from './realtime-auth.js';
 import type { RealtimeNode } from './realtime-node.js';
 
 /** Where the route sits; both apps mount `eventStreamRoute` under this prefix. */
@@ -25,7 +27,10 @@ export function eventStreamRoute(node: RealtimeNode) {
         response: errorResponses,
       },
     }, async (request, reply) => {
-      await serveEventStream(request, reply, caller(request).principal, node);
+      const auth = caller(request);
+      // The shared authentication accepted the header's credential; the stream keeps its ids and expiry.
+      const identity = await identityOf(node.ctx, auth, credentialFromHeaders(request.headers)!);
+      await serveEventStream(request, reply, identity, node);
     });
   };
 }

@@ -1,7 +1,8 @@
 import type { Cursors } from '@sesamespace/sdk/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../shared/db/schema.js';
 import { badRequest } from '../shared/errors.js';
+import type { RegisteredConnection } from './connection-registry.js';
+import type { RealtimeIdentity } from './realtime-auth.js';
 import type { RealtimeNode } from './realtime-node.js';
 import { RealtimeSession, type Sink } from './session.js';
 
@@ -33,7 +34,7 @@ export function decodeSseCursor(value: string): Cursors {
  * Each durable event's `id:` is the cursor after it; reconnecting with it as `Last-Event-ID`
  * (EventSource does this itself) replays what was missed, then goes live.
  */
-export async function serveEventStream(request: FastifyRequest, reply: FastifyReply, principal: Principal, node: RealtimeNode): Promise<void> {
+export async function serveEventStream(request: FastifyRequest, reply: FastifyReply, identity: RealtimeIdentity, node: RealtimeNode): Promise<void> {
   const query = request.query as { lastEventId?: unknown };
   const header = request.headers['last-event-id'];
   const lastEventId = typeof header === 'string' && header ? header : typeof query?.lastEventId === 'string' ? query.lastEventId : undefined;
@@ -74,14 +75,24 @@ export async function serveEventStream(request: FastifyRequest, reply: FastifyRe
   });
   write('retry: 1000\n\n');
 
-  const session = new RealtimeSession(principal, sink, node.deps);
-  const handle = { close: (code: number, reason: string) => sink.close(code, reason) };
-  node.eventStreams.add(handle);
+  const session = new RealtimeSession(identity.principal, sink, node.deps);
+  // Registered like a WebSocket: a revocation, the credential's expiry or the periodic re-check
+  // ends the stream (`event: close` with 4005); reconnecting with the same credential is a 401.
+  const connection: RegisteredConnection = {
+    lastSeenAt: undefined,
+    lastValidatedAt: Date.now(),
+    get isOpen() { return !ended; },
+    identity,
+    fail: (code, error) => sink.close(code, error),
+    close: (code, reason) => sink.close(code, reason),
+  };
+  node.registry.add(connection);
+  node.registry.authenticated(connection);
   const keepalive = setInterval(() => write(': keepalive\n\n'), Math.min(KEEPALIVE_MAX_MS, node.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS / 2));
   const cleanup = () => {
     ended = true;
     clearInterval(keepalive);
-    node.eventStreams.delete(handle);
+    node.registry.remove(connection);
     session.close();
   };
   raw.on('close', cleanup);

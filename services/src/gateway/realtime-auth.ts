@@ -1,4 +1,5 @@
-import { authenticateCredential } from '../shared/auth/authenticate.js';
+import { decodeJwt } from 'jose';
+import { authenticateCredential, type AuthContext } from '../shared/auth/authenticate.js';
 import { consumeSignedChallenge, findPrincipalByHandle } from '../shared/auth/challenge.js';
 import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
@@ -9,6 +10,10 @@ export interface RealtimeCredential {
 
 export interface RealtimeIdentity {
   principal: Principal;
+  /** The API key the connection authenticated with (a revocation of it ends the connection). */
+  apiKeyId?: string;
+  /** When the credential stops being valid (ms since epoch): the connection is closed then. */
+  expiresAt?: number;
   /** Re-checks the credential (revoked key, expired token, disabled principal): false ends the session. */
   stillValid(): Promise<boolean>;
 }
@@ -22,7 +27,7 @@ export async function authenticateRealtime(ctx: ServiceContext, credential: Real
   if (secret) {
     const auth = await authenticateCredential(ctx.db, ctx.tokens, secret).catch(() => null);
     if (!auth) return null;
-    return { principal: auth.principal, stillValid: async () => Boolean(await authenticateCredential(ctx.db, ctx.tokens, secret)) };
+    return identityOf(ctx, auth, secret);
   }
   if (credential.handle && credential.nonce && credential.signature) {
     const agent = await findPrincipalByHandle(ctx.db, credential.handle, credential.workspaceId).catch(() => undefined);
@@ -36,4 +41,20 @@ export async function authenticateRealtime(ctx: ServiceContext, credential: Real
     };
   }
   return null;
+}
+
+/**
+ * The realtime identity of a credential already authenticated (`auth`, from `secret`): SSE
+ * authenticates by header at the HTTP edge, the WebSocket by its first frame; both end up here.
+ */
+export async function identityOf(ctx: ServiceContext, auth: AuthContext, secret: string): Promise<RealtimeIdentity> {
+  const stillValid = async () => Boolean(await authenticateCredential(ctx.db, ctx.tokens, secret));
+  if (auth.apiKey) {
+    const key = await ctx.db.selectFrom('api_keys').select('expires_at').where('id', '=', auth.apiKey.id).executeTakeFirst();
+    const expiresAt = key?.expires_at ? new Date(key.expires_at).getTime() : undefined;
+    return { principal: auth.principal, apiKeyId: auth.apiKey.id, ...(expiresAt ? { expiresAt } : {}), stillValid };
+  }
+  // The token was verified just now; its `exp` (seconds) is when the connection must end.
+  const { exp } = decodeJwt(secret);
+  return { principal: auth.principal, ...(typeof exp === 'number' ? { expiresAt: exp * 1000 } : {}), stillValid };
 }

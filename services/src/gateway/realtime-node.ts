@@ -12,9 +12,8 @@ import { StreamHub } from './stream-hub.js';
 export class RealtimeNode {
   readonly hub: StreamHub;
   readonly presence: PresenceTracker;
+  /** Open WebSocket and SSE connections: heartbeats, revocations, expiry, shutdown. */
   readonly registry: ConnectionRegistry;
-  /** Open SSE responses, closed on shutdown. */
-  readonly eventStreams = new Set<{ close(code: number, reason: string): void }>();
 
   constructor(readonly ctx: ServiceContext) {
     this.hub = new StreamHub(ctx);
@@ -32,7 +31,6 @@ export class RealtimeNode {
   /** Closes every client with `GoingAway`; they resume from their cursors elsewhere. */
   closeClients(): void {
     this.registry.closeAll();
-    for (const stream of [...this.eventStreams]) stream.close(1001, 'server going away');
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,10 @@ export class RealtimeSession implements FollowerOwner {
   private presenceStatus: ConnectionStatus = 'online';
   private closed = false;
   private slow = false;
+  /** The principal's memberships when the session opened (for a `replay` frame's catch-up). */
+  private membershipsAtOpen = new Map<string, { joinedSeq: number; joinedAt: Date }>();
+  /** Opened without cursors: the first `replay` frame is the client's resume (see `replay`). */
+  private catchUpOnReplay = false;
 
   constructor(readonly principal: Principal, private readonly sink: Sink, private readonly deps: SessionDeps) {}
 
@@ -57,9 +61,10 @@ export class RealtimeSession implements FollowerOwner {
    * The caller sends `authenticated` with the result, then calls `begin()`.
    */
   async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
-    const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq'])
+    const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq', 'joined_at'])
       .where('principal_id', '=', this.principal.id).execute();
     const joined = new Map(memberships.map((m) => [m.channel_id, Number(m.joined_seq)]));
+    this.membershipsAtOpen = new Map(memberships.map((m) => [m.channel_id, { joinedSeq: Number(m.joined_seq), joinedAt: new Date(m.joined_at) }]));
     const streams = [inboxStream(this.principal.id), ...joined.keys()];
     const created = streams.map((stream) => this.createFollower(stream));
     await Promise.all(created.map((c) => c.ready));
@@ -70,6 +75,7 @@ export class RealtimeSession implements FollowerOwner {
     const heads = await readHeads(this.ctx.db, streams);
     this.deps.hub.noteHeads(heads);
     const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
+    this.catchUpOnReplay = !resuming;
     const starts: Cursors = {};
     for (const stream of streams) {
       const head = heads[stream] ?? 0;
@@ -156,9 +162,66 @@ export class RealtimeSession implements FollowerOwner {
 
   // ---- client requests ------------------------------------------------------------------
 
-  /** `replay {cursors}`: send again everything after these cursors (streams not followed are ignored). */
+  /**
+   * `replay {cursors}`: send again everything after these cursors (streams not followed are
+   * ignored), then `replayed {stream, seq}` for each stream replayed — at least one frame per
+   * request, even when there was nothing to send (the inbox's, if the request named no stream
+   * this session follows).
+   *
+   * Existing clients resume this way: `auth` without cursors (the session starts live at the
+   * heads), then `replay` with the channels they know. The first `replay` of such a session is
+   * therefore also the resume of everything the client cannot name: see `offlineCatchUp`.
+   */
   async replay(cursors: Cursors): Promise<void> {
-    await Promise.all(Object.entries(cursors).map(([stream, seq]) => this.followers.get(stream)?.follower.rewind(seq)));
+    const rewinds = new Map<string, number>();
+    for (const [stream, seq] of Object.entries(cursors)) if (this.followers.has(stream)) rewinds.set(stream, seq);
+    if (this.catchUpOnReplay) {
+      this.catchUpOnReplay = false;
+      for (const [stream, seq] of await this.offlineCatchUp(cursors)) if (!rewinds.has(stream)) rewinds.set(stream, seq);
+    }
+    const inbox = inboxStream(this.principal.id);
+    if (rewinds.size === 0) rewinds.set(inbox, this.followers.get(inbox)?.follower.position ?? 0);
+    await Promise.all([...rewinds].map(async ([stream, seq]) => {
+      const follower = this.followers.get(stream)?.follower;
+      if (!follower) return;
+      await follower.rewind(seq);
+      if (this.followers.get(stream)?.follower === follower) this.replayed(stream, follower.position);
+    }));
+  }
+
+  /**
+   * Where to replay the streams a resuming client did not name, when it resumes by `replay`
+   * frame: the time of the newest event its cursors name is when it was last known online.
+   * Channels joined since then are replayed from the join (their `member_added` on), as a
+   * resume with cursors in `auth` does; the inbox from its first event since then. Channels it
+   * was already in but does not track stay live. Named nothing usable (cursors of 0): every
+   * channel from its join and the whole inbox, as for a client that has seen nothing.
+   */
+  private async offlineCatchUp(cursors: Cursors): Promise<Map<string, number>> {
+    const seen = Object.entries(cursors).filter(([stream, seq]) => seq > 0 && this.followers.has(stream));
+    let onlineAt: Date | undefined;
+    if (seen.length > 0) {
+      const row = await this.ctx.db.selectFrom('events').select((eb) => eb.fn.max('at').as('at'))
+        .where((eb) => eb.or(seen.map(([stream, seq]) => eb.and([eb('stream', '=', stream), eb('seq', '=', seq)]))))
+        .executeTakeFirst();
+      if (row?.at) onlineAt = new Date(row.at);
+    }
+    const starts = new Map<string, number>();
+    for (const [channelId, { joinedSeq, joinedAt }] of this.membershipsAtOpen) {
+      if (channelId in cursors || (onlineAt && joinedAt < onlineAt)) continue;
+      starts.set(channelId, Math.max(0, joinedSeq - 1));
+    }
+    const inbox = inboxStream(this.principal.id);
+    if (!(inbox in cursors)) {
+      let start = 0;
+      if (onlineAt) {
+        const row = await this.ctx.db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq'))
+          .where('stream', '=', inbox).where('at', '<', onlineAt).executeTakeFirst();
+        start = row?.seq == null ? 0 : Number(row.seq);
+      }
+      starts.set(inbox, start);
+    }
+    return starts;
   }
 
   /** `typing {channelId}`: announced to the channel's other members, at most once a second. */

@@ -112,7 +112,7 @@ export class StreamHub {
       if (event.seq > topic.head) topic.head = event.seq;
       const hubEvent: HubEvent = { event, frame: toWireFrame(toWireEventFrame(event)) };
       for (const listener of [...topic.listeners]) listener.onEvent?.(hubEvent);
-    } else {
+    } else if (message.kind === 'ephemeral') {
       const serialized = toWireFrame(message.frame);
       for (const listener of [...topic.listeners]) listener.onEphemeral?.(message.frame, serialized);
     }

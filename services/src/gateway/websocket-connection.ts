@@ -66,6 +66,7 @@ export class WebSocketConnection {
       if (this.state !== 'authenticating') return; // closed meanwhile
       if (!identity) return this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized');
       this.identity = identity;
+      this.registry.authenticated(this);
       const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
       this.session = session;
       const { starts, begin } = await session.open(frame.cursors);
@@ -73,8 +74,11 @@ export class WebSocketConnection {
       this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
       this.state = 'open';
       this.lastValidatedAt = Date.now();
+      // Delivery starts before the frames that arrived during the handshake are handled: a
+      // `replay` sent right after `auth` (what existing clients do) rewinds started streams.
+      const begun = begin();
       for (const queued of this.queued.splice(0)) this.dispatch(queued);
-      await begin();
+      await begun;
     } catch (err) {
       this.deps.ctx.logger.error({ err }, 'realtime handshake failed');
       this.fail(CloseCode.InternalError, 'internal error during the handshake');
@@ -99,7 +103,7 @@ export class WebSocketConnection {
         void session.typing(frame.channelId).then((ok) => { if (!ok) this.sendError('typing: you are not a member of that channel', 'forbidden'); });
         return;
       case 'replay':
-        void session.replay(frame.cursors);
+        void session.replay(frame.cursors).catch((err) => this.deps.ctx.logger.warn({ err, session: session.id }, 'replay request failed'));
         return;
       case 'presence':
         session.setPresence(frame.status);

@@ -50,6 +50,8 @@ const schema = Type.Object({
   SESAME_MAX_UPLOAD_BYTES: int({ minimum: 1, default: 25 * 1024 * 1024 }),
   SESAME_HEARTBEAT_INTERVAL_MS: int({ minimum: 1000, default: 30_000 }),
   SESAME_SEND_BUFFER_BYTES: int({ minimum: 1024, default: 4 * 1024 * 1024 }),
+  SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS: int({ minimum: 1, default: 100 }),
+  SESAME_CREDENTIAL_RECHECK_INTERVAL_MS: int({ minimum: 1_000, default: 60_000 }),
   SESAME_EVENT_RETENTION_DAYS: int({ minimum: 1, default: 30 }),
   SESAME_HEAD_POLL_INTERVAL_MS: int({ minimum: 100, default: 1_000 }),
   SESAME_PRESENCE_TTL_MS: int({ minimum: 1_000, default: 15_000 }),

@@ -4,6 +4,8 @@ export interface SseEvent { id?: string; event: string; data: any }
 export class TestEventStream {
   readonly events: SseEvent[] = [];
   status = 0;
+  /** True once the server ended the response (or it was aborted). */
+  ended = false;
   private readonly controller = new AbortController();
   private done: Promise<void> = Promise.resolve();
 
@@ -12,7 +14,10 @@ export class TestEventStream {
     const response = await fetch(url, { headers, signal: stream.controller.signal });
     stream.status = response.status;
     if (response.ok && response.body) stream.done = stream.read(response.body);
-    else stream.events.push({ event: 'http-error', data: await response.json() });
+    else {
+      stream.events.push({ event: 'http-error', data: await response.json() });
+      stream.ended = true;
+    }
     return stream;
   }
 
@@ -37,6 +42,7 @@ export class TestEventStream {
         }
       }
     } catch { /* aborted */ }
+    this.ended = true;
   }
 
   async waitFor(predicate: (e: SseEvent) => boolean, timeoutMs = 10_000): Promise<SseEvent> {
@@ -47,6 +53,16 @@ export class TestEventStream {
       if (Date.now() - started > timeoutMs) throw new Error(`timed out; events: ${JSON.stringify(this.events.map((e) => e.event))}`);
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /** Waits until the server ends the stream; resolves with its last event (`close` when it said why). */
+  async waitForEnd(timeoutMs = 15_000): Promise<SseEvent | undefined> {
+    const started = Date.now();
+    while (!this.ended) {
+      if (Date.now() - started > timeoutMs) throw new Error(`stream did not end; events: ${JSON.stringify(this.events.map((e) => e.event))}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.events.at(-1);
   }
 
   async close() {

@@ -3,18 +3,22 @@ import type { SesameEvent } from '@sesamespace/sdk/protocol';
 /**
  * What travels on the bus. Durable events are published after their transaction commits
  * (Postgres stays the truth: a lost publish is repaired by replay); ephemeral frames
- * (typing, presence) exist only here.
+ * (typing, presence) exist only here; revocations (`shared/auth/revocations.ts`) tell every
+ * gateway node to close the connections of a withdrawn credential. The revocation body is
+ * checked by its reader (`parseRevocation`), hence `unknown` here.
  */
 export type BusMessage =
   | { kind: 'event'; event: SesameEvent }
-  | { kind: 'ephemeral'; frame: Record<string, unknown> & { type: string } };
+  | { kind: 'ephemeral'; frame: Record<string, unknown> & { type: string } }
+  | { kind: 'revocation'; revocation: unknown };
 
 export type BusHandler = (message: BusMessage) => void;
 
 /**
  * Topic-based fan-out. Topics are stream ids (a channel id or `inbox:<principalId>`) and a few
- * internal ones (`presence:<workspaceId>`). Subscriptions are reference-counted: the process
- * holds one upstream subscription per topic however many local listeners share it.
+ * internal ones (`presence:<workspaceId>`, `control:revocations`). Subscriptions are
+ * reference-counted: the process holds one upstream subscription per topic however many local
+ * listeners share it.
  */
 export interface Bus {
   publish(topic: string, message: BusMessage): Promise<void>;

@@ -19,17 +19,23 @@ export class RedisBus implements Bus {
   private readonly subscriber: Redis;
   private readonly reconnectListeners = new Set<() => void>();
   private pending: Promise<unknown>[] = [];
+  private readonly readyWaiters = new Set<() => void>();
   private connectedOnce = false;
 
   constructor(url: string, logger: Logger) {
     const options = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false } as const;
     this.publisher = new Redis(url, options);
-    this.subscriber = new Redis(url, { ...options, autoResubscribe: true });
+    // Subscriptions are (re)issued by us on every 'ready', not by ioredis (see `subscribe`).
+    this.subscriber = new Redis(url, { ...options, autoResubscribe: false });
     // Connection errors are retried by ioredis; the watches log each outage once (and, as
     // 'error' listeners, keep those errors from crashing the process).
     watchRedis(this.publisher, logger, 'bus-publisher', url);
     watchRedis(this.subscriber, logger, 'bus-subscriber', url);
     this.subscriber.on('ready', () => {
+      const topics = this.registry.topics();
+      if (topics.length > 0) this.track(this.subscriber.subscribe(...topics.map((topic) => PREFIX + topic)));
+      for (const resolve of [...this.readyWaiters]) resolve();
+      this.readyWaiters.clear();
       if (this.connectedOnce) for (const listener of [...this.reconnectListeners]) listener();
       this.connectedOnce = true;
     });
@@ -45,13 +51,19 @@ export class RedisBus implements Bus {
     await this.publisher.publish(PREFIX + topic, JSON.stringify(message));
   }
 
+  /**
+   * SUBSCRIBE goes out only on a ready connection; until then the topic waits in the registry
+   * and the 'ready' handler subscribes every topic at once (also after each reconnect). Sent
+   * earlier — after the TCP connect but before ioredis's ready check — it would switch the
+   * connection to subscriber mode, fail the check, and be lost with the reconnect that follows.
+   */
   subscribe(topic: string, handler: BusHandler): () => void {
-    if (this.registry.add(topic, handler)) this.track(this.subscriber.subscribe(PREFIX + topic));
+    if (this.registry.add(topic, handler) && this.subscriber.status === 'ready') this.track(this.subscriber.subscribe(PREFIX + topic));
     let active = true;
     return () => {
       if (!active) return;
       active = false;
-      if (this.registry.remove(topic, handler)) this.track(this.subscriber.unsubscribe(PREFIX + topic));
+      if (this.registry.remove(topic, handler) && this.subscriber.status === 'ready') this.track(this.subscriber.unsubscribe(PREFIX + topic));
     };
   }
 
@@ -61,7 +73,10 @@ export class RedisBus implements Bus {
     void tracked.finally(() => { this.pending = this.pending.filter((p) => p !== tracked); });
   }
 
-  async ready(): Promise<void> { await Promise.all(this.pending); }
+  async ready(): Promise<void> {
+    if (this.subscriber.status !== 'ready') await new Promise<void>((resolve) => this.readyWaiters.add(resolve));
+    await Promise.all(this.pending);
+  }
 
   onReconnect(listener: () => void): () => void {
     this.reconnectListeners.add(listener);
@@ -69,6 +84,8 @@ export class RedisBus implements Bus {
   }
 
   async close(): Promise<void> {
+    for (const resolve of [...this.readyWaiters]) resolve();
+    this.readyWaiters.clear();
     this.subscriber.disconnect();
     this.publisher.disconnect();
   }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Selectable } from 'kysely';
 import { appendAudit } from '../../../shared/audit.js';
+import { publishRevocation } from '../../../shared/auth/revocations.js';
 import { covers, SCOPES } from '../../../shared/auth/scopes.js';
 import { generateApiKey } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
@@ -90,6 +91,8 @@ export async function keyRoutes(app: TypedApp, ctx: ServiceContext) {
       await appendAudit(trx, { workspaceId: me.workspace_id, actorId: me.id, action: 'api_key.revoked', targetType: 'api_key', targetId: id, data: { prefix: existing.prefix } });
       return revoked;
     });
+    // After commit: every gateway closes the connections opened with this key at once.
+    await publishRevocation(ctx, { type: 'api-key', apiKeyId: id, principalId: existing.principal_id });
     return { data: keyToWire(row) };
   });
 }

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { RedisBus, type BusMessage } from '../src/shared/bus/index.js';
+import { createLogger } from '../src/shared/logger.js';
+import { hasServices, requireServices } from './support/targets.js';
+
+describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
+  it('keeps a subscription made while the connection is still running its ready check', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const topic = `ready-check-${Date.now()}-${Math.random()}`;
+    const received: BusMessage[] = [];
+    // The window between the TCP connect and 'ready' (ioredis's INFO ready check) is where a
+    // gateway node subscribes at start-up, e.g. to revocations. Subscribe exactly there.
+    const subscriber = (bus as unknown as { subscriber: { once(event: 'connect' | 'ready', fn: () => void): void } }).subscriber;
+    await new Promise<void>((resolve) => subscriber.once('connect', () => { bus.subscribe(topic, (m) => received.push(m)); resolve(); }));
+    try {
+      // Wait for the connection to be ready (before the fix: ready only after the failed ready
+      // check and the reconnect that followed, which dropped the subscription).
+      await new Promise<void>((resolve) => subscriber.once('ready', resolve));
+      await bus.ready();
+      await bus.publish(topic, { kind: 'ephemeral', frame: { type: 'probe' } });
+      const started = Date.now();
+      while (received.length === 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toEqual([{ kind: 'ephemeral', frame: { type: 'probe' } }]);
+    } finally {
+      await bus.close();
+    }
+  });
+});
