@@ -7,14 +7,16 @@ import type { FileRow, Principal } from '../../../shared/db/schema.js';
 import { SesameError, conflict, notFound, unauthorized, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller } from '../../../shared/http/authentication.js';
-import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, Id, IdParams, Nullable, SafeInteger, Text, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
 import { canReadFile, fileToWire } from './files.js';
 
 const UPLOAD_TTL_SECONDS = 15 * 60;
 const FileName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000]+$' });
-const ContentType = Type.String({ minLength: 3, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' });
+// A media type with optional parameters, anchored at both ends: no CR/LF or other control
+// characters, since it is sent back verbatim as the download's Content-Type header.
+const ContentType = Type.String({ minLength: 3, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+(; ?[\\w.+-]+=[\\w.+"-]+)*$' });
 const FileSchema = Type.Object({
   id: Type.String(), fileName: Type.String(), contentType: Type.String(), size: Type.Integer(), status: Type.String(),
   channelId: Nullable(Type.String()), uploaderId: Type.String(), downloadUrl: Type.String(), createdAt: Type.String(),
@@ -38,7 +40,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/drive/files/upload-url', {
     schema: {
       tags: ['drive'], summary: 'Reserve a file and get a URL to PUT its bytes to',
-      body: Type.Object({ fileName: FileName, contentType: ContentType, size: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+      body: Type.Object({ fileName: FileName, contentType: ContentType, size: SafeInteger() }, { additionalProperties: false }),
       response: { 200: Data(Type.Object({ uploadUrl: Type.String(), fileId: Type.String(), s3Key: Type.String(), expiresAt: Type.String() })), ...errorResponses },
     },
   }, async (request) => {
@@ -68,7 +70,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       config: { public: true },
       schema: {
         tags: ['drive'], summary: 'Upload the bytes of a reserved file (presigned)', params: IdParams,
-        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+        querystring: Type.Object({ token: Text({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
         response: { 200: Data(Type.Object({ fileId: Type.String(), size: Type.Integer() })), ...errorResponses },
       },
     }, async (request) => {
@@ -98,8 +100,8 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
     schema: {
       tags: ['drive'], summary: 'Register an uploaded file',
       body: Type.Object({
-        fileId: Id, s3Key: Type.String({ minLength: 1, maxLength: 300 }), fileName: FileName, contentType: ContentType,
-        size: Type.Integer({ minimum: 0 }), channelId: Type.Optional(Id),
+        fileId: Id, s3Key: Text({ minLength: 1, maxLength: 300 }), fileName: FileName, contentType: ContentType,
+        size: SafeInteger(), channelId: Type.Optional(Id),
       }, { additionalProperties: false }),
       response: { 201: Data(FileSchema), ...errorResponses },
     },
