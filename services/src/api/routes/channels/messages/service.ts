@@ -1,4 +1,5 @@
 import { EventType } from '@sesamespace/sdk/protocol';
+import { sql } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { isUniqueViolation } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
@@ -85,6 +86,29 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
   }
 }
 
+/**
+ * What a deleted message keeps: who sent it and its attachments (the files have their own
+ * access rules), as `messageToWire` shows a tombstone. Its text is gone.
+ */
+function tombstoneMetadata(message: MessageRow): Record<string, unknown> {
+  const attachments = (message.metadata as Record<string, unknown> | null)?.attachments;
+  return attachments ? { attachments } : {};
+}
+
+/**
+ * Blanks the text of a deleted message in every stored event that carried it (`message` and
+ * each `message.updated`), inside the delete's transaction: replay over REST, WebSocket or SSE
+ * then shows the tombstone, never the text. The message's events all sit at or after its seq.
+ */
+async function redactMessageEvents(trx: Trx, message: MessageRow, tombstone: WireMessage) {
+  await trx.updateTable('events')
+    .set({ data: sql`data || jsonb_build_object('content', '', 'metadata', ${JSON.stringify(tombstone.metadata)}::jsonb)` })
+    .where('stream', '=', message.channel_id).where('seq', '>=', message.seq)
+    .where('type', 'in', [EventType.MessageCreated, EventType.MessageUpdated])
+    .where(sql`data->>'id'`, '=', message.id)
+    .execute();
+}
+
 /** Applies an edit or tombstone and records it as an event on the channel's stream. */
 export async function updateMessage(
   ctx: ServiceContext, actor: Principal, message: MessageRow, sender: Principal,
@@ -93,11 +117,15 @@ export async function updateMessage(
   const row = await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
     const now = new Date();
     const updated = await trx.updateTable('messages')
-      .set(change.delete ? { deleted_at: now, streaming: false } : { content: change.content!, streaming: change.streaming ?? false, edited_at: now })
+      .set(change.delete
+        ? { deleted_at: now, streaming: false, content: '', metadata: JSON.stringify(tombstoneMetadata(message)) }
+        : { content: change.content!, streaming: change.streaming ?? false, edited_at: now })
       .where('id', '=', message.id).returningAll().executeTakeFirstOrThrow();
     const wire = toWire(updated, sender);
-    if (change.delete) await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: Number(message.seq), deletedBy: actor.id, deletedAt: wire.deletedAt });
-    else await events.append(message.channel_id, EventType.MessageUpdated, wire);
+    if (change.delete) {
+      await redactMessageEvents(trx, message, wire);
+      await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: Number(message.seq), deletedBy: actor.id, deletedAt: wire.deletedAt });
+    } else await events.append(message.channel_id, EventType.MessageUpdated, wire);
     return updated;
   });
   return toWire(row, sender);
