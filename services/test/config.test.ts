@@ -25,3 +25,13 @@ describe('configuration', () => {
     try { loadConfig({ SESAME_BOOTSTRAP_API_KEY: 'sk_short' }); } catch (err) { expect((err as Error).message).not.toContain('sk_short'); }
   });
 });
+
+describe('public links configuration', () => {
+  it('signs download URLs for an hour unless told otherwise, and only links to http(s) origins', () => {
+    expect(loadConfig({}).SESAME_DOWNLOAD_URL_TTL_SECONDS).toBe(3600);
+    expect(loadConfig({ SESAME_DOWNLOAD_URL_TTL_SECONDS: '60', SESAME_PUBLIC_API_URL: 'https://sesame.example.com' })).toMatchObject({ SESAME_DOWNLOAD_URL_TTL_SECONDS: 60, SESAME_PUBLIC_API_URL: 'https://sesame.example.com' });
+    for (const [variable, value] of [['SESAME_DOWNLOAD_URL_TTL_SECONDS', '0'], ['SESAME_DOWNLOAD_URL_TTL_SECONDS', 'soon'], ['SESAME_PUBLIC_API_URL', 'javascript:alert(1)'], ['SESAME_PUBLIC_API_URL', 'not a url']] as const) {
+      expect(() => loadConfig({ [variable]: value }), `${variable}=${value}`).toThrow(variable);
+    }
+  });
+});

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { BlobTooLargeError } from '../../../shared/blob-store.js';
 import type { ServiceContext } from '../../../shared/context.js';
@@ -10,7 +9,7 @@ import { caller } from '../../../shared/http/authentication.js';
 import { Data, Id, IdParams, Nullable, SafeInteger, Text, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
-import { canReadFile, fileToWire } from './files.js';
+import { DOWNLOAD_CAPABILITY, canReadFile, fileToWire, publicBaseUrl } from './files.js';
 
 const UPLOAD_TTL_SECONDS = 15 * 60;
 const FileName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000]+$' });
@@ -27,10 +26,6 @@ const FileBytes = {
   description: 'The file\'s bytes, with its registered `contentType`',
   content: { 'application/octet-stream': { schema: Type.Unsafe<Readable>({ type: 'string', format: 'binary' }) } },
 };
-
-export function publicBaseUrl(ctx: ServiceContext, request: Pick<FastifyRequest, 'protocol' | 'host'>): string {
-  return ctx.config.SESAME_PUBLIC_API_URL?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}`;
-}
 
 /**
  * Wire-compatible "drive": ask for an upload URL, PUT the bytes there, register the file, then
@@ -117,20 +112,27 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       .set({ status: 'registered', file_name: body.fileName, content_type: body.contentType, channel_id: body.channelId ?? file.channel_id })
       .where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
     reply.status(201);
-    return { data: fileToWire(row, publicBaseUrl(ctx, request)) };
+    return { data: await fileToWire(ctx, row, publicBaseUrl(ctx, request)) };
   });
 
   app.get('/drive/files/:id', {
     schema: { tags: ['drive'], summary: 'File metadata', params: IdParams, response: { 200: Data(FileSchema), ...errorResponses } },
   }, async (request) => {
     const file = await readableFile(ctx, caller(request).principal, request.params.id);
-    return { data: fileToWire(file, publicBaseUrl(ctx, request)) };
+    return { data: await fileToWire(ctx, file, publicBaseUrl(ctx, request)) };
   });
 
+  // The `downloadUrl`: opened by its signed token alone (like a presigned S3 URL), or by a member
+  // with their credential.
   app.get('/drive/files/:id/content', {
-    schema: { tags: ['drive'], summary: 'Download the bytes', params: IdParams, response: { 200: FileBytes, ...errorResponses } },
+    config: { public: true },
+    schema: {
+      tags: ['drive'], summary: 'Download the bytes (signed downloadUrl, or your credential)', params: IdParams,
+      querystring: Type.Object({ token: Type.Optional(Text({ minLength: 1, maxLength: 2000 })) }, { additionalProperties: false }),
+      response: { 200: FileBytes, ...errorResponses },
+    },
   }, async (request, reply) => {
-    const file = await readableFile(ctx, caller(request).principal, request.params.id);
+    const file = await downloadableFile(ctx, request.params.id, request.query.token, request.auth?.principal);
     const blob = await ctx.blobs.get(file.s3_key);
     if (!blob) throw notFound('File');
     reply.header('content-type', file.content_type).header('content-length', String(blob.size))
@@ -138,6 +140,20 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       .header('x-content-type-options', 'nosniff');
     return reply.send(blob.stream);
   });
+}
+
+/**
+ * The file a download may read: a valid token for this very file opens it; otherwise the caller
+ * must be authenticated and allowed to read it. No valid token and no credential is a 401.
+ */
+async function downloadableFile(ctx: ServiceContext, id: string, token: string | undefined, me: Principal | undefined): Promise<FileRow> {
+  if (token !== undefined && (await ctx.tokens.verifyCapability(DOWNLOAD_CAPABILITY, token)) === id) {
+    const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', id).where('status', '=', 'registered').executeTakeFirst();
+    if (!file) throw notFound('File');
+    return file;
+  }
+  if (!me) throw unauthorized(token === undefined ? undefined : 'The download URL is invalid or expired; read the file or message again for a fresh one');
+  return readableFile(ctx, me, id);
 }
 
 async function readableFile(ctx: ServiceContext, me: Principal, id: string): Promise<FileRow> {

@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../../../shared/context.js';
 import { isUniqueViolation } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { badRequest, unprocessable } from '../../../../shared/errors.js';
-import { canReadFile, fileToWire } from '../../drive/files.js';
+import { canReadFile, fileToWire, withFreshDownloadUrls } from '../../drive/files.js';
 import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
 import { messageToWire, type SenderInfo, type WireMessage } from '../../../wire.js';
@@ -22,7 +22,7 @@ async function resolveAttachments(ctx: ServiceContext, sender: Principal, ids: s
   for (const id of ids) {
     const file = byId.get(id);
     if (!file || !(await canReadFile(ctx, sender, file))) throw unprocessable(`attachmentIds: unknown or unregistered file ${id}`);
-    const wire = fileToWire(file, baseUrl);
+    const wire = await fileToWire(ctx, file, baseUrl);
     out.push({ id: wire.id, fileName: wire.fileName, contentType: wire.contentType, size: wire.size, downloadUrl: wire.downloadUrl });
   }
   return out;
@@ -53,7 +53,7 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
   const attachments = input.attachmentIds?.length ? await resolveAttachments(ctx, sender, input.attachmentIds, baseUrl) : [];
   if (input.clientGeneratedId) {
     const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
-    if (existing) return { message: toWire(existing, sender), created: false };
+    if (existing) return { message: await withFreshDownloadUrls(ctx, baseUrl, toWire(existing, sender)), created: false };
   }
   try {
     const row = await withEvents(ctx.db, sender.workspace_id, ctx.publish, async (trx, events) => {
@@ -76,11 +76,11 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
     });
     return { message: toWire(row, sender), created: true };
   } catch (err) {
-    if (err instanceof DuplicateSend) return { message: toWire(err.existing, sender), created: false };
+    if (err instanceof DuplicateSend) return { message: await withFreshDownloadUrls(ctx, baseUrl, toWire(err.existing, sender)), created: false };
     // Unique violation on (channel, sender, clientGeneratedId) from a racing insert on another connection.
     if (input.clientGeneratedId && isUniqueViolation(err)) {
       const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
-      if (existing) return { message: toWire(existing, sender), created: false };
+      if (existing) return { message: await withFreshDownloadUrls(ctx, baseUrl, toWire(existing, sender)), created: false };
     }
     throw err;
   }
