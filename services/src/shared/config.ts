@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { join, resolve } from 'node:path';
 
 /**
  * Every environment variable Sesame reads, validated once at start. A bad value stops the process
@@ -85,4 +86,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (!validate(input)) throw new ConfigError(issuesOf(validate.errors ?? []));
   return Object.freeze(input);
+}
+
+/**
+ * Relative paths in the configuration are taken from where the user ran the command: npm runs
+ * a package's scripts inside the package (`services/`) but sets `INIT_CWD` to the directory
+ * `npm start` was typed in, so the default `.sesame` lands there (the repository root) rather than
+ * in `services/`. Without npm, the process's working directory. Absolute paths stay as they are.
+ */
+export function resolveConfiguredPath(path: string, env: Record<string, string | undefined> = process.env): string {
+  return resolve(env.INIT_CWD || process.cwd(), path);
+}
+
+/** Where embedded mode keeps its data, as absolute paths: PGlite's database and the blobs. */
+export function dataPaths(config: Config, env: Record<string, string | undefined> = process.env): { dataDir: string; dbDir: string; blobDir: string } {
+  const dataDir = resolveConfiguredPath(config.SESAME_DATA_DIR, env);
+  return {
+    dataDir,
+    dbDir: join(dataDir, 'db'),
+    blobDir: config.SESAME_BLOB_DIR ? resolveConfiguredPath(config.SESAME_BLOB_DIR, env) : join(dataDir, 'blobs'),
+  };
 }
