@@ -57,8 +57,9 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const page = rows.slice(0, limit);
     if (direction === 'before') page.reverse();
     const edge = direction === 'before' ? page[0] : page.at(-1);
+    const baseUrl = publicBaseUrl(ctx, request);
     return {
-      data: await Promise.all(page.map((r) => withFreshDownloadUrls(ctx, publicBaseUrl(ctx, request), toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind })))),
+      data: await Promise.all(page.map((r) => withFreshDownloadUrls(ctx, baseUrl, toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind })))),
       pagination: { hasMore, nextCursor: hasMore && edge ? encodeCursor({ seq: Number(edge.seq), dir: direction }) : null },
     };
   });
