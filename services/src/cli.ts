@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from './shared/config.js';
+import { ConfigError, dataPaths, loadConfig, type Config } from './shared/config.js';
 import { startServices, type Role } from './server.js';
 
 const USAGE = `usage: sesame-server <start|api|gateway|worker|migrate>
@@ -45,7 +45,7 @@ async function main() {
   const lines = ['Sesame is running'];
   if (running.apiUrl) lines.push(`  API:     ${running.apiUrl}/api/v1   (docs: ${running.apiUrl}/api/docs)`);
   if (running.gatewayUrl) lines.push(`  Gateway: ${running.gatewayUrl.replace(/^http/, 'ws')}/v1/connect`);
-  if (!config.DATABASE_URL) lines.push(`  Data:    ${config.SESAME_DATA_DIR} (embedded PGlite)`);
+  if (!config.DATABASE_URL) lines.push(`  Data:    ${dataPaths(config).dataDir} (embedded PGlite)`);
   if (running.generatedAdminKey) {
     lines.push('', '  First start: an admin API key was created. It is shown only this once:', `    ${running.generatedAdminKey}`);
   }

@@ -7,7 +7,7 @@ import { presenceRoute } from './api/routes/presence.js';
 import { LocalDiskBlobStore } from './shared/blob-store.js';
 import { bootstrapFirstAdmin } from './shared/bootstrap.js';
 import { createBus } from './shared/bus/index.js';
-import { jwtSecretFile, type Config } from './shared/config.js';
+import { dataPaths, jwtSecretFile, type Config } from './shared/config.js';
 import type { ServiceContext } from './shared/context.js';
 import { createDatabase } from './shared/db/database.js';
 import { migrateToLatest } from './shared/db/migrate.js';
@@ -16,7 +16,6 @@ import { TokenService } from './shared/auth/tokens.js';
 import { createEventPublisher } from './shared/events.js';
 import { createLogger } from './shared/logger.js';
 import { startWorker, type Worker } from './worker/worker.js';
-import { join } from 'node:path';
 
 export type Role = 'api' | 'gateway' | 'worker';
 
@@ -35,12 +34,13 @@ export interface RunningServices {
 /** Opens the database (migrating it) and the bus: what every role needs. */
 export async function createContext(config: Config, name: string): Promise<ServiceContext> {
   const logger = createLogger(config.LOG_LEVEL, name);
-  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: join(config.SESAME_DATA_DIR, 'db'), poolSize: config.DATABASE_POOL_SIZE, logger });
+  const paths = dataPaths(config);
+  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
   const bus = createBus(config.REDIS_URL, logger);
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : jwtSecretFile(config));
   const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
-  const blobs = new LocalDiskBlobStore(config.SESAME_BLOB_DIR ?? join(config.SESAME_DATA_DIR, 'blobs'));
+  const blobs = new LocalDiskBlobStore(paths.blobDir);
   return { config, db, bus, tokens, publish, logger, blobs };
 }
 

@@ -62,6 +62,120 @@ describe.each(targets())('bad input on %s', (target) => {
     expectProblem(await api.call(agent.apiKey, 'GET', '/channels/bad%20id'), 400);
   });
 
+  // Postgres `text` and `jsonb` cannot store U+0000: each of these reached an INSERT or a query
+  // and came back as a 500 before the schemas kept NUL out.
+  it('a NUL character in any free-text field is a 400 naming the field, never a 500', async () => {
+    const N = 'bad\u0000text';
+    const mine = (await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content: 'to edit' })).json().data.id;
+    const cases: [field: string, method: 'POST' | 'PATCH' | 'GET', path: string, body?: Record<string, unknown>][] = [
+      ['content', 'POST', `/channels/${channelId}/messages`, { content: N }],
+      ['content', 'PATCH', `/channels/${channelId}/messages/${mine}`, { content: N }],
+      ['intent', 'POST', `/channels/${channelId}/messages`, { content: 'x', intent: N }],
+      ['clientGeneratedId', 'POST', `/channels/${channelId}/messages`, { content: 'x', clientGeneratedId: N }],
+      ['name', 'POST', '/channels', { kind: 'channel', name: N, memberIds: [] }],
+      ['description', 'POST', '/channels', { kind: 'channel', name: 'n', description: N, memberIds: [] }],
+      ['context', 'POST', '/channels', { kind: 'channel', name: 'n', context: N, memberIds: [] }],
+      ['name', 'PATCH', `/channels/${channelId}`, { name: N }],
+      ['description', 'PATCH', `/channels/${channelId}`, { description: N }],
+      ['context', 'PATCH', `/channels/${channelId}`, { context: N }],
+      ['displayName', 'POST', '/agents', { handle: 'nul-agent', displayName: N }],
+      ['displayName', 'POST', '/humans', { handle: 'nul-human', email: 'nul@example.com', password: 'long enough', displayName: N }],
+      ['name', 'POST', '/keys', { name: N }],
+      ['displayName', 'POST', '/auth/signup', { email: 'nul-signup@example.com', password: 'long enough', displayName: N }],
+      ['workspaceName', 'POST', '/auth/signup', { email: 'nul-signup2@example.com', password: 'long enough', displayName: 'd', workspaceName: N }],
+      ['action', 'GET', `/audit?action=${encodeURIComponent(N)}`],
+      ['contentType', 'POST', '/drive/files/upload-url', { fileName: 'f.txt', contentType: `text/plain${N}`, size: 1 }],
+      ['metadata', 'POST', `/channels/${channelId}/messages`, { content: 'x', metadata: { note: N } }],
+      ['metadata', 'POST', `/channels/${channelId}/messages`, { content: 'x', metadata: { [N]: true } }],
+      ['metadata', 'POST', `/channels/${channelId}/messages`, { content: 'x', kind: 'tool_call', metadata: { toolCall: { callId: 'c', name: 'n', input: [{ deep: N }] } } }],
+    ];
+    for (const [field, method, path, body] of cases) {
+      const key = path.startsWith('/auth/') ? null : ['/agents', '/humans', '/audit'].some((p) => path.startsWith(p)) ? api.adminKey : agent.apiKey;
+      const res = await api.call(key, method, path, body);
+      expectProblem(res, 400);
+      expect(res.json().detail, `${method} ${path} ${field}`).toContain(field);
+    }
+    // A forged cursor cannot smuggle one into a query either.
+    expectProblem(await api.call(agent.apiKey, 'GET', `/principals?cursor=${Buffer.from(JSON.stringify({ id: N })).toString('base64url')}`), 400);
+  });
+
+  it('integers beyond the safe range are a 400 naming the parameter, never a bigint overflow', async () => {
+    for (const value of ['99999999999999999999', '1e400', '9007199254740992']) {
+      for (const path of [`/streams/${channelId}/events?after=${value}`, `/channels/${channelId}/messages?after=${value}`, `/channels/${channelId}/messages?before=${value}`]) {
+        const res = await api.call(agent.apiKey, 'GET', path);
+        expectProblem(res, 400);
+        expect(res.json().detail).toMatch(/querystring\/(after|before)/);
+      }
+    }
+    const read = await api.call(agent.apiKey, 'POST', `/channels/${channelId}/read`, '{"seq": 99999999999999999999}', { 'content-type': 'application/json' });
+    expectProblem(read, 400);
+    expect(read.json().detail).toContain('seq');
+    const size = await api.call(agent.apiKey, 'POST', '/drive/files/upload-url', { fileName: 'f', contentType: 'text/plain', size: 1e300 });
+    expectProblem(size, 400);
+    expect(size.json().detail).toContain('size');
+  });
+
+  it('metadata nested thousands deep is a 400, and the server keeps serving', async () => {
+    const nested = (depth: number, leaf: unknown, wrap: (inner: unknown) => unknown) => {
+      let value = leaf;
+      for (let i = 0; i < depth; i++) value = wrap(value);
+      return value;
+    };
+    const bodies = [
+      { content: 'x', metadata: nested(3000, 1, (inner) => ({ a: inner })) as Record<string, unknown> },
+      // Deep enough that JSON.stringify overflows the stack (so the body is written by hand).
+      `{"content":"x","metadata":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`,
+      { content: 'x', kind: 'tool_call', metadata: { toolCall: { callId: 'c', name: 'n', input: nested(3000, 1, (inner) => [inner]) } } },
+    ];
+    for (const body of bodies) {
+      const res = await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, body, { 'content-type': 'application/json' });
+      expectProblem(res, 400);
+      expect(res.json().detail).toContain('metadata');
+    }
+    const big = await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content: 'x', metadata: { notes: 'y'.repeat(25_000), more: 'y'.repeat(25_000) } });
+    expect(big.statusCode).toBe(201);
+    const alive = await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content: 'still here', metadata: nested(20, 1, (inner) => ({ a: inner })) as Record<string, unknown> });
+    expect(alive.statusCode).toBe(201);
+    expect((await api.call(agent.apiKey, 'GET', `/channels/${channelId}/messages?limit=1`)).json().data[0].content).toBe('still here');
+  });
+
+  it('a content type with CR/LF (a header injection on download) is a 400', async () => {
+    for (const contentType of ['text/plain\r\nX-Evil: 1', 'text/plain\n', 'text/plain; charset=utf-8\r\n\r\n<html>']) {
+      const res = await api.call(agent.apiKey, 'POST', '/drive/files/upload-url', { fileName: 'f.txt', contentType, size: 1 });
+      expectProblem(res, 400);
+      expect(res.json().detail).toContain('contentType');
+    }
+    const ok = await api.call(agent.apiKey, 'POST', '/drive/files/upload-url', { fileName: 'f.txt', contentType: 'text/plain; charset=utf-8', size: 1 });
+    expect(ok.statusCode).toBe(200);
+  });
+
+  it('every request integer is bounded and every request string keeps U+0000 out (OpenAPI)', async () => {
+    const spec = (await api.call(null, 'GET', '/api/openapi.json')).json();
+    const problems: string[] = [];
+    const check = (schema: any, where: string): void => {
+      if (!schema || typeof schema !== 'object') return;
+      if (schema.$ref) return check(spec.components?.schemas?.[String(schema.$ref).split('/').pop()!], where);
+      for (const key of ['anyOf', 'oneOf', 'allOf'] as const) for (const [i, s] of (schema[key] ?? []).entries()) check(s, `${where}[${i}]`);
+      if (schema.type === 'integer' && !(Number.isSafeInteger(schema.minimum) && Number.isSafeInteger(schema.maximum))) problems.push(`${where}: unbounded integer`);
+      if (schema.type === 'string' && schema.enum === undefined && schema.const === undefined && !schema.format) {
+        const pattern = schema.pattern === undefined ? null : new RegExp(schema.pattern, 'u');
+        if (!pattern || !/^\^.*\$$/s.test(schema.pattern) || pattern.test('\u0000')) problems.push(`${where}: string may hold U+0000`);
+      }
+      if (schema.type === 'object') {
+        for (const [name, s] of Object.entries<any>(schema.properties ?? {})) check(s, `${where}.${name}`);
+        if (schema.additionalProperties === true && !schema['x-bounded-json']) problems.push(`${where}: free-form object without bounds`);
+      }
+      if (schema.type === 'array') check(schema.items, `${where}[]`);
+    };
+    for (const [path, methods] of Object.entries<Record<string, any>>(spec.paths)) {
+      for (const [method, op] of Object.entries<any>(methods)) {
+        for (const parameter of op.parameters ?? []) check(parameter.schema, `${method.toUpperCase()} ${path} ${parameter.in}.${parameter.name}`);
+        check(op.requestBody?.content?.['application/json']?.schema, `${method.toUpperCase()} ${path} body`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('unknown routes are a 404 Problem', async () => {
     expectProblem(await api.call(agent.apiKey, 'GET', '/no-such-thing'), 404);
   });

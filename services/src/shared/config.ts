@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /**
  * Every environment variable Sesame reads, validated once at start. A bad value stops the process
@@ -32,7 +32,7 @@ const schema = Type.Object({
   REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
   SESAME_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ pattern: '^sk_[A-Za-z0-9_-]{16,}$', errorMessage: 'must look like sk_ followed by at least 16 url-safe characters' })),
   SESAME_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, errorMessage: 'must be at least 32 characters' })),
-  SESAME_PUBLIC_API_URL: Type.Optional(url()),
+  SESAME_PUBLIC_API_URL: Type.Optional(urlWithProtocols('http://', 'https://')),
   SESAME_PUBLIC_WS_URL: Type.Optional(url()),
   SESAME_ALLOW_SIGNUP: Type.Boolean({ default: false, errorMessage: 'must be true or false' }),
   SESAME_TRUST_PROXY: Type.String({
@@ -48,6 +48,7 @@ const schema = Type.Object({
   SESAME_ACCESS_TOKEN_TTL_SECONDS: int({ minimum: 30, default: 900 }),
   SESAME_BLOB_DIR: Type.Optional(Type.String({ minLength: 1 })),
   SESAME_MAX_UPLOAD_BYTES: int({ minimum: 1, default: 25 * 1024 * 1024 }),
+  SESAME_DOWNLOAD_URL_TTL_SECONDS: int({ minimum: 1, maximum: 7 * 24 * 3600, default: 3600 }),
   SESAME_HEARTBEAT_INTERVAL_MS: int({ minimum: 1000, default: 30_000 }),
   SESAME_SEND_BUFFER_BYTES: int({ minimum: 1024, default: 4 * 1024 * 1024 }),
   SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS: int({ minimum: 1, default: 100 }),
@@ -134,7 +135,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze(input);
 }
 
+/**
+ * Relative paths in the configuration are taken from where the user ran the command: npm runs
+ * a package's scripts inside the package (`services/`) but sets `INIT_CWD` to the directory
+ * `npm start` was typed in, so the default `.sesame` lands there (the repository root) rather than
+ * in `services/`. Without npm, the process's working directory. Absolute paths stay as they are.
+ */
+export function resolveConfiguredPath(path: string, env: Record<string, string | undefined> = process.env): string {
+  return resolve(env.INIT_CWD || process.cwd(), path);
+}
+
+/** Where embedded mode keeps its data, as absolute paths: PGlite's database and the blobs. */
+export function dataPaths(config: Config, env: Record<string, string | undefined> = process.env): { dataDir: string; dbDir: string; blobDir: string } {
+  const dataDir = resolveConfiguredPath(config.SESAME_DATA_DIR, env);
+  return {
+    dataDir,
+    dbDir: join(dataDir, 'db'),
+    blobDir: config.SESAME_BLOB_DIR ? resolveConfiguredPath(config.SESAME_BLOB_DIR, env) : join(dataDir, 'blobs'),
+  };
+}
+
 /** Where the embedded mode keeps its generated JWT secret when SESAME_JWT_SECRET is unset. */
-export function jwtSecretFile(config: Pick<Config, 'SESAME_DATA_DIR'>): string {
-  return join(config.SESAME_DATA_DIR, 'jwt-secret');
+export function jwtSecretFile(config: Pick<Config, 'SESAME_DATA_DIR'>, env: Record<string, string | undefined> = process.env): string {
+  return join(resolveConfiguredPath(config.SESAME_DATA_DIR, env), 'jwt-secret');
 }

@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../shared/context.js';
 import { notFound } from '../../shared/errors.js';
 import { readEvents } from '../../shared/events.js';
 import { caller } from '../../shared/http/authentication.js';
-import { Page, errorResponses } from '../../shared/http/schemas.js';
+import { Page, SafeInteger, errorResponses } from '../../shared/http/schemas.js';
 import type { TypedApp } from '../../shared/http/typed-app.js';
 import { channelForMember } from './channels/access.js';
 
@@ -17,7 +17,7 @@ export async function streamRoutes(app: TypedApp, ctx: ServiceContext) {
     schema: {
       tags: ['events'], summary: 'Events of a stream after a seq',
       params: Type.Object({ stream: Type.String({ minLength: 1, maxLength: 120, pattern: '^[A-Za-z0-9_:-]+$' }) }, { additionalProperties: false }),
-      querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }, { additionalProperties: false }),
+      querystring: Type.Object({ after: Type.Optional(SafeInteger()), limit: Type.Optional(SafeInteger({ minimum: 1, maximum: 1000, default: 200 })) }, { additionalProperties: false }),
       response: { 200: Page(EventSchema), ...errorResponses },
     },
   }, async (request) => {

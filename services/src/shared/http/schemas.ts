@@ -1,7 +1,35 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type IntegerOptions, type StringOptions, type TSchema } from '@sinclair/typebox';
 import { badRequest } from '../errors.js';
 
 /** Shared schema pieces; every route composes its schemas from these. */
+
+/**
+ * The pattern of free text: anything but U+0000, which Postgres `text` and `jsonb` cannot store
+ * (an insert would fail with a 500 instead of a 400 naming the field).
+ */
+export const NUL_FREE_PATTERN = '^[^\\u0000]*$';
+
+/** Free text in a request (names, descriptions, content…): NUL-free; give it a `maxLength`. */
+export const Text = (options: StringOptions & { maxLength: number }) => Type.String({ ...options, pattern: NUL_FREE_PATTERN });
+
+/**
+ * An integer in a request: bounded to the safe integer range (or tighter), so a value such as
+ * `99999999999999999999` or `1e400` is a 400 at the edge, never a Postgres `bigint` overflow.
+ */
+export const SafeInteger = (options: IntegerOptions = {}) =>
+  Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, ...options });
+
+/**
+ * The bounds of a free-form JSON object in a request (message metadata): nesting depth,
+ * serialised size and no U+0000 in any key or string. Checked by the `x-bounded-json` keyword
+ * (`validation.ts`), before anything recursive (serialising, storing) sees the value.
+ */
+export interface JsonBounds { maxDepth: number; maxBytes: number }
+export const BOUNDED_JSON_KEYWORD = 'x-bounded-json';
+export const DEFAULT_JSON_BOUNDS: JsonBounds = { maxDepth: 32, maxBytes: 256 * 1024 };
+export const JsonObject = (bounds: JsonBounds = DEFAULT_JSON_BOUNDS) =>
+  Type.Object({}, { additionalProperties: true, [BOUNDED_JSON_KEYWORD]: bounds });
+
 export const Id = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_:-]+$' });
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -18,8 +46,8 @@ export const Data = <T extends TSchema>(schema: T) => Type.Object({ data: schema
 export const Page = <T extends TSchema>(schema: T) => Type.Object({ data: Type.Array(schema), pagination: Pagination });
 
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  limit: Type.Optional(SafeInteger({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Text({ maxLength: 200 })),
 };
 
 /** Error responses every authenticated route may answer with (documented in OpenAPI). */
@@ -39,6 +67,8 @@ export function decodeCursor<T extends Record<string, string | number>>(cursor: 
   for (const [key, type] of Object.entries(shape)) {
     const value = (parsed as Record<string, unknown>)[key];
     if (typeof value !== type || (type === 'number' && !Number.isSafeInteger(value))) throw badRequest('cursor: is not a valid cursor');
+    // A forged cursor must not smuggle what the schema keeps out (U+0000 reaching a query).
+    if (typeof value === 'string' && value.includes('\u0000')) throw badRequest('cursor: is not a valid cursor');
   }
   return parsed as T;
 }

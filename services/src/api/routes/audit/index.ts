@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { verifyAuditChain, type StoredAuditEntry } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { requireAdmin } from '../../../shared/http/authentication.js';
-import { Data, Nullable, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, Nullable, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 
 const AuditEntry = Type.Object({
@@ -16,7 +16,7 @@ export async function auditRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'admin' },
     schema: {
       tags: ['audit'], summary: 'Audit entries, newest first',
-      querystring: Type.Object({ ...PageQuery, action: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
+      querystring: Type.Object({ ...PageQuery, action: Type.Optional(Text({ maxLength: 100 })) }, { additionalProperties: false }),
       response: { 200: Page(AuditEntry), ...errorResponses },
     },
   }, async (request) => {

@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import { Id, Nullable } from '../../../shared/http/schemas.js';
+import { Id, Nullable, Text } from '../../../shared/http/schemas.js';
 
 export const Handle = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'lowercase letters, digits, `.`, `_`, `-`' });
 export const Email = Type.String({ format: 'email', maxLength: 254 });
-export const Password = Type.String({ minLength: 8, maxLength: 256 });
+export const Password = Text({ minLength: 8, maxLength: 256 });
 
 export const PrincipalSchema = Type.Object({
   id: Type.String(), handle: Type.String(), displayName: Type.String(), kind: Type.Union([Type.Literal('human'), Type.Literal('agent')]),
@@ -16,18 +16,18 @@ export const TokensSchema = Type.Object({
 
 export const ChallengeBody = Type.Object({ handle: Handle, workspaceId: Type.Optional(Id) }, { additionalProperties: false });
 export const VerifyBody = Type.Object({
-  handle: Handle, nonce: Type.String({ minLength: 1, maxLength: 200 }), signature: Type.String({ minLength: 1, maxLength: 200 }), workspaceId: Type.Optional(Id),
+  handle: Handle, nonce: Text({ minLength: 1, maxLength: 200 }), signature: Text({ minLength: 1, maxLength: 200 }), workspaceId: Type.Optional(Id),
 }, { additionalProperties: false });
-export const RefreshBody = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+export const RefreshBody = Type.Object({ refreshToken: Text({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 export const SignupBody = Type.Object({
-  email: Email, password: Password, displayName: Type.String({ minLength: 1, maxLength: 100 }),
-  handle: Type.Optional(Handle), workspaceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  email: Email, password: Password, displayName: Text({ minLength: 1, maxLength: 100 }),
+  handle: Type.Optional(Handle), workspaceName: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
 }, { additionalProperties: false });
 export const LoginBody = Type.Object({
-  email: Email, password: Type.String({ minLength: 1, maxLength: 256 }),
+  email: Email, password: Text({ minLength: 1, maxLength: 256 }),
   workspaceId: Type.Optional(Id),
 }, { additionalProperties: false });
 export const AcceptInviteBody = Type.Object({
-  token: Type.String({ minLength: 1, maxLength: 200 }), password: Password, displayName: Type.String({ minLength: 1, maxLength: 100 }),
+  token: Text({ minLength: 1, maxLength: 200 }), password: Password, displayName: Text({ minLength: 1, maxLength: 100 }),
   handle: Type.Optional(Handle),
 }, { additionalProperties: false });

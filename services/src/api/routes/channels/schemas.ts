@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Id, Nullable, PageQuery } from '../../../shared/http/schemas.js';
+import { Id, Nullable, PageQuery, Text } from '../../../shared/http/schemas.js';
 
 export const ChannelKind = Type.Union([
   Type.Literal('dm'), Type.Literal('group'), Type.Literal('channel'), Type.Literal('collaboration'), Type.Literal('task'),
@@ -17,16 +17,16 @@ export const MemberSchema = Type.Object({
 
 export const CreateChannelBody = Type.Object({
   kind: ChannelKind,
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
-  context: Type.Optional(Type.String({ maxLength: 20_000 })),
+  name: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
+  description: Type.Optional(Text({ maxLength: 2000 })),
+  context: Type.Optional(Text({ maxLength: 20_000 })),
   memberIds: Type.Array(Id, { maxItems: 1000, uniqueItems: true }),
 }, { additionalProperties: false });
 
 export const UpdateChannelBody = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  description: Type.Optional(Nullable(Type.String({ maxLength: 2000 }))),
-  context: Type.Optional(Nullable(Type.String({ maxLength: 20_000 }))),
+  name: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
+  description: Type.Optional(Nullable(Text({ maxLength: 2000 }))),
+  context: Type.Optional(Nullable(Text({ maxLength: 20_000 }))),
 }, { additionalProperties: false, minProperties: 1 });
 
 export const AddMemberBody = Type.Object({ principalId: Id, role: Type.Optional(Role) }, { additionalProperties: false });

@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { BlobTooLargeError } from '../../../shared/blob-store.js';
 import type { ServiceContext } from '../../../shared/context.js';
@@ -7,14 +6,16 @@ import type { FileRow, Principal } from '../../../shared/db/schema.js';
 import { SesameError, conflict, notFound, unauthorized, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller } from '../../../shared/http/authentication.js';
-import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, Id, IdParams, Nullable, SafeInteger, Text, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
-import { canReadFile, fileToWire } from './files.js';
+import { DOWNLOAD_CAPABILITY, canReadFile, fileToWire, publicBaseUrl } from './files.js';
 
 const UPLOAD_TTL_SECONDS = 15 * 60;
 const FileName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000]+$' });
-const ContentType = Type.String({ minLength: 3, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+' });
+// A media type with optional parameters, anchored at both ends: no CR/LF or other control
+// characters, since it is sent back verbatim as the download's Content-Type header.
+const ContentType = Type.String({ minLength: 3, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+(; ?[\\w.+-]+=[\\w.+"-]+)*$' });
 const FileSchema = Type.Object({
   id: Type.String(), fileName: Type.String(), contentType: Type.String(), size: Type.Integer(), status: Type.String(),
   channelId: Nullable(Type.String()), uploaderId: Type.String(), downloadUrl: Type.String(), createdAt: Type.String(),
@@ -26,10 +27,6 @@ const FileBytes = {
   content: { 'application/octet-stream': { schema: Type.Unsafe<Readable>({ type: 'string', format: 'binary' }) } },
 };
 
-export function publicBaseUrl(ctx: ServiceContext, request: Pick<FastifyRequest, 'protocol' | 'host'>): string {
-  return ctx.config.SESAME_PUBLIC_API_URL?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}`;
-}
-
 /**
  * Wire-compatible "drive": ask for an upload URL, PUT the bytes there, register the file, then
  * reference it from a `kind: "attachment"` message by `attachmentIds`.
@@ -39,7 +36,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: {
       tags: ['drive'], summary: 'Reserve a file and get a URL to PUT its bytes to',
-      body: Type.Object({ fileName: FileName, contentType: ContentType, size: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+      body: Type.Object({ fileName: FileName, contentType: ContentType, size: SafeInteger() }, { additionalProperties: false }),
       response: { 200: Data(Type.Object({ uploadUrl: Type.String(), fileId: Type.String(), s3Key: Type.String(), expiresAt: Type.String() })), ...errorResponses },
     },
   }, async (request) => {
@@ -69,7 +66,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       config: { public: true },
       schema: {
         tags: ['drive'], summary: 'Upload the bytes of a reserved file (presigned)', params: IdParams,
-        querystring: Type.Object({ token: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+        querystring: Type.Object({ token: Text({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
         response: { 200: Data(Type.Object({ fileId: Type.String(), size: Type.Integer() })), ...errorResponses },
       },
     }, async (request) => {
@@ -100,8 +97,8 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
     schema: {
       tags: ['drive'], summary: 'Register an uploaded file',
       body: Type.Object({
-        fileId: Id, s3Key: Type.String({ minLength: 1, maxLength: 300 }), fileName: FileName, contentType: ContentType,
-        size: Type.Integer({ minimum: 0 }), channelId: Type.Optional(Id),
+        fileId: Id, s3Key: Text({ minLength: 1, maxLength: 300 }), fileName: FileName, contentType: ContentType,
+        size: SafeInteger(), channelId: Type.Optional(Id),
       }, { additionalProperties: false }),
       response: { 201: Data(FileSchema), ...errorResponses },
     },
@@ -117,7 +114,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       .set({ status: 'registered', file_name: body.fileName, content_type: body.contentType, channel_id: body.channelId ?? file.channel_id })
       .where('id', '=', file.id).returningAll().executeTakeFirstOrThrow();
     reply.status(201);
-    return { data: fileToWire(row, publicBaseUrl(ctx, request)) };
+    return { data: await fileToWire(ctx, row, publicBaseUrl(ctx, request)) };
   });
 
   app.get('/drive/files/:id', {
@@ -125,14 +122,20 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
     schema: { tags: ['drive'], summary: 'File metadata', params: IdParams, response: { 200: Data(FileSchema), ...errorResponses } },
   }, async (request) => {
     const file = await readableFile(ctx, caller(request).principal, request.params.id);
-    return { data: fileToWire(file, publicBaseUrl(ctx, request)) };
+    return { data: await fileToWire(ctx, file, publicBaseUrl(ctx, request)) };
   });
 
+  // The `downloadUrl`: opened by its signed token alone (like a presigned S3 URL), or by a member
+  // with their credential.
   app.get('/drive/files/:id/content', {
-    config: { scope: 'read' },
-    schema: { tags: ['drive'], summary: 'Download the bytes', params: IdParams, response: { 200: FileBytes, ...errorResponses } },
+    config: { public: true },
+    schema: {
+      tags: ['drive'], summary: 'Download the bytes (signed downloadUrl, or your credential)', params: IdParams,
+      querystring: Type.Object({ token: Type.Optional(Text({ minLength: 1, maxLength: 2000 })) }, { additionalProperties: false }),
+      response: { 200: FileBytes, ...errorResponses },
+    },
   }, async (request, reply) => {
-    const file = await readableFile(ctx, caller(request).principal, request.params.id);
+    const file = await downloadableFile(ctx, request.params.id, request.query.token, request.auth?.principal);
     const blob = await ctx.blobs.get(file.s3_key);
     if (!blob) throw notFound('File');
     reply.header('content-type', file.content_type).header('content-length', String(blob.size))
@@ -140,6 +143,20 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       .header('x-content-type-options', 'nosniff');
     return reply.send(blob.stream);
   });
+}
+
+/**
+ * The file a download may read: a valid token for this very file opens it; otherwise the caller
+ * must be authenticated and allowed to read it. No valid token and no credential is a 401.
+ */
+async function downloadableFile(ctx: ServiceContext, id: string, token: string | undefined, me: Principal | undefined): Promise<FileRow> {
+  if (token !== undefined && (await ctx.tokens.verifyCapability(DOWNLOAD_CAPABILITY, token)) === id) {
+    const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', id).where('status', '=', 'registered').executeTakeFirst();
+    if (!file) throw notFound('File');
+    return file;
+  }
+  if (!me) throw unauthorized(token === undefined ? undefined : 'The download URL is invalid or expired; read the file or message again for a fresh one');
+  return readableFile(ctx, me, id);
 }
 
 async function readableFile(ctx: ServiceContext, me: Principal, id: string): Promise<FileRow> {

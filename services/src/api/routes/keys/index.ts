@@ -9,7 +9,7 @@ import type { ApiKeyTable } from '../../../shared/db/schema.js';
 import { forbidden, notFound, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { actsAsAdmin, caller } from '../../../shared/http/authentication.js';
-import { Data, Id, IdParams, Nullable, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, Id, IdParams, Nullable, SafeInteger, Text, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 
 const Scope = Type.Union(SCOPES.map((scope) => Type.Literal(scope)));
@@ -19,11 +19,11 @@ const ApiKeySchema = Type.Object({
 }, { $id: 'ApiKey' });
 
 const CreateKeyBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100 }),
+  name: Text({ minLength: 1, maxLength: 100 }),
   principalId: Type.Optional(Id),
   scopes: Type.Optional(Type.Array(Scope, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true })),
   expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
-  rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+  rateLimitPerMinute: Type.Optional(SafeInteger({ minimum: 1, maximum: 100_000 })),
 }, { additionalProperties: false });
 
 const iso = (d: Date | string | null) => (d == null ? null : new Date(d).toISOString());

@@ -7,21 +7,21 @@ import { isUniqueViolation } from '../../../shared/db/errors.js';
 import { conflict, notFound } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller, requireAdmin } from '../../../shared/http/authentication.js';
-import { Data, IdParams, Page, PageQuery, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, IdParams, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { principalToWire } from '../../wire.js';
 import { Email, Handle, Password, PrincipalSchema } from '../auth/schemas.js';
 
 const CreateAgentBody = Type.Object({
   handle: Handle,
-  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-  publicKey: Type.Optional(Type.String({ minLength: 32, maxLength: 128, description: 'Ed25519 public key, base64 or hex' })),
+  displayName: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
+  publicKey: Type.Optional(Text({ minLength: 32, maxLength: 128, description: 'Ed25519 public key, base64 or hex' })),
   isAdmin: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 
 const CreateHumanBody = Type.Object({
   email: Email, password: Password, handle: Handle,
-  displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), isAdmin: Type.Optional(Type.Boolean()),
+  displayName: Type.Optional(Text({ minLength: 1, maxLength: 100 })), isAdmin: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 
 const ListQuery = Type.Object({ ...PageQuery, kind: Type.Optional(Type.Union([Type.Literal('human'), Type.Literal('agent')])) }, { additionalProperties: false });

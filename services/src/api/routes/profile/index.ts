@@ -5,7 +5,7 @@ import type { ServiceContext } from '../../../shared/context.js';
 import { unprocessable } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
 import { caller } from '../../../shared/http/authentication.js';
-import { Data, IdParams, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, IdParams, SafeInteger, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
 
@@ -31,7 +31,7 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
 
   app.post('/channels/:id/read', {
     config: { scope: 'write' },
-    schema: { tags: ['read receipts'], summary: 'Mark the channel read up to seq', params: IdParams, body: Type.Object({ seq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), response: { 200: Data(Receipt), ...errorResponses } },
+    schema: { tags: ['read receipts'], summary: 'Mark the channel read up to seq', params: IdParams, body: Type.Object({ seq: SafeInteger() }, { additionalProperties: false }), response: { 200: Data(Receipt), ...errorResponses } },
   }, async (request) => {
     const me = caller(request).principal;
     const { channel } = await channelForMember(ctx.db, me, request.params.id);

@@ -4,7 +4,7 @@ import { caller } from '../../../../shared/http/authentication.js';
 import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from '../../channels/access.js';
-import { publicBaseUrl } from '../../drive/index.js';
+import { publicBaseUrl, withFreshDownloadUrls } from '../../drive/files.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
 import { sendMessage, toWire, updateMessage } from './service.js';
 
@@ -59,8 +59,9 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const page = rows.slice(0, limit);
     if (direction === 'before') page.reverse();
     const edge = direction === 'before' ? page[0] : page.at(-1);
+    const baseUrl = publicBaseUrl(ctx, request);
     return {
-      data: page.map((r) => toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind })),
+      data: await Promise.all(page.map((r) => withFreshDownloadUrls(ctx, baseUrl, toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind })))),
       pagination: { hasMore, nextCursor: hasMore && edge ? encodeCursor({ seq: Number(edge.seq), dir: direction }) : null },
     };
   });
@@ -70,7 +71,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     schema: { tags: ['messages'], summary: 'One message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
     const { message, sender } = await loadMessage(request.params, caller(request).principal);
-    return { data: toWire(message, sender) };
+    return { data: await withFreshDownloadUrls(ctx, publicBaseUrl(ctx, request), toWire(message, sender)) };
   });
 
   app.patch('/channels/:id/messages/:messageId', {

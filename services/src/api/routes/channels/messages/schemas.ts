@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Id, Nullable } from '../../../../shared/http/schemas.js';
+import { Id, JsonObject, Nullable, SafeInteger, Text } from '../../../../shared/http/schemas.js';
 import { MESSAGE_KINDS } from './kinds.js';
 
 export const MessageKind = Type.Union(MESSAGE_KINDS.map((k) => Type.Literal(k)));
@@ -13,26 +13,26 @@ export const MessageSchema = Type.Object({
 }, { $id: 'Message' });
 
 export const SendMessageBody = Type.Object({
-  content: Type.String({ maxLength: MAX_CONTENT }),
+  content: Text({ maxLength: MAX_CONTENT }),
   kind: Type.Optional(MessageKind),
-  intent: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  intent: Type.Optional(Text({ minLength: 1, maxLength: 100 })),
   threadRootId: Type.Optional(Id),
   attachmentIds: Type.Optional(Type.Array(Id, { maxItems: 20, uniqueItems: true })),
-  clientGeneratedId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  clientGeneratedId: Type.Optional(Text({ minLength: 1, maxLength: 200 })),
+  metadata: Type.Optional(JsonObject()),
 }, { additionalProperties: false });
 
 export const EditMessageBody = Type.Object({
-  content: Type.String({ maxLength: MAX_CONTENT }),
+  content: Text({ maxLength: MAX_CONTENT }),
   streaming: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 
 export const MessageParams = Type.Object({ id: Id, messageId: Id }, { additionalProperties: false });
 
 export const HistoryQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  limit: Type.Optional(SafeInteger({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Text({ maxLength: 200 })),
   direction: Type.Optional(Type.Union([Type.Literal('before'), Type.Literal('after')])),
-  before: Type.Optional(Type.Integer({ minimum: 0 })),
-  after: Type.Optional(Type.Integer({ minimum: 0 })),
+  before: Type.Optional(SafeInteger()),
+  after: Type.Optional(SafeInteger()),
 }, { additionalProperties: false });

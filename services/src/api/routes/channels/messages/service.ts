@@ -1,9 +1,10 @@
 import { EventType } from '@sesamespace/sdk/protocol';
+import { sql } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { isUniqueViolation } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { badRequest, unprocessable } from '../../../../shared/errors.js';
-import { canReadFile, fileToWire } from '../../drive/files.js';
+import { canReadFile, fileToWire, withFreshDownloadUrls } from '../../drive/files.js';
 import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
 import { messageToWire, type SenderInfo, type WireMessage } from '../../../wire.js';
@@ -21,7 +22,7 @@ async function resolveAttachments(ctx: ServiceContext, sender: Principal, ids: s
   for (const id of ids) {
     const file = byId.get(id);
     if (!file || !(await canReadFile(ctx, sender, file))) throw unprocessable(`attachmentIds: unknown or unregistered file ${id}`);
-    const wire = fileToWire(file, baseUrl);
+    const wire = await fileToWire(ctx, file, baseUrl);
     out.push({ id: wire.id, fileName: wire.fileName, contentType: wire.contentType, size: wire.size, downloadUrl: wire.downloadUrl });
   }
   return out;
@@ -52,7 +53,7 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
   const attachments = input.attachmentIds?.length ? await resolveAttachments(ctx, sender, input.attachmentIds, baseUrl) : [];
   if (input.clientGeneratedId) {
     const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
-    if (existing) return { message: toWire(existing, sender), created: false };
+    if (existing) return { message: await withFreshDownloadUrls(ctx, baseUrl, toWire(existing, sender)), created: false };
   }
   try {
     const row = await withEvents(ctx.db, sender.workspace_id, ctx.publish, async (trx, events) => {
@@ -75,14 +76,37 @@ export async function sendMessage(ctx: ServiceContext, sender: Principal, channe
     });
     return { message: toWire(row, sender), created: true };
   } catch (err) {
-    if (err instanceof DuplicateSend) return { message: toWire(err.existing, sender), created: false };
+    if (err instanceof DuplicateSend) return { message: await withFreshDownloadUrls(ctx, baseUrl, toWire(err.existing, sender)), created: false };
     // Unique violation on (channel, sender, clientGeneratedId) from a racing insert on another connection.
     if (input.clientGeneratedId && isUniqueViolation(err)) {
       const existing = await findByClientId(ctx.db, channelId, sender.id, input.clientGeneratedId);
-      if (existing) return { message: toWire(existing, sender), created: false };
+      if (existing) return { message: await withFreshDownloadUrls(ctx, baseUrl, toWire(existing, sender)), created: false };
     }
     throw err;
   }
+}
+
+/**
+ * What a deleted message keeps: who sent it and its attachments (the files have their own
+ * access rules), as `messageToWire` shows a tombstone. Its text is gone.
+ */
+function tombstoneMetadata(message: MessageRow): Record<string, unknown> {
+  const attachments = (message.metadata as Record<string, unknown> | null)?.attachments;
+  return attachments ? { attachments } : {};
+}
+
+/**
+ * Blanks the text of a deleted message in every stored event that carried it (`message` and
+ * each `message.updated`), inside the delete's transaction: replay over REST, WebSocket or SSE
+ * then shows the tombstone, never the text. The message's events all sit at or after its seq.
+ */
+async function redactMessageEvents(trx: Trx, message: MessageRow, tombstone: WireMessage) {
+  await trx.updateTable('events')
+    .set({ data: sql`data || jsonb_build_object('content', '', 'metadata', ${JSON.stringify(tombstone.metadata)}::jsonb)` })
+    .where('stream', '=', message.channel_id).where('seq', '>=', message.seq)
+    .where('type', 'in', [EventType.MessageCreated, EventType.MessageUpdated])
+    .where(sql`data->>'id'`, '=', message.id)
+    .execute();
 }
 
 /** Applies an edit or tombstone and records it as an event on the channel's stream. */
@@ -93,11 +117,15 @@ export async function updateMessage(
   const row = await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
     const now = new Date();
     const updated = await trx.updateTable('messages')
-      .set(change.delete ? { deleted_at: now, streaming: false } : { content: change.content!, streaming: change.streaming ?? false, edited_at: now })
+      .set(change.delete
+        ? { deleted_at: now, streaming: false, content: '', metadata: JSON.stringify(tombstoneMetadata(message)) }
+        : { content: change.content!, streaming: change.streaming ?? false, edited_at: now })
       .where('id', '=', message.id).returningAll().executeTakeFirstOrThrow();
     const wire = toWire(updated, sender);
-    if (change.delete) await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: Number(message.seq), deletedBy: actor.id, deletedAt: wire.deletedAt });
-    else await events.append(message.channel_id, EventType.MessageUpdated, wire);
+    if (change.delete) {
+      await redactMessageEvents(trx, message, wire);
+      await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: Number(message.seq), deletedBy: actor.id, deletedAt: wire.deletedAt });
+    } else await events.append(message.channel_id, EventType.MessageUpdated, wire);
     return updated;
   });
   return toWire(row, sender);
