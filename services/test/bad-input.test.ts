@@ -154,7 +154,7 @@ describe.each(targets())('bad input on %s', (target) => {
     const problems: string[] = [];
     const check = (schema: any, where: string): void => {
       if (!schema || typeof schema !== 'object') return;
-      if (schema.$ref) return check(spec.components?.schemas?.[String(schema.$ref).split('/').pop()!], where);
+      if (schema.$ref) { check(spec.components?.schemas?.[String(schema.$ref).split('/').pop()!], where); return; }
       for (const key of ['anyOf', 'oneOf', 'allOf'] as const) for (const [i, s] of (schema[key] ?? []).entries()) check(s, `${where}[${i}]`);
       if (schema.type === 'integer' && !(Number.isSafeInteger(schema.minimum) && Number.isSafeInteger(schema.maximum))) problems.push(`${where}: unbounded integer`);
       if (schema.type === 'string' && schema.enum === undefined && schema.const === undefined && !schema.format) {

@@ -71,7 +71,7 @@ describe.each(targets())('drive files and attachments on %s', (target) => {
   }
   const plainGet = (url: string) => { const u = new URL(url); return api.app.inject({ method: 'GET', url: u.pathname + u.search }); };
   const tokenOf = (url: string) => new URL(url).searchParams.get('token')!;
-  const expiryOf = (url: string) => JSON.parse(Buffer.from(tokenOf(url).split('.')[1]!, 'base64url').toString()).exp as number;
+  const expiryOf = (url: string) => JSON.parse(Buffer.from(tokenOf(url).split('.')[1], 'base64url').toString()).exp as number;
   /** Runs `work` with the clock set `secondsAgo` in the past (only Date; timers keep running). */
   async function inThePast<T>(secondsAgo: number, work: () => Promise<T>): Promise<T> {
     vi.useFakeTimers({ toFake: ['Date'] });

@@ -11,11 +11,11 @@ const CAP = 3;
 function attempt(url: string, localAddress = '127.0.0.1'): Promise<{ socket: TestSocket } | { status: number; headers: Record<string, unknown>; body: any }> {
   const ws = new WebSocket(`${url}/v1/connect`, { localAddress });
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ socket: new TestSocket(ws) }));
+    ws.once('open', () => { resolve({ socket: new TestSocket(ws) }); });
     ws.once('unexpected-response', (_request, response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => { body += chunk; });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(body) }));
+      response.on('end', () => { resolve({ status: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(body) }); });
     });
     ws.once('error', (err) => { if (!/Unexpected server response/.test(err.message)) reject(err); });
   });

@@ -100,9 +100,9 @@ describe.runIf(targets().includes('postgres'))('rate budgets across api replicas
   it('shares one budget per caller through Redis, whichever replica a request reaches', async () => {
     const agent = await api.createAgent('replicated');
     const apps = [api.app, replica];
-    const writes = await statusesOf(6, (i) => via(apps[i % 2]!, agent.apiKey, 'POST', '/channels', { kind: 'channel', name: `r${i}`, memberIds: [] }));
+    const writes = await statusesOf(6, (i) => via(apps[i % 2], agent.apiKey, 'POST', '/channels', { kind: 'channel', name: `r${i}`, memberIds: [] }));
     expect(writes).toEqual([201, 201, 201, 201, 429, 429]);
-    const reads = await statusesOf(8, (i) => via(apps[i % 2]!, agent.apiKey, 'GET', '/auth/me'));
+    const reads = await statusesOf(8, (i) => via(apps[i % 2], agent.apiKey, 'GET', '/auth/me'));
     expect(reads).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
   });
 });

@@ -34,7 +34,7 @@ async function expectSessionExpired(socket: TestSocket, events: TestEventStream)
 async function expectRefused(wsUrl: string, httpUrl: string, auth: Record<string, string>, bearer: string) {
   const again = await TestEventStream.open(`${httpUrl}/api/v1/events`, { authorization: `Bearer ${bearer}` });
   expect(again.status).toBe(401);
-  expect(again.events[0]!.data.type).toBe('urn:sesame:error:unauthorized');
+  expect(again.events[0].data.type).toBe('urn:sesame:error:unauthorized');
   const socket = await TestSocket.open(wsUrl);
   socket.send({ type: 'auth', ...auth });
   expect((await socket.waitForClose()).code).toBe(CloseCode.AuthFailed);
@@ -174,7 +174,7 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('revocation across proc
     const created = await rest('POST', '/agents', { handle: 'far-away' });
     expect(created.status).toBe(201);
     const { agent, apiKey } = created.body.data;
-    const gatewayUrl = cluster.wsUrls[0]!;
+    const gatewayUrl = cluster.wsUrls[0];
     const httpUrl = gatewayUrl.replace(/^ws/, 'http');
     const { socket } = await TestSocket.auth(gatewayUrl, { apiKey });
     sockets.push(socket);

@@ -12,11 +12,11 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
     // The window between the TCP connect and 'ready' (ioredis's INFO ready check) is where a
     // gateway node subscribes at start-up, e.g. to revocations. Subscribe exactly there.
     const subscriber = (bus as unknown as { subscriber: { once(event: 'connect' | 'ready', fn: () => void): void } }).subscriber;
-    await new Promise<void>((resolve) => subscriber.once('connect', () => { bus.subscribe(topic, (m) => received.push(m)); resolve(); }));
+    await new Promise<void>((resolve) => { subscriber.once('connect', () => { bus.subscribe(topic, (m) => received.push(m)); resolve(); }); });
     try {
       // Wait for the connection to be ready (before the fix: ready only after the failed ready
       // check and the reconnect that followed, which dropped the subscription).
-      await new Promise<void>((resolve) => subscriber.once('ready', resolve));
+      await new Promise<void>((resolve) => { subscriber.once('ready', resolve); });
       await bus.ready();
       await bus.publish(topic, { kind: 'ephemeral', frame: { type: 'probe' } });
       const started = Date.now();

@@ -112,7 +112,7 @@ describe.each(targets())('API key scopes on %s', (target) => {
       await api.call(readKey, 'POST', `/channels/${channelId}/read`, {}),
     ];
     expect(denied.map((res) => res.statusCode)).toEqual(denied.map(() => 403));
-    expect(denied[0]!.json()).toMatchObject({ type: 'urn:sesame:error:forbidden', detail: "This API key lacks the 'write' scope" });
+    expect(denied[0].json()).toMatchObject({ type: 'urn:sesame:error:forbidden', detail: "This API key lacks the 'write' scope" });
     // Nothing happened: the sibling key still works, the channel has one member.
     expect((await api.call(sibling.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
     const members = await api.call(readKey, 'GET', `/channels/${channelId}/members`);

@@ -20,7 +20,7 @@ import { profileRoutes } from './routes/profile/index.js';
 import { streamRoutes } from './routes/streams.js';
 
 /** Every `/api/v1` route module; later features append theirs here. */
-export const API_ROUTES: RouteModule[] = [
+const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
   inviteRoutes,
 ];

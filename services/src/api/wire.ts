@@ -17,8 +17,6 @@ export function principalToWire(p: PrincipalRow): Principal {
     isAdmin: p.is_admin, publicKey: p.public_key, createdAt: iso(p.created_at),
   };
 }
-/** @deprecated Use `Principal` from `@sesamespace/sdk/protocol`. */
-export type WirePrincipal = Principal;
 
 export function channelToWire(c: ChannelRow, memberIds: string[], headSeq: number): Channel {
   return {
@@ -44,5 +42,3 @@ export function messageToWire(m: MessageRow, sender: SenderInfo): Message {
     editedAt: iso(m.edited_at), deletedAt: iso(m.deleted_at), createdAt: iso(m.created_at),
   };
 }
-/** @deprecated Use `Message` from `@sesamespace/sdk/protocol`. */
-export type WireMessage = Message;

@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import { CONNECT_PATH } from '@sesamespace/sdk/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -38,10 +39,12 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
       if (request.headers.upgrade?.toLowerCase() === 'websocket') perAddress.admit(request.ip, request.raw.socket);
     },
   }, (socket) => {
+    // @fastify/websocket hands over the ws instance it created; its type reaches us through a namespace re-export.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     new WebSocketConnection(socket, node.deps, node.registry);
   });
   // SSE authenticates by header like the REST api; the scope keeps that to this route.
-  await app.register(async (events) => {
+  await app.withTypeProvider<TypeBoxTypeProvider>().register(async (events) => {
     installAuthentication(events, ctx);
     await eventStreamRoute(node)(events, ctx);
   }, { prefix: EVENTS_PREFIX });

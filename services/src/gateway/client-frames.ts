@@ -43,11 +43,11 @@ export function parseClientFrame(raw: string): { frame: ParsedClientFrame } | { 
     return { error: 'frame must be a JSON object with a string `type`' };
   }
   const type = (value as { type: string }).type;
-  const checker = checkers[type as keyof typeof checkers];
+  const checker = Object.hasOwn(checkers, type) ? checkers[type as keyof typeof checkers] : undefined;
   if (!checker) return { error: `unknown frame type '${type.slice(0, 40)}'`, unknown: true };
   if (!checker.Check(value)) {
     const first = checker.Errors(value).First();
     return { error: `invalid '${type}' frame: ${first ? `${first.path || '/'} ${first.message}` : 'bad shape'}` };
   }
-  return { frame: value as ParsedClientFrame };
+  return { frame: value };
 }

@@ -1,5 +1,6 @@
+import type { TypedApp } from '../shared/http/typed-app.js';
+import { unauthorized } from '../shared/errors.js';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import { credentialFromHeaders } from '../shared/auth/authenticate.js';
 import { caller } from '../shared/http/authentication.js';
 import { errorResponses } from '../shared/http/schemas.js';
@@ -17,7 +18,7 @@ export const EVENTS_PREFIX = '/api/v1';
  * (`installAuthentication`) in the scope it is registered in.
  */
 export function eventStreamRoute(node: RealtimeNode) {
-  return async function events(app: FastifyInstance, _ctx: ServiceContext) {
+  return async function events(app: TypedApp, _ctx: ServiceContext) {
     app.get('/events', {
       config: { scope: 'read' },
       // One long request: counted once by the rate limiter, not per event.
@@ -29,8 +30,10 @@ export function eventStreamRoute(node: RealtimeNode) {
     }, async (request, reply) => {
       const auth = caller(request);
       // The shared authentication accepted the header's credential; the stream keeps its ids and expiry.
-      const identity = await identityOf(node.ctx, auth, credentialFromHeaders(request.headers)!);
-      await serveEventStream(request, reply, identity, node);
+      const credential = credentialFromHeaders(request.headers);
+      if (!credential) throw unauthorized();
+      const identity = await identityOf(node.ctx, auth, credential);
+      await serveEventStream(request, reply, identity, node, request.query.lastEventId);
     });
   };
 }

@@ -34,10 +34,12 @@ export function decodeSseCursor(value: string): Cursors {
  * Each durable event's `id:` is the cursor after it; reconnecting with it as `Last-Event-ID`
  * (EventSource does this itself) replays what was missed, then goes live.
  */
-export async function serveEventStream(request: FastifyRequest, reply: FastifyReply, identity: RealtimeIdentity, node: RealtimeNode): Promise<void> {
-  const query = request.query as { lastEventId?: unknown };
+export async function serveEventStream(
+  request: FastifyRequest, reply: FastifyReply, identity: RealtimeIdentity, node: RealtimeNode, lastEventIdQuery?: string,
+): Promise<void> {
   const header = request.headers['last-event-id'];
-  const lastEventId = typeof header === 'string' && header ? header : typeof query?.lastEventId === 'string' ? query.lastEventId : undefined;
+  // The header (what EventSource sends on reconnect) wins; the query serves clients that cannot set headers.
+  const lastEventId = typeof header === 'string' && header ? header : lastEventIdQuery || undefined;
   const cursors = lastEventId ? decodeSseCursor(lastEventId) : undefined;
 
   const raw = reply.raw;
@@ -83,12 +85,12 @@ export async function serveEventStream(request: FastifyRequest, reply: FastifyRe
     lastValidatedAt: Date.now(),
     get isOpen() { return !ended; },
     identity,
-    fail: (code, error) => sink.close(code, error),
-    close: (code, reason) => sink.close(code, reason),
+    fail: (code, error) => { sink.close(code, error); },
+    close: (code, reason) => { sink.close(code, reason); },
   };
   node.registry.add(connection);
   node.registry.authenticated(connection);
-  const keepalive = setInterval(() => write(': keepalive\n\n'), Math.min(KEEPALIVE_MAX_MS, node.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS / 2));
+  const keepalive = setInterval(() => { write(': keepalive\n\n'); }, Math.min(KEEPALIVE_MAX_MS, node.ctx.config.SESAME_HEARTBEAT_INTERVAL_MS / 2));
   const cleanup = () => {
     ended = true;
     clearInterval(keepalive);

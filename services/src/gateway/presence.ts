@@ -13,7 +13,7 @@ export interface PresencePrincipal { id: string; workspaceId: string }
 export const presenceTopic = (workspaceId: string) => `presence:${workspaceId}`;
 
 /** The best of several statuses: online beats away beats offline. */
-export function bestStatus(statuses: Iterable<PresenceStatus>): PresenceStatus {
+function bestStatus(statuses: Iterable<PresenceStatus>): PresenceStatus {
   let best: PresenceStatus = 'offline';
   for (const s of statuses) {
     if (s === 'online') return 'online';
@@ -167,7 +167,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 }
 
-export async function publishPresence(bus: Bus, principal: PresencePrincipal, status: PresenceStatus): Promise<void> {
+async function publishPresence(bus: Bus, principal: PresencePrincipal, status: PresenceStatus): Promise<void> {
   const frame: PresenceEventFrame = { type: 'presence', principalId: principal.id, status, at: new Date().toISOString() };
   await bus.publish(presenceTopic(principal.workspaceId), { kind: 'ephemeral', frame: frame as unknown as Record<string, unknown> & { type: string } });
 }
@@ -195,7 +195,7 @@ export class PresenceTracker {
 
   set(principal: PresencePrincipal, connectionId: string, status: ConnectionStatus | 'offline'): Promise<void> {
     let connections = this.local.get(principal.id);
-    if (!connections) this.local.set(principal.id, (connections = new Map()));
+    if (!connections) this.local.set(principal.id, (connections = new Map<string, ConnectionStatus>()));
     if (status === 'offline') connections.delete(connectionId);
     else connections.set(connectionId, status);
     const nodeStatus = bestStatus(connections.values());
@@ -209,7 +209,7 @@ export class PresenceTracker {
     const next = previous.then(async () => {
       const changed = await this.store.setNodeStatus(principal, nodeStatus);
       if (changed) await publishPresence(this.bus, principal, changed);
-    }).catch((err) => this.logger.warn({ err }, 'presence update failed'));
+    }).catch((err: unknown) => { this.logger.warn({ err }, 'presence update failed'); });
     this.queues.set(principal.id, next);
     void next.finally(() => { if (this.queues.get(principal.id) === next) this.queues.delete(principal.id); });
     return next;

@@ -63,13 +63,13 @@ export class RealtimeSession implements FollowerOwner {
   async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
     const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq', 'joined_at'])
       .where('principal_id', '=', this.principal.id).execute();
-    const joined = new Map(memberships.map((m) => [m.channel_id, Number(m.joined_seq)]));
-    this.membershipsAtOpen = new Map(memberships.map((m) => [m.channel_id, { joinedSeq: Number(m.joined_seq), joinedAt: new Date(m.joined_at) }]));
+    const joined = new Map(memberships.map((m) => [m.channel_id, m.joined_seq]));
+    this.membershipsAtOpen = new Map(memberships.map((m) => [m.channel_id, { joinedSeq: m.joined_seq, joinedAt: new Date(m.joined_at) }]));
     const streams = [inboxStream(this.principal.id), ...joined.keys()];
     const created = streams.map((stream) => this.createFollower(stream));
     await Promise.all(created.map((c) => c.ready));
     this.unfollowPresence = await this.deps.hub.follow(presenceTopic(this.principal.workspace_id), {
-      onEphemeral: (frame, serialized) => this.deliverEphemeral(presenceTopic(this.principal.workspace_id), frame, serialized),
+      onEphemeral: (frame, serialized) => { this.deliverEphemeral(presenceTopic(this.principal.workspace_id), frame, serialized); },
     }, false);
     // Heads are read only after every subscription is active: nothing published later is missed.
     const heads = await readHeads(this.ctx.db, streams);
@@ -82,12 +82,12 @@ export class RealtimeSession implements FollowerOwner {
       const cursor = cursors?.[stream];
       let start = head;
       if (typeof cursor === 'number' && Number.isSafeInteger(cursor) && cursor >= 0) start = Math.min(cursor, head);
-      else if (resuming && joined.has(stream)) start = Math.min(Math.max(0, joined.get(stream)! - 1), head);
+      else if (resuming && joined.has(stream)) start = Math.min(Math.max(0, (joined.get(stream) ?? 1) - 1), head);
       starts[stream] = start;
     }
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'online');
     const begin = async () => {
-      await Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream]!, heads[stream] ?? 0)));
+      await Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream], heads[stream] ?? 0)));
     };
     return { starts, begin };
   }
@@ -109,12 +109,13 @@ export class RealtimeSession implements FollowerOwner {
     // The inbox may be replaying old history: follow only if the membership still holds.
     const member = await this.ctx.db.selectFrom('channel_members').select('joined_seq')
       .where('channel_id', '=', channelId).where('principal_id', '=', this.principal.id).executeTakeFirst();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
     if (!member || this.closed || this.followers.has(channelId)) return;
     const { ready } = this.createFollower(channelId);
     await ready;
     const heads = await readHeads(this.ctx.db, [channelId]);
     this.deps.hub.noteHeads(heads);
-    const start = Math.min(Math.max(afterSeq, Number(member.joined_seq) - 1, 0), heads[channelId] ?? 0);
+    const start = Math.min(Math.max(afterSeq, member.joined_seq - 1, 0), heads[channelId] ?? 0);
     await this.followers.get(channelId)?.follower.begin(start, heads[channelId] ?? 0);
   }
 
@@ -217,7 +218,7 @@ export class RealtimeSession implements FollowerOwner {
       if (onlineAt) {
         const row = await this.ctx.db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq'))
           .where('stream', '=', inbox).where('at', '<', onlineAt).executeTakeFirst();
-        start = row?.seq == null ? 0 : Number(row.seq);
+        start = row?.seq == null ? 0 : row.seq;
       }
       starts.set(inbox, start);
     }
@@ -287,12 +288,13 @@ export class RealtimeSession implements FollowerOwner {
    * the last event of that channel we deliver; a `member_added` in our inbox starts the channel.
    */
   private applyMembership(stream: string, event: SesameEvent): void {
-    const data = event.data as { channelId?: string; principalId?: string; channelSeq?: number };
-    if (data?.principalId !== this.principal.id || !data.channelId) return;
+    const data = event.data as { channelId?: string; principalId?: string; channelSeq?: number } | null;
+    const channelId = data?.channelId;
+    if (!data || data.principalId !== this.principal.id || !channelId) return;
     if (event.type === EventType.MemberRemoved) {
-      this.unfollowChannel(data.channelId);
+      this.unfollowChannel(channelId);
     } else if (event.type === EventType.MemberAdded && isInboxStream(stream)) {
-      void this.followChannel(data.channelId, Math.max(0, (data.channelSeq ?? 1) - 1)).catch((err) => this.failed(data.channelId!, err));
+      void this.followChannel(channelId, Math.max(0, (data.channelSeq ?? 1) - 1)).catch((err: unknown) => { this.failed(channelId, err); });
     }
   }
 }

@@ -107,7 +107,7 @@ export class StreamFollower implements TopicListener {
       return this.filling;
     }
     this.filling = this.fill()
-      .catch((err) => this.owner.failed(this.stream, err))
+      .catch((err: unknown) => { this.owner.failed(this.stream, err); })
       .finally(() => { this.filling = null; });
     return this.filling;
   }
@@ -118,7 +118,7 @@ export class StreamFollower implements TopicListener {
       for (;;) {
         const batch = await this.readEvents(this.stream, this.sent, this.batchSize);
         if (this.stopped) return;
-        const first = batch[0];
+        const first = batch.at(0);
         if (first && first.seq > this.sent + 1) {
           // Seq is gapless, so a first event past sent+1 means the ones between were pruned.
           this.owner.resync(this.stream, this.sent + 1, first.seq);
@@ -132,6 +132,7 @@ export class StreamFollower implements TopicListener {
         for (const event of batch) {
           if (event.seq !== this.sent + 1) continue;
           await this.owner.waitForCapacity();
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
           if (this.stopped) return;
           if (event.seq !== this.sent + 1) continue; // a rewind or a live delivery moved us meanwhile
           const live = this.pending.get(event.seq);
@@ -140,7 +141,9 @@ export class StreamFollower implements TopicListener {
         if (batch.length < this.batchSize) break;
       }
       this.drainPending();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
     } while (this.refill && !this.stopped);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
     if (this.pending.size && !this.stopped) {
       clearTimeout(this.holeTimer);
       this.holeTimer = setTimeout(() => void this.requestFill(), HOLE_RETRY_MS);

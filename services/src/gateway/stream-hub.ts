@@ -66,7 +66,7 @@ export class StreamHub {
     let entry = this.topics.get(topic);
     if (!entry) {
       const created: Topic = { listeners: new Set(), head: 0, durable, unsubscribe: () => {} };
-      created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => this.dispatch(created, message));
+      created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => { this.dispatch(created, message); });
       this.topics.set(topic, created);
       entry = created;
     }

@@ -2,7 +2,7 @@ import {
   AUTH_TIMEOUT_MS, CloseCode,
   type ErrorFrame, type PongFrame,
 } from '@sesamespace/sdk/protocol';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import { parseClientFrame, type ParsedClientFrame } from './client-frames.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { authenticateRealtime, type RealtimeIdentity } from './realtime-auth.js';
@@ -16,6 +16,12 @@ const FRAME_RATE_PER_SECOND = 20;
  * One WebSocket client: the auth handshake, frame dispatch, heartbeat bookkeeping and the close
  * codes of `@sesamespace/sdk/protocol`. Streams and replay live in `RealtimeSession`.
  */
+/** A text frame's payload as ws hands it over (one Buffer, or fragments). */
+function textOf(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString();
+  return Buffer.isBuffer(data) ? data.toString() : Buffer.from(data).toString();
+}
+
 export class WebSocketConnection {
   session: RealtimeSession | undefined;
   identity: RealtimeIdentity | undefined;
@@ -29,9 +35,9 @@ export class WebSocketConnection {
   meta: { runtime?: string; version?: string } = {};
 
   constructor(private readonly socket: WebSocket, private readonly deps: SessionDeps, private readonly registry: ConnectionRegistry) {
-    this.authTimer = setTimeout(() => this.fail(CloseCode.AuthTimeout, 'no auth frame received in time'), AUTH_TIMEOUT_MS);
-    socket.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
-    socket.on('close', () => this.onClose());
+    this.authTimer = setTimeout(() => { this.fail(CloseCode.AuthTimeout, 'no auth frame received in time'); }, AUTH_TIMEOUT_MS);
+    socket.on('message', (data, isBinary) => { this.onMessage(isBinary ? null : textOf(data)); });
+    socket.on('close', () => { this.onClose(); });
     socket.on('error', () => { /* 'close' follows */ });
     registry.add(this);
   }
@@ -43,8 +49,8 @@ export class WebSocketConnection {
   private onMessage(raw: string | null): void {
     this.lastSeenAt = Date.now();
     if (this.state === 'closed') return;
-    if (!this.takeToken()) return this.close(CloseCode.RateLimited, 'too many frames');
-    if (raw === null) return this.fail(CloseCode.InvalidFrame, 'binary frames are not part of the protocol');
+    if (!this.takeToken()) { this.close(CloseCode.RateLimited, 'too many frames'); return; }
+    if (raw === null) { this.fail(CloseCode.InvalidFrame, 'binary frames are not part of the protocol'); return; }
     if (this.state === 'authenticating') {
       this.queued.push(raw);
       return;
@@ -56,21 +62,23 @@ export class WebSocketConnection {
   private async authenticate(raw: string): Promise<void> {
     const parsed = parseClientFrame(raw);
     if ('error' in parsed || parsed.frame.type !== 'auth') {
-      return this.fail(CloseCode.AuthFailed, 'error' in parsed ? parsed.error : 'the first frame must be {"type":"auth", …}');
+      this.fail(CloseCode.AuthFailed, 'error' in parsed ? parsed.error : 'the first frame must be {"type":"auth", …}'); return;
     }
     this.state = 'authenticating';
     clearTimeout(this.authTimer);
     const frame = parsed.frame;
     try {
       const identity = await authenticateRealtime(this.deps.ctx, frame);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') return; // closed meanwhile
-      if (!identity) return this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized');
+      if (!identity) { this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized'); return; }
       this.identity = identity;
       this.registry.authenticated(this);
       const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
       this.session = session;
       const { starts, begin } = await session.open(frame.cursors);
-      if (this.state !== 'authenticating') return session.close();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
+      if (this.state !== 'authenticating') { session.close(); return; }
       this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
       this.state = 'open';
       this.lastValidatedAt = Date.now();
@@ -88,10 +96,11 @@ export class WebSocketConnection {
   private dispatch(raw: string): void {
     const parsed = parseClientFrame(raw);
     if ('error' in parsed) {
-      if (parsed.unknown) return this.sendError(parsed.error, 'unknown-frame');
-      return this.fail(CloseCode.InvalidFrame, parsed.error, 'invalid-frame');
+      if (parsed.unknown) { this.sendError(parsed.error, 'unknown-frame'); return; }
+      this.fail(CloseCode.InvalidFrame, parsed.error, 'invalid-frame'); return;
     }
-    const session = this.session!;
+    const session = this.session;
+    if (!session) return; // frames are dispatched only once the handshake made a session
     const frame: ParsedClientFrame = parsed.frame;
     switch (frame.type) {
       case 'ping': {
@@ -103,7 +112,7 @@ export class WebSocketConnection {
         void session.typing(frame.channelId).then((ok) => { if (!ok) this.sendError('typing: you are not a member of that channel', 'forbidden'); });
         return;
       case 'replay':
-        void session.replay(frame.cursors).catch((err) => this.deps.ctx.logger.warn({ err, session: session.id }, 'replay request failed'));
+        void session.replay(frame.cursors).catch((err: unknown) => { this.deps.ctx.logger.warn({ err, session: session.id }, 'replay request failed'); });
         return;
       case 'presence':
         session.setPresence(frame.status);
@@ -112,7 +121,7 @@ export class WebSocketConnection {
         this.meta = { runtime: frame.runtime, version: frame.version };
         return;
       case 'auth':
-        return this.sendError('already authenticated', 'bad-request');
+        { this.sendError('already authenticated', 'bad-request'); return; }
     }
   }
 
@@ -136,7 +145,7 @@ export class WebSocketConnection {
         socket.send(frame, { binary: false });
       },
       bufferedAmount: () => socket.bufferedAmount,
-      close: (code, reason) => this.close(code, reason),
+      close: (code, reason) => { this.close(code, reason); },
     };
   }
 

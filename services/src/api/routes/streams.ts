@@ -4,7 +4,7 @@ import type { ServiceContext } from '../../shared/context.js';
 import { notFound } from '../../shared/errors.js';
 import { readEvents } from '../../shared/events.js';
 import { caller } from '../../shared/http/authentication.js';
-import { Page, SafeInteger, errorResponses } from '../../shared/http/schemas.js';
+import { Page, SafeInteger, errorResponses, pageOf } from '../../shared/http/schemas.js';
 import type { TypedApp } from '../../shared/http/typed-app.js';
 import { channelForMember } from './channels/access.js';
 
@@ -30,8 +30,7 @@ export async function streamRoutes(app: TypedApp, ctx: ServiceContext) {
       await channelForMember(ctx.db, me, stream);
     }
     const events = await readEvents(ctx.db, stream, after, limit + 1);
-    const hasMore = events.length > limit;
-    const page = events.slice(0, limit);
-    return { data: page, pagination: { hasMore, nextCursor: hasMore ? String(page.at(-1)!.seq) : null } };
+    const { page, pagination } = pageOf(events, limit, (last) => String(last.seq));
+    return { data: page, pagination };
   });
 }

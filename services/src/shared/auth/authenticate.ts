@@ -17,7 +17,7 @@ export function credentialFromHeaders(headers: Record<string, string | string[] 
   const authorization = headers.authorization;
   if (typeof authorization === 'string') {
     const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
-    if (match) return match[1]!.trim();
+    if (match) return match[1].trim();
   }
   return null;
 }

@@ -1,11 +1,11 @@
 import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha512';
+import { sha512 } from '@noble/hashes/sha2';
 import { unprocessable } from '../errors.js';
 
 ed.etc.sha512Sync = (...messages) => sha512(ed.etc.concatBytes(...messages));
 
 /** Keys and signatures travel as base64 (standard or url-safe) or hex. */
-export function decodeKeyMaterial(value: string): Uint8Array | null {
+function decodeKeyMaterial(value: string): Uint8Array | null {
   const trimmed = value.trim();
   if (/^[0-9a-fA-F]+$/.test(trimmed) && trimmed.length % 2 === 0) return Uint8Array.from(Buffer.from(trimmed, 'hex'));
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) return Uint8Array.from(Buffer.from(trimmed, trimmed.includes('-') || trimmed.includes('_') ? 'base64url' : 'base64'));

@@ -35,7 +35,7 @@ function throttled(retryAfterMs: number): SesameError {
 }
 
 /** Fixed-window counters in a Map; expired windows are dropped as they are met. */
-export class MemoryLoginThrottle implements LoginThrottle {
+class MemoryLoginThrottle implements LoginThrottle {
   private readonly windows = new Map<string, { failures: number; resetAt: number }>();
 
   constructor(private readonly limits: LoginThrottleLimits, private readonly now: () => number = Date.now) {}
@@ -79,7 +79,7 @@ export class MemoryLoginThrottle implements LoginThrottle {
  * While Redis is unreachable logins are not throttled per account (the per-address limit still
  * holds), as the request rate limits do: an outage must not lock every human out.
  */
-export class RedisLoginThrottle implements LoginThrottle {
+class RedisLoginThrottle implements LoginThrottle {
   constructor(private readonly redis: Redis, private readonly limits: LoginThrottleLimits, private readonly logger: Logger) {}
 
   async assertAllowed(email: string) {

@@ -18,12 +18,12 @@ const GRANTS: { readonly [S in Scope]: readonly Scope[] } = {
   read: [],
 };
 
-export function isScope(value: string): value is Scope {
+function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
 
 /** Everything a set of held scopes grants. Unknown strings (a scope since removed) grant nothing. */
-export function grantedScopes(held: readonly string[]): Set<Scope> {
+function grantedScopes(held: readonly string[]): Set<Scope> {
   const granted = new Set<Scope>();
   const visit = (scope: Scope) => {
     if (granted.has(scope)) return;

@@ -30,10 +30,10 @@ const KEY_LENGTH = 32;
  * Attempts beyond the queue are refused with 503 at once rather than piling up memory.
  */
 export const PASSWORD_HASH_CONCURRENCY = Math.max(1, Math.floor(availableParallelism() / 2));
-export const PASSWORD_HASH_QUEUE = 64;
+const PASSWORD_HASH_QUEUE = 64;
 
 /** A counting semaphore: at most `limit` holders; up to `queueLimit` callers wait in order. */
-export class Semaphore {
+class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   /** The most holders there ever were at once (observed by tests). */

@@ -42,7 +42,7 @@ export class RedisBus implements Bus {
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
       const topic = channel.toString().slice(PREFIX.length);
       let message: BusMessage;
-      try { message = JSON.parse(payload.toString()); } catch { return; }
+      try { message = JSON.parse(payload.toString()) as BusMessage; } catch { return; }
       this.registry.dispatch(topic, message);
     });
   }

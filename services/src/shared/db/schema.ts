@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -100,7 +100,8 @@ export interface ReadReceiptTable {
   channel_id: string; principal_id: string; last_read_seq: Int8; emoji: string; updated_at: Timestamp;
 }
 export interface AuditLogTable {
-  id: Generated<Int8>;
+  // bigserial, parsed to a number like every int8.
+  id: Generated<number>;
   workspace_id: string;
   actor_id: string | null;
   action: string;
@@ -150,5 +151,3 @@ export interface Database {
 export type Principal = Selectable<PrincipalTable>;
 export type Channel = Selectable<ChannelTable>;
 export type MessageRow = Selectable<MessageTable>;
-export type EventRow = Selectable<EventTable>;
-export type NewEvent = Insertable<EventTable>;

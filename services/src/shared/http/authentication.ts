@@ -52,7 +52,7 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
 }
 
 /** Whether a route says who may call it: `public: true`, or the scope it needs. */
-export function declaresAccess(route: Pick<RouteOptions, 'config'>): boolean {
+function declaresAccess(route: Pick<RouteOptions, 'config'>): boolean {
   return route.config?.public === true || route.config?.scope !== undefined;
 }
 

@@ -10,7 +10,7 @@ import { installValidators } from './validation.js';
  * both processes. Off by default: any client can write those headers, and believing them would
  * let it pick its own address and escape per-address limits.
  */
-export function trustProxySetting(ctx: ServiceContext): boolean | string[] | ((address: string, hop: number) => boolean) {
+function trustProxySetting(ctx: ServiceContext): boolean | string[] | ((address: string, hop: number) => boolean) {
   const setting = parseTrustProxy(ctx.config.SESAME_TRUST_PROXY) ?? false;
   // A hop count as fastify applies it (its types leave numbers out): trust the nearest n hops.
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
@@ -26,7 +26,7 @@ const REQUEST_ID_HEADER = 'x-request-id';
  * files, never pages, so nothing it serves may load or run anything, nor be framed (a stored
  * HTML file opened in a browser runs no script).
  */
-export const API_CONTENT_SECURITY_POLICY = {
+const API_CONTENT_SECURITY_POLICY = {
   useDefaults: false,
   directives: { 'default-src': ["'none'"], 'base-uri': ["'none'"], 'form-action': ["'none'"], 'frame-ancestors': ["'none'"] },
 } as const;

@@ -8,7 +8,7 @@ import { SesameError } from '../errors.js';
 /** Reads get their own, larger budget: an agent looking things up per message must still send. */
 export type RateBudget = 'read' | 'write';
 
-export function rateBudgetOf(method: string): RateBudget {
+function rateBudgetOf(method: string): RateBudget {
   return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
 }
 

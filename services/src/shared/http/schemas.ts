@@ -26,7 +26,7 @@ export const SafeInteger = (options: IntegerOptions = {}) =>
  */
 export interface JsonBounds { maxDepth: number; maxBytes: number }
 export const BOUNDED_JSON_KEYWORD = 'x-bounded-json';
-export const DEFAULT_JSON_BOUNDS: JsonBounds = { maxDepth: 32, maxBytes: 256 * 1024 };
+const DEFAULT_JSON_BOUNDS: JsonBounds = { maxDepth: 32, maxBytes: 256 * 1024 };
 export const JsonObject = (bounds: JsonBounds = DEFAULT_JSON_BOUNDS) =>
   Type.Object({}, { additionalProperties: true, [BOUNDED_JSON_KEYWORD]: bounds });
 
@@ -34,14 +34,14 @@ export const Id = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-export const Problem = Type.Object({
+const Problem = Type.Object({
   type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String(),
 }, { additionalProperties: true, $id: 'Problem' });
 
 /** The response of a route answering `204` (OpenAPI shows it without a body). */
 export const NoContent = Type.Null({ description: 'No content' });
 
-export const Pagination = Type.Object({ nextCursor: Nullable(Type.String()), hasMore: Type.Boolean() });
+const Pagination = Type.Object({ nextCursor: Nullable(Type.String()), hasMore: Type.Boolean() });
 export const Data = <T extends TSchema>(schema: T) => Type.Object({ data: schema });
 export const Page = <T extends TSchema>(schema: T) => Type.Object({ data: Type.Array(schema), pagination: Pagination });
 
@@ -56,6 +56,17 @@ export const errorResponses = {
 };
 
 /** Opaque cursors: base64url JSON. Clients must not parse them; we must not trust them. */
+/**
+ * One page from rows fetched with `limit + 1`: the extra row only says that there is more, and the
+ * next cursor points after the page's last row.
+ */
+export function pageOf<T>(rows: T[], limit: number, cursorAfter: (last: T) => string): { page: T[]; pagination: { hasMore: boolean; nextCursor: string | null } } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const hasMore = rows.length > limit && last !== undefined;
+  return { page, pagination: { hasMore, nextCursor: hasMore ? cursorAfter(last) : null } };
+}
+
 export function encodeCursor(value: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }

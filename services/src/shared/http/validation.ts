@@ -11,10 +11,10 @@ import { BOUNDED_JSON_KEYWORD, type JsonBounds } from './schemas.js';
  * level past `maxDepth`, so a value nested 100,000 deep costs no stack; the size is measured only
  * once the depth is known to be small (JSON.stringify itself recurses).
  */
-export function jsonBoundsViolation(value: unknown, bounds: JsonBounds): string | null {
+function jsonBoundsViolation(value: unknown, bounds: JsonBounds): string | null {
   const pending: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
-  while (pending.length) {
-    const { value: current, depth } = pending.pop()!;
+  for (let item = pending.pop(); item; item = pending.pop()) {
+    const { value: current, depth } = item;
     if (typeof current === 'string') {
       if (current.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
       continue;

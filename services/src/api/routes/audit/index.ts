@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import { verifyAuditChain, type StoredAuditEntry } from '../../../shared/audit.js';
+import { verifyAuditChain } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { requireAdmin } from '../../../shared/http/authentication.js';
-import { Data, Nullable, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, Nullable, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses, pageOf } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 
 const AuditEntry = Type.Object({
@@ -24,16 +24,15 @@ export async function auditRoutes(app: TypedApp, ctx: ServiceContext) {
     const { limit = 50, cursor, action } = request.query;
     let query = ctx.db.selectFrom('audit_log').selectAll().where('workspace_id', '=', admin.workspace_id).orderBy('id', 'desc').limit(limit + 1);
     if (action) query = query.where('action', '=', action);
-    if (cursor) query = query.where('id', '<', decodeCursor<{ id: number }>(cursor, { id: 'number' }).id as never);
+    if (cursor) query = query.where('id', '<', decodeCursor<{ id: number }>(cursor, { id: 'number' }).id);
     const rows = await query.execute();
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
+    const { page, pagination } = pageOf(rows, limit, (last) => encodeCursor({ id: last.id }));
     return {
       data: page.map((r) => ({
-        id: Number(r.id), actorId: r.actor_id, action: r.action, targetType: r.target_type, targetId: r.target_id, data: r.data,
+        id: r.id, actorId: r.actor_id, action: r.action, targetType: r.target_type, targetId: r.target_id, data: r.data,
         at: new Date(r.at).toISOString(), prevHash: r.prev_hash, hash: r.hash,
       })),
-      pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: Number(page.at(-1)!.id) }) : null },
+      pagination,
     };
   });
 
@@ -43,7 +42,7 @@ export async function auditRoutes(app: TypedApp, ctx: ServiceContext) {
   }, async (request) => {
     const admin = requireAdmin(request).principal;
     const rows = await ctx.db.selectFrom('audit_log').selectAll().where('workspace_id', '=', admin.workspace_id).orderBy('id', 'asc').execute();
-    const firstInvalidId = verifyAuditChain(rows as unknown as StoredAuditEntry[]);
+    const firstInvalidId = verifyAuditChain(rows);
     return { data: { valid: firstInvalidId === null, entries: rows.length, firstInvalidId } };
   });
 }

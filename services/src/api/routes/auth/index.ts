@@ -30,7 +30,7 @@ const MAX_ACCOUNTS_PER_EMAIL = 5;
 
 /** A handle from an email's local part when none is given (`Ada.L@x` → `ada.l`). */
 function handleFromEmail(email: string): string {
-  return email.split('@')[0]!.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64) || 'human';
+  return email.split('@')[0].toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64) || 'human';
 }
 
 export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
@@ -121,7 +121,7 @@ export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
     let match: Principal | undefined;
     if (accounts.length === 0) await verifyAgainstDummy(password);
     for (const account of accounts) {
-      if ((await verifyPassword(password, account.password_hash!)) && !match) match = account;
+      if (account.password_hash && (await verifyPassword(password, account.password_hash)) && !match) match = account;
     }
     if (!match) {
       await loginThrottle.recordFailure(email);

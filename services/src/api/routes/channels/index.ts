@@ -4,7 +4,7 @@ import type { Channel } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { withEvents } from '../../../shared/events.js';
 import { actsAsAdmin, caller } from '../../../shared/http/authentication.js';
-import { Data, IdParams, NoContent, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, IdParams, NoContent, Page, decodeCursor, encodeCursor, errorResponses, pageOf } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from './access.js';
 import {
@@ -13,7 +13,7 @@ import {
 import { addMember, assertPrincipalsInWorkspace, channelsToWire, createChannel, removeMember } from './service.js';
 
 export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
-  const one = async (channel: Channel) => (await channelsToWire(ctx, [channel]))[0]!;
+  const one = async (channel: Channel) => (await channelsToWire(ctx, [channel]))[0];
 
   app.post('/channels', {
     config: { scope: 'write' },
@@ -35,9 +35,8 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
       .selectAll('channels').where('channel_members.principal_id', '=', me.id).orderBy('channels.id').limit(limit + 1);
     if (cursor) query = query.where('channels.id', '>', decodeCursor<{ id: string }>(cursor, { id: 'string' }).id);
     const rows = await query.execute();
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
-    return { data: await channelsToWire(ctx, page), pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: page.at(-1)!.id }) : null } };
+    const { page, pagination } = pageOf(rows, limit, (last) => encodeCursor({ id: last.id }));
+    return { data: await channelsToWire(ctx, page), pagination };
   });
 
   app.get('/channels/:id', {

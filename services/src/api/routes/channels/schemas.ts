@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { Id, Nullable, PageQuery, Text } from '../../../shared/http/schemas.js';
 
-export const ChannelKind = Type.Union([
+const ChannelKind = Type.Union([
   Type.Literal('dm'), Type.Literal('group'), Type.Literal('channel'), Type.Literal('collaboration'), Type.Literal('task'),
 ]);
-export const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
+const Role = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 
 export const ChannelSchema = Type.Object({
   id: Type.String(), workspaceId: Type.String(), kind: Type.String(), name: Nullable(Type.String()), description: Nullable(Type.String()),

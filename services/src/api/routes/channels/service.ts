@@ -8,11 +8,11 @@ import { unprocessable } from '../../../shared/errors.js';
 import { readHeads } from '../../../shared/events.js';
 import { channelToWire } from '../../wire.js';
 
-export async function memberIdsOf(db: ServiceContext['db'], channelIds: string[]): Promise<Map<string, string[]>> {
+async function memberIdsOf(db: ServiceContext['db'], channelIds: string[]): Promise<Map<string, string[]>> {
   const map = new Map<string, string[]>(channelIds.map((id) => [id, []]));
   if (channelIds.length === 0) return map;
   const rows = await db.selectFrom('channel_members').select(['channel_id', 'principal_id']).where('channel_id', 'in', channelIds).orderBy('joined_at').execute();
-  for (const row of rows) map.get(row.channel_id)!.push(row.principal_id);
+  for (const row of rows) map.get(row.channel_id)?.push(row.principal_id);
   return map;
 }
 
@@ -65,7 +65,7 @@ export async function createChannel(ctx: ServiceContext, creator: Principal, inp
   let key: string | null = null;
   if (input.kind === 'dm') {
     if (others.length !== 1) throw unprocessable('memberIds: a DM has exactly one other member');
-    key = dmKey(creator.workspace_id, creator.id, others[0]!);
+    key = dmKey(creator.workspace_id, creator.id, others[0]);
     const existing = await ctx.db.selectFrom('channels').selectAll().where('dm_key', '=', key).executeTakeFirst();
     if (existing) return { channel: existing, created: false };
   }

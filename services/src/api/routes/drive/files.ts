@@ -32,14 +32,14 @@ export function publicBaseUrl(ctx: ServiceContext, request: { server: FastifyIns
  * A download URL that works without credentials, like a presigned S3 URL: the token is scoped to
  * this file and expires after `SESAME_DOWNLOAD_URL_TTL_SECONDS`. Every read signs a fresh one.
  */
-export async function signedDownloadUrl(ctx: ServiceContext, baseUrl: string, fileId: string): Promise<string> {
+async function signedDownloadUrl(ctx: ServiceContext, baseUrl: string, fileId: string): Promise<string> {
   const token = await ctx.tokens.signCapability(DOWNLOAD_CAPABILITY, fileId, ctx.config.SESAME_DOWNLOAD_URL_TTL_SECONDS);
   return `${baseUrl}/api/v1/drive/files/${fileId}/content?token=${encodeURIComponent(token)}`;
 }
 
 export async function fileToWire(ctx: ServiceContext, file: FileRow, baseUrl: string) {
   return {
-    id: file.id, fileName: file.file_name, contentType: file.content_type, size: Number(file.size), status: file.status,
+    id: file.id, fileName: file.file_name, contentType: file.content_type, size: file.size, status: file.status,
     channelId: file.channel_id, uploaderId: file.uploader_id, createdAt: new Date(file.created_at).toISOString(),
     downloadUrl: await signedDownloadUrl(ctx, baseUrl, file.id),
   };

@@ -61,7 +61,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
   // The upload target: authenticated by the capability token in the URL (like a presigned S3 URL).
   await app.register(async (raw: TypedApp) => {
     raw.removeAllContentTypeParsers();
-    raw.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    raw.addContentTypeParser('*', (_request, _payload, done) => { done(null); });
     raw.put('/drive/uploads/:id', {
       config: { public: true },
       schema: {
@@ -78,12 +78,12 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
       if (file.status === 'registered') throw conflict('This file is already registered; its bytes are immutable');
       let size: number;
       try {
-        size = await ctx.blobs.put(file.s3_key, request.raw, Number(file.size));
+        size = await ctx.blobs.put(file.s3_key, request.raw, file.size);
       } catch (err) {
         if (err instanceof BlobTooLargeError) throw new SesameError('payload-too-large', `The body exceeds the declared size of ${file.size} bytes`);
         throw err;
       }
-      if (size !== Number(file.size)) {
+      if (size !== file.size) {
         await ctx.blobs.delete(file.s3_key);
         throw unprocessable(`The body has ${size} bytes but ${file.size} were declared`);
       }
@@ -107,7 +107,7 @@ export async function driveRoutes(app: TypedApp, ctx: ServiceContext) {
     const body = request.body;
     const file = await ctx.db.selectFrom('files').selectAll().where('id', '=', body.fileId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
     if (!file || file.uploader_id !== me.id) throw notFound('File');
-    if (file.s3_key !== body.s3Key || Number(file.size) !== body.size) throw unprocessable('s3Key and size must match the upload URL request');
+    if (file.s3_key !== body.s3Key || file.size !== body.size) throw unprocessable('s3Key and size must match the upload URL request');
     if (file.status === 'pending') throw unprocessable('Upload the bytes to uploadUrl before registering the file');
     if (body.channelId) await channelForMember(ctx.db, me, body.channelId);
     const row = await ctx.db.updateTable('files')

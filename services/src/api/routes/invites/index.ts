@@ -7,7 +7,7 @@ import type { InviteTable } from '../../../shared/db/schema.js';
 import { conflict, notFound } from '../../../shared/errors.js';
 import { newId, randomToken } from '../../../shared/ids.js';
 import { requireAdmin } from '../../../shared/http/authentication.js';
-import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses, pageOf } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { CreateInviteBody, DEFAULT_INVITE_TTL_SECONDS, InviteSchema, ListInvitesQuery } from './schemas.js';
 import { iso } from '../../wire.js';
@@ -62,9 +62,8 @@ export async function inviteRoutes(app: TypedApp, ctx: ServiceContext) {
     let query = ctx.db.selectFrom('invites').selectAll().where('workspace_id', '=', admin.workspace_id).orderBy('id').limit(limit + 1);
     if (cursor) query = query.where('id', '>', decodeCursor<{ id: string }>(cursor, { id: 'string' }).id);
     const rows = await query.execute();
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
-    return { data: page.map(inviteToWire), pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: page[page.length - 1].id }) : null } };
+    const { page, pagination } = pageOf(rows, limit, (last) => encodeCursor({ id: last.id }));
+    return { data: page.map(inviteToWire), pagination };
   });
 
   app.delete('/invites/:id', {

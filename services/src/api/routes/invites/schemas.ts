@@ -3,7 +3,7 @@ import { Nullable, PageQuery } from '../../../shared/http/schemas.js';
 import { Email } from '../auth/schemas.js';
 
 export const DEFAULT_INVITE_TTL_SECONDS = 7 * 24 * 3600;
-export const MAX_INVITE_TTL_SECONDS = 30 * 24 * 3600;
+const MAX_INVITE_TTL_SECONDS = 30 * 24 * 3600;
 
 export const InviteSchema = Type.Object({
   id: Type.String(), email: Type.String(), isAdmin: Type.Boolean(), invitedBy: Nullable(Type.String()),

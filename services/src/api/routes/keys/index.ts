@@ -7,6 +7,7 @@ import { generateApiKey } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { ApiKeyTable } from '../../../shared/db/schema.js';
 import { forbidden, notFound, unprocessable } from '../../../shared/errors.js';
+import { iso } from '../../wire.js';
 import { newId } from '../../../shared/ids.js';
 import { actsAsAdmin, caller } from '../../../shared/http/authentication.js';
 import { Data, Id, IdParams, Nullable, SafeInteger, Text, errorResponses } from '../../../shared/http/schemas.js';
@@ -26,11 +27,10 @@ const CreateKeyBody = Type.Object({
   rateLimitPerMinute: Type.Optional(SafeInteger({ minimum: 1, maximum: 100_000 })),
 }, { additionalProperties: false });
 
-const iso = (d: Date | string | null) => (d == null ? null : new Date(d).toISOString());
 function keyToWire(k: Selectable<ApiKeyTable>) {
   return {
     id: k.id, name: k.name, prefix: k.prefix, principalId: k.principal_id, scopes: k.scopes,
-    expiresAt: iso(k.expires_at), lastUsedAt: iso(k.last_used_at), revokedAt: iso(k.revoked_at), createdAt: iso(k.created_at)!,
+    expiresAt: iso(k.expires_at), lastUsedAt: iso(k.last_used_at), revokedAt: iso(k.revoked_at), createdAt: iso(k.created_at),
   };
 }
 

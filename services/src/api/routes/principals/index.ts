@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../../../shared/db/errors.js';
 import { conflict, notFound } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller, requireAdmin } from '../../../shared/http/authentication.js';
-import { Data, IdParams, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses } from '../../../shared/http/schemas.js';
+import { Data, IdParams, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses, pageOf } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { principalToWire } from '../../wire.js';
 import { Email, Handle, Password, PrincipalSchema } from '../auth/schemas.js';
@@ -90,9 +90,8 @@ export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
     if (kind) query = query.where('kind', '=', kind);
     if (cursor) query = query.where('id', '>', decodeCursor<{ id: string }>(cursor, { id: 'string' }).id);
     const rows = await query.execute();
-    const page = rows.slice(0, limit);
-    const hasMore = rows.length > limit;
-    return { data: page.map(principalToWire), pagination: { hasMore, nextCursor: hasMore ? encodeCursor({ id: page.at(-1)!.id }) : null } };
+    const { page, pagination } = pageOf(rows, limit, (last) => encodeCursor({ id: last.id }));
+    return { data: page.map(principalToWire), pagination };
   });
 
   app.get('/principals/:id', {

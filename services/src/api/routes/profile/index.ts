@@ -37,7 +37,7 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
     const { channel } = await channelForMember(ctx.db, me, request.params.id);
     const { seq } = request.body;
     const head = await ctx.db.selectFrom('streams').select('head_seq').where('id', '=', channel.id).executeTakeFirst();
-    if (seq > Number(head?.head_seq ?? 0)) throw unprocessable('seq: is beyond the channel\'s latest seq');
+    if (seq > (head?.head_seq ?? 0)) throw unprocessable('seq: is beyond the channel\'s latest seq');
     const receipt = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
       // Read position only moves forward; a stale client cannot un-read.
       const row = await sql<{ last_read_seq: number; updated_at: Date }>`
@@ -46,8 +46,8 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
         ON CONFLICT (channel_id, principal_id) DO UPDATE
           SET last_read_seq = GREATEST(read_receipts.last_read_seq, EXCLUDED.last_read_seq), emoji = EXCLUDED.emoji, updated_at = now()
         RETURNING last_read_seq, updated_at`.execute(trx);
-      const r = row.rows[0]!;
-      const data = { channelId: channel.id, principalId: me.id, lastReadSeq: Number(r.last_read_seq), emoji: me.read_receipt_emoji, updatedAt: new Date(r.updated_at).toISOString() };
+      const r = row.rows[0];
+      const data = { channelId: channel.id, principalId: me.id, lastReadSeq: r.last_read_seq, emoji: me.read_receipt_emoji, updatedAt: new Date(r.updated_at).toISOString() };
       await events.append(channel.id, EventType.ReadReceipt, data);
       return data;
     });
@@ -60,6 +60,6 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
   }, async (request) => {
     const { channel } = await channelForMember(ctx.db, caller(request).principal, request.params.id);
     const rows = await ctx.db.selectFrom('read_receipts').selectAll().where('channel_id', '=', channel.id).execute();
-    return { data: rows.map((r) => ({ channelId: r.channel_id, principalId: r.principal_id, lastReadSeq: Number(r.last_read_seq), emoji: r.emoji, updatedAt: new Date(r.updated_at).toISOString() })) };
+    return { data: rows.map((r) => ({ channelId: r.channel_id, principalId: r.principal_id, lastReadSeq: r.last_read_seq, emoji: r.emoji, updatedAt: new Date(r.updated_at).toISOString() })) };
   });
 }

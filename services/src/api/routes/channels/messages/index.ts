@@ -62,7 +62,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const baseUrl = publicBaseUrl(ctx, request);
     return {
       data: await Promise.all(page.map((r) => withFreshDownloadUrls(ctx, baseUrl, toWire(r, { handle: r.handle, display_name: r.display_name, kind: r.sender_kind })))),
-      pagination: { hasMore, nextCursor: hasMore && edge ? encodeCursor({ seq: Number(edge.seq), dir: direction }) : null },
+      pagination: { hasMore, nextCursor: hasMore && edge ? encodeCursor({ seq: edge.seq, dir: direction }) : null },
     };
   });
 

@@ -9,7 +9,7 @@ import { badRequest } from '../../../../shared/errors.js';
 const Open = { additionalProperties: true } as const;
 const Str = (max = 10_000) => Type.String({ maxLength: max });
 
-export const KIND_METADATA: Record<string, TSchema> = {
+const KIND_METADATA: Record<string, TSchema> = {
   text: Type.Object({}, Open),
   attachment: Type.Object({}, Open),
   tool_call: Type.Object({
@@ -41,7 +41,7 @@ const RESERVED = ['senderHandle', 'senderDisplayName', 'senderKind', 'attachment
 export function validateMetadata(kind: string, metadata: Record<string, unknown>) {
   const reserved = RESERVED.find((k) => k in metadata);
   if (reserved) throw badRequest(`metadata.${reserved}: is set by the server`);
-  const schema = KIND_METADATA[kind]!;
+  const schema = KIND_METADATA[kind];
   const error = Value.Errors(schema, metadata).First();
   if (error) throw badRequest(`metadata${error.path.replaceAll('/', '.')}: ${error.message} (required for kind '${kind}')`);
 }

@@ -2,8 +2,8 @@ import { Type } from '@sinclair/typebox';
 import { Id, JsonObject, Nullable, SafeInteger, Text } from '../../../../shared/http/schemas.js';
 import { MESSAGE_KINDS } from './kinds.js';
 
-export const MessageKind = Type.Union(MESSAGE_KINDS.map((k) => Type.Literal(k)));
-export const MAX_CONTENT = 100_000;
+const MessageKind = Type.Union(MESSAGE_KINDS.map((k) => Type.Literal(k)));
+const MAX_CONTENT = 100_000;
 
 export const MessageSchema = Type.Object({
   id: Type.String(), channelId: Type.String(), senderId: Type.String(), seq: Type.Integer(), kind: Type.String(), content: Type.String(),

@@ -1,3 +1,4 @@
+import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
@@ -7,7 +8,7 @@ import { badRequest, unprocessable } from '../../../../shared/errors.js';
 import { canReadFile, fileToWire, withFreshDownloadUrls } from '../../drive/files.js';
 import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
-import { messageToWire, type SenderInfo, type WireMessage } from '../../../wire.js';
+import { messageToWire, type SenderInfo } from '../../../wire.js';
 import { validateMetadata } from './kinds.js';
 
 export interface SendInput {
@@ -29,14 +30,16 @@ async function resolveAttachments(ctx: ServiceContext, sender: Principal, ids: s
 }
 
 /** Thrown inside the transaction to roll back a seq allocation when a duplicate send wins. */
-class DuplicateSend { constructor(readonly existing: MessageRow) {} }
+class DuplicateSend extends Error {
+  constructor(readonly existing: MessageRow) { super('duplicate send'); }
+}
 
 async function findByClientId(db: ServiceContext['db'] | Trx, channelId: string, senderId: string, clientGeneratedId: string) {
   return db.selectFrom('messages').selectAll().where('channel_id', '=', channelId).where('sender_id', '=', senderId)
     .where('client_generated_id', '=', clientGeneratedId).executeTakeFirst();
 }
 
-export function toWire(row: MessageRow, sender: SenderInfo): WireMessage {
+export function toWire(row: MessageRow, sender: SenderInfo): Message {
   return messageToWire(row, sender);
 }
 
@@ -45,7 +48,7 @@ export function toWire(row: MessageRow, sender: SenderInfo): WireMessage {
  * serialises senders on the channel's stream row, so a duplicate racing us is visible once we
  * hold that lock, and we roll back instead of inserting twice.
  */
-export async function sendMessage(ctx: ServiceContext, sender: Principal, channelId: string, input: SendInput, baseUrl = ''): Promise<{ message: WireMessage; created: boolean }> {
+export async function sendMessage(ctx: ServiceContext, sender: Principal, channelId: string, input: SendInput, baseUrl = ''): Promise<{ message: Message; created: boolean }> {
   const kind = input.kind ?? 'text';
   const metadata = input.metadata ?? {};
   validateMetadata(kind, metadata);
@@ -100,7 +103,7 @@ function tombstoneMetadata(message: MessageRow): Record<string, unknown> {
  * each `message.updated`), inside the delete's transaction: replay over REST, WebSocket or SSE
  * then shows the tombstone, never the text. The message's events all sit at or after its seq.
  */
-async function redactMessageEvents(trx: Trx, message: MessageRow, tombstone: WireMessage) {
+async function redactMessageEvents(trx: Trx, message: MessageRow, tombstone: Message) {
   await trx.updateTable('events')
     .set({ data: sql`data || jsonb_build_object('content', '', 'metadata', ${JSON.stringify(tombstone.metadata)}::jsonb)` })
     .where('stream', '=', message.channel_id).where('seq', '>=', message.seq)
@@ -113,18 +116,18 @@ async function redactMessageEvents(trx: Trx, message: MessageRow, tombstone: Wir
 export async function updateMessage(
   ctx: ServiceContext, actor: Principal, message: MessageRow, sender: Principal,
   change: { content?: string; streaming?: boolean; delete?: boolean },
-): Promise<WireMessage> {
+): Promise<Message> {
   const row = await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
     const now = new Date();
     const updated = await trx.updateTable('messages')
       .set(change.delete
         ? { deleted_at: now, streaming: false, content: '', metadata: JSON.stringify(tombstoneMetadata(message)) }
-        : { content: change.content!, streaming: change.streaming ?? false, edited_at: now })
+        : { content: change.content ?? message.content, streaming: change.streaming ?? false, edited_at: now })
       .where('id', '=', message.id).returningAll().executeTakeFirstOrThrow();
     const wire = toWire(updated, sender);
     if (change.delete) {
       await redactMessageEvents(trx, message, wire);
-      await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: Number(message.seq), deletedBy: actor.id, deletedAt: wire.deletedAt });
+      await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: message.seq, deletedBy: actor.id, deletedAt: wire.deletedAt });
     } else await events.append(message.channel_id, EventType.MessageUpdated, wire);
     return updated;
   });
