@@ -241,6 +241,14 @@ export class SesameClient extends GuardedEmitter {
   async getPrincipal(principalId: string): Promise<{ principal: Principal }> {
     return { principal: await this.http.data('GET', `/principals/${enc(principalId)}`) };
   }
+  /** Admin: every credential of the principal stops working and its open connections close at once. */
+  async disablePrincipal(principalId: string): Promise<{ principal: Principal }> {
+    return { principal: await this.http.data('POST', `/principals/${enc(principalId)}/disable`, { idempotent: true }) };
+  }
+  /** Admin: undoes `disablePrincipal` (keys that were not revoked work again). */
+  async enablePrincipal(principalId: string): Promise<{ principal: Principal }> {
+    return { principal: await this.http.data('POST', `/principals/${enc(principalId)}/enable`, { idempotent: true }) };
+  }
   /** The returned `apiKey` is shown only this once. */
   createApiKey(input: { name: string; principalId?: string; scopes?: ApiKeyScope[]; expiresAt?: string; rateLimitPerMinute?: number }): Promise<{ key: ApiKeyInfo; apiKey: string }> {
     return this.http.data('POST', '/keys', { body: input });

@@ -145,7 +145,7 @@ describe.each(targets())('drive files and attachments on %s', (target) => {
       (await api.call(alice.apiKey, 'POST', `/channels/${dmId}/messages`, { content: 'f', kind: 'attachment', attachmentIds: [file.id] }, forged)).json().data.metadata.attachments[0].downloadUrl,
     ]) expect(new URL(url).origin).toBe('http://127.0.0.1:13531');
 
-    const behindProxy = await startTestApi(target, { SESAME_PUBLIC_API_URL: 'https://sesame.example.com/' });
+    const behindProxy = await startTestApi(target, { SESAME_PUBLIC_URL: 'https://sesame.example.com/' });
     try {
       const agent = await behindProxy.createAgent('proxied');
       const res = await behindProxy.call(agent.apiKey, 'POST', '/drive/files/upload-url', { fileName: 'x.txt', contentType: 'text/plain', size: 1 }, forged);

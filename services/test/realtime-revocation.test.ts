@@ -104,10 +104,27 @@ describe.each(targets())('revocation and expiry end open connections at once, on
     await expectRefused(gateway.url, gateway.httpUrl, { apiKey: agent.apiKey }, agent.apiKey);
   });
 
+  it('closes every connection of a principal an admin disables through POST /principals/:id/disable', async () => {
+    const agent = await api.createAgent('disabled-by-admin');
+    const socket = await connect({ apiKey: agent.apiKey });
+    const stream = await events(agent.apiKey);
+
+    // Only admins disable; nobody through a workspace they are not in.
+    expect((await api.call(agent.apiKey, 'POST', `/principals/${agent.id}/disable`)).statusCode).toBe(403);
+    expect((await api.call(api.adminKey, 'POST', '/principals/pr_nobody/disable')).statusCode).toBe(404);
+    const res = await api.call(api.adminKey, 'POST', `/principals/${agent.id}/disable`);
+    expect(res.statusCode).toBe(200);
+
+    await expectSessionExpired(socket, stream);
+    await expectRefused(gateway.url, gateway.httpUrl, { apiKey: agent.apiKey }, agent.apiKey);
+    expect((await api.call(api.adminKey, 'POST', `/principals/${agent.id}/enable`)).statusCode).toBe(200);
+    expect((await api.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+  });
+
   it('closes connections opened with an access token when the token expires', async () => {
     const agent = await api.createAgent('expiring-token');
-    // Same signing key as the server (stored in the database), a lifetime of a few seconds.
-    const shortLived = await TokenService.create(api.ctx.db, undefined, 3);
+    // Same signing key as the server (its configured secret), a lifetime of a few seconds.
+    const shortLived = await TokenService.create(api.ctx.db, api.ctx.config.SESAME_JWT_SECRET, 3);
     const { token } = await shortLived.issue({ principalId: agent.id, workspaceId: (await api.call(agent.apiKey, 'GET', '/auth/me')).json().data.workspaceId, kind: 'agent' });
     const socket = await connect({ token });
     const stream = await events(token);

@@ -32,6 +32,7 @@ const schema = Type.Object({
   REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
   SESAME_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ pattern: '^sk_[A-Za-z0-9_-]{16,}$', errorMessage: 'must look like sk_ followed by at least 16 url-safe characters' })),
   SESAME_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, errorMessage: 'must be at least 32 characters' })),
+  SESAME_PUBLIC_URL: Type.Optional(urlWithProtocols('http://', 'https://')),
   SESAME_PUBLIC_API_URL: Type.Optional(urlWithProtocols('http://', 'https://')),
   SESAME_PUBLIC_WS_URL: Type.Optional(url()),
   SESAME_ALLOW_SIGNUP: Type.Boolean({ default: false, errorMessage: 'must be true or false' }),

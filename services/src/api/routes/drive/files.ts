@@ -15,12 +15,12 @@ function urlHost(address: string): string {
 }
 
 /**
- * The origin of the links the api hands out (upload and download URLs): `SESAME_PUBLIC_API_URL`
+ * The origin of the links the api hands out (upload and download URLs): `SESAME_PUBLIC_URL` (or its older name `SESAME_PUBLIC_API_URL`)
  * when configured, else the api's own listening address. Never the request's `Host` or
  * `X-Forwarded-Host`: a stored link must not point wherever a client's headers said.
  */
 export function publicBaseUrl(ctx: ServiceContext, request: { server: FastifyInstance }): string {
-  const configured = ctx.config.SESAME_PUBLIC_API_URL;
+  const configured = ctx.config.SESAME_PUBLIC_URL ?? ctx.config.SESAME_PUBLIC_API_URL;
   if (configured) return configured.replace(/\/+$/, '');
   // Listening: the bound address (PORT=0 picks a free port). Driven by inject(): the configured one.
   const bound = request.server.server.address();

@@ -1,10 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import { appendAudit } from '../../../shared/audit.js';
 import { assertAcceptablePublicKey } from '../../../shared/auth/ed25519.js';
+import { publishRevocation } from '../../../shared/auth/revocations.js';
 import { generateApiKey, hashPassword } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { isUniqueViolation } from '../../../shared/db/errors.js';
-import { conflict, notFound } from '../../../shared/errors.js';
+import { conflict, notFound, unprocessable } from '../../../shared/errors.js';
 import { newId } from '../../../shared/ids.js';
 import { caller, requireAdmin } from '../../../shared/http/authentication.js';
 import { Data, IdParams, Page, PageQuery, Text, decodeCursor, encodeCursor, errorResponses, pageOf } from '../../../shared/http/schemas.js';
@@ -79,6 +80,32 @@ export async function principalRoutes(app: TypedApp, ctx: ServiceContext) {
       throw err;
     }
   });
+
+  // Disabling is how an admin takes a principal out: every key, token and session of it stops
+  // working at once (authentication refuses disabled principals), and open WebSocket/SSE
+  // connections are closed through the revocation topic. Enabling undoes it; nothing is deleted.
+  for (const action of ['disable', 'enable'] as const) {
+    app.post(`/principals/:id/${action}`, {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['principals'], summary: action === 'disable' ? 'Disable a principal: its credentials stop working and its connections close (admin)' : 'Enable a disabled principal again (admin)',
+        params: IdParams, response: { 200: Data(PrincipalSchema), ...errorResponses },
+      },
+    }, async (request) => {
+      const admin = requireAdmin(request).principal;
+      const { id } = request.params;
+      if (action === 'disable' && id === admin.id) throw unprocessable('id: an admin cannot disable themself');
+      const row = await ctx.db.transaction().execute(async (trx) => {
+        const updated = await trx.updateTable('principals').set({ disabled_at: action === 'disable' ? new Date() : null })
+          .where('id', '=', id).where('workspace_id', '=', admin.workspace_id).returningAll().executeTakeFirst();
+        if (!updated) throw notFound('Principal');
+        await appendAudit(trx, { workspaceId: admin.workspace_id, actorId: admin.id, action: `principal.${action}d`, targetType: 'principal', targetId: id, data: {} });
+        return updated;
+      });
+      if (action === 'disable') await publishRevocation(ctx, { type: 'principal', principalId: id });
+      return { data: principalToWire(row) };
+    });
+  }
 
   app.get('/principals', {
     config: { scope: 'read' },
