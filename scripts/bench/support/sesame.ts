@@ -19,7 +19,7 @@ export interface SesameOptions {
   env?: Record<string, string>;
 }
 
-/** The env every bench gives Sesame: loopback, quiet logs, no rate limit in the way. */
+/** The env every bench gives Sesame: loopback, quiet logs, no rate limit or per-address cap in the way. */
 function sesameEnv(services: TestServices, adminKey: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: services.databaseUrl,
@@ -32,13 +32,17 @@ function sesameEnv(services: TestServices, adminKey: string, extra: Record<strin
     SESAME_BOOTSTRAP_API_KEY: adminKey,
     SESAME_JWT_SECRET: randomBytes(32).toString('base64url'),
     SESAME_RATE_LIMIT_PER_MINUTE: '100000000',
+    SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000000',
+    // Every bench client connects from 127.0.0.1.
+    SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
     SESAME_DATA_DIR: `${services.dir}/sesame`,
     ...extra,
   };
 }
 
 function spawnRole(role: 'api' | 'gateway', env: Record<string, string>, nodeArgs: string[] = []): Child {
-  return spawnNode([...nodeArgs, '--conditions=source', '--import', 'tsx', 'src/cli.ts', role], {
+  // The compiled server, as production runs it (`npm run bench` builds it first).
+  return spawnNode([...nodeArgs, '--enable-source-maps', 'bin/sesame-server.mjs', role], {
     cwd: `${repoRoot}services`, env, label: `sesame ${role}`,
   });
 }
