@@ -48,4 +48,16 @@ describe.each(targets())('who may remove whom from a channel on %s', (target) =>
     expect((await api.call(writeKey, 'DELETE', `/channels/${channelId}/members/${admin.id}`)).statusCode).toBe(403);
     expect(await members(channelId)).toContain(admin.id);
   });
+  it('an admin acting through a key without the admin scope manages only what its channel role allows', async () => {
+    const channelId = await channelWithEveryone();
+    const writeKey = (await api.call(otherAdmin.apiKey, 'POST', '/keys', { name: 'write-only-manage', scopes: ['write'] })).json().data.apiKey as string;
+    // Not the owner: renaming, removing a plain member and deleting the owner's message are owner or admin powers.
+    expect((await api.call(writeKey, 'PATCH', `/channels/${channelId}`, { name: 'renamed' })).statusCode).toBe(403);
+    expect((await api.call(writeKey, 'DELETE', `/channels/${channelId}/members/${member.id}`)).statusCode).toBe(403);
+    const message = (await api.call(owner.apiKey, 'POST', `/channels/${channelId}/messages`, { content: 'the owner speaks' })).json().data;
+    expect((await api.call(writeKey, 'DELETE', `/channels/${channelId}/messages/${message.id}`)).statusCode).toBe(403);
+    // The same admin with its full key may.
+    expect((await api.call(otherAdmin.apiKey, 'PATCH', `/channels/${channelId}`, { name: 'renamed' })).statusCode).toBe(200);
+    expect((await api.call(otherAdmin.apiKey, 'DELETE', `/channels/${channelId}/messages/${message.id}`)).statusCode).toBe(200);
+  });
 });

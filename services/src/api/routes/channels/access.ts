@@ -1,6 +1,8 @@
+import type { AuthContext } from '../../../shared/auth/authenticate.js';
 import type { Db } from '../../../shared/db/database.js';
 import type { Channel, MemberRole, Principal } from '../../../shared/db/schema.js';
 import { forbidden, notFound } from '../../../shared/errors.js';
+import { actsAsAdmin } from '../../../shared/http/authentication.js';
 
 /**
  * The channel if `principal` may read it. Another workspace's channel is a 404 (its existence is
@@ -14,6 +16,11 @@ export async function channelForMember(db: Db, principal: Principal, channelId: 
   return { channel, role: membership.role };
 }
 
-export function canManage(role: MemberRole, principal: Principal): boolean {
-  return role === 'owner' || role === 'admin' || principal.is_admin;
+/**
+ * Channel owners and channel admins manage a channel; so does a workspace admin acting as one (a
+ * session, or a key that carries the `admin` scope — an admin's `write` key manages only the
+ * channels it owns).
+ */
+export function canManage(role: MemberRole, auth: AuthContext): boolean {
+  return role === 'owner' || role === 'admin' || actsAsAdmin(auth);
 }

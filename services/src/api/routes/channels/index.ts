@@ -51,10 +51,11 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Rename, describe, set context', params: IdParams, body: UpdateChannelBody, response: { 200: Data(ChannelSchema), ...errorResponses } },
   }, async (request) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { channel, role } = await channelForMember(ctx.db, me, request.params.id);
     if (channel.kind === 'dm') throw forbidden('DMs cannot be renamed');
-    if (!canManage(role, me)) throw forbidden('Only channel owners and admins can change the channel');
+    if (!canManage(role, auth)) throw forbidden('Only channel owners and admins can change the channel');
     const patch = request.body;
     const updated = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
       const row = await trx.updateTable('channels').set(patch).where('id', '=', channel.id).returningAll().executeTakeFirstOrThrow();
@@ -82,12 +83,13 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: { tags: ['channels'], summary: 'Add a member', params: IdParams, body: AddMemberBody, response: { 201: Data(MemberSchema), ...errorResponses } },
   }, async (request, reply) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { channel, role } = await channelForMember(ctx.db, me, request.params.id);
     if (channel.kind === 'dm') throw forbidden('DMs have exactly two members');
-    if (!canManage(role, me) && channel.kind !== 'collaboration' && channel.kind !== 'group') throw forbidden('Only channel owners and admins can add members');
+    if (!canManage(role, auth) && channel.kind !== 'collaboration' && channel.kind !== 'group') throw forbidden('Only channel owners and admins can add members');
     const body = request.body;
-    if (body.role && body.role !== 'member' && !canManage(role, me)) throw forbidden('Only owners and admins grant roles');
+    if (body.role && body.role !== 'member' && !canManage(role, auth)) throw forbidden('Only owners and admins grant roles');
     const principal = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
       await assertPrincipalsInWorkspace(trx, me.workspace_id, [body.principalId]).catch(() => { throw notFound('Principal'); });
       const existing = await trx.selectFrom('channel_members').select('role').where('channel_id', '=', channel.id).where('principal_id', '=', body.principalId).executeTakeFirst();
@@ -109,7 +111,7 @@ export async function channelRoutes(app: TypedApp, ctx: ServiceContext) {
     const { channel, role } = await channelForMember(ctx.db, me, id);
     if (channel.kind === 'dm') throw forbidden('DMs have exactly two members');
     if (principalId !== me.id) {
-      if (!canManage(role, me)) throw forbidden('Only channel owners and admins can remove others');
+      if (!canManage(role, auth)) throw forbidden('Only channel owners and admins can remove others');
       // A channel owner must not be able to shut a workspace admin out of a channel.
       const target = await ctx.db.selectFrom('principals').select('is_admin').where('id', '=', principalId).where('workspace_id', '=', me.workspace_id).executeTakeFirst();
       if (target?.is_admin && !actsAsAdmin(auth)) throw forbidden('Only a workspace admin (or the admin themself) can remove a workspace admin from a channel');

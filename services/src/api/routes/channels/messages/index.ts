@@ -89,9 +89,10 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Delete (tombstone) a message', params: MessageParams, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
-    const me = caller(request).principal;
+    const auth = caller(request);
+    const me = auth.principal;
     const { message, sender, role } = await loadMessage(request.params, me);
-    if (message.sender_id !== me.id && !canManage(role, me)) throw forbidden('Only the sender or a channel owner/admin can delete a message');
+    if (message.sender_id !== me.id && !canManage(role, auth)) throw forbidden('Only the sender or a channel owner/admin can delete a message');
     if (message.deleted_at) return { data: toWire(message, sender) };
     return { data: await updateMessage(ctx, me, message, sender, { delete: true }) };
   });
