@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SesameError } from '../src/shared/errors.js';
+import { createHttpApp } from '../src/shared/http/create-http-app.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 
@@ -59,5 +61,21 @@ describe('the shared HTTP edge', () => {
     const health = await gateway.app.inject({ method: 'GET', url: '/health' });
     expect(health.statusCode).toBe(200);
     expect(health.json().status).toBe('healthy');
+  });
+  it('says when to retry on a 429 and on a 503 that knows (Retry-After header and retryAfter member)', async () => {
+    const app = createHttpApp(api.ctx, { edge: 'api' });
+    app.get('/busy', { config: { public: true } }, async () => { throw new SesameError('service-unavailable', 'Too busy; retry shortly', { retryAfter: 2 }); });
+    app.get('/limited', { config: { public: true } }, async () => { throw new SesameError('rate-limited', 'Slow down', { retryAfter: 7 }); });
+    try {
+      const busy = await app.inject({ method: 'GET', url: '/busy' });
+      expect(busy.statusCode).toBe(503);
+      expect(busy.headers['retry-after']).toBe('2');
+      expect(busy.json()).toMatchObject({ type: 'urn:sesame:error:service-unavailable', retryAfter: 2 });
+      const limited = await app.inject({ method: 'GET', url: '/limited' });
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['retry-after']).toBe('7');
+    } finally {
+      await app.close();
+    }
   });
 });

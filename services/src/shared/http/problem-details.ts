@@ -63,7 +63,8 @@ export function installProblemDetails(app: FastifyInstance) {
     let problem: ProblemDetails;
     if (error instanceof SesameError) {
       problem = error.toProblem();
-      if (error.kind === 'rate-limited' && typeof error.extensions.retryAfter === 'number') {
+      // A 429, or a 503 that knows when capacity returns (the password-hashing queue), says when to retry.
+      if ((error.kind === 'rate-limited' || error.kind === 'service-unavailable') && typeof error.extensions.retryAfter === 'number') {
         reply.header('retry-after', String(error.extensions.retryAfter));
       }
     } else {
