@@ -70,6 +70,10 @@ describe('lease state machine (properties)', () => {
             expect(step.self || before.status !== 'requested' || now >= Date.parse(before.pendingExpiresAt)).toBe(true);
           }
           if (step.kind === 'revoke') expect(TERMINAL.has(before.status)).toBe(true);
+          if (step.kind === 'renew') {
+            const renewable = (before.status === 'approved' || before.status === 'active') && expiry !== null && now < expiry;
+            expect(renewable).toBe(false);
+          }
           continue;
         }
         // Only documented transitions happen, and a final state never changes again.
@@ -161,6 +165,7 @@ describe('lease decisions and uses: errors', () => {
     expect(Date.parse(renewLease(approved, 1, clock).expiresAt!)).toBe(Date.parse(approved.expiresAt!) + 1000);
     expect(failure(() => renewLease(approved, 0.5, clock))).toMatchObject({ code: 'invalid_lease', message: 'a renewal must add a positive number of seconds' });
     const used = useLease(approved, clock);
+    expect(Date.parse(renewLease(used, 60, clock).expiresAt!)).toBe(Date.parse(used.expiresAt!) + 60_000);
     expect(failure(() => useLease(used, clock))).toMatchObject({ code: 'lease_exhausted', message: 'the lease has no uses left' });
     const revoked = revokeLease(used, 'human_1', clock);
     expect(failure(() => useLease(revoked, clock))).toMatchObject({ code: 'lease_revoked', message: 'the lease was revoked' });
