@@ -16,6 +16,7 @@ export class Keyring {
     for (const [version, key] of Object.entries(keys)) {
       const v = Number(version);
       if (!Number.isInteger(v) || v < 1) throw new VaultError('invalid_key', `key version must be a positive integer, got "${version}"`);
+      // Stryker disable next-line ConditionalExpression: Buffer.from(bytes, 'base64') ignores the encoding and copies the bytes, as Buffer.from(bytes) does
       const bytes = typeof key === 'string' ? Buffer.from(key, 'base64') : Buffer.from(key);
       if (bytes.length !== KEY_BYTES) throw new VaultError('invalid_key', `master key v${v} must be ${KEY_BYTES} bytes (base64), got ${bytes.length}`);
       this.keys.set(v, bytes);
