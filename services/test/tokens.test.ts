@@ -1,11 +1,17 @@
 import fc from 'fast-check';
 import { decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { TokenService, type AccessClaims } from '../src/shared/auth/tokens.js';
 import { memoryDb } from './support/memory-db.js';
+
+// existsSync, spied on: lets a test lose the race against another process writing the secret file.
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  return { ...actual, existsSync: vi.fn(actual.existsSync) };
+});
 
 /**
  * TokenService without a server: access and capability tokens signed and checked in memory, the
@@ -241,5 +247,19 @@ describe('the signing secret', () => {
     await expect(TokenService.create(settings().db, undefined, TTL, file)).rejects.toThrow(`${file}: the JWT secret must be at least 32 characters (delete the file to generate a new one)`);
     writeFileSync(file, 'x'.repeat(32));
     await expect(TokenService.create(settings().db, undefined, TTL, file)).resolves.toBeInstanceOf(TokenService);
+  });
+
+  it('keeps the secret another process wrote between its check and its write', async () => {
+    const file = join(dir, 'raced-jwt-secret');
+    writeFileSync(file, SECRET, { mode: 0o600 });
+    vi.mocked(existsSync).mockReturnValueOnce(false); // it looked before the other process wrote
+    const tokens = await TokenService.create(settings().db, undefined, TTL, file);
+    expect(readFileSync(file, 'utf8')).toBe(SECRET);
+    expect(await (await service(SECRET)).verify((await tokens.issue(claims)).token)).toEqual(claims);
+  });
+
+  it('reports a secret file it cannot write', async () => {
+    const file = join(dir, 'x'.repeat(300)); // longer than a file name may be
+    await expect(TokenService.create(settings().db, undefined, TTL, file)).rejects.toThrow(/ENAMETOOLONG: name too long, open/);
   });
 });
