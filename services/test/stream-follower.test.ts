@@ -363,6 +363,16 @@ describe('StreamFollower', () => {
     expect(owner.seqs).toEqual([1, 2, 1, 2, 3, 4]);
   });
 
+  it('a rewind before the first seq resends everything, without a resync', async () => {
+    const { log, owner, follower } = setup();
+    await follower.begin(0, 0);
+    log.commit(1, 2);
+    for (const seq of [1, 2]) follower.onEvent(live(seq));
+    await follower.rewind(-5);
+    expect(owner.seqs).toEqual([1, 2, 1, 2]);
+    expect(owner.resyncs).toEqual([]);
+  });
+
   it('a rewind ahead of what was sent changes nothing: later events still arrive', async () => {
     const { log, owner, follower } = setup();
     await follower.begin(0, 0);

@@ -92,8 +92,8 @@ export class StreamFollower implements TopicListener {
   /** The client asks to have everything after `afterSeq` again (it lost what we sent). */
   rewind(afterSeq: number): Promise<void> {
     if (!this.started) return Promise.resolve();
-    // Stryker disable next-line EqualityOperator: equivalent, at afterSeq === sent the assignment keeps sent as it is
-    if (afterSeq < this.sent) this.sent = Math.max(0, afterSeq);
+    // Back, never forward (what was sent stays sent), and never below 0.
+    this.sent = Math.min(this.sent, Math.max(0, afterSeq));
     return this.requestFill();
   }
 
