@@ -3,7 +3,6 @@ import { sha512 } from '@noble/hashes/sha2';
 import { describe, expect, it } from 'vitest';
 import { assertAcceptablePublicKey, challengeMessage, verifySignature } from '../src/shared/auth/ed25519.js';
 
-ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const fromHex = (value: string) => Uint8Array.from(Buffer.from(value, 'hex'));
@@ -130,5 +129,68 @@ describe('Ed25519 signature verification', () => {
     const s = LEToNumber(signature.slice(32));
     const malleated = ed.etc.concatBytes(signature.slice(0, 32), numberToLE(s + L));
     expect(verifySignature(b64(publicKey), message, b64(malleated))).toBe(false);
+  });
+});
+
+describe('Ed25519 key and signature encodings', () => {
+  const message = challengeMessage('agent', 'nonce-1');
+  const signed = () => {
+    const { privateKey, publicKey } = keyPair();
+    return { publicKey, signature: ed.sign(message, privateKey) };
+  };
+
+  it('accepts keys and signatures with surrounding whitespace, and url-safe base64 with padding', () => {
+    const { publicKey, signature } = signed();
+    expect(refusal(` ${b64(publicKey)}\n`)).toBeNull();
+    expect(refusal(`\t${hex(publicKey)} `)).toBeNull();
+    expect(verifySignature(` ${b64(publicKey)}\n`, message, ` ${hex(signature)}\n`)).toBe(true);
+    const urlSafe = `${Buffer.from(publicKey).toString('base64url')}=`;
+    expect(refusal(urlSafe)).toBeNull();
+    expect(verifySignature(urlSafe, message, Buffer.from(signature).toString('base64url'))).toBe(true);
+  });
+
+  it('refuses hex with anything around it, or an odd number of digits', () => {
+    const { publicKey } = keyPair();
+    for (const key of [`${hex(publicKey)}gg`, `${hex(publicKey)}gg00`, `${hex(publicKey)}0`, `0${hex(publicKey)}`]) {
+      expect(refusal(key), key).toBe('publicKey: is not a valid Ed25519 public key (32 bytes, base64 or hex)');
+    }
+  });
+
+  it('refuses base64 with characters outside its alphabet, or more than two padding characters', () => {
+    const { publicKey, signature } = signed();
+    const key = b64(publicKey);
+    for (const bad of [`${key.slice(0, 20)}.${key.slice(20)}`, `.${key}`, `${key}.`, `${key.slice(0, 20)} ${key.slice(20)}`, `${key.replace(/=$/, '')}===`]) {
+      expect(refusal(bad), bad).toBe('publicKey: is not a valid Ed25519 public key (32 bytes, base64 or hex)');
+      expect(verifySignature(bad, message, b64(signature)), bad).toBe(false);
+    }
+    const sig = b64(signature);
+    expect(verifySignature(key, message, `${sig.slice(0, 30)}.${sig.slice(30)}`)).toBe(false);
+  });
+
+  it('returns false, never throws, for keys and signatures that are not key material or have the wrong length', () => {
+    const { publicKey, signature } = signed();
+    const cases: Array<[string, string]> = [
+      ['not a key!', b64(signature)],
+      [b64(publicKey), 'not a signature!'],
+      ['', ''],
+      [b64(publicKey.slice(0, 31)), b64(signature)],
+      [b64(publicKey), b64(signature.slice(0, 63))],
+      [b64(publicKey), b64(ed.etc.concatBytes(signature, new Uint8Array([0])))],
+    ];
+    for (const [key, sig] of cases) expect(verifySignature(key, message, sig), `${key} / ${sig}`).toBe(false);
+  });
+
+  it('rejects a key with a small-order component even with a signature the cofactored equation accepts', () => {
+    const { scalar } = ed.utils.getExtendedPublicKey(ed.utils.randomPrivateKey());
+    const mixedKey = ed.Point.BASE.multiply(scalar).add(ed.Point.fromHex(SMALL_ORDER_KEYS[4])).toBytes();
+    let r: bigint, R: Uint8Array, k: bigint;
+    do { // until k·T is not the identity: then only the cofactored equation holds
+      r = ed.etc.mod(LEToNumber(ed.utils.randomPrivateKey()), L);
+      R = ed.Point.BASE.multiply(r).toBytes();
+      k = ed.etc.mod(LEToNumber(sha512(ed.etc.concatBytes(R, mixedKey, message))), L);
+    } while (k % 8n === 0n);
+    const signature = ed.etc.concatBytes(R, numberToLE(ed.etc.mod(r + k * scalar, L)));
+    expect(ed.verify(signature, message, mixedKey, { zip215: false }), 'cofactored verification accepts it').toBe(true);
+    expect(verifySignature(b64(mixedKey), message, b64(signature))).toBe(false);
   });
 });

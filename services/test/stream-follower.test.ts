@@ -1,4 +1,5 @@
 import type { SesameEvent } from '@sesamespace/sdk/protocol';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StreamFollower, type FollowerOwner } from '../src/gateway/stream-follower.js';
 import type { EphemeralFrame, HubEvent, WireFrame } from '../src/gateway/stream-hub.js';
@@ -18,6 +19,8 @@ class FakeEventLog {
   readonly reads: Array<{ afterSeq: number; limit: number }> = [];
   private gates: Array<() => void> = [];
   held = false;
+  /** Reads see the log as it was when they were issued (a query's snapshot), not when released. */
+  snapshotReads = false;
   failWith: Error | undefined;
 
   commit(...seqs: number[]) { for (const seq of seqs) this.events.push(event(seq)); }
@@ -28,10 +31,15 @@ class FakeEventLog {
 
   read = async (stream: string, afterSeq: number, limit: number): Promise<SesameEvent[]> => {
     this.reads.push({ afterSeq, limit });
+    const snapshot = this.select(stream, afterSeq, limit);
     if (this.held) await new Promise<void>((resolve) => this.gates.push(resolve));
     if (this.failWith) throw this.failWith;
-    return this.events.filter((e) => e.stream === stream && e.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit);
+    return this.snapshotReads ? snapshot : this.select(stream, afterSeq, limit);
   };
+
+  private select(stream: string, afterSeq: number, limit: number) {
+    return this.events.filter((e) => e.stream === stream && e.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit);
+  }
 }
 
 class FakeOwner implements FollowerOwner {
@@ -255,5 +263,233 @@ describe('StreamFollower', () => {
     await follower.begin(0, 1);
     expect(owner.failures).toEqual([log.failWith]);
     expect(owner.seqs).toEqual([]);
+  });
+
+  it('holds live events that arrive before begin(), even the next one, and sends nothing on a head before then', async () => {
+    const { log, owner, follower } = setup();
+    follower.onEvent(live(1));
+    follower.onHead(3);
+    await follower.rewind(0);
+    await settle();
+    expect(owner.seqs).toEqual([]);
+    expect(log.reads).toEqual([]);
+    log.commit(1, 2);
+    await follower.begin(0, 2);
+    expect(owner.seqs).toEqual([1, 2]);
+    expect(owner.delivered[0].frame.toString()).toBe('live-1');
+    expect(owner.resyncs).toEqual([]);
+  });
+
+  it('starting at the head with held events past a gap, reads the gap', async () => {
+    const { log, owner, follower } = setup();
+    log.commit(4, 5);
+    follower.onEvent(live(5));
+    await follower.begin(3, 3);
+    expect(owner.seqs).toEqual([4, 5]);
+    expect(owner.replays).toEqual([]); // nothing to replay at the head
+  });
+
+  it('replays with no resync when nothing was pruned, and reads nothing more once done', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { log, owner, follower, setHead } = setup({ batchSize: 2 });
+    log.commit(1, 2, 3, 4, 5);
+    setHead(5);
+    follower.onEvent(live(4));
+    follower.onEvent(live(5));
+    await follower.begin(0, 5);
+    expect(owner.seqs).toEqual([1, 2, 3, 4, 5]);
+    expect(owner.resyncs).toEqual([]);
+    const reads = log.reads.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    await follower.rewind(5); // at the head: nothing to resend, nothing pruned
+    expect(owner.resyncs).toEqual([]);
+    expect(log.reads.length).toBe(reads + 1);
+    expect(owner.seqs).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('never sends a live event past a full send buffer during replay', async () => {
+    const { log, owner, follower } = setup({ batchSize: 3 });
+    log.commit(1, 2, 3, 4, 5, 6);
+    owner.fullAfter = 2;
+    const replay = follower.begin(0, 6);
+    await settle();
+    expect(owner.seqs).toEqual([1, 2]);
+    follower.onEvent(live(3)); // the next seq, but the client has no room
+    await settle();
+    expect(owner.seqs).toEqual([1, 2]);
+    owner.drain();
+    await replay;
+    expect(owner.seqs).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(owner.delivered[2].frame.toString()).toBe('live-3');
+  });
+
+  it('stopped during a replay: no more events, no resync and no replayed frame', async () => {
+    const { log, owner, follower } = setup();
+    log.commit(3, 4); // 1 and 2 pruned
+    log.hold();
+    const replay = follower.begin(0, 4);
+    follower.stop();
+    log.release();
+    await replay;
+    expect(owner.seqs).toEqual([]);
+    expect(owner.resyncs).toEqual([]);
+    expect(owner.replays).toEqual([]);
+  });
+
+  it('stopped while the send buffer is full: sends nothing once room comes back', async () => {
+    const { log, owner, follower } = setup();
+    log.commit(1, 2, 3);
+    owner.fullAfter = 1;
+    const replay = follower.begin(0, 3);
+    await settle();
+    expect(owner.seqs).toEqual([1]);
+    follower.stop();
+    owner.drain();
+    await replay;
+    expect(owner.seqs).toEqual([1]);
+    expect(owner.replays).toEqual([]);
+  });
+
+  it('a rewind while the send buffer is full resends from the rewound seq, in order', async () => {
+    const { log, owner, follower } = setup();
+    log.commit(1, 2, 3, 4);
+    owner.fullAfter = 2;
+    const replay = follower.begin(0, 4);
+    await settle();
+    expect(owner.seqs).toEqual([1, 2]);
+    const rewound = follower.rewind(0);
+    owner.drain();
+    await Promise.all([replay, rewound]);
+    expect(owner.seqs).toEqual([1, 2, 1, 2, 3, 4]);
+  });
+
+  it('a rewind before the first seq resends everything, without a resync', async () => {
+    const { log, owner, follower } = setup();
+    await follower.begin(0, 0);
+    log.commit(1, 2);
+    for (const seq of [1, 2]) follower.onEvent(live(seq));
+    await follower.rewind(-5);
+    expect(owner.seqs).toEqual([1, 2, 1, 2]);
+    expect(owner.resyncs).toEqual([]);
+  });
+
+  it('a rewind ahead of what was sent changes nothing: later events still arrive', async () => {
+    const { log, owner, follower } = setup();
+    await follower.begin(0, 0);
+    for (const seq of [1, 2]) follower.onEvent(live(seq));
+    await follower.rewind(4);
+    log.commit(1, 2, 3, 4);
+    follower.onEvent(live(3));
+    follower.onEvent(live(4));
+    await settle();
+    expect(owner.seqs).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reads again at once when more became known during a read, without waiting for the retry timer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { log, owner, follower, setHead } = setup();
+    await follower.begin(0, 0);
+    log.snapshotReads = true;
+    log.hold();
+    follower.onEvent(live(3)); // starts a read that sees an empty log
+    log.commit(1, 2, 3);
+    setHead(3);
+    follower.onHead(3); // arrives while that read is in flight
+    log.release();
+    await settle();
+    expect(owner.seqs).toEqual([1, 2, 3]);
+    expect(log.reads.map((r) => r.afterSeq)).toEqual([0, 0]);
+  });
+
+  it('waits for a hole below the head to become readable instead of skipping it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { log, owner, follower, setHead } = setup();
+    await follower.begin(0, 0);
+    setHead(2);
+    follower.onEvent(live(2)); // 1 committed but not yet visible to our reads
+    await settle();
+    expect(owner.resyncs).toEqual([]);
+    expect(owner.seqs).toEqual([]);
+    log.commit(1, 2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(owner.seqs).toEqual([1, 2]);
+    expect(owner.resyncs).toEqual([]);
+  });
+
+  it('keeps no retry going once the events it held were delivered', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { log, owner, follower } = setup({ batchSize: 2 });
+    log.commit(1, 2, 3, 4, 5, 6);
+    follower.onEvent(live(5)); // held before begin; the replay delivers it from the store
+    log.hold();
+    const replay = follower.begin(2, 5);
+    follower.onEvent(live(6));
+    log.release();
+    await replay;
+    expect(owner.seqs).toEqual([3, 4, 5, 6]);
+    const reads = log.reads.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    await settle();
+    expect(log.reads.length).toBe(reads);
+  });
+});
+
+describe('StreamFollower, for any interleaving', () => {
+  type Step =
+    | { kind: 'commit' } // the api commits the next seq; its publish is now in flight
+    | { kind: 'publish'; pick: number } // one in-flight publish reaches the node (any order)
+    | { kind: 'lose'; pick: number } // one in-flight publish is lost
+    | { kind: 'duplicate'; pick: number } // a publish already seen arrives again
+    | { kind: 'head' } // the head poll reports the committed head
+    | { kind: 'begin'; cursor: number } // the client connects from a cursor (a fraction of the head)
+    | { kind: 'settle' };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 4, arbitrary: fc.constant({ kind: 'commit' as const }) },
+    { weight: 4, arbitrary: fc.nat().map((pick) => ({ kind: 'publish' as const, pick })) },
+    { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'lose' as const, pick })) },
+    { weight: 1, arbitrary: fc.nat().map((pick) => ({ kind: 'duplicate' as const, pick })) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'head' as const }) },
+    { weight: 1, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }).map((cursor) => ({ kind: 'begin' as const, cursor })) },
+    { weight: 2, arbitrary: fc.constant({ kind: 'settle' as const }) },
+  );
+
+  it('delivers every seq after the cursor exactly once, in order, despite reordered, lost and duplicated publishes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 40 }), fc.integer({ min: 1, max: 4 }), async (steps, batchSize) => {
+      const { log, owner, follower, setHead } = setup({ batchSize });
+      let committed = 0;
+      let cursor: number | undefined;
+      const inFlight: number[] = [];
+      const published: number[] = [];
+      const publish = (seq: number) => { published.push(seq); follower.onEvent(live(seq)); };
+      const begin = async (fraction: number) => {
+        cursor = Math.floor(fraction * committed);
+        setHead(committed);
+        void follower.begin(cursor, committed);
+        await settle();
+      };
+      for (const s of steps) {
+        if (s.kind === 'commit') { committed += 1; log.commit(committed); inFlight.push(committed); }
+        else if (s.kind === 'publish' && inFlight.length) publish(inFlight.splice(s.pick % inFlight.length, 1)[0]);
+        else if (s.kind === 'lose' && inFlight.length) inFlight.splice(s.pick % inFlight.length, 1);
+        else if (s.kind === 'duplicate' && published.length) publish(published[s.pick % published.length]);
+        else if (s.kind === 'head') { setHead(committed); follower.onHead(committed); }
+        else if (s.kind === 'begin' && cursor === undefined) await begin(s.cursor);
+        else if (s.kind === 'settle') await settle();
+      }
+      if (cursor === undefined) await begin(0);
+      for (const seq of inFlight.splice(0)) publish(seq);
+      setHead(committed);
+      follower.onHead(committed); // the poll that finds what lost publishes hid
+      await settle();
+      await vi.advanceTimersByTimeAsync(1_000);
+      await settle();
+      const expected = Array.from({ length: committed - cursor! }, (_, i) => cursor! + 1 + i);
+      expect(owner.seqs).toEqual(expected);
+      expect(owner.resyncs).toEqual([]);
+      expect(owner.failures).toEqual([]);
+      follower.stop();
+    }), { numRuns: 200 });
   });
 });

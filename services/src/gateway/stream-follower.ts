@@ -35,6 +35,7 @@ export class StreamFollower implements TopicListener {
   private stopped = false;
   private readonly pending = new Map<number, HubEvent>();
   private filling: Promise<void> | null = null;
+  // Stryker disable next-line BooleanLiteral: equivalent, fill() sets it to false before it is first read
   private refill = false;
   private holeTimer: NodeJS.Timeout | undefined;
 
@@ -91,7 +92,8 @@ export class StreamFollower implements TopicListener {
   /** The client asks to have everything after `afterSeq` again (it lost what we sent). */
   rewind(afterSeq: number): Promise<void> {
     if (!this.started) return Promise.resolve();
-    if (afterSeq < this.sent) this.sent = Math.max(0, afterSeq);
+    // Back, never forward (what was sent stays sent), and never below 0.
+    this.sent = Math.min(this.sent, Math.max(0, afterSeq));
     return this.requestFill();
   }
 
@@ -130,6 +132,8 @@ export class StreamFollower implements TopicListener {
           this.sent = head;
         }
         for (const event of batch) {
+          // Only spares a wait for capacity: the same check after the wait skips the event anyway.
+          // Stryker disable next-line ConditionalExpression: equivalent (see above)
           if (event.seq !== this.sent + 1) continue;
           await this.owner.waitForCapacity();
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
