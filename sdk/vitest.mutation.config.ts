@@ -9,6 +9,7 @@ export default defineConfig({
     include: [
       'test/event-sequencer*.test.ts',
       'test/cursor-store*.test.ts',
+      'test/file-cursor-store*.test.ts',
       'test/backoff*.test.ts',
       'test/webhooks*.test.ts',
       'test/protocol*.test.ts',
