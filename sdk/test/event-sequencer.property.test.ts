@@ -325,3 +325,73 @@ describe('EventSequencer edge cases', () => {
     expect(delivered.at(-1)).toBe(10_001);
   });
 });
+
+describe('EventSequencer: what each guard prevents', () => {
+  it('does not buffer (nor fetch for) frames at or below the cursor', async () => {
+    const h = harness(100);
+    h.sequencer.restore({ ch_1: 5 });
+    h.sequencer.push(event('ch_1', 3));
+    h.sequencer.push(event('ch_1', 5));
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.runAllTimersAsync();
+    await h.sequencer.idle();
+    expect(h.fetches).toEqual([]);
+    expect(h.delivered).toEqual({});
+  });
+
+  it('drops buffered frames a skip passed, so no gap fill follows', async () => {
+    const h = harness(100);
+    h.sequencer.restore({ ch_1: 1 });
+    h.sequencer.push(event('ch_1', 5));
+    h.sequencer.push(event('ch_1', 4));
+    h.sequencer.skipTo('ch_1', 6); // cursor 5: both buffered frames are behind or at it
+    await vi.runAllTimersAsync();
+    await h.sequencer.idle();
+    expect(h.fetches).toEqual([]);
+    expect(h.delivered).toEqual({});
+  });
+
+  it('announces a cursor change only when the cursor moved', () => {
+    const h = harness(100);
+    h.sequencer.restore({ ch_1: 3 });
+    h.sequencer.restore({ ch_1: 3 });
+    h.sequencer.skipTo('ch_1', 4);
+    expect(h.cursorsAtAdvance).toEqual([{ ch_1: 3 }]);
+  });
+
+  it('an explicit fill() cancels the pending grace timer', () => {
+    const h = harness(100);
+    h.sequencer.restore({ ch_1: 1 });
+    h.sequencer.push(event('ch_1', 4));
+    expect(vi.getTimerCount()).toBe(1);
+    void h.sequencer.fill('ch_1');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a stream that had no cursor when the connection announced its head is not fetched when it starts later', async () => {
+    const h = harness(100);
+    h.sequencer.resetHeads({ ch_1: 5 });
+    h.sequencer.push(event('ch_1', 2)); // the first event defines where the stream starts
+    h.sequencer.observeHeads({ ch_1: 5 });
+    await h.sequencer.idle();
+    expect(h.fetches).toEqual([]);
+  });
+
+  it('stops fetching on an empty page even if it claims more, and on a stream without a cursor', async () => {
+    const fetches: number[] = [];
+    const errors: unknown[] = [];
+    const sequencer = new EventSequencer({
+      deliver: () => {},
+      fetchAfter: async (_s, after) => { fetches.push(after); return { events: [], hasMore: true }; },
+      historyPruned: () => {},
+      advanced: () => {},
+      error: (err) => errors.push(err),
+    });
+    await sequencer.fill('ch_1');
+    expect(fetches).toEqual([]);
+    sequencer.restore({ ch_1: 3 });
+    await sequencer.fill('ch_1');
+    expect(fetches).toEqual([3]);
+    expect(errors).toEqual([]);
+  });
+});

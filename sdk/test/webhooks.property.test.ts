@@ -179,3 +179,32 @@ describe('webhook verification errors', () => {
     expect(verifyStandardWebhook('no-prefix', exact, raw, { now })).toBe(false);
   });
 });
+
+describe('verifyStandardWebhook: each header is required', () => {
+  const key = Buffer.from('a 32 byte secret for webhook tests!!');
+  const secret = secretOf(key);
+  const raw = '{"type":"message"}';
+
+  it('rejects a missing or empty webhook-id even when the signature covers what would be signed without it', () => {
+    const now = 1_800_000_000_000;
+    const ts = String(now / 1000);
+    for (const id of [undefined, '']) {
+      const signature = reference(key, `${String(id)}.${ts}.${raw}`);
+      const emptySignature = reference(key, `.${ts}.${raw}`);
+      expect(verifyStandardWebhook(secret, { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `${signature} ${emptySignature}` }, raw, { now })).toBe(false);
+    }
+  });
+
+  it('rejects an empty webhook-timestamp even when "" would pass as Unix time 0', () => {
+    const signature = reference(key, `msg_1..${raw}`);
+    expect(verifyStandardWebhook(secret, { 'webhook-id': 'msg_1', 'webhook-timestamp': '', 'webhook-signature': signature }, raw, { now: 0 })).toBe(false);
+    expect(verifyStandardWebhook(secret, { 'webhook-id': 'msg_1', 'webhook-timestamp': '0', 'webhook-signature': reference(key, `msg_1.0.${raw}`) }, raw, { now: 0 })).toBe(true);
+  });
+
+  it('prefers the exactly named header over a differently cased duplicate', () => {
+    const now = 1_800_000_000_000;
+    const ts = String(now / 1000);
+    const headers = { 'Webhook-Id': 'msg_wrong', 'webhook-id': 'msg_1', 'webhook-timestamp': ts, 'webhook-signature': reference(key, `msg_1.${ts}.${raw}`) };
+    expect(verifyStandardWebhook(secret, headers, raw, { now })).toBe(true);
+  });
+});
