@@ -5,13 +5,20 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileCursorStore } from '../src/index.js';
 
 /** Holds renames (the last step of a write) until released, and counts fs calls. */
-const fsGate = vi.hoisted(() => ({ hold: undefined as Promise<void> | undefined, renames: 0, mkdirs: 0 }));
+const fsGate = vi.hoisted(() => ({ hold: undefined as Promise<void> | undefined, renames: 0, mkdirs: 0, opens: 0, closes: 0 }));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs/promises')>();
   return {
     ...actual,
     mkdir: (...args: Parameters<typeof actual.mkdir>) => { fsGate.mkdirs++; return actual.mkdir(...args); },
+    open: async (...args: Parameters<typeof actual.open>) => {
+      const handle = await actual.open(...args);
+      fsGate.opens++;
+      const close = handle.close.bind(handle);
+      handle.close = () => { fsGate.closes++; return close(); };
+      return handle;
+    },
     rename: async (...args: Parameters<typeof actual.rename>) => {
       fsGate.renames++;
       if (fsGate.hold) await fsGate.hold;
@@ -26,6 +33,8 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sesame-gated-cursors-'));
   fsGate.renames = 0;
   fsGate.mkdirs = 0;
+  fsGate.opens = 0;
+  fsGate.closes = 0;
   fsGate.hold = new Promise<void>((resolve) => { release = resolve; });
 });
 afterEach(async () => {
@@ -94,6 +103,8 @@ describe('FileCursorStore writes one file at a time', () => {
     await store.save({ ch_1: 1 });
     await store.save({ ch_1: 2 });
     expect(fsGate.mkdirs).toBe(1);
+    expect(fsGate.opens).toBe(2);
+    expect(fsGate.closes).toBe(2); // every temporary file's handle is closed
     expect(await onDisk(join(dir, 'a', 'cursors.json'))).toEqual({ ch_1: 2 });
   });
 });
@@ -113,8 +124,8 @@ describe('FileCursorStore coalesces saves', () => {
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(1);
     expect(vi.getTimerCount()).toBe(0); // not pushed back by the second save
-    vi.useRealTimers();
     await Promise.all(saves);
+    expect(vi.getTimerCount()).toBe(0); // nothing left over to schedule
     expect(fsGate.renames).toBe(1);
     expect(await onDisk(join(dir, 'cursors.json'))).toEqual({ ch_1: 2 });
   });

