@@ -108,7 +108,7 @@ export class EventSequencer {
     const behind = new Map<string, number>();
     for (const [stream, head] of Object.entries(heads)) {
       const cursor = this.cursorOf.get(stream);
-      // Stryker disable next-line ConditionalExpression: without a cursor `undefined < previous` and `head > undefined` are false anyway
+      // Stryker disable next-line ConditionalExpression: without a cursor both comparisons below (`undefined < x`, `head > undefined`) are false anyway
       if (cursor === undefined) continue;
       if (cursor < (this.behindAtLastHeads.get(stream) ?? -Infinity)) void this.fill(stream);
       // Stryker disable next-line ConditionalExpression,EqualityOperator: a head at or below the cursor never triggers a fill later (cursors never move back)
