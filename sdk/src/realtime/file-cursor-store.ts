@@ -128,7 +128,7 @@ export class FileCursorStore implements CursorStore {
       }
       await fs.rename(temp, this.path);
     } catch (err) {
-      // Stryker disable next-line ObjectLiteral,BooleanLiteral,BlockStatement: best-effort cleanup; without force a missing temp file only rejects into the catch
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral: best-effort cleanup; without force a missing temp file only rejects into the catch
       await fs.rm(temp, { force: true }).catch(() => {});
       throw err;
     }
