@@ -2,7 +2,7 @@
 // verify webhooks. Scores and the list of equivalent mutants live in docs/testing.md.
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.config.ts' },
+  vitest: { configFile: 'vitest.mutation.config.ts' },
   mutate: [
     'src/realtime/event-sequencer.ts',
     'src/realtime/cursor-store.ts',
