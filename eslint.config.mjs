@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '**/.sesame/**', '**/.turbo/**', '**/coverage/**', '.tmp/**'],
+    ignores: ['**/node_modules/**', '**/dist/**', '**/.stryker-tmp/**', '**/reports/**', '**/.sesame/**', '**/.turbo/**', '**/coverage/**', '.tmp/**'],
   },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
