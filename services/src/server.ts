@@ -7,7 +7,7 @@ import { presenceRoute } from './api/routes/presence.js';
 import { LocalDiskBlobStore } from './shared/blob-store.js';
 import { bootstrapFirstAdmin } from './shared/bootstrap.js';
 import { createBus } from './shared/bus/index.js';
-import { dataPaths, jwtSecretFile, type Config } from './shared/config.js';
+import { dataPaths, type Config } from './shared/config.js';
 import type { ServiceContext } from './shared/context.js';
 import { createDatabase } from './shared/db/database.js';
 import { migrateToLatest } from './shared/db/migrate.js';
@@ -38,7 +38,7 @@ export async function createContext(config: Config, name: string): Promise<Servi
   const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
   const bus = createBus(config.REDIS_URL, logger);
-  const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : jwtSecretFile(config));
+  const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : paths.jwtSecretFile);
   const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
   const blobs = new LocalDiskBlobStore(paths.blobDir);
   return { config, db, bus, tokens, publish, logger, blobs };

@@ -44,7 +44,7 @@ describe('data directory', () => {
   // INIT_CWD set to the root: data must land where the user ran the command, as the docs say.
   it('resolves a relative SESAME_DATA_DIR from where npm was run (INIT_CWD), not the package directory', () => {
     const root = resolve('/srv/checkout');
-    expect(dataPaths(loadConfig({}), { INIT_CWD: root })).toEqual({ dataDir: join(root, '.sesame'), dbDir: join(root, '.sesame', 'db'), blobDir: join(root, '.sesame', 'blobs') });
+    expect(dataPaths(loadConfig({}), { INIT_CWD: root })).toEqual({ dataDir: join(root, '.sesame'), dbDir: join(root, '.sesame', 'db'), blobDir: join(root, '.sesame', 'blobs'), jwtSecretFile: join(root, '.sesame', 'jwt-secret') });
     expect(dataPaths(loadConfig({ SESAME_DATA_DIR: 'var/sesame' }), { INIT_CWD: root }).dataDir).toBe(join(root, 'var', 'sesame'));
     expect(dataPaths(loadConfig({ SESAME_BLOB_DIR: 'blobs' }), { INIT_CWD: root }).blobDir).toBe(join(root, 'blobs'));
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenService } from '../src/shared/auth/tokens.js';
-import { ConfigError, jwtSecretFile, loadConfig } from '../src/shared/config.js';
+import { ConfigError, dataPaths, loadConfig } from '../src/shared/config.js';
 import { createTestContext, type TestContext } from './support/context.js';
 import { targets } from './support/targets.js';
 
@@ -26,7 +26,7 @@ describe.each(targets())('the JWT signing secret on %s', (target) => {
   const storeLegacy = () => sql`INSERT INTO server_settings (key, value) VALUES ('jwt_secret', ${LEGACY}) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`.execute(ctx.db);
 
   it('never stores a generated secret in the database: it lives in the data dir, owner-only, and survives restarts', async () => {
-    const file = jwtSecretFile({ SESAME_DATA_DIR: join(dir, 'fresh') });
+    const file = dataPaths({ SESAME_DATA_DIR: join(dir, 'fresh') }).jwtSecretFile;
     const first = await TokenService.create(ctx.db, undefined, 900, file);
     expect(await legacyRow()).toBeUndefined();
     const rows = await ctx.db.selectFrom('server_settings').select('value').execute();

@@ -146,17 +146,18 @@ export function resolveConfiguredPath(path: string, env: Record<string, string |
   return resolve(env.INIT_CWD || process.cwd(), path);
 }
 
-/** Where embedded mode keeps its data, as absolute paths: PGlite's database and the blobs. */
-export function dataPaths(config: Config, env: Record<string, string | undefined> = process.env): { dataDir: string; dbDir: string; blobDir: string } {
+/**
+ * Where embedded mode keeps its data, as absolute paths: PGlite's database, the blobs, and the
+ * generated JWT secret (used when SESAME_JWT_SECRET is unset).
+ */
+export function dataPaths(
+  config: Pick<Config, 'SESAME_DATA_DIR' | 'SESAME_BLOB_DIR'>, env: Record<string, string | undefined> = process.env,
+): { dataDir: string; dbDir: string; blobDir: string; jwtSecretFile: string } {
   const dataDir = resolveConfiguredPath(config.SESAME_DATA_DIR, env);
   return {
     dataDir,
     dbDir: join(dataDir, 'db'),
     blobDir: config.SESAME_BLOB_DIR ? resolveConfiguredPath(config.SESAME_BLOB_DIR, env) : join(dataDir, 'blobs'),
+    jwtSecretFile: join(dataDir, 'jwt-secret'),
   };
-}
-
-/** Where the embedded mode keeps its generated JWT secret when SESAME_JWT_SECRET is unset. */
-export function jwtSecretFile(config: Pick<Config, 'SESAME_DATA_DIR'>, env: Record<string, string | undefined> = process.env): string {
-  return join(resolveConfiguredPath(config.SESAME_DATA_DIR, env), 'jwt-secret');
 }
