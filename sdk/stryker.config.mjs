@@ -1,8 +1,8 @@
 // Mutation testing (npm run test:mutation) of the files that keep the exactly-once promise and
 // verify webhooks. Scores and the list of equivalent mutants live in docs/testing.md.
-export default {
-  testRunner: 'vitest',
-  vitest: { configFile: 'vitest.mutation.config.ts' },
+import { strykerConfig } from '../scripts/mutation/stryker-config.mjs';
+
+export default strykerConfig({
   mutate: [
     'src/realtime/event-sequencer.ts',
     'src/realtime/cursor-store.ts',
@@ -11,9 +11,6 @@ export default {
     'src/webhooks.ts',
     'src/protocol/frames.ts',
   ],
-  reporters: ['clear-text', 'progress', 'json'],
-  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
-  thresholds: { high: 95, low: 90, break: 90 },
-  concurrency: 2,
-  tempDirName: '.stryker-tmp',
-};
+  vitestConfig: 'vitest.mutation.config.ts',
+  breakBelow: 90,
+});
