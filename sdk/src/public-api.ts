@@ -19,3 +19,5 @@ export type {
   ScheduleSyncedData, ScheduleUpdatedData, ScheduleOccurrenceData, ScheduleMissedData,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';
+export { fromOpenClawJobs } from './openclaw.js';
+export type { OpenClawJobsFile, OpenClawJob, OpenClawSchedule, OpenClawJobState, OpenClawRunStatus, FromOpenClawJobsOptions } from './openclaw.js';

@@ -1,4 +1,4 @@
-import { SesameClient, UnprocessableEntityError } from '@sesamespace/sdk';
+import { SesameClient, UnprocessableEntityError, fromOpenClawJobs } from '@sesamespace/sdk';
 import { inboxStream } from '@sesamespace/sdk/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calendar, syncSchedule } from '../src/api/routes/schedules/service.js';
@@ -202,6 +202,26 @@ describe.each(targets())('schedules on %s', (target) => {
     expect(cal).toMatchObject({ truncated: true, notice: expect.stringContaining('at most 5000 occurrences') as unknown });
     expect(cal.occurrences.at(-1)?.scheduledAt).toBe(new Date(now.getTime() + 5000 * 60_000).toISOString());
     await syncSchedule(api.ctx, me, [], now);
+  });
+
+  it('syncs an OpenClaw cron store mapped by fromOpenClawJobs; the same store again changes nothing', async () => {
+    const openclaw = sdk((await api.createAgent('claw')).apiKey);
+    const store = JSON.stringify({
+      version: 1,
+      jobs: [
+        { id: 'oc-standup', name: 'Standup', enabled: true, schedule: { kind: 'cron', expr: '0 9 * * 1-5', tz: 'America/New_York', staggerMs: 30000 }, payload: { kind: 'agentTurn', message: 'standup' }, state: {} },
+        { id: 'oc-sweep', name: 'Sweep', enabled: true, createdAtMs: 1767225600000, schedule: { kind: 'every', everyMs: 1800000 }, state: { lastRunAtMs: 1767227400000, lastRunStatus: 'ok' } },
+        { id: 'oc-once', name: 'Migration', enabled: true, deleteAfterRun: true, schedule: { kind: 'at', at: '2099-03-15T02:00:00Z' }, state: {} },
+        { id: 'oc-off', name: 'Disabled', enabled: false, schedule: { kind: 'cron', expr: '0 0 * * *' }, state: {} },
+      ],
+    });
+    const first = await openclaw.syncSchedule(fromOpenClawJobs(store));
+    expect(first).toMatchObject({ created: 3, updated: 0, removed: 0 });
+    const sweep = first.events.find((e) => e.externalId === 'oc-sweep');
+    expect(sweep).toMatchObject({ intervalMs: 1800000, cronExpression: null });
+    expect((new Date(sweep?.nextOccurrenceAt ?? 0).getTime() - 1767225600000) % 1800000).toBe(0);
+    expect(first.events.find((e) => e.externalId === 'oc-once')).toMatchObject({ maxOccurrences: 1, nextOccurrenceAt: '2099-03-15T02:00:00.000Z' });
+    expect(await openclaw.syncSchedule(fromOpenClawJobs(store))).toMatchObject({ created: 0, updated: 0, removed: 0 });
   });
 
   it('the worker records missed runs past the grace period, moves the event on and tells the owner and the channel', async () => {
