@@ -12,7 +12,7 @@ export type Recurrence =
   | { kind: 'once'; at: Date | null };
 
 const NICKNAMES = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@hourly']);
-const CACHE_LIMIT = 1000;
+const CACHE_LIMIT = 10_000;
 const cache = new Map<string, Cron>();
 
 /** An IANA zone name Node's ICU knows (`America/New_York`, `UTC`); otherwise a 422 naming the field. */

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Id, JsonObject, Nullable, SafeInteger, Text } from '../../../shared/http/schemas.js';
 
-export const MAX_SYNC_EVENTS = 1000;
+const MAX_SYNC_EVENTS = 1000;
 const Instant = Type.String({ format: 'date-time', maxLength: 64 });
 const Timezone = Text({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. `America/New_York` (default `UTC`)' });
 const CronExpression = Text({ minLength: 1, maxLength: 200, description: '5 fields (minute hour day-of-month month day-of-week) or 6 (seconds first); ranges, steps, names' });
@@ -30,7 +30,7 @@ const AdjustmentSchema = Type.Object({
   eventId: Type.String(), externalId: Nullable(Type.String()), field: Type.Literal('nextOccurrenceAt'),
   sent: Type.String(), used: Nullable(Type.String()), reason: Type.String(),
 }, { description: 'A value the client sent that the server replaced, and why' });
-export const Adjustments = Type.Array(AdjustmentSchema);
+const Adjustments = Type.Array(AdjustmentSchema);
 
 const eventInputFields = {
   title: Title,

@@ -340,8 +340,8 @@ export async function recordOccurrence(ctx: ServiceContext, auth: AuthContext, i
 
 // ---- calendar ------------------------------------------------------------------------------
 
-export const CALENDAR_MAX_DAYS = 92;
-export const CALENDAR_MAX_OCCURRENCES = 5000;
+const CALENDAR_MAX_DAYS = 92;
+const CALENDAR_MAX_OCCURRENCES = 5000;
 const DAY_MS = 86_400_000;
 
 /** A min-heap of per-event slot iterators, so the earliest `max` slots of N events cost O(max log N). */
