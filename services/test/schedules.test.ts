@@ -98,6 +98,10 @@ describe.each(targets())('schedules on %s', (target) => {
     expect((zone as UnprocessableEntityError).message).toMatch(/: timezone: unknown IANA time zone 'Mars\/Olympus'/);
     const both = await api.call(agent.apiKey, 'POST', '/schedule/events', { title: 'x', cronExpression: '* * * * *', intervalMs: 60_000 });
     expect(both.statusCode).toBe(422);
+    const never = await api.call(agent.apiKey, 'POST', '/schedule/sync', { events: [{ externalId: 'feb31', title: 'x', cronExpression: '0 0 31 2 *' }] });
+    expect([never.statusCode, never.json().detail]).toEqual([422, "events[0].cronExpression: '0 0 31 2 *' never fires"]);
+    const neverPatch = await api.call(agent.apiKey, 'POST', '/schedule/events', { title: 'x', cronExpression: '0 0 30 2 *' });
+    expect(neverPatch.json().detail).toBe("cronExpression: '0 0 30 2 *' never fires");
     const oneShot = await api.call(agent.apiKey, 'POST', '/schedule/events', { title: 'x' });
     expect(oneShot.json().detail).toMatch(/^nextOccurrenceAt: required/);
     const dup = await api.call(agent.apiKey, 'POST', '/schedule/sync', { events: [{ externalId: 'a', title: 'a', intervalMs: 60_000 }, { externalId: 'a', title: 'b', intervalMs: 60_000 }] });

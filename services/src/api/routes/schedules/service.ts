@@ -60,9 +60,10 @@ const sameInstant = (a: Date | null, b: Date | null) => (a === null ? b === null
  * value that disagrees is replaced, never trusted. Interval: slots from the sent time (or one
  * interval from now), advanced past now. One-shot: the sent time is the definition.
  */
-function plan(def: Definition, sent: Date | null, now: Date): Planned {
+function plan(def: Definition, sent: Date | null, now: Date, prefix = ''): Planned {
   if (def.cronExpression !== null) {
     const next = slotAfter({ kind: 'cron', expression: def.cronExpression, timezone: def.timezone }, now);
+    if (next === null) throw unprocessable(`${prefix}cronExpression: '${def.cronExpression}' never fires`, { field: `${prefix}cronExpression` });
     const adjustment = sent && !sameInstant(sent, next)
       ? { field: 'nextOccurrenceAt' as const, sent: sent.toISOString(), used: iso(next), reason: `does not match '${def.cronExpression}' in ${def.timezone}: the next run after now is ${iso(next) ?? 'never'}` }
       : null;
@@ -136,7 +137,7 @@ export async function syncSchedule(ctx: ServiceContext, me: Principal, inputs: (
   const defined = inputs.map((input, i) => {
     if (seen.has(input.externalId)) throw unprocessable(`events[${i}].externalId: '${input.externalId}' appears more than once`, { field: `events[${i}].externalId` });
     seen.add(input.externalId);
-    return { externalId: input.externalId, ...define(input, `events[${i}].`) };
+    return { externalId: input.externalId, prefix: `events[${i}].`, ...define(input, `events[${i}].`) };
   });
   return withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
     await trx.selectFrom('principals').select('id').where('id', '=', me.id).forUpdate().execute();
@@ -147,10 +148,10 @@ export async function syncSchedule(ctx: ServiceContext, me: Principal, inputs: (
     const adjustments: ScheduleAdjustment[] = [];
     const inserts: ScheduleEventRow[] = [];
     let updated = 0;
-    for (const { externalId, def, sent } of defined) {
+    for (const { externalId, prefix, def, sent } of defined) {
       const row = byExternalId.get(externalId);
       if (!row) {
-        const planned = plan(def, sent, now);
+        const planned = plan(def, sent, now, prefix);
         const fresh: ScheduleEventRow = {
           id: newId('sch'), workspace_id: me.workspace_id, agent_id: me.id, external_id: externalId, ...columns(def), metadata: def.metadata,
           status: 'active', occurrence_count: 0, next_occurrence_at: planned.next, anchor_at: planned.anchor, created_at: now, updated_at: now,
@@ -169,7 +170,7 @@ export async function syncSchedule(ctx: ServiceContext, me: Principal, inputs: (
         continue;
       }
       const replan = ruleChanged(before, def) || oneShotMoved || reactivate;
-      const planned = replan ? plan(def, sent, now) : null;
+      const planned = replan ? plan(def, sent, now, prefix) : null;
       const status: ScheduleStatus = reactivate || (oneShotMoved && row.status === 'completed') ? 'active' : row.status;
       const next = await trx.updateTable('schedule_events').set({
         ...columns(def), status, updated_at: now,
