@@ -7,6 +7,7 @@
  *
  *   npm run bench -- schedules
  */
+import { loadavg } from 'node:os';
 import { Cron } from 'croner';
 import pg from 'pg';
 import { runBench } from './support/lifecycle.js';
@@ -116,7 +117,7 @@ void runBench(async () => {
   const table = [
     '## Schedules (`/schedule/*`)',
     '',
-    `Machine: ${machineFacts()}. Command: \`npm run bench -- schedules\`: a real api process (\`NODE_ENV=production\`) on PostgreSQL, ${JOBS.toLocaleString('en-US')} weekly cron jobs in 5 time zones, REST calls from the same machine; median of ${RUNS} runs unless one run.`,
+    `Machine: ${machineFacts()}. Command: \`npm run bench -- schedules\`: a real api process (\`NODE_ENV=production\`) on PostgreSQL, ${JOBS.toLocaleString('en-US')} weekly cron jobs in 5 time zones, REST calls from the same machine; median of ${RUNS} runs unless one run; load average ${loadavg()[0].toFixed(1)} at the end (other work shared the machine: compare rows of this run, not runs).`,
     '',
     '| operation | time | per job | reference (same run) | reference time |',
     '| --- | --- | --- | --- | --- |',
