@@ -44,7 +44,7 @@ describe.each(targets())('schedules on %s', (target) => {
   }
 
   beforeAll(async () => {
-    api = await startTestApi(target);
+    api = await startTestApi(target, { SESAME_ALLOW_SIGNUP: 'true' });
     agent = await api.createAgent('scheduler');
     other = await api.createAgent('bystander');
     client = sdk(agent.apiKey);
@@ -145,6 +145,26 @@ describe.each(targets())('schedules on %s', (target) => {
     expect(admin.statusCode).toBe(200);
     await client.deleteScheduleEvent(event.id);
     expect((await api.call(agent.apiKey, 'GET', `/schedule/events/${event.id}`)).statusCode).toBe(404);
+  });
+
+  it('another workspace gets 404 for an event and sees none of it on its calendar', async () => {
+    const signup = await api.call(null, 'POST', '/auth/signup', { email: `outsider-${target}@example.com`, password: 'a long enough secret', displayName: 'Outsider' });
+    expect(signup.statusCode).toBe(201);
+    const outsider = signup.json().data.accessToken as string;
+    const { events } = await client.getSchedule();
+    const id = events[0].id;
+    for (const [method, url, body] of [
+      ['GET', `/schedule/events/${id}`], ['PATCH', `/schedule/events/${id}`, { status: 'paused' }], ['DELETE', `/schedule/events/${id}`],
+      ['GET', `/schedule/events/${id}/occurrences`], ['POST', `/schedule/events/${id}/occurrences`, { scheduledAt: '2026-03-09T14:00:00Z', status: 'completed' }],
+    ] as const) {
+      expect((await api.call(outsider, method, url, body)).statusCode).toBe(404);
+    }
+    const from = new Date().toISOString();
+    const to = new Date(Date.now() + 14 * 86_400_000).toISOString();
+    const cal = await api.call(outsider, 'GET', `/schedule/calendar?from=${from}&to=${to}&agentId=${agent.id}`);
+    expect(cal.json().data.occurrences).toEqual([]);
+    expect((await api.call(outsider, 'GET', `/schedule/events?agentId=${agent.id}`)).json().data).toEqual([]);
+    expect((await client.getScheduleEvent(id)).event.status).toBe(events[0].status);
   });
 
   it('interval events step from their first run; a past first run is advanced and said so', async () => {
