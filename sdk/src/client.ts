@@ -10,7 +10,8 @@ import { randomBytes } from './runtime.js';
 import { SDK_VERSION } from './version.js';
 import type {
   ApiKeyInfo, ApiKeyScope, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
-  Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
+  Principal, ReadReceipt, RecordOccurrenceInput, RecordOccurrenceResult, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch,
+  ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent, SyncScheduleEventInput, SyncScheduleResult, Tokens,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -223,6 +224,54 @@ export class SesameClient extends GuardedEmitter {
       idempotent: true,
     });
     return { file };
+  }
+
+  // ---- schedules ---------------------------------------------------------------------------
+
+  /**
+   * Makes your schedule exactly `events` (upsert by `externalId`, in one transaction): jobs missing
+   * from the array are cancelled, and syncing the same array again answers all zeros. Call it on
+   * boot and after every change. The server computes each `nextOccurrenceAt`; a value you sent
+   * that disagrees is replaced and listed in `adjustments`.
+   */
+  syncSchedule(events: SyncScheduleEventInput[]): Promise<SyncScheduleResult> {
+    return this.http.data('POST', '/schedule/sync', { body: { events }, idempotent: true });
+  }
+  /** Records what happened at a run (a retry of the same `scheduledAt` updates the one record). */
+  recordOccurrence(eventId: string, input: RecordOccurrenceInput): Promise<RecordOccurrenceResult> {
+    return this.http.data('POST', `/schedule/events/${enc(eventId)}/occurrences`, { body: input, idempotent: true });
+  }
+  /** One event: one-shot (`nextOccurrenceAt`, `maxOccurrences: 1`), cron or interval. */
+  createScheduleEvent(input: ScheduleEventInput): Promise<ScheduleEventResult> {
+    return this.http.data('POST', '/schedule/events', { body: input, idempotent: false });
+  }
+  /** Your schedule events (or `agentId`'s, any agent of your workspace), optionally of one status. */
+  async getSchedule(options: { status?: ScheduleStatus; agentId?: string } = {}): Promise<{ events: ScheduleEvent[] }> {
+    return { events: await this.http.data('GET', '/schedule/events', { query: { ...options } }) };
+  }
+  async getScheduleEvent(eventId: string): Promise<{ event: ScheduleEvent }> {
+    return { event: await this.http.data('GET', `/schedule/events/${enc(eventId)}`) };
+  }
+  /** Pause (`{status: 'paused'}`), resume (`'active'`), reschedule or rename an event. */
+  updateScheduleEvent(eventId: string, patch: ScheduleEventPatch): Promise<ScheduleEventResult> {
+    return this.http.data('PATCH', `/schedule/events/${enc(eventId)}`, { body: patch, idempotent: true });
+  }
+  async deleteScheduleEvent(eventId: string): Promise<void> {
+    await this.http.raw('DELETE', `/schedule/events/${enc(eventId)}`);
+  }
+  /** Recorded runs, newest first (default 20, at most 200). */
+  async getOccurrences(eventId: string, limit?: number): Promise<{ occurrences: ScheduleOccurrence[] }> {
+    return { occurrences: await this.http.data('GET', `/schedule/events/${enc(eventId)}/occurrences`, { query: limit === undefined ? {} : { limit } }) };
+  }
+  /**
+   * Every run in `[from, to)` across the workspace's active events (or one agent's, or one
+   * channel's): past runs with their recorded status, future ones computed. The range and the
+   * count are capped; `truncated` and `notice` say when.
+   */
+  getCalendar(options: { from: string | Date; to: string | Date; agentId?: string; channelId?: string; includeInactive?: boolean }): Promise<ScheduleCalendar> {
+    const { from, to, ...rest } = options;
+    const iso = (d: string | Date) => (typeof d === 'string' ? d : d.toISOString());
+    return this.http.data('GET', '/schedule/calendar', { query: { from: iso(from), to: iso(to), ...rest } });
   }
 
   // ---- admin -------------------------------------------------------------------------------

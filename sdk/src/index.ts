@@ -1,6 +1,6 @@
 // The Node build (`node` export condition, and `@sesamespace/sdk/node`): the browser-safe API
 // plus what needs Node — `ws` for WebSockets, `node:crypto` where `globalThis.crypto` is missing
-// (Node 18), and the file-backed cursor store. Browser bundles resolve `browser.ts` instead.
+// (Node 18), the file-backed cursor store and the OpenClaw cron-store watcher. Browser bundles resolve `browser.ts` instead.
 import { webcrypto } from 'node:crypto';
 import { configureRuntime } from './runtime.js';
 import type { WebSocketConstructor } from './realtime/websocket.js';
@@ -19,3 +19,4 @@ configureRuntime({
 
 export * from './public-api.js';
 export { FileCursorStore, type FileCursorStoreOptions } from './realtime/file-cursor-store.js';
+export { watchOpenClawJobs, type WatchOpenClawJobsOptions, type OpenClawWatcher } from './openclaw-watch.js';

@@ -16,5 +16,8 @@ export type {
   SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
   ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
   MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent,
+  ScheduleSyncedData, ScheduleUpdatedData, ScheduleOccurrenceData, ScheduleMissedData,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';
+export { fromOpenClawJobs } from './openclaw.js';
+export type { OpenClawJobsFile, OpenClawJob, OpenClawSchedule, OpenClawJobState, OpenClawRunStatus, FromOpenClawJobsOptions } from './openclaw.js';

@@ -4,6 +4,8 @@ import type { MessageKind } from './protocol/index.js';
 export type {
   ApiKeyInfo, ApiKeyScope, Attachment, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
+  ScheduleStatus, OccurrenceStatus, ScheduleEvent, ScheduleEventInput, SyncScheduleEventInput, ScheduleAdjustment, SyncScheduleResult,
+  ScheduleEventResult, ScheduleEventPatch, ScheduleOccurrence, RecordOccurrenceInput, RecordOccurrenceResult, CalendarOccurrence, ScheduleCalendar,
 } from './protocol/index.js';
 
 export interface SendMessageInput {

@@ -12,11 +12,15 @@ export const EventType = {
   MemberAdded: 'channel.member_added',
   MemberRemoved: 'channel.member_removed',
   ReadReceipt: 'read_receipt',
+  ScheduleSynced: 'schedule.synced',
+  ScheduleUpdated: 'schedule.updated',
+  ScheduleOccurrence: 'schedule.occurrence',
+  ScheduleMissed: 'schedule.missed',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
 /**
- * Durable event names reserved for features that have not shipped: tasks, schedules and vault
+ * Durable event names reserved for features that have not shipped: tasks and vault
  * leases. No server emits them yet. The names are fixed now because the SDK README and webhook
  * subscriptions already use them (`client.on('vault.lease_request', …)`), so code written
  * against them keeps compiling; a handler registered for one is simply never called. The change
@@ -25,8 +29,6 @@ export type EventType = (typeof EventType)[keyof typeof EventType];
 export const ReservedEventType = {
   TaskCreated: 'task.created',
   TaskUpdated: 'task.updated',
-  ScheduleUpdated: 'schedule.updated',
-  ScheduleOccurrence: 'schedule.occurrence',
   LeaseRequest: 'vault.lease_request',
   LeaseUpdated: 'vault.lease_updated',
 } as const;

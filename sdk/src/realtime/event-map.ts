@@ -1,5 +1,6 @@
 import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, ReservedEventType, TypingEventFrame } from '../protocol/index.js';
 import type { ChannelKind, MemberRole, Message, ReadReceipt } from '../types.js';
+import type { OccurrenceStatus, ScheduleEvent, ScheduleOccurrence } from '../protocol/index.js';
 
 export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
 export interface ChannelCreatedData { channelId: string; kind: ChannelKind; name: string | null; createdBy: string }
@@ -16,6 +17,20 @@ export interface MemberRemovedData {
   /** On the removed member's inbox stream only. */
   channelSeq?: number;
 }
+/** On the agent's inbox after a `syncSchedule` that changed something. */
+export interface ScheduleSyncedData { agentId: string; created: number; updated: number; removed: number }
+/** On the owner's inbox: an event was created, changed (paused, resumed…) or deleted (`deleted: true`). */
+export interface ScheduleUpdatedData { event: ScheduleEvent; deleted?: boolean; updatedBy: string }
+/** On the owner's inbox and the event's channel: a run was recorded. */
+export interface ScheduleOccurrenceData { eventId: string; agentId: string; title: string; occurrence: ScheduleOccurrence; nextOccurrenceAt: string | null }
+/** On the owner's inbox and the event's channel: runs that were due passed the grace period unrecorded. */
+export interface ScheduleMissedData {
+  eventId: string; agentId: string; title: string;
+  /** The missed slots, oldest first (each recorded as a `missed` occurrence). */
+  missed: string[];
+  status: Extract<OccurrenceStatus, 'missed'>;
+  nextOccurrenceAt: string | null;
+}
 /** The `data` of each durable event type. Keys are exactly the `EventType` values. */
 export interface DurableEventData {
   message: Message;
@@ -26,6 +41,10 @@ export interface DurableEventData {
   'channel.member_added': MemberAddedData;
   'channel.member_removed': MemberRemovedData;
   read_receipt: ReadReceipt;
+  'schedule.synced': ScheduleSyncedData;
+  'schedule.updated': ScheduleUpdatedData;
+  'schedule.occurrence': ScheduleOccurrenceData;
+  'schedule.missed': ScheduleMissedData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -87,14 +106,18 @@ export interface SesameClientEvents {
   'channel.member_removed': [event: DurableEvent<'channel.member_removed'>];
   /** A member's read position moved. */
   read_receipt: [event: DurableEvent<'read_receipt'>];
+  /** Your `syncSchedule` changed your schedule (inbox). */
+  'schedule.synced': [event: DurableEvent<'schedule.synced'>];
+  /** A schedule event of yours was created, changed or deleted (inbox). */
+  'schedule.updated': [event: DurableEvent<'schedule.updated'>];
+  /** A run of a schedule event was recorded (owner's inbox, and the event's channel). */
+  'schedule.occurrence': [event: DurableEvent<'schedule.occurrence'>];
+  /** Runs that were due did not happen within the grace period (owner's inbox, and the event's channel). */
+  'schedule.missed': [event: DurableEvent<'schedule.missed'>];
   /** Reserved (tasks): not emitted yet, so never called. */
   'task.created': [event: ReservedEvent<'task.created'>];
   /** Reserved (tasks): not emitted yet, so never called. */
   'task.updated': [event: ReservedEvent<'task.updated'>];
-  /** Reserved (schedules): not emitted yet, so never called. */
-  'schedule.updated': [event: ReservedEvent<'schedule.updated'>];
-  /** Reserved (schedules): not emitted yet, so never called. */
-  'schedule.occurrence': [event: ReservedEvent<'schedule.occurrence'>];
   /** Reserved (vault leases): not emitted yet, so never called. */
   'vault.lease_request': [event: ReservedEvent<'vault.lease_request'>];
   /** Reserved (vault leases): not emitted yet, so never called. */

@@ -17,12 +17,13 @@ import { keyRoutes } from './routes/keys/index.js';
 import { manifestRoutes } from './routes/manifest.js';
 import { principalRoutes } from './routes/principals/index.js';
 import { profileRoutes } from './routes/profile/index.js';
+import { scheduleRoutes } from './routes/schedules/index.js';
 import { streamRoutes } from './routes/streams.js';
 
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes,
+  inviteRoutes, scheduleRoutes,
 ];
 
 export interface BuildAppOptions {

@@ -128,6 +128,42 @@ export interface FileTable {
 }
 export type FileRow = Selectable<FileTable>;
 
+export type ScheduleStatus = 'active' | 'paused' | 'cancelled' | 'completed';
+export type OccurrenceStatus = 'completed' | 'skipped' | 'failed' | 'missed';
+export interface ScheduleEventTable {
+  id: string;
+  workspace_id: string;
+  agent_id: string;
+  external_id: string | null;
+  title: string;
+  description: string | null;
+  cron_expression: string | null;
+  interval_ms: ColumnType<number | null, number | null, number | null>;
+  timezone: string;
+  status: ScheduleStatus;
+  max_occurrences: number | null;
+  occurrence_count: Generated<number>;
+  next_occurrence_at: NullableTimestamp;
+  /** Interval events: the slots are anchor + k × interval. */
+  anchor_at: NullableTimestamp;
+  channel_id: string | null;
+  metadata: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export type ScheduleEventRow = Selectable<ScheduleEventTable>;
+export interface ScheduleOccurrenceTable {
+  id: string;
+  event_id: string;
+  workspace_id: string;
+  scheduled_at: Timestamp;
+  status: OccurrenceStatus;
+  result: string | null;
+  duration_ms: ColumnType<number | null, number | null, number | null>;
+  recorded_at: Timestamp;
+}
+export type ScheduleOccurrenceRow = Selectable<ScheduleOccurrenceTable>;
+
 export interface ServerSettingTable { key: string; value: string }
 
 export interface Database {
@@ -146,6 +182,8 @@ export interface Database {
   events: EventTable;
   read_receipts: ReadReceiptTable;
   audit_log: AuditLogTable;
+  schedule_events: ScheduleEventTable;
+  schedule_occurrences: ScheduleOccurrenceTable;
 }
 
 export type Principal = Selectable<PrincipalTable>;
