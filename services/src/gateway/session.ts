@@ -9,6 +9,7 @@ import { readEvents, readHeads } from '../shared/events.js';
 import type { ChannelRosters } from './channel-rosters.js';
 import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
+import { metrics } from '../shared/metrics.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
 
 /**
@@ -137,6 +138,7 @@ export class RealtimeSession implements FollowerOwner {
 
   deliverEvent(stream: string, event: SesameEvent, frame: WireFrame): void {
     if (this.closed) return;
+    metrics.deliveries.inc();
     this.sink.send(frame, { type: event.type, stream, seq: event.seq });
     this.checkBuffer();
     this.deps.rosters.observe(stream, event);
@@ -159,6 +161,7 @@ export class RealtimeSession implements FollowerOwner {
   }
 
   replayed(stream: string, seq: number): void {
+    metrics.replays.inc();
     this.sendControl({ type: 'replayed', stream, seq } as ReplayedFrame);
   }
 
@@ -288,6 +291,7 @@ export class RealtimeSession implements FollowerOwner {
   private checkBuffer(): void {
     if (!this.slow && this.sink.bufferedAmount() > this.ctx.config.SESAME_SEND_BUFFER_BYTES) {
       this.slow = true;
+      metrics.slowConsumerCloses.inc();
       this.ctx.logger.info({ session: this.id, principal: this.principal.id, buffered: this.sink.bufferedAmount() }, 'closing slow consumer');
       this.sink.close(CloseCode.SlowConsumer, 'slow consumer: send buffer overflow; resume from your cursor');
     }

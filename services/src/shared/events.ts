@@ -2,6 +2,7 @@ import type { SesameEvent } from '@sesamespace/sdk/protocol';
 import { sql, type Insertable, type Transaction } from 'kysely';
 import type { Bus } from './bus/index.js';
 import type { Database, EventTable } from './db/schema.js';
+import { metrics } from './metrics.js';
 import type { Db } from './db/database.js';
 
 export type Trx = Transaction<Database>;
@@ -69,9 +70,14 @@ export interface EventPublisher {
 
 /** Publishes committed events; a failed publish is logged, never thrown (replay repairs it). */
 export function createEventPublisher(bus: Bus, onError: (err: unknown) => void): EventPublisher {
+  const failed = (err: unknown) => {
+    metrics.eventPublishFailures.inc();
+    onError(err);
+  };
   return (events) => {
+    metrics.eventsPublished.inc(events.length);
     for (const event of events) {
-      bus.publish(event.stream, { kind: 'event', event }).catch(onError);
+      bus.publish(event.stream, { kind: 'event', event }).catch(failed);
     }
   };
 }

@@ -8,6 +8,7 @@ import { publicBaseUrl, withFreshDownloadUrls } from '../../drive/files.js';
 import type { Principal } from '../../../../shared/db/schema.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
 import { GroupCommit } from './group-commit.js';
+import { metrics } from '../../../../shared/metrics.js';
 import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
 
 export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
@@ -17,7 +18,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const { channel } = await channelForMember(ctx.db, sender, channelId);
     return sendMessage(ctx, sender, channel.id, input, baseUrl);
   };
-  const groupCommit = new GroupCommit(ctx, sendAlone);
+  const groupCommit = new GroupCommit(ctx, sendAlone, (size) => { metrics.messageBatch.observe(size); });
 
   async function loadMessage({ id, messageId }: { id: string; messageId: string }, principal: Parameters<typeof channelForMember>[1]) {
     const { channel, role } = await channelForMember(ctx.db, principal, id);
@@ -33,6 +34,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   }, async (request, reply) => {
     const me = caller(request).principal;
     const input = request.body;
+    const started = performance.now();
     let outcome;
     if (input.attachmentIds?.length || input.kind === 'attachment') {
       const { channel } = await channelForMember(ctx.db, me, request.params.id);
@@ -40,6 +42,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     } else {
       outcome = await groupCommit.send(me, request.params.id, input, publicBaseUrl(ctx, request));
     }
+    metrics.messageSend.observe((performance.now() - started) / 1000);
     const { message, created } = outcome;
     reply.status(created ? 201 : 200);
     return { data: message };
