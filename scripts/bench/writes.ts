@@ -28,6 +28,7 @@ interface Cell { label: string; runs: LoadResult[]; cpu: Array<Record<string, nu
 
 async function main() {
   const services = startTestServices();
+  if (process.env.BENCH_ONLY) console.log(`database: ${services.databaseUrl}`);
   const profDir = process.env.BENCH_CPU_PROF;
   const sesame = await startSesame(services, { apiNodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   const echo = spawnBenchProcess('support/write-peer-server.ts', 'echo server', { MODE: 'echo' });
@@ -47,7 +48,7 @@ async function main() {
     ...server, postgres: () => processTree(services.postgresPid), redis: () => [services.redisPid], client: () => [client.pid],
   });
   const sesameCpu = { api: () => [sesame.api.pid] };
-  const systems = {
+  const allSystems = {
     'Sesame': (paths: string[]) => ({ url: apiBase.origin, paths: paths.map((c) => `${apiBase.pathname}/channels/${c}/messages`), headers: sesameAuth, cpu: sesameCpu }),
     'naive durable (Fastify + pg)': (paths: string[]) => ({ url: naiveUrl, paths: paths.map((c) => `/channels/${c}/messages`), headers: {}, cpu: { server: () => [naive.pid] } }),
     'bare Fastify echo': (paths: string[]) => ({ url: echoUrl, paths: paths.map((c) => `/channels/${c}/messages`), headers: {}, cpu: { server: () => [echo.pid] } }),
@@ -59,6 +60,9 @@ async function main() {
     'bare Fastify GET': { url: echoUrl, paths: ['/health'], headers: {}, cpu: { server: () => [echo.pid] } },
   };
 
+  // BENCH_ONLY=Sesame (a prefix of system names) measures only those, e.g. while profiling.
+  const only = process.env.BENCH_ONLY;
+  const systems: Partial<typeof allSystems> = only ? Object.fromEntries(Object.entries(allSystems).filter(([name]) => name.startsWith(only))) : allSystems;
   const cells = new Map<string, Cell>();
   const measure = async (key: string, label: string, target: { url: string; paths: string[]; headers: Record<string, string>; cpu: Record<string, () => number[]> }, method: LoadRun['method'], seconds: number, record: boolean) => {
     const cpu = meter(target.cpu);
@@ -75,11 +79,15 @@ async function main() {
 
   // Warm-up (JIT, pools, plans), not recorded.
   for (const [name, make] of Object.entries(systems)) await measure(name, name, make(channels), 'POST', 2, false);
+  if (only) {
+    for (const [shape, paths] of Object.entries(shapes)) for (const [name, make] of Object.entries(systems)) await measure(`${name} | ${shape}`, name, make(paths), 'POST', SECONDS, true);
+    return;
+  }
   for (let round = 0; round < ROUNDS; round++) {
     const names = Object.keys(systems);
     const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
     for (const [shape, paths] of Object.entries(shapes)) {
-      for (const name of order) await measure(`${name} | ${shape}`, name, systems[name as keyof typeof systems](paths), 'POST', SECONDS, true);
+      for (const name of order) await measure(`${name} | ${shape}`, name, systems[name as keyof typeof systems]!(paths), 'POST', SECONDS, true);
     }
     for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', Math.max(3, SECONDS / 2), true);
   }
