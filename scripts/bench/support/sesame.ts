@@ -16,6 +16,8 @@ export interface SesameServers {
 export interface SesameOptions {
   /** Extra node flags for the gateway process (e.g. `--inspect=127.0.0.1:0`). */
   gatewayNodeArgs?: string[];
+  /** Extra node flags for the api process (e.g. `--cpu-prof`). */
+  apiNodeArgs?: string[];
   env?: Record<string, string>;
 }
 
@@ -51,7 +53,7 @@ function spawnRole(role: 'api' | 'gateway', env: Record<string, string>, nodeArg
 export async function startSesame(services: TestServices, options: SesameOptions = {}): Promise<SesameServers> {
   const adminKey = `sk_bench${randomBytes(18).toString('base64url')}`;
   const env = sesameEnv(services, adminKey, options.env);
-  const api = spawnRole('api', env);
+  const api = spawnRole('api', env, options.apiNodeArgs);
   const apiMatch = await api.waitForOutput(/API:\s+(http:\/\/\S+\/api\/v1)/);
   // After the api: it has run the migrations and created the admin.
   const gateway = spawnRole('gateway', env, options.gatewayNodeArgs);

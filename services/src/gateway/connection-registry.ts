@@ -1,6 +1,7 @@
 import { CloseCode } from '@sesamespace/sdk/protocol';
 import { subscribeRevocations, type Revocation } from '../shared/auth/revocations.js';
 import type { ServiceContext } from '../shared/context.js';
+import { metrics } from '../shared/metrics.js';
 import type { RealtimeIdentity } from './realtime-auth.js';
 
 // setTimeout's longest delay (~24.8 days); a later expiry is reached in several hops.
@@ -50,10 +51,13 @@ export class ConnectionRegistry {
     this.unhookReconnect = ctx.bus.onReconnect(() => void this.revalidate(() => true));
   }
 
-  add(connection: RegisteredConnection) { this.connections.add(connection); }
+  add(connection: RegisteredConnection) {
+    if (!this.connections.has(connection)) metrics.connections.inc();
+    this.connections.add(connection);
+  }
 
   remove(connection: RegisteredConnection) {
-    this.connections.delete(connection);
+    if (this.connections.delete(connection)) metrics.connections.dec();
     clearTimeout(this.expiryTimers.get(connection));
     this.expiryTimers.delete(connection);
   }

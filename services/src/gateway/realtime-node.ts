@@ -1,4 +1,5 @@
 import type { ServiceContext } from '../shared/context.js';
+import { ChannelRosters } from './channel-rosters.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore } from './presence.js';
 import type { SessionDeps } from './session.js';
@@ -12,6 +13,8 @@ import { StreamHub } from './stream-hub.js';
 export class RealtimeNode {
   readonly hub: StreamHub;
   readonly presence: PresenceTracker;
+  /** Members of the channels followed here: who hears whose presence. */
+  readonly rosters: ChannelRosters;
   /** Open WebSocket and SSE connections: heartbeats, revocations, expiry, shutdown. */
   readonly registry: ConnectionRegistry;
 
@@ -22,10 +25,11 @@ export class RealtimeNode {
       : new MemoryPresenceStore();
     this.presence = new PresenceTracker(store, ctx.bus, ctx.logger);
     this.registry = new ConnectionRegistry(ctx);
+    this.rosters = new ChannelRosters(ctx.db);
   }
 
   get deps(): SessionDeps {
-    return { ctx: this.ctx, hub: this.hub, presence: this.presence };
+    return { ctx: this.ctx, hub: this.hub, presence: this.presence, rosters: this.rosters };
   }
 
   /** Closes every client with `GoingAway`; they resume from their cursors elsewhere. */

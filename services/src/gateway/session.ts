@@ -6,8 +6,10 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
 import { readEvents, readHeads } from '../shared/events.js';
+import type { ChannelRosters } from './channel-rosters.js';
 import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
+import { metrics } from '../shared/metrics.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
 
 /**
@@ -26,6 +28,7 @@ export interface SessionDeps {
   ctx: ServiceContext;
   hub: StreamHub;
   presence: PresenceTracker;
+  rosters: ChannelRosters;
 }
 
 // Replays wait while the transport holds more than this share of the buffer limit.
@@ -68,6 +71,8 @@ export class RealtimeSession implements FollowerOwner {
     const streams = [inboxStream(this.principal.id), ...joined.keys()];
     const created = streams.map((stream) => this.createFollower(stream));
     await Promise.all(created.map((c) => c.ready));
+    // With SESAME_PRESENCE_AUDIENCE=channels presence is heard from co-members only: rosters first.
+    await Promise.all(created.map((c) => c.rostered));
     this.unfollowPresence = await this.deps.hub.follow(presenceTopic(this.principal.workspace_id), {
       onEphemeral: (frame, serialized) => { this.deliverEphemeral(presenceTopic(this.principal.workspace_id), frame, serialized); },
     }, false);
@@ -92,7 +97,7 @@ export class RealtimeSession implements FollowerOwner {
     return { starts, begin };
   }
 
-  private createFollower(stream: string): { stream: string; ready: Promise<void> } {
+  private createFollower(stream: string): { stream: string; ready: Promise<void>; rostered: Promise<void> } {
     const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => readEvents(this.ctx.db, s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
     const entry = { follower, unfollow: () => {} };
     this.followers.set(stream, entry);
@@ -100,7 +105,8 @@ export class RealtimeSession implements FollowerOwner {
       if (this.followers.get(stream) === entry && !this.closed) entry.unfollow = unfollow;
       else unfollow();
     });
-    return { stream, ready };
+    const rostered = isInboxStream(stream) || this.ctx.config.SESAME_PRESENCE_AUDIENCE !== 'channels' ? Promise.resolve() : this.deps.rosters.retain(stream);
+    return { stream, ready, rostered };
   }
 
   /** Starts following a channel the principal just joined, from its `member_added` event. */
@@ -111,8 +117,8 @@ export class RealtimeSession implements FollowerOwner {
       .where('channel_id', '=', channelId).where('principal_id', '=', this.principal.id).executeTakeFirst();
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
     if (!member || this.closed || this.followers.has(channelId)) return;
-    const { ready } = this.createFollower(channelId);
-    await ready;
+    const { ready, rostered } = this.createFollower(channelId);
+    await Promise.all([ready, rostered]);
     const heads = await readHeads(this.ctx.db, [channelId]);
     this.deps.hub.noteHeads(heads);
     const start = Math.min(Math.max(afterSeq, member.joined_seq - 1, 0), heads[channelId] ?? 0);
@@ -125,20 +131,26 @@ export class RealtimeSession implements FollowerOwner {
     this.followers.delete(channelId);
     entry.follower.stop();
     entry.unfollow();
+    if (!isInboxStream(channelId) && this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'channels') this.deps.rosters.release(channelId);
   }
 
   // ---- FollowerOwner --------------------------------------------------------------------
 
   deliverEvent(stream: string, event: SesameEvent, frame: WireFrame): void {
     if (this.closed) return;
+    metrics.deliveries.inc();
     this.sink.send(frame, { type: event.type, stream, seq: event.seq });
     this.checkBuffer();
+    this.deps.rosters.observe(stream, event);
     this.applyMembership(stream, event);
   }
 
   deliverEphemeral(_topic: string, frame: EphemeralFrame, serialized: WireFrame): void {
     if (this.closed) return;
     if (frame.principalId === this.principal.id) return; // your own typing and presence
+    // With SESAME_PRESENCE_AUDIENCE=channels, presence of principals you share no channel with is not yours to hear.
+    if (frame.type === 'presence' && this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'channels'
+      && !this.deps.rosters.sharesChannel(this.followers.keys(), frame.principalId as string)) return;
     this.sink.send(serialized, { type: frame.type });
     this.checkBuffer();
   }
@@ -149,6 +161,7 @@ export class RealtimeSession implements FollowerOwner {
   }
 
   replayed(stream: string, seq: number): void {
+    metrics.replays.inc();
     this.sendControl({ type: 'replayed', stream, seq } as ReplayedFrame);
   }
 
@@ -278,6 +291,7 @@ export class RealtimeSession implements FollowerOwner {
   private checkBuffer(): void {
     if (!this.slow && this.sink.bufferedAmount() > this.ctx.config.SESAME_SEND_BUFFER_BYTES) {
       this.slow = true;
+      metrics.slowConsumerCloses.inc();
       this.ctx.logger.info({ session: this.id, principal: this.principal.id, buffered: this.sink.bufferedAmount() }, 'closing slow consumer');
       this.sink.close(CloseCode.SlowConsumer, 'slow consumer: send buffer overflow; resume from your cursor');
     }

@@ -1,7 +1,8 @@
 import type { SesameEvent } from '@sesamespace/sdk/protocol';
-import { sql, type Transaction } from 'kysely';
+import { sql, type Insertable, type Transaction } from 'kysely';
 import type { Bus } from './bus/index.js';
-import type { Database } from './db/schema.js';
+import type { Database, EventTable } from './db/schema.js';
+import { metrics } from './metrics.js';
 import type { Db } from './db/database.js';
 
 export type Trx = Transaction<Database>;
@@ -41,6 +42,26 @@ export class EventBatch {
     this.events.push(event);
     return event;
   }
+
+  /**
+   * Writes several events of one stream in one statement, at seqs the caller allocated (a group
+   * commit takes the stream's row lock and numbers its whole batch itself). With `write`, the
+   * caller inserts the rows itself, e.g. in a statement that also writes the data they describe
+   * (one round trip instead of two); they are published after commit all the same.
+   */
+  async appendMany<T>(
+    stream: string,
+    items: ReadonlyArray<{ type: string; data: T; seq: number }>,
+    write?: (rows: Array<Insertable<EventTable>>) => Promise<unknown>,
+  ): Promise<Array<SesameEvent<T>>> {
+    if (items.length === 0) return [];
+    const at = new Date();
+    const rows = items.map(({ type, data, seq }) => ({ stream, seq, workspace_id: this.workspaceId, type, data: JSON.stringify(data), at }));
+    await (write ? write(rows) : this.trx.insertInto('events').values(rows).execute());
+    const written = items.map(({ type, data, seq }): SesameEvent<T> => ({ type, stream, seq, data, at: at.toISOString() }));
+    this.events.push(...written);
+    return written;
+  }
 }
 
 export interface EventPublisher {
@@ -49,9 +70,14 @@ export interface EventPublisher {
 
 /** Publishes committed events; a failed publish is logged, never thrown (replay repairs it). */
 export function createEventPublisher(bus: Bus, onError: (err: unknown) => void): EventPublisher {
+  const failed = (err: unknown) => {
+    metrics.eventPublishFailures.inc();
+    onError(err);
+  };
   return (events) => {
+    metrics.eventsPublished.inc(events.length);
     for (const event of events) {
-      bus.publish(event.stream, { kind: 'event', event }).catch(onError);
+      bus.publish(event.stream, { kind: 'event', event }).catch(failed);
     }
   };
 }

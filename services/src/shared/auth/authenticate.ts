@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import type { CredentialChange } from './revocations.js';
 import type { Principal } from '../db/schema.js';
 import { sha256 } from './secrets.js';
 import type { TokenService } from './tokens.js';
@@ -25,15 +26,67 @@ export function credentialFromHeaders(headers: Record<string, string | string[] 
 // last_used_at is informational; writing it on every request would make each call a write.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Resolves an `sk_` key or an access token to its principal, or null. Shared by api and gateway. */
-export async function authenticateCredential(db: Db, tokens: TokenService, credential: string): Promise<AuthContext | null> {
+/** How long an api process trusts an API key it resolved without asking the database again. */
+const CREDENTIAL_CACHE_TTL_MS = 5_000;
+const CREDENTIAL_CACHE_MAX_ENTRIES = 10_000;
+
+/**
+ * API keys this process resolved recently, by key hash: a busy key costs one query per
+ * `CREDENTIAL_CACHE_TTL_MS` instead of one per request. Correctness does not rest on the TTL:
+ * revoking a key, disabling a principal or changing a principal's row drops the entries at once
+ * (`watchCredentialChanges`: this process synchronously, the others through the bus), and the
+ * key's own expiry is checked on every hit. The TTL bounds staleness only when the bus lost a
+ * message — and the whole cache is dropped when the bus reconnects.
+ */
+export class CredentialCache {
+  private readonly entries = new Map<string, { auth: AuthContext; keyExpiresAt: number | null; until: number }>();
+
+  constructor(private readonly ttlMs = CREDENTIAL_CACHE_TTL_MS, private readonly maxEntries = CREDENTIAL_CACHE_MAX_ENTRIES) {}
+
+  get(keyHash: string, now: number): AuthContext | undefined {
+    const entry = this.entries.get(keyHash);
+    if (!entry) return undefined;
+    if (entry.until <= now || (entry.keyExpiresAt !== null && entry.keyExpiresAt <= now)) {
+      this.entries.delete(keyHash);
+      return undefined;
+    }
+    return entry.auth;
+  }
+
+  set(keyHash: string, auth: AuthContext, keyExpiresAt: number | null, now: number): void {
+    // Oldest first (insertion order): a full cache drops its oldest entry, not a hot one's future.
+    const oldest = this.entries.keys().next();
+    if (this.entries.size >= this.maxEntries && !oldest.done) this.entries.delete(oldest.value);
+    this.entries.set(keyHash, { auth, keyExpiresAt, until: now + this.ttlMs });
+  }
+
+  forget(change: CredentialChange): void {
+    for (const [hash, { auth }] of this.entries) {
+      if (auth.principal.id === change.principalId && (!change.apiKeyId || auth.apiKey?.id === change.apiKeyId)) this.entries.delete(hash);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/**
+ * Resolves an `sk_` key or an access token to its principal, or null. Shared by api and gateway;
+ * with `cache`, a key resolved recently is answered from it.
+ */
+export async function authenticateCredential(db: Db, tokens: TokenService, credential: string, cache?: CredentialCache): Promise<AuthContext | null> {
   if (credential.startsWith('sk_')) {
+    const keyHash = sha256(credential);
+    const now = Date.now();
+    const cached = cache?.get(keyHash, now);
+    if (cached) return cached;
     const row = await db
       .selectFrom('api_keys')
       .innerJoin('principals', 'principals.id', 'api_keys.principal_id')
       .selectAll('principals')
       .select(['api_keys.id as key_id', 'api_keys.scopes', 'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.rate_limit_per_minute'])
-      .where('api_keys.key_hash', '=', sha256(credential))
+      .where('api_keys.key_hash', '=', keyHash)
       .executeTakeFirst();
     if (!row || row.revoked_at || row.disabled_at) return null;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return null;
@@ -41,7 +94,9 @@ export async function authenticateCredential(db: Db, tokens: TokenService, crede
       await db.updateTable('api_keys').set({ last_used_at: new Date() }).where('id', '=', row.key_id).execute();
     }
     const { key_id, scopes, expires_at, revoked_at, last_used_at, rate_limit_per_minute, ...principal } = row;
-    return { principal, apiKey: { id: key_id, scopes, rateLimitPerMinute: rate_limit_per_minute }, via: 'api-key' };
+    const auth: AuthContext = { principal, apiKey: { id: key_id, scopes, rateLimitPerMinute: rate_limit_per_minute }, via: 'api-key' };
+    cache?.set(keyHash, auth, expires_at ? new Date(expires_at).getTime() : null, now);
+    return auth;
   }
   const claims = await tokens.verify(credential);
   if (!claims) return null;

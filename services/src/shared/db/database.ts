@@ -5,6 +5,7 @@ import pg from 'pg';
 import { ConnectionWatch } from '../connection-watch.js';
 import type { Logger } from '../logger.js';
 import { LockedPGliteDialect } from './pglite-dialect.js';
+import { watchPool } from '../metrics.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -32,6 +33,7 @@ export function createDatabase(target: DatabaseTarget): Db {
     const watch = new ConnectionWatch(target.logger, { backend: 'postgres', role: 'pool' }, target.databaseUrl);
     pool.on('error', (err) => { watch.down(err); });
     pool.on('connect', () => { watch.up(); });
+    watchPool(pool);
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dataDir = target.dataDir ?? '.sesame/db';

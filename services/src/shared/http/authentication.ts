@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticateCredential, credentialFromHeaders, type AuthContext } from '../auth/authenticate.js';
+import { authenticateCredential, credentialFromHeaders, CredentialCache, type AuthContext } from '../auth/authenticate.js';
+import { watchCredentialChanges } from '../auth/revocations.js';
 import { grants, type Scope } from '../auth/scopes.js';
 import type { ServiceContext } from '../context.js';
 import { forbidden, unauthorized } from '../errors.js';
@@ -25,10 +26,16 @@ declare module 'fastify' {
  */
 export function installAuthentication(app: FastifyInstance, ctx: ServiceContext) {
   app.decorateRequest('auth', null);
+  // One cache per app (= per process in production), emptied by revocations and principal
+  // changes from any process, and entirely when the bus reconnects (it may have missed some).
+  const credentials = new CredentialCache();
+  const stopWatching = watchCredentialChanges(ctx.bus, (change) => { credentials.forget(change); });
+  const stopReconnectWatch = ctx.bus.onReconnect(() => { credentials.clear(); });
+  app.addHook('onClose', async () => { stopWatching(); stopReconnectWatch(); });
   app.addHook('onRequest', async (request) => {
     const credential = credentialFromHeaders(request.headers);
     if (credential) {
-      request.auth = await authenticateCredential(ctx.db, ctx.tokens, credential);
+      request.auth = await authenticateCredential(ctx.db, ctx.tokens, credential, credentials);
       if (!request.auth) throw unauthorized('The API key or access token is invalid, expired or revoked');
     }
     // No route matched: the not-found handler answers, whoever asks.

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
+import { installMetrics } from '../metrics.js';
 import { installValidators } from './validation.js';
 
 /**
@@ -73,5 +74,6 @@ export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): Fas
   void app.register(helmet, { contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
   installValidators(app);
   installProblemDetails(app);
+  installMetrics(app, options.edge, ctx.config.SESAME_METRICS === 'on');
   return app;
 }

@@ -1,4 +1,5 @@
 import { EventType } from '@sesamespace/sdk/protocol';
+import { publishPrincipalChange } from '../../../shared/auth/revocations.js';
 import { Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
 import type { ServiceContext } from '../../../shared/context.js';
@@ -26,6 +27,8 @@ export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {
     const me = caller(request).principal;
     const { emoji } = request.body;
     await ctx.db.updateTable('principals').set({ read_receipt_emoji: emoji }).where('id', '=', me.id).execute();
+    // Cached authentications carry the principal row: re-read it everywhere.
+    await publishPrincipalChange(ctx, me.id);
     return { data: { emoji } };
   });
 

@@ -5,10 +5,21 @@ import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses } from
 import type { TypedApp } from '../../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from '../../channels/access.js';
 import { publicBaseUrl, withFreshDownloadUrls } from '../../drive/files.js';
+import type { Principal } from '../../../../shared/db/schema.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
-import { sendMessage, toWire, updateMessage } from './service.js';
+import { GroupCommit } from './group-commit.js';
+import { metrics } from '../../../../shared/metrics.js';
+import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
 
 export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
+  // Sends without attachments are group-committed per channel; a send the batch leaves out (or
+  // one with attachments, which resolves files first) takes the one-by-one path.
+  const sendAlone = async (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => {
+    const { channel } = await channelForMember(ctx.db, sender, channelId);
+    return sendMessage(ctx, sender, channel.id, input, baseUrl);
+  };
+  const groupCommit = new GroupCommit(ctx, sendAlone, (size) => { metrics.messageBatch.observe(size); });
+
   async function loadMessage({ id, messageId }: { id: string; messageId: string }, principal: Parameters<typeof channelForMember>[1]) {
     const { channel, role } = await channelForMember(ctx.db, principal, id);
     const message = await ctx.db.selectFrom('messages').selectAll().where('id', '=', messageId).where('channel_id', '=', channel.id).executeTakeFirst();
@@ -22,8 +33,17 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     schema: { tags: ['messages'], summary: 'Send a message (idempotent by clientGeneratedId)', params: IdParams, body: SendMessageBody, response: { 200: Data(MessageSchema), 201: Data(MessageSchema), ...errorResponses } },
   }, async (request, reply) => {
     const me = caller(request).principal;
-    const { channel } = await channelForMember(ctx.db, me, request.params.id);
-    const { message, created } = await sendMessage(ctx, me, channel.id, request.body, publicBaseUrl(ctx, request));
+    const input = request.body;
+    const started = performance.now();
+    let outcome;
+    if (input.attachmentIds?.length || input.kind === 'attachment') {
+      const { channel } = await channelForMember(ctx.db, me, request.params.id);
+      outcome = await sendMessage(ctx, me, channel.id, input, publicBaseUrl(ctx, request));
+    } else {
+      outcome = await groupCommit.send(me, request.params.id, input, publicBaseUrl(ctx, request));
+    }
+    metrics.messageSend.observe((performance.now() - started) / 1000);
+    const { message, created } = outcome;
     reply.status(created ? 201 : 200);
     return { data: message };
   });

@@ -1,0 +1,146 @@
+/**
+ * Writes: messages persisted through REST by 16 concurrent senders (autocannon, 16 connections,
+ * one request in flight each), to one channel and spread over 16 channels, against two peers
+ * on the same Fastify 5 and the same PostgreSQL in the same run: a bare Fastify echo (the HTTP
+ * ceiling) and the plainest durable write (one transaction per message, row-locked seq, message
+ * + event rows). Also the lightest requests: GET /health and /auth/me against a bare GET.
+ *
+ *   npx tsx scripts/bench/writes.ts      (or: npm run bench -- writes)
+ *   BENCH_CPU_PROF=<dir>                 the api runs with --cpu-prof, profile written into <dir>
+ */
+import pg from 'pg';
+import { spawnBenchProcess, type Child } from './support/child.js';
+import type { LoadResult, LoadRun } from './support/load-client.js';
+import { runBench } from './support/lifecycle.js';
+import { startSesame } from './support/sesame.js';
+import { CpuMeter, int, median, processTree } from './support/stats.js';
+import { startTestServices } from './support/test-services.js';
+import { machineFacts, writeSection } from './write-results.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const CONNECTIONS = 16;
+const CHANNELS = 16;
+const CONTENT = 'writes bench {n} '.padEnd(100, 'x');
+const COMMAND = 'npx tsx scripts/bench/writes.ts';
+
+interface Cell { label: string; runs: LoadResult[]; cpu: Array<Record<string, number>> }
+
+async function main() {
+  const services = startTestServices();
+  if (process.env.BENCH_ONLY) console.log(`database: ${services.databaseUrl}`);
+  const profDir = process.env.BENCH_CPU_PROF;
+  const sesame = await startSesame(services, { apiNodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  const echo = spawnBenchProcess('support/write-peer-server.ts', 'echo server', { MODE: 'echo' });
+  const naive = spawnBenchProcess('support/write-peer-server.ts', 'naive durable server', { MODE: 'naive', DATABASE_URL: services.databaseUrl });
+  const echoUrl = `http://127.0.0.1:${(await echo.waitForOutput(/LISTENING (\d+)/))[1]}`;
+  const naiveUrl = `http://127.0.0.1:${(await naive.waitForOutput(/LISTENING (\d+)/))[1]}`;
+  const client: Child = spawnBenchProcess('support/load-client.ts', 'load client');
+
+  const me = await sesame.rest.call<{ data: { id: string } }>('GET', '/auth/me');
+  const channels: string[] = [];
+  for (let i = 0; i < CHANNELS; i++) channels.push((await sesame.rest.createGroup(`writes-${i}`, [me.data.id])).id);
+  const apiBase = new URL(sesame.apiUrl);
+  const sesameAuth = { authorization: `Bearer ${sesame.adminKey}` };
+  const body = JSON.stringify({ content: CONTENT, kind: 'text' });
+
+  const meter = (server: Record<string, () => number[]>) => new CpuMeter({
+    ...server, postgres: () => processTree(services.postgresPid), redis: () => [services.redisPid], client: () => [client.pid],
+  });
+  const sesameCpu = { api: () => [sesame.api.pid] };
+  const allSystems = {
+    'Sesame': (paths: string[]) => ({ url: apiBase.origin, paths: paths.map((c) => `${apiBase.pathname}/channels/${c}/messages`), headers: sesameAuth, cpu: sesameCpu }),
+    'naive durable (Fastify + pg)': (paths: string[]) => ({ url: naiveUrl, paths: paths.map((c) => `/channels/${c}/messages`), headers: {}, cpu: { server: () => [naive.pid] } }),
+    'bare Fastify echo': (paths: string[]) => ({ url: echoUrl, paths: paths.map((c) => `/channels/${c}/messages`), headers: {}, cpu: { server: () => [echo.pid] } }),
+  };
+  const shapes = { 'one channel': channels.slice(0, 1), [`${CHANNELS} channels`]: channels };
+  const gets = {
+    'Sesame GET /health': { url: apiBase.origin, paths: [`${apiBase.pathname}/health`], headers: {}, cpu: sesameCpu },
+    'Sesame GET /auth/me': { url: apiBase.origin, paths: [`${apiBase.pathname}/auth/me`], headers: sesameAuth, cpu: sesameCpu },
+    'bare Fastify GET': { url: echoUrl, paths: ['/health'], headers: {}, cpu: { server: () => [echo.pid] } },
+  };
+
+  // BENCH_ONLY=Sesame (a prefix of system names) measures only those, e.g. while profiling.
+  const only = process.env.BENCH_ONLY;
+  const systems: Partial<typeof allSystems> = only ? Object.fromEntries(Object.entries(allSystems).filter(([name]) => name.startsWith(only))) : allSystems;
+  const cells = new Map<string, Cell>();
+  const measure = async (key: string, label: string, target: { url: string; paths: string[]; headers: Record<string, string>; cpu: Record<string, () => number[]> }, method: LoadRun['method'], seconds: number, record: boolean) => {
+    const cpu = meter(target.cpu);
+    cpu.start();
+    const result = await client.request<LoadResult>({ cmd: 'run', url: target.url, paths: target.paths, headers: target.headers, body, method, connections: CONNECTIONS, seconds } satisfies LoadRun & { cmd: string });
+    const usage = cpu.stop();
+    if (!record) return;
+    const cell = cells.get(key) ?? { label, runs: [], cpu: [] };
+    cell.runs.push(result);
+    cell.cpu.push(usage);
+    cells.set(key, cell);
+    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+  };
+
+  // Warm-up (JIT, pools, plans), not recorded.
+  for (const [name, make] of Object.entries(systems)) await measure(name, name, make(channels), 'POST', 2, false);
+  if (only) {
+    for (const [shape, paths] of Object.entries(shapes)) for (const [name, make] of Object.entries(systems)) await measure(`${name} | ${shape}`, name, make(paths), 'POST', SECONDS, true);
+    return;
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const names = Object.keys(systems);
+    const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
+    for (const [shape, paths] of Object.entries(shapes)) {
+      for (const name of order) await measure(`${name} | ${shape}`, name, systems[name as keyof typeof systems]!(paths), 'POST', SECONDS, true);
+    }
+    for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', Math.max(3, SECONDS / 2), true);
+  }
+
+  // Durability check: every 2xx send is a message, seqs gapless per channel.
+  const db = new pg.Client({ connectionString: services.databaseUrl });
+  await db.connect();
+  const { rows } = await db.query<{ channel_id: string; n: string; lo: string; hi: string }>(
+    'SELECT channel_id, count(*) AS n, min(seq) AS lo, max(seq) AS hi FROM messages WHERE channel_id = ANY($1) GROUP BY channel_id', [channels]);
+  await db.end();
+  const persisted = rows.reduce((sum, r) => sum + Number(r.n), 0);
+  const gaps = rows.filter((r) => Number(r.hi) - Number(r.lo) + 1 !== Number(r.n)).length;
+  const acknowledged = [...cells.entries()].filter(([key]) => key.startsWith('Sesame |')).reduce((sum, [, cell]) => sum + cell.runs.reduce((s, r) => s + r.ok, 0), 0);
+  // The warm-up's sends are persisted too (not recorded): counted apart.
+  const check = `${int(persisted)} Sesame messages persisted (${int(acknowledged)} acknowledged in the measured runs, the rest in the warm-up); channels with a seq gap: ${gaps}`;
+  console.log(check);
+
+  const cellOf = (key: string) => cells.get(key)!;
+  const rate = (cell: Cell) => median(cell.runs.map((r) => r.perSecond));
+  const fmtCpu = (usage: Array<Record<string, number>>) => {
+    const labels = Object.keys(usage[0]).filter((l) => l !== 'others');
+    return labels.map((l) => `${l} ${(median(usage.map((u) => u[l])) * 100).toFixed(0)}%`).join(', ');
+  };
+  const row = (key: string, ref: { echo: string; naive?: string | null }) => {
+    const cell = cellOf(key);
+    const r = rate(cell);
+    const ratios = ` | ${(r / rate(cellOf(ref.echo))).toFixed(2)}×${ref.naive === undefined ? '' : ` | ${ref.naive ? `${(r / rate(cellOf(ref.naive))).toFixed(2)}×` : '—'}`}`;
+    const errors = cell.runs.reduce((s, x) => s + x.non2xx + x.errors, 0);
+    return `| ${key} | **${int(r)}** (${cell.runs.map((x) => int(x.perSecond)).join(' / ')})${ratios} | ${median(cell.runs.map((x) => x.p50))} | ${median(cell.runs.map((x) => x.p99))} | ${errors} | ${fmtCpu(cell.cpu)} |`;
+  };
+  const lines: string[] = [];
+  for (const shape of Object.keys(shapes)) {
+    for (const name of Object.keys(systems)) lines.push(row(`${name} | ${shape}`, { echo: `bare Fastify echo | ${shape}`, naive: name === 'bare Fastify echo' ? null : `naive durable (Fastify + pg) | ${shape}` }));
+  }
+  const getLines = Object.keys(gets).map((name) => row(name, { echo: 'bare Fastify GET' }));
+
+  writeSection('writes', `
+## Writes (messages persisted through REST, 16 concurrent senders)
+
+Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback; PostgreSQL and Redis from \`scripts/dev/test-services.sh\` (fsync off); the load client (autocannon, ${CONNECTIONS} connections, one request in flight each, ${CONTENT.length}-byte content) runs in its own process.
+
+Sesame = separate api and gateway processes (the gateway idle), the admin's API key POSTing \`{content, kind}\` to \`/channels/:id/messages\`. Peers on the same Fastify 5: the *naive durable* write (one transaction per message on a pg pool of 10: row-locked seq, message row, event row, commit; no auth, no publish) on the same PostgreSQL, and a *bare Fastify echo* (the HTTP ceiling). Warm-up 2 s per system, then ${ROUNDS} interleaved rounds of ${SECONDS} s per cell (order rotated per round); the figure is the median round (all rounds in brackets), latencies (ms, per request) the median round's. CPU: 100% = one core, median round.
+
+| system | shape | msg/s (rounds) | × echo | × naive | p50 | p99 | errors | CPU |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${lines.join('\n')}
+
+| request | req/s (rounds) | × bare GET | p50 | p99 | errors | CPU |
+| --- | --- | --- | --- | --- | --- | --- |
+${getLines.join('\n')}
+
+Check: ${check}.
+`);
+}
+
+void runBench(main);

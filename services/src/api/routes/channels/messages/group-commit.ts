@@ -1,0 +1,169 @@
+import type { Message } from '@sesamespace/sdk/protocol';
+import { EventType } from '@sesamespace/sdk/protocol';
+import { sql, type RawBuilder } from 'kysely';
+import type { ServiceContext } from '../../../../shared/context.js';
+import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
+import { withEvents } from '../../../../shared/events.js';
+import { newId } from '../../../../shared/ids.js';
+import { validateMetadata } from './kinds.js';
+import { toWire, type SendInput } from './service.js';
+
+/** A send's answer: its message, and whether this call created it (else an idempotent repeat). */
+export interface SendOutcome { message: Message; created: boolean }
+
+interface PendingSend {
+  sender: Principal;
+  input: SendInput;
+  baseUrl: string;
+  resolve: (outcome: SendOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Most sends one transaction carries (each row is 14 bind parameters of one INSERT). */
+const MAX_BATCH = 128;
+
+/** Whether the lone path's metadata check would pass (if not, it answers the 400 itself). */
+function validMetadata(input: SendInput): boolean {
+  try {
+    validateMetadata(input.kind ?? 'text', input.metadata ?? {});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const inList = (values: readonly string[]): RawBuilder<unknown> => sql.join(values.map((v) => sql`${v}`));
+
+/**
+ * Group commit of the sends to one channel. The first send to an idle channel starts a
+ * transaction at once (no waiting for company); sends that arrive while it runs queue, and go
+ * together in the next transaction: one row lock on the channel's stream, consecutive seqs in
+ * arrival order, one multi-row INSERT of the messages and one of their events, one commit, then
+ * each caller gets its own message and the events are published. Under load a channel writes
+ * at the rate of transactions × batch size instead of one message per transaction.
+ *
+ * A batch decides per message, inside its transaction and under the stream lock, what the
+ * one-by-one path would: a sender that is not a member, metadata its kind refuses, a thread root that is not in the
+ * channel, a `clientGeneratedId` already used (or used twice in the batch) — those messages are
+ * left out of the batch and sent alone afterwards by `sendAlone` (the one-by-one path), which
+ * answers each exactly as it always did (404/403/422, or the existing message). If the batch's
+ * transaction fails as a whole, nothing of it was committed and every message is retried
+ * alone, so one bad message never loses the others.
+ */
+export class GroupCommit {
+  private readonly queues = new Map<string, PendingSend[]>();
+  private readonly running = new Set<string>();
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => Promise<SendOutcome>,
+    private readonly observeBatch: (size: number) => void = () => {},
+  ) {}
+
+  /** Sends `input` to `channelId` as `sender`, in the channel's next batch. */
+  send(sender: Principal, channelId: string, input: SendInput, baseUrl: string): Promise<SendOutcome> {
+    // One queue per (workspace, channel): a batch's events belong to one workspace, and a
+    // sender of another workspace naming this channel id is refused by the lone path (404).
+    const key = `${sender.workspace_id}\u0000${channelId}`;
+    return new Promise<SendOutcome>((resolve, reject) => {
+      const queue = this.queues.get(key);
+      const pending = { sender, input, baseUrl, resolve, reject };
+      if (queue) queue.push(pending);
+      else this.queues.set(key, [pending]);
+      if (!this.running.has(key)) void this.drain(key, sender.workspace_id, channelId);
+    });
+  }
+
+  private async drain(key: string, workspaceId: string, channelId: string): Promise<void> {
+    this.running.add(key);
+    try {
+      for (;;) {
+        const queue = this.queues.get(key);
+        if (!queue?.length) {
+          this.queues.delete(key);
+          return;
+        }
+        const batch = queue.splice(0, MAX_BATCH);
+        await this.commit(workspaceId, channelId, batch);
+      }
+    } finally {
+      this.running.delete(key);
+    }
+  }
+
+  private async commit(workspaceId: string, channelId: string, batch: PendingSend[]): Promise<void> {
+    let accepted: Array<{ pending: PendingSend; message: Message }> = [];
+    let alone: PendingSend[] = [];
+    try {
+      await withEvents(this.ctx.db, workspaceId, this.ctx.publish, async (trx, events) => {
+        accepted = [];
+        alone = [];
+        const senders = [...new Set(batch.map((p) => p.sender.id))];
+        const roots = [...new Set(batch.flatMap((p) => (p.input.threadRootId ? [p.input.threadRootId] : [])))];
+        const clientIds = [...new Set(batch.flatMap((p) => (p.input.clientGeneratedId ? [p.input.clientGeneratedId] : [])))];
+        // One statement: the stream's row lock (held to commit: seqs stay gapless, and a
+        // duplicate racing us on another connection is visible once we hold it) and everything
+        // the batch must check.
+        const check = await sql<{ head_seq: number | string; members: string[]; roots: string[]; used: string[] }>`
+          SELECT s.head_seq,
+            ARRAY(SELECT cm.principal_id FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
+                  WHERE cm.channel_id = ${channelId} AND c.workspace_id = ${workspaceId} AND cm.principal_id IN (${inList(senders)})) AS members,
+            ${roots.length ? sql`ARRAY(SELECT id FROM messages WHERE channel_id = ${channelId} AND id IN (${inList(roots)}))` : sql`ARRAY[]::text[]`} AS roots,
+            ${clientIds.length ? sql`ARRAY(SELECT sender_id || ' ' || client_generated_id FROM messages WHERE channel_id = ${channelId} AND client_generated_id IN (${inList(clientIds)}))` : sql`ARRAY[]::text[]`} AS used
+          FROM streams s WHERE s.id = ${channelId} FOR UPDATE`.execute(trx);
+        const head = check.rows.at(0);
+        if (!head) {
+          // No stream row yet: the lone path creates it.
+          alone = batch;
+          return;
+        }
+        const members = new Set(head.members);
+        const knownRoots = new Set(head.roots);
+        const used = new Set(head.used);
+        let seq = Number(head.head_seq);
+        const now = new Date();
+        const rows: MessageRow[] = [];
+        for (const pending of batch) {
+          const { sender, input } = pending;
+          const clientKey = input.clientGeneratedId ? `${sender.id} ${input.clientGeneratedId}` : null;
+          if (!members.has(sender.id) || !validMetadata(input) || (input.threadRootId && !knownRoots.has(input.threadRootId)) || (clientKey && used.has(clientKey))) {
+            alone.push(pending);
+            continue;
+          }
+          if (clientKey) used.add(clientKey);
+          const row: MessageRow = {
+            id: newId('msg'), channel_id: channelId, workspace_id: workspaceId, sender_id: sender.id, seq: ++seq, kind: input.kind ?? 'text',
+            content: input.content, metadata: input.metadata ?? {}, intent: input.intent ?? null, thread_root_id: input.threadRootId ?? null,
+            client_generated_id: input.clientGeneratedId ?? null, attachment_ids: [], streaming: false, edited_at: null, deleted_at: null, created_at: now,
+          };
+          rows.push(row);
+          accepted.push({ pending, message: toWire(row, sender) });
+        }
+        if (rows.length === 0) return;
+        const messageRows = rows.map((r) => ({
+          id: r.id, channel_id: r.channel_id, workspace_id: r.workspace_id, sender_id: r.sender_id, seq: r.seq, kind: r.kind, content: r.content,
+          metadata: JSON.stringify(r.metadata), intent: r.intent, thread_root_id: r.thread_root_id, client_generated_id: r.client_generated_id,
+          attachment_ids: JSON.stringify(r.attachment_ids), created_at: r.created_at,
+        }));
+        // Messages, their events and the stream's new head in one statement.
+        await events.appendMany(channelId, accepted.map(({ message }) => ({ type: EventType.MessageCreated, data: message, seq: message.seq })), (eventRows) => trx
+          .with('inserted_messages', (db) => db.insertInto('messages').values(messageRows))
+          .with('inserted_events', (db) => db.insertInto('events').values(eventRows))
+          .updateTable('streams').set({ head_seq: seq }).where('id', '=', channelId)
+          .execute());
+      });
+    } catch (err) {
+      // Nothing of the batch was committed: each message goes alone and meets its own fate.
+      this.ctx.logger.debug({ err, channelId, size: batch.length }, 'group commit failed; sending its messages one by one');
+      accepted = [];
+      alone = batch;
+    }
+    if (accepted.length) this.observeBatch(accepted.length);
+    for (const { pending, message } of accepted) pending.resolve({ message, created: true });
+    // In arrival order, one after the other: they would serialise on the stream lock anyway,
+    // and a repeated clientGeneratedId then finds the message its first copy created.
+    for (const pending of alone) {
+      await this.sendAlone(pending.sender, channelId, pending.input, pending.baseUrl).then(pending.resolve, pending.reject);
+    }
+  }
+}

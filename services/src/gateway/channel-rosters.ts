@@ -1,0 +1,76 @@
+import { EventType, type SesameEvent } from '@sesamespace/sdk/protocol';
+import { sql } from 'kysely';
+import type { Db } from '../shared/db/database.js';
+
+interface Roster {
+  members: Set<string>;
+  /** The channel's seq the member list is current at: membership events at or below it are in it. */
+  seq: number;
+  sessions: number;
+  loaded: Promise<void>;
+}
+
+/**
+ * Who is in each channel that a session on this node follows: the audience of presence. A
+ * principal's presence goes to the sessions of principals sharing a channel with it, not to
+ * its whole workspace (which cost n² frames as n agents came online). One roster per channel
+ * per node, loaded when its first session follows the channel and kept current from the
+ * channel's own `channel.member_added` / `channel.member_removed` events, which that session
+ * receives anyway; dropped with its last session.
+ */
+export class ChannelRosters {
+  private readonly rosters = new Map<string, Roster>();
+
+  constructor(private readonly db: Db) {}
+
+  /** A session follows `channelId`: loads its roster if this node has none yet. */
+  retain(channelId: string): Promise<void> {
+    const existing = this.rosters.get(channelId);
+    if (existing) {
+      existing.sessions++;
+      return existing.loaded;
+    }
+    const roster: Roster = { members: new Set(), seq: 0, sessions: 1, loaded: Promise.resolve() };
+    roster.loaded = this.load(channelId, roster);
+    this.rosters.set(channelId, roster);
+    return roster.loaded;
+  }
+
+  release(channelId: string): void {
+    const roster = this.rosters.get(channelId);
+    if (roster && --roster.sessions <= 0) this.rosters.delete(channelId);
+  }
+
+  /** Applies a membership event of a channel stream (any session may report it; applied once). */
+  observe(stream: string, event: SesameEvent): void {
+    if (event.type !== EventType.MemberAdded && event.type !== EventType.MemberRemoved) return;
+    const roster = this.rosters.get(stream);
+    const principalId = (event.data as { principalId?: unknown } | null)?.principalId;
+    if (!roster || event.seq <= roster.seq || typeof principalId !== 'string') return;
+    roster.seq = event.seq;
+    if (event.type === EventType.MemberAdded) roster.members.add(principalId);
+    else roster.members.delete(principalId);
+  }
+
+  /** Whether `principalId` is a member of one of `channelIds` (as far as this node knows). */
+  sharesChannel(channelIds: Iterable<string>, principalId: string): boolean {
+    for (const channelId of channelIds) if (this.rosters.get(channelId)?.members.has(principalId)) return true;
+    return false;
+  }
+
+  private async load(channelId: string, roster: Roster): Promise<void> {
+    for (;;) {
+      // Members and head in one statement: a membership change commits both together.
+      const { rows } = await sql<{ seq: number | string | null; members: string[] }>`
+        SELECT (SELECT head_seq FROM streams WHERE id = ${channelId}) AS seq,
+               ARRAY(SELECT principal_id FROM channel_members WHERE channel_id = ${channelId}) AS members`.execute(this.db);
+      const row = rows.at(0);
+      const seq = Number(row?.seq ?? 0);
+      // A membership event newer than this snapshot arrived while it was read: read again.
+      if (seq < roster.seq) continue;
+      roster.members = new Set(row?.members ?? []);
+      roster.seq = seq;
+      return;
+    }
+  }
+}

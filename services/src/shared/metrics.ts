@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of this process (prom-client), served as `GET /metrics` by every HTTP edge
+ * (api and gateway; one process in single-process mode). One registry per process: what it
+ * counts is the process's work, whatever number of apps a test builds in it. The series and
+ * alert suggestions are listed in docs/operations.md.
+ */
+const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'sesame_' });
+
+export const metrics = {
+  httpRequests: new Counter({
+    name: 'sesame_http_requests_total', help: 'HTTP requests answered, by edge, method, route pattern and status code',
+    labelNames: ['edge', 'method', 'route', 'status_code'] as const, registers: [registry],
+  }),
+  httpDuration: new Histogram({
+    name: 'sesame_http_request_duration_seconds', help: 'Time from request received to response sent, by edge, method and route pattern',
+    labelNames: ['edge', 'method', 'route'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+  }),
+  messageSend: new Histogram({
+    name: 'sesame_message_send_duration_seconds', help: 'Time to persist a sent message (queueing for its group commit included)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+  }),
+  messageBatch: new Histogram({
+    name: 'sesame_message_batch_size', help: 'Messages committed together by one group commit', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry],
+  }),
+  eventsPublished: new Counter({ name: 'sesame_events_published_total', help: 'Committed events handed to the bus', registers: [registry] }),
+  eventPublishFailures: new Counter({ name: 'sesame_event_publish_failures_total', help: 'Event publishes the bus refused (clients fetch the gap from the database)', registers: [registry] }),
+  connections: new Gauge({ name: 'sesame_realtime_connections', help: 'Open WebSocket and SSE connections on this gateway', registers: [registry] }),
+  deliveries: new Counter({ name: 'sesame_realtime_deliveries_total', help: 'Durable events sent to realtime clients (live and replayed)', registers: [registry] }),
+  replays: new Counter({ name: 'sesame_realtime_replays_total', help: 'Stream replays completed (a client caught up from its cursor)', registers: [registry] }),
+  slowConsumerCloses: new Counter({ name: 'sesame_realtime_slow_consumer_closes_total', help: 'Connections closed because their send buffer overflowed', registers: [registry] }),
+};
+
+interface PoolCounts { totalCount: number; idleCount: number; waitingCount: number }
+/** The PostgreSQL pools this process opened, read at scrape time (weakly held: a closed one goes). */
+const pools = new Set<WeakRef<PoolCounts>>();
+export function watchPool(pool: PoolCounts): void {
+  pools.add(new WeakRef(pool));
+}
+function sum(read: (p: PoolCounts) => number): number {
+  let n = 0;
+  for (const ref of pools) {
+    const pool = ref.deref();
+    if (pool) n += read(pool);
+    else pools.delete(ref);
+  }
+  return n;
+}
+new Gauge({ name: 'sesame_db_pool_connections', help: 'Open PostgreSQL connections in the pool', registers: [registry], collect() { this.set(sum((p) => p.totalCount)); } });
+new Gauge({ name: 'sesame_db_pool_idle', help: 'Idle PostgreSQL connections in the pool', registers: [registry], collect() { this.set(sum((p) => p.idleCount)); } });
+new Gauge({ name: 'sesame_db_pool_waiting', help: 'Queries waiting for a pool connection', registers: [registry], collect() { this.set(sum((p) => p.waitingCount)); } });
+
+/**
+ * Counts every request of `app` and serves `GET /metrics` (Prometheus text format). Public like
+ * `/health` — scrapers carry no Sesame credential; the series hold counts and route patterns,
+ * never ids or secrets. `SESAME_METRICS=off` removes the route (counting goes on, it is cheap).
+ */
+export function installMetrics(app: FastifyInstance, edge: 'api' | 'gateway', serve: boolean): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ edge, method: request.method, route, status_code: reply.statusCode });
+    metrics.httpDuration.observe({ edge, method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  if (!serve) return;
+  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+}

@@ -1,0 +1,177 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/api/app.js';
+import { watchCredentialChanges, type CredentialChange } from '../src/shared/auth/revocations.js';
+import { RedisBus } from '../src/shared/bus/index.js';
+import { createDatabase } from '../src/shared/db/database.js';
+import { createEventPublisher } from '../src/shared/events.js';
+import { startTestApi, type TestApi } from './support/api.js';
+import { hasServices, requireServices, targets } from './support/targets.js';
+
+type Agent = { id: string; apiKey: string };
+
+describe.each(targets())('group commit of message sends on %s', (target) => {
+  let api: TestApi;
+  let alice: Agent;
+  let bob: Agent;
+  let mallory: Agent;
+
+  beforeAll(async () => {
+    api = await startTestApi(target);
+    alice = await api.createAgent('alice');
+    bob = await api.createAgent('bob');
+    mallory = await api.createAgent('mallory');
+    // Counts INSERT statements on messages (not rows), and fails any row whose content is
+    // 'poison' — a database error that hits one message of a batch.
+    await sql`CREATE TABLE test_message_statements (n int NOT NULL)`.execute(api.ctx.db);
+    for (const statement of [
+      'CREATE FUNCTION test_count_statement() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO test_message_statements VALUES (1); RETURN NULL; END $$',
+      'CREATE TRIGGER test_count_statement AFTER INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION test_count_statement()',
+      "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.content = 'poison' THEN RAISE EXCEPTION 'poisoned message'; END IF; RETURN NEW; END $$",
+      'CREATE TRIGGER test_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION test_poison()',
+    ]) await sql.raw(statement).execute(api.ctx.db);
+  });
+  afterAll(() => api?.close());
+
+  const statements = async () => Number((await sql<{ n: number | string }>`SELECT count(*) AS n FROM test_message_statements`.execute(api.ctx.db)).rows[0].n);
+
+  it('answers every concurrent sender with its own message, consecutive seqs, in fewer transactions than messages', async () => {
+    const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'batch', memberIds: [bob.id] })).json().data;
+    const senders = [alice, bob];
+    // Both keys authenticated once already, so the burst below reaches the send path together.
+    for (const who of senders) expect((await api.call(who.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    const before = await statements();
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      api.call(senders[i % 2].apiKey, 'POST', `/channels/${channel.id}/messages`, { content: `m${i}`, kind: 'text' })));
+    expect(results.map((r) => r.statusCode)).toEqual(results.map(() => 201));
+    results.forEach((r, i) => { expect(r.json().data).toMatchObject({ content: `m${i}`, senderId: senders[i % 2].id, channelId: channel.id }); });
+    const seqs = results.map((r) => r.json().data.seq as number).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => channel.headSeq + 1 + i));
+    // Group commit: the 40 messages went in fewer INSERT statements than 40. (PGlite runs each
+    // statement synchronously in this process, so injected requests rarely overlap there.)
+    if (target === 'postgres') expect(await statements() - before).toBeLessThan(40);
+    // Each message has exactly one event, at its seq, with the same body the sender got back.
+    const events = (await api.call(alice.apiKey, 'GET', `/streams/${channel.id}/events?after=${channel.headSeq}&limit=1000`)).json().data;
+    expect(events.map((e: { seq: number }) => e.seq)).toEqual(seqs);
+    const bySeq = new Map(results.map((r) => [r.json().data.seq as number, r.json().data]));
+    for (const event of events) expect(event).toMatchObject({ type: 'message', data: bySeq.get(event.seq) });
+    // History agrees.
+    const history = (await api.call(bob.apiKey, 'GET', `/channels/${channel.id}/messages?after=${channel.headSeq}&limit=100`)).json().data;
+    expect(history.map((m: { id: string; seq: number }) => [m.seq, m.id])).toEqual(seqs.map((s) => [s, bySeq.get(s).id]));
+  });
+
+  it('leaves the messages it must refuse out of a batch, answered as when sent alone', async () => {
+    const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'mixed', memberIds: [bob.id] })).json().data;
+    const root = (await api.call(alice.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'root' })).json().data;
+    const send = (who: Agent, body: Record<string, unknown>) => api.call(who.apiKey, 'POST', `/channels/${channel.id}/messages`, body);
+    await send(mallory, { content: 'warm-up' }); // mallory's key is cached too
+    const before = await statements();
+    const results = await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) => send(i % 2 ? bob : alice, { content: `ok${i}` })),
+      send(mallory, { content: 'not a member' }),
+      send(alice, { content: 'bad metadata', kind: 'tool_call', metadata: { nope: true } }),
+      send(bob, { content: 'bad root', threadRootId: 'msg_doesnotexist' }),
+      send(alice, { content: 'reply', threadRootId: root.id }),
+      send(bob, { content: 'once', clientGeneratedId: 'same-id' }),
+      send(bob, { content: 'once', clientGeneratedId: 'same-id' }),
+      ...Array.from({ length: 10 }, (_, i) => send(i % 2 ? bob : alice, { content: `ok${10 + i}` })),
+    ]);
+    const status = results.map((r) => r.statusCode);
+    expect(status.slice(0, 10)).toEqual(Array(10).fill(201));
+    expect(status.slice(10, 14)).toEqual([403, 400, 422, 201]);
+    expect(status.slice(14, 16).sort()).toEqual([200, 201]);
+    expect(results[14].json().data.id).toBe(results[15].json().data.id);
+    expect(status.slice(16)).toEqual(Array(10).fill(201));
+    const created = results.filter((r) => r.statusCode === 201).map((r) => r.json().data);
+    expect(created).toHaveLength(22);
+    if (target === 'postgres') expect(await statements() - before).toBeLessThan(22);
+    const seqs = created.map((m) => m.seq as number).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 22 }, (_, i) => root.seq + 1 + i));
+    const history = (await api.call(alice.apiKey, 'GET', `/channels/${channel.id}/messages?after=${root.seq}&limit=100`)).json().data;
+    expect(history.map((m: { id: string }) => m.id).sort()).toEqual(created.map((m) => m.id).sort());
+    const events = (await api.call(alice.apiKey, 'GET', `/streams/${channel.id}/events?after=${root.seq}&limit=100`)).json().data;
+    expect(events.map((e: { seq: number }) => e.seq)).toEqual(seqs);
+  });
+
+  it('a message that fails in the database fails alone: the rest of its batch is committed', async () => {
+    const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'poisoned', memberIds: [bob.id] })).json().data;
+    const send = (who: Agent, content: string) => api.call(who.apiKey, 'POST', `/channels/${channel.id}/messages`, { content });
+    const contents = Array.from({ length: 21 }, (_, i) => (i === 10 ? 'poison' : `fine${i}`));
+    const results = await Promise.all(contents.map((content, i) => send(i % 2 ? bob : alice, content)));
+    expect(results.map((r) => r.statusCode)).toEqual(contents.map((c) => (c === 'poison' ? 500 : 201)));
+    const created = results.filter((r) => r.statusCode === 201).map((r) => r.json().data);
+    created.forEach((m) => { expect(contents).toContain(m.content); });
+    const seqs = created.map((m) => m.seq as number).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => channel.headSeq + 1 + i));
+    const events = (await api.call(alice.apiKey, 'GET', `/streams/${channel.id}/events?after=${channel.headSeq}&limit=100`)).json().data;
+    expect(events.map((e: { data: { content: string } }) => e.data.content).sort()).toEqual(contents.filter((c) => c !== 'poison').sort());
+  });
+});
+
+describe.skipIf(!hasServices())('credential cache across two api processes (postgres + redis)', () => {
+  let a: TestApi;
+  let b: { call: TestApi['call']; close(): Promise<void>; changes: CredentialChange[]; changed(): Promise<void> };
+
+  beforeAll(async () => {
+    a = await startTestApi('postgres');
+    // A second api process: its own pool, its own Redis connections, the same database.
+    const db = createDatabase({ databaseUrl: a.ctx.databaseUrl, logger: a.ctx.logger });
+    const bus = new RedisBus(requireServices().redisUrl, a.ctx.logger);
+    const app = await buildApp({ ...a.ctx, db, bus, publish: createEventPublisher(bus, () => {}) });
+    await app.ready();
+    const changes: CredentialChange[] = [];
+    let waiter: (() => void) | undefined;
+    // Registered after the app's own watcher: when it runs, B's cache has dropped the entry.
+    watchCredentialChanges(bus, (change) => { changes.push(change); waiter?.(); });
+    await bus.ready();
+    b = {
+      changes,
+      changed: () => new Promise<void>((resolve) => { waiter = resolve; }),
+      call: async (key, method, url, body) => app.inject({
+        method, url: `/api/v1${url}`, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        payload: body === undefined ? undefined : JSON.stringify(body),
+      }),
+      close: async () => { await app.close(); await bus.close(); await db.destroy(); },
+    };
+  });
+  afterAll(async () => { await b?.close(); await a?.close(); });
+
+  it('refuses a key revoked on the other process at the next request', async () => {
+    const agent = await a.createAgent('revoked-agent');
+    const key = (await a.call(agent.apiKey, 'GET', '/keys')).json().data[0];
+    expect((await b.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    expect((await b.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    const changed = b.changed();
+    expect((await a.call(agent.apiKey, 'DELETE', `/keys/${key.id}`)).statusCode).toBeLessThan(300);
+    await changed;
+    expect((await b.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(401);
+    expect((await a.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(401);
+  });
+
+  it('refuses a principal disabled on the other process at the next request', async () => {
+    const agent = await a.createAgent('disabled-agent');
+    expect((await b.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    const changed = b.changed();
+    expect((await a.call(a.adminKey, 'POST', `/principals/${agent.id}/disable`)).statusCode).toBe(200);
+    await changed;
+    expect((await b.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(401);
+  });
+
+  it('refuses a member removed on the other process at the next send, and shows a changed principal at once', async () => {
+    const owner = await a.createAgent('owner-agent');
+    const member = await a.createAgent('member-agent');
+    const channel = (await a.call(owner.apiKey, 'POST', '/channels', { kind: 'group', name: 'leaving', memberIds: [member.id] })).json().data;
+    expect((await b.call(member.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'before' })).statusCode).toBe(201);
+    expect((await a.call(owner.apiKey, 'DELETE', `/channels/${channel.id}/members/${member.id}`)).statusCode).toBe(204);
+    expect((await b.call(member.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'after' })).statusCode).toBe(403);
+
+    expect((await b.call(member.apiKey, 'GET', '/profile/read-receipt-emoji')).statusCode).toBe(200);
+    const changed = b.changed();
+    expect((await a.call(member.apiKey, 'PUT', '/profile/read-receipt-emoji', { emoji: '🦉' })).statusCode).toBe(200);
+    await changed;
+    expect((await b.call(member.apiKey, 'GET', '/profile/read-receipt-emoji')).json().data.emoji).toBe('🦉');
+    // On the process that made the change, at once (no waiting for the bus).
+    expect((await a.call(member.apiKey, 'PUT', '/profile/read-receipt-emoji', { emoji: '🐝' })).statusCode).toBe(200);
+    expect((await a.call(member.apiKey, 'GET', '/profile/read-receipt-emoji')).json().data.emoji).toBe('🐝');
+  });
+});
