@@ -9,8 +9,8 @@ import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  ApiKeyInfo, ApiKeyScope, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
-  Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
+  ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
+  Principal, ReadReceipt, SendMessageInput, SesameEvent, SetupStatus, Tokens,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -131,6 +131,15 @@ export class SesameClient extends GuardedEmitter {
     const { apiUrl, fetch: f, ...body } = input;
     const http = new HttpClient({ apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: f ?? globalThis.fetch.bind(globalThis) });
     return http.data<Tokens>('POST', '/auth/signup', { body, anonymous: true });
+  }
+
+  /**
+   * Whether the server's setup is complete (`GET /setup/status`, no credential): before it is,
+   * `signup` creates the first admin — what a console shows on first run.
+   */
+  static async getSetupStatus(input: { apiUrl: string; fetch?: typeof fetch }): Promise<SetupStatus> {
+    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
+    return http.raw<SetupStatus>('GET', '/setup/status', { anonymous: true });
   }
 
   // ---- identity ----------------------------------------------------------------------------
@@ -287,4 +296,15 @@ export class SesameClient extends GuardedEmitter {
   async getPresence(principalIds: string[]): Promise<{ presence: Array<{ principalId: string; status: PresenceStatus }> }> {
     return { presence: await this.http.data('GET', '/presence', { query: { principalIds: principalIds.join(',') } }) };
   }
+
+  // ---- audit (admins) ----------------------------------------------------------------------
+
+  /** The workspace's hash-chained audit log, newest first (admin). */
+  async listAuditLog(options: PageOptions & { action?: string } = {}): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<AuditEntry>>('GET', '/audit', { query: { ...options } });
+    return { entries: page.data, nextCursor: page.pagination.nextCursor };
+  }
+
+  /** Recomputes the audit log's hash chain: `valid`, how many `entries`, the first broken one (admin). */
+  verifyAuditLog(): Promise<AuditVerification> { return this.http.data('GET', '/audit/verify'); }
 }
