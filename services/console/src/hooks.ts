@@ -8,9 +8,8 @@ export function useClientEvent<K extends keyof SesameClientEvents>(client: Sesam
   latest.current = handler;
   useEffect(() => {
     const listener = (...args: SesameClientEvents[K]) => { latest.current(...args); };
-    // eventemitter3's typed `on` takes the map's listener type; this generic listener is exactly that.
-    client.on(name, listener as never);
-    return () => { client.off(name, listener as never); };
+    client.on(name, listener);
+    return () => { client.off(name, listener); };
   }, [client, name]);
 }
 

@@ -18,7 +18,7 @@ export const apiUrl = window.location.origin;
  * The realtime gateway, from the `sesame-gateway` meta tag the api fills in: a full URL
  * (`SESAME_PUBLIC_WS_URL`), or `:port` on this page's host (the embedded default, port 13532).
  */
-export function gatewayUrl(): string {
+function gatewayUrl(): string {
   const value = document.querySelector<HTMLMetaElement>('meta[name="sesame-gateway"]')?.content ?? '';
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   if (/^wss?:\/\//.test(value)) return value;

@@ -76,17 +76,19 @@ export async function installConsole(app: FastifyInstance, ctx: ServiceContext, 
 
   const config = { public: true };
   app.get('/', { config, schema: { hide: true } }, async (_request, reply) => sendPage(reply));
+  // The not-found handler answers (Problem Details), as for any unknown path.
+  const notFound = (reply: FastifyReply) => { reply.callNotFound(); return reply; };
   app.get('/assets/*', { config, schema: { hide: true } }, async (request, reply) => {
     const file = files.get(request.url.split('?')[0]);
-    return file ? sendFile(reply, file, IMMUTABLE) : reply.callNotFound();
+    return file ? sendFile(reply, file, IMMUTABLE) : notFound(reply);
   });
   app.get('/*', { config, schema: { hide: true } }, async (request: FastifyRequest, reply) => {
     const path = request.url.split('?')[0];
-    if (RESERVED_PREFIXES.some((prefix) => path.startsWith(prefix) || `${path}/` === prefix)) return reply.callNotFound();
+    if (RESERVED_PREFIXES.some((prefix) => path.startsWith(prefix) || `${path}/` === prefix)) return notFound(reply);
     const file = path !== '/index.html' ? files.get(path) : undefined;
     if (file) return sendFile(reply, file, 'no-cache');
     // Only a browser navigating gets the page; a script asking for JSON keeps its 404.
-    if (!(request.headers.accept ?? '').includes('text/html')) return reply.callNotFound();
+    if (!(request.headers.accept ?? '').includes('text/html')) return notFound(reply);
     return sendPage(reply);
   });
 }

@@ -7,15 +7,16 @@ interface ToolResult { callId?: string; output?: unknown; isError?: boolean }
 interface PermissionRequest { requestId?: string; action?: string; details?: unknown }
 export interface PermissionResponse { requestId?: string; decision?: 'allow' | 'deny'; reason?: string }
 
-function field<T>(message: Message, name: string): T | undefined {
+function field(message: Message, name: string): Record<string, unknown> | undefined {
   const value = message.metadata[name];
-  return typeof value === 'object' && value !== null ? (value as T) : undefined;
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : undefined;
 }
 
-export const toolCallOf = (m: Message) => field<ToolCall>(m, 'toolCall');
-export const toolResultOf = (m: Message) => field<ToolResult>(m, 'toolResult');
-export const permissionRequestOf = (m: Message) => field<PermissionRequest>(m, 'permissionRequest');
-export const permissionResponseOf = (m: Message) => field<PermissionResponse>(m, 'permissionResponse');
+// Shapes documented per kind; every field is optional and read as possibly missing.
+export const toolCallOf = (m: Message) => field(m, 'toolCall') as ToolCall | undefined;
+export const toolResultOf = (m: Message) => field(m, 'toolResult') as ToolResult | undefined;
+export const permissionRequestOf = (m: Message) => field(m, 'permissionRequest') as PermissionRequest | undefined;
+export const permissionResponseOf = (m: Message) => field(m, 'permissionResponse') as PermissionResponse | undefined;
 
 function Json(props: { value: unknown; label: string }): JSX.Element | null {
   if (props.value === undefined) return null;
@@ -36,7 +37,7 @@ function Attachments(props: { attachments: Attachment[] }): JSX.Element | null {
       {props.attachments.map((a) => (
         <li key={a.id}>
           {a.contentType.startsWith('image/') ? <img src={a.downloadUrl} alt={a.fileName} loading="lazy" /> : null}
-          <a href={a.downloadUrl} target="_blank" rel="noopener noreferrer">📎 {a.fileName}</a> <span class="muted">{formatSize(a.size)}</span>
+          <a href={a.downloadUrl} target="_blank" rel="noopener noreferrer">{a.fileName}</a> <span class="muted">{formatSize(a.size)}</span>
         </li>
       ))}
     </ul>
@@ -63,7 +64,7 @@ function Body(props: { message: Message; context: MessageContext }): JSX.Element
       const state = output ? (output.isError ? 'failed' : 'completed') : (call.state ?? 'pending');
       return (
         <div class={`card tool state-${state}`}>
-          <div class="card-title"><span aria-hidden="true">🔧</span> <code>{call.name ?? 'tool'}</code> <span class="badge">{state}</span></div>
+          <div class="card-title"><span class="icon" aria-hidden="true">TOOL</span> <code>{call.name ?? 'tool'}</code> <span class="badge">{state}</span></div>
           {call.description ? <p>{call.description}</p> : null}
           {message.content ? <p>{message.content}</p> : null}
           <Json value={call.input} label="Input" />
@@ -102,7 +103,7 @@ function Body(props: { message: Message; context: MessageContext }): JSX.Element
       const busy = context.busy.has(message.id);
       return (
         <div class="card permission">
-          <div class="card-title"><span aria-hidden="true">🔐</span> Permission requested: <code>{request.action ?? 'an action'}</code></div>
+          <div class="card-title"><span class="icon" aria-hidden="true">ASK</span> Permission requested: <code>{request.action ?? 'an action'}</code></div>
           {message.content ? <p>{message.content}</p> : null}
           <Json value={request.details} label="Details" />
           {answer ? (
@@ -123,7 +124,7 @@ function Body(props: { message: Message; context: MessageContext }): JSX.Element
       return <p class={`decision decision-${response.decision ?? 'unknown'}`}>{response.decision === 'allow' ? 'Allowed' : 'Denied'} request <code>{response.requestId}</code>{response.reason ? `: ${response.reason}` : ''}</p>;
     }
     case 'error': {
-      const error = field<{ code?: string; message?: string }>(message, 'error');
+      const error = field(message, 'error') as { code?: string; message?: string } | undefined;
       return <div class="card error-card" role="note"><strong>Error{error?.code ? ` ${error.code}` : ''}:</strong> {error?.message ?? message.content}</div>;
     }
     case 'log': {
@@ -149,14 +150,14 @@ export function MessageView(props: { message: Message; context: MessageContext; 
         {message.metadata.senderKind === 'agent' ? <span class="badge">agent</span> : null}
         <time dateTime={message.createdAt} title={time.toLocaleString()}>{time.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}</time>
         {message.streaming ? <span class="badge live" aria-label="streaming">streaming…</span> : message.editedAt ? <span class="muted">(edited)</span> : null}
+        {props.onReply ? (
+          <button type="button" class={`link reply${props.replies ? ' has-replies' : ''}`} onClick={() => { props.onReply?.(message); }}>
+            {props.replies ? `${props.replies} ${props.replies === 1 ? 'reply' : 'replies'} · Reply` : 'Reply in thread'}
+          </button>
+        ) : null}
       </header>
       {message.deletedAt ? <p class="muted">This message was deleted.</p> : <Body message={message} context={props.context} />}
       {message.deletedAt ? null : <Attachments attachments={message.metadata.attachments} />}
-      {props.onReply ? (
-        <button type="button" class="link" onClick={() => { props.onReply?.(message); }}>
-          {props.replies ? `${props.replies} ${props.replies === 1 ? 'reply' : 'replies'} · Reply` : 'Reply in thread'}
-        </button>
-      ) : null}
     </article>
   );
 }

@@ -8,7 +8,7 @@ import { Link } from '../router.js';
 import type { Session } from '../session.js';
 import type { ConsolePage, PageProps } from './page.js';
 
-export function channelLabel(channel: Channel, me: string, members?: ChannelMember[]): string {
+function channelLabel(channel: Channel, me: string, members?: ChannelMember[]): string {
   if (channel.name) return channel.kind === 'dm' ? channel.name : `# ${channel.name}`;
   const others = members?.filter((m) => m.principalId !== me).map((m) => m.displayName);
   return others && others.length > 0 ? others.join(', ') : `${channel.kind} ${channel.id.slice(-6)}`;
@@ -162,7 +162,7 @@ function Composer(props: { session: Session; channelId: string; thread: Message 
       <div class="row">
         <label class="visually-hidden" for="composer-text">Message</label>
         <textarea
-          id="composer-text" rows={1} placeholder="Message (Enter sends, Shift+Enter for a new line)" value={text}
+          id="composer-text" rows={1} placeholder="Message" title="Enter sends, Shift+Enter starts a new line" value={text}
           onInput={(e) => { onInput(e.currentTarget.value); }}
           onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); void send(); } }}
         />
@@ -228,6 +228,14 @@ function ChannelView(props: PageProps): JSX.Element {
     const el = list.current;
     if (el && pinned.current) el.scrollTop = el.scrollHeight;
   }, [messages]);
+  useEffect(() => {
+    const el = list.current;
+    if (!el) return;
+    // A narrower window or a growing streamed message changes the height: a reader at the bottom stays there.
+    const observer = new ResizeObserver(() => { if (pinned.current) el.scrollTop = el.scrollHeight; });
+    observer.observe(el);
+    return () => { observer.disconnect(); };
+  }, []);
 
   const title = channel.data ? channelLabel(channel.data, me.id, members.data) : 'Channel';
   useEffect(() => { document.title = `${title} · Sesame`; }, [title]);

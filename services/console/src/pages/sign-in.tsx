@@ -1,5 +1,5 @@
 import { SesameClient, type SetupStatus } from '@sesamespace/sdk';
-import type { JSX } from 'preact';
+import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../problem.js';
 import { apiUrl, openSession, type Session } from '../session.js';
@@ -22,7 +22,7 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; notice?:
       (e: unknown) => { setError(describeError(e)); },
     );
   }, []);
-  const set = (name: keyof typeof fields) => (e: JSX.TargetedEvent<HTMLInputElement>) => { setFields({ ...fields, [name]: e.currentTarget.value }); };
+  const set = (name: keyof typeof fields) => (e: TargetedEvent<HTMLInputElement>) => { setFields({ ...fields, [name]: e.currentTarget.value }); };
 
   const submit = async () => {
     setBusy(true);
@@ -50,9 +50,9 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; notice?:
         {props.notice ? <p class="notice" role="status">{props.notice}</p> : null}
         {mode === 'setup' ? <p class="muted">No admin exists yet: create the first one. Setup runs only once.</p> : null}
         {mode !== 'setup' ? (
-          <div class="tabs" role="tablist" aria-label="How to sign in">
-            <button type="button" role="tab" aria-selected={mode === 'password'} onClick={() => { setMode('password'); }}>Email and password</button>
-            <button type="button" role="tab" aria-selected={mode === 'apiKey'} onClick={() => { setMode('apiKey'); }}>API key</button>
+          <div class="tabs" role="group" aria-label="How to sign in">
+            <button type="button" aria-pressed={mode === 'password'} onClick={() => { setMode('password'); }}>Email and password</button>
+            <button type="button" aria-pressed={mode === 'apiKey'} onClick={() => { setMode('apiKey'); }}>API key</button>
           </div>
         ) : null}
         {mode === 'apiKey' ? (
