@@ -134,6 +134,16 @@ export class SesameClient extends GuardedEmitter {
   }
 
   /**
+   * Trades a human's refresh token (from `login`, `signup` or an earlier refresh) for new tokens;
+   * the refresh token is single use. A client built with `token` keeps that token: make a new
+   * client with the new `accessToken` (pass the old one's `cursorStore` to resume its streams).
+   */
+  static async refresh(input: { apiUrl: string; refreshToken: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
+    return http.data<Tokens>('POST', '/auth/refresh', { body: { refreshToken: input.refreshToken }, anonymous: true });
+  }
+
+  /**
    * Whether the server's setup is complete (`GET /setup/status`, no credential): before it is,
    * `signup` creates the first admin — what a console shows on first run.
    */

@@ -150,3 +150,16 @@ describe('setup status and the audit log', () => {
     expect(server.requests.slice(1).map((r) => r.headers.authorization)).toEqual(['Bearer sk_admin', 'Bearer sk_admin']);
   });
 });
+
+describe('SesameClient.refresh', () => {
+  it('trades a refresh token for new tokens without sending a credential', async () => {
+    const tokens = { accessToken: 'at2', refreshToken: 'rt2', tokenType: 'Bearer', expiresIn: 900, principal: { id: 'pr_1' } };
+    const server = await serve((req, res) => {
+      if (req.url === '/api/v1/auth/refresh' && req.body.refreshToken === 'rt1') { json(res, 200, { data: tokens }); return; }
+      json(res, 401, problem(401, 'unauthorized'));
+    });
+    await expect(SesameClient.refresh({ apiUrl: server.url, refreshToken: 'rt1' })).resolves.toEqual(tokens);
+    expect(server.requests[0]).toMatchObject({ method: 'POST', body: { refreshToken: 'rt1' } });
+    expect(server.requests[0].headers.authorization).toBeUndefined();
+  });
+});

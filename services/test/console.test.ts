@@ -90,6 +90,9 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Channels' }).waitFor();
     expect(page.url()).toBe(`${urls.apiUrl}/channels`);
     await expect(page.locator('.me').textContent()).resolves.toBe(human.displayName);
+    // A reload keeps the tab signed in.
+    await page.reload();
+    await expect(page.locator('.me').textContent()).resolves.toBe(human.displayName);
   }, 60_000);
 
   it('shows two agents talking live: a new channel, messages, typing, a streamed edit growing in place, a tool call, a thread, and a permission request the human allows', async () => {

@@ -1,4 +1,4 @@
-import { UnauthorizedError, type ConnectionState } from '@sesamespace/sdk';
+import { RealtimeAuthError, UnauthorizedError, type ConnectionState } from '@sesamespace/sdk';
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useClientEvent } from './hooks.js';
@@ -6,7 +6,7 @@ import { PAGES } from './pages/index.js';
 import { SignIn } from './pages/sign-in.js';
 import { describeError } from './problem.js';
 import { Link, matchPath, navigate, usePath } from './router.js';
-import { closeSession, resumeSession, type Session } from './session.js';
+import { closeSession, renewSession, renewalDelayMs, resumeSession, type Session } from './session.js';
 
 /** The realtime connection's state, shown only while it is not open (a fixed pill: nothing below moves). */
 function ConnectionBanner(props: { session: Session }): JSX.Element | null {
@@ -87,10 +87,19 @@ export function App(): JSX.Element {
   useEffect(() => {
     if (!session) return;
     const onError = (error: Error) => {
-      if (error instanceof UnauthorizedError) { void closeSession(session); setNotice('Your session ended: sign in again.'); setSession(null); }
+      if (error instanceof UnauthorizedError || error instanceof RealtimeAuthError) { void closeSession(session); setNotice('Your session ended: sign in again.'); setSession(null); }
     };
     session.client.on('error', onError);
-    return () => { session.client.off('error', onError); };
+    // A human's session renews itself before its access token lapses.
+    const delay = renewalDelayMs(session);
+    const timer = delay === undefined ? undefined : setTimeout(() => {
+      renewSession(session).then(setSession, (error: unknown) => {
+        void closeSession(session);
+        setNotice(`Your session ended: sign in again (${describeError(error)})`);
+        setSession(null);
+      });
+    }, delay);
+    return () => { session.client.off('error', onError); clearTimeout(timer); };
   }, [session]);
   if (session === undefined) return <p class="loading" role="status">Loading…</p>;
   if (session === null) return <SignIn notice={notice} onSignedIn={(s) => { setNotice(undefined); setSession(s); }} />;

@@ -2,7 +2,7 @@ import { SesameClient, type SetupStatus } from '@sesamespace/sdk';
 import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../problem.js';
-import { apiUrl, openSession, type Session } from '../session.js';
+import { apiUrl, openSession, tokenCredential, type Session } from '../session.js';
 
 type Mode = 'password' | 'apiKey' | 'setup';
 
@@ -34,7 +34,7 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; notice?:
         const tokens = mode === 'setup'
           ? await SesameClient.signup({ apiUrl, email: fields.email, password: fields.password, displayName: fields.displayName, ...(fields.workspaceName ? { workspaceName: fields.workspaceName } : {}) })
           : await SesameClient.login({ apiUrl, email: fields.email, password: fields.password });
-        props.onSignedIn(await openSession({ kind: 'token', token: tokens.accessToken }));
+        props.onSignedIn(await openSession(tokenCredential(tokens)));
       }
     } catch (e) {
       setError(describeError(e));
