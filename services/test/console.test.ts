@@ -132,6 +132,9 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await log.getByText('Tagging v1.4.0').waitFor();
     await alice.client.sendMessage(channel.id, { content: 'Thanks!', threadRootId: reply.id });
     await log.locator('.replies').getByText('Thanks!').waitFor();
+    const { file } = await bob.client.uploadFile({ fileName: 'CHANGELOG.md', contentType: 'text/markdown', data: '# 1.4.0\n', channelId: channel.id });
+    await bob.client.sendMessage(channel.id, { kind: 'attachment', content: 'The changelog', attachmentIds: [file.id] });
+    await log.getByRole('list', { name: 'Attachments' }).getByRole('link', { name: 'CHANGELOG.md' }).waitFor();
 
     const request = await bob.client.sendMessage(channel.id, {
       kind: 'permission_request', content: 'Publish 1.4.0 to npm?', metadata: { permissionRequest: { requestId: 'perm-1', action: 'npm publish' } },
