@@ -9,9 +9,10 @@ import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  ApiKeyInfo, ApiKeyScope, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
-  Principal, ReadReceipt, RecordOccurrenceInput, RecordOccurrenceResult, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch,
-  ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent, SyncScheduleEventInput, SyncScheduleResult, Tokens,
+  ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole,
+  Message, PageOptions, Pagination, Principal, ReadReceipt, RecordOccurrenceInput, RecordOccurrenceResult, ScheduleCalendar, ScheduleEvent,
+  ScheduleEventInput, ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent,
+  SetupStatus, SyncScheduleEventInput, SyncScheduleResult, Tokens,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -132,6 +133,25 @@ export class SesameClient extends GuardedEmitter {
     const { apiUrl, fetch: f, ...body } = input;
     const http = new HttpClient({ apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: f ?? globalThis.fetch.bind(globalThis) });
     return http.data<Tokens>('POST', '/auth/signup', { body, anonymous: true });
+  }
+
+  /**
+   * Trades a human's refresh token (from `login`, `signup` or an earlier refresh) for new tokens;
+   * the refresh token is single use. A client built with `token` keeps that token: make a new
+   * client with the new `accessToken` (pass the old one's `cursorStore` to resume its streams).
+   */
+  static async refresh(input: { apiUrl: string; refreshToken: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
+    return http.data<Tokens>('POST', '/auth/refresh', { body: { refreshToken: input.refreshToken }, anonymous: true });
+  }
+
+  /**
+   * Whether the server's setup is complete (`GET /setup/status`, no credential): before it is,
+   * `signup` creates the first admin — what a console shows on first run.
+   */
+  static async getSetupStatus(input: { apiUrl: string; fetch?: typeof fetch }): Promise<SetupStatus> {
+    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
+    return http.raw<SetupStatus>('GET', '/setup/status', { anonymous: true });
   }
 
   // ---- identity ----------------------------------------------------------------------------
@@ -336,4 +356,15 @@ export class SesameClient extends GuardedEmitter {
   async getPresence(principalIds: string[]): Promise<{ presence: Array<{ principalId: string; status: PresenceStatus }> }> {
     return { presence: await this.http.data('GET', '/presence', { query: { principalIds: principalIds.join(',') } }) };
   }
+
+  // ---- audit (admins) ----------------------------------------------------------------------
+
+  /** The workspace's hash-chained audit log, newest first (admin). */
+  async listAuditLog(options: PageOptions & { action?: string } = {}): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<AuditEntry>>('GET', '/audit', { query: { ...options } });
+    return { entries: page.data, nextCursor: page.pagination.nextCursor };
+  }
+
+  /** Recomputes the audit log's hash chain: `valid`, how many `entries`, the first broken one (admin). */
+  verifyAuditLog(): Promise<AuditVerification> { return this.http.data('GET', '/audit/verify'); }
 }

@@ -132,3 +132,34 @@ describe('list shapes', () => {
     expect(server.requests[1].url).toBe('/api/v1/channels/ch_1/messages?limit=50');
   });
 });
+
+describe('setup status and the audit log', () => {
+  it('reads setup status without a credential, and audit pages and the chain check with one', async () => {
+    const entry = { id: 2, actorId: 'pr_1', action: 'agent.created', targetType: 'principal', targetId: 'pr_2', data: {}, at: '2026-01-01T00:00:00.000Z', prevHash: 'a', hash: 'b' };
+    const server = await serve((req, res) => {
+      if (req.url === '/api/v1/setup/status') { json(res, 200, { setupComplete: false, hasAdmin: false }); return; }
+      if (req.url === '/api/v1/audit?limit=1&action=agent.created') { json(res, 200, { data: [entry], pagination: { nextCursor: 'c2', hasMore: true } }); return; }
+      if (req.url === '/api/v1/audit/verify') { json(res, 200, { data: { valid: true, entries: 2, firstInvalidId: null } }); return; }
+      json(res, 404, problem(404, 'not-found'));
+    });
+    await expect(SesameClient.getSetupStatus({ apiUrl: server.url })).resolves.toEqual({ setupComplete: false, hasAdmin: false });
+    expect(server.requests[0].headers.authorization).toBeUndefined();
+    const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_admin' });
+    await expect(client.listAuditLog({ limit: 1, action: 'agent.created' })).resolves.toEqual({ entries: [entry], nextCursor: 'c2' });
+    await expect(client.verifyAuditLog()).resolves.toEqual({ valid: true, entries: 2, firstInvalidId: null });
+    expect(server.requests.slice(1).map((r) => r.headers.authorization)).toEqual(['Bearer sk_admin', 'Bearer sk_admin']);
+  });
+});
+
+describe('SesameClient.refresh', () => {
+  it('trades a refresh token for new tokens without sending a credential', async () => {
+    const tokens = { accessToken: 'at2', refreshToken: 'rt2', tokenType: 'Bearer', expiresIn: 900, principal: { id: 'pr_1' } };
+    const server = await serve((req, res) => {
+      if (req.url === '/api/v1/auth/refresh' && req.body.refreshToken === 'rt1') { json(res, 200, { data: tokens }); return; }
+      json(res, 401, problem(401, 'unauthorized'));
+    });
+    await expect(SesameClient.refresh({ apiUrl: server.url, refreshToken: 'rt1' })).resolves.toEqual(tokens);
+    expect(server.requests[0]).toMatchObject({ method: 'POST', body: { refreshToken: 'rt1' } });
+    expect(server.requests[0].headers.authorization).toBeUndefined();
+  });
+});

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { fileURLToPath } from 'node:url';
 import { buildApp } from './api/app.js';
 import { buildGateway } from './gateway/app.js';
 import { eventStreamRoute } from './gateway/event-stream-route.js';
@@ -18,6 +19,12 @@ import { createLogger } from './shared/logger.js';
 import { startWorker, type Worker } from './worker/worker.js';
 
 export type Role = 'api' | 'gateway' | 'worker';
+
+/**
+ * The console's build (`services/console/dist`): this module is `src/server.ts` under tsx and
+ * bundled into `dist/cli.js` otherwise, one folder below the package either way.
+ */
+const CONSOLE_DIR = fileURLToPath(new URL('../console/dist/', import.meta.url));
 
 export interface RunningServices {
   ctx: ServiceContext;
@@ -56,7 +63,7 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
     running.generatedAdminKey = boot.apiKey;
     const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL, ctx.logger) : undefined);
     const extraRoutes = [...(node ? [eventStreamRoute(node)] : []), ...(presenceReader ? [presenceRoute(presenceReader)] : [])];
-    running.api = await buildApp(ctx, { extraRoutes });
+    running.api = await buildApp(ctx, { extraRoutes, consoleDir: CONSOLE_DIR });
     if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => { presenceReader.close(); });
     running.apiUrl = await running.api.listen({ port: config.PORT, host: config.HOST });
   }

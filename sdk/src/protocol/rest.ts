@@ -148,3 +148,13 @@ export interface DriveFile {
 export interface Health { status: 'healthy'; timestamp: string }
 /** `GET /setup/status` (not wrapped in `{data}`). */
 export interface SetupStatus { setupComplete: boolean; hasAdmin: boolean }
+
+// ---- audit -------------------------------------------------------------------------------
+
+/** One entry of the workspace's hash-chained audit log (`GET /audit`). */
+export interface AuditEntry {
+  id: number; actorId: string | null; action: string; targetType: string | null; targetId: string | null;
+  data: Record<string, unknown>; at: string; prevHash: string; hash: string;
+}
+/** `GET /audit/verify`: the chain recomputed; `firstInvalidId` is the first entry that does not match. */
+export interface AuditVerification { valid: boolean; entries: number; firstInvalidId: number | null }

@@ -5,6 +5,7 @@ import { installAuthentication } from '../shared/http/authentication.js';
 import { createHttpApp } from '../shared/http/create-http-app.js';
 import { installOpenApi } from '../shared/http/openapi.js';
 import { installRateLimits } from '../shared/http/rate-limits.js';
+import { installConsole } from './console.js';
 import type { RouteModule } from '../shared/http/typed-app.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
@@ -29,6 +30,8 @@ const API_ROUTES: RouteModule[] = [
 export interface BuildAppOptions {
   /** Extra route modules mounted under /api/v1 (the gateway's SSE endpoint in single-process mode). */
   extraRoutes?: RouteModule[];
+  /** Serve the human console (services/console's build) from this folder at `/`. */
+  consoleDir?: string;
 }
 
 /** Builds the REST app without listening; server.ts is the only place that listens. */
@@ -40,5 +43,6 @@ export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {
   await app.withTypeProvider<TypeBoxTypeProvider>().register(async (api) => {
     for (const routes of [...API_ROUTES, ...(options.extraRoutes ?? [])]) await routes(api, ctx);
   }, { prefix: '/api/v1' });
+  if (options.consoleDir !== undefined) await installConsole(app, ctx, options.consoleDir);
   return app;
 }

@@ -1,0 +1,178 @@
+import { SesameClient, type Channel, type Message, type Principal } from '@sesamespace/sdk';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomKey } from './support/api.js';
+import { freePort } from './support/cluster.js';
+import { spawnServer, type ServerProcess } from './support/process.js';
+
+/** Debian's chromium (`apt-get install -y chromium`, which .ci/run does). */
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
+const SCREENSHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
+
+/**
+ * The console in a real browser against the real `npm start` process (built api + gateway +
+ * console), with agents driven through the SDK. Outside CI a machine without chromium skips
+ * this file; under CI its absence fails it.
+ */
+describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browser', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sesame-console-'));
+  const bootstrapKey = randomKey();
+  const human = { email: 'ada@example.com', password: 'correct horse battery staple', handle: 'ada', displayName: 'Ada Lovelace' };
+  const clients: SesameClient[] = [];
+  const browserErrors: string[] = [];
+  let server: ServerProcess | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let urls: { apiUrl: string; wsUrl: string };
+  let ada: Principal;
+
+  beforeAll(async () => {
+    if (!CHROMIUM) throw new Error('chromium is not installed: apt-get install -y chromium (the console tests need it under CI)');
+    const ports = { api: await freePort(), gateway: await freePort() };
+    server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: bootstrapKey, PORT: String(ports.api), GATEWAY_PORT: String(ports.gateway) }, { entry: 'built' });
+    await server.waitForOutput(/Gateway:\s+ws/);
+    urls = { apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.gateway}` };
+    const admin = new SesameClient({ ...urls, apiKey: bootstrapKey });
+    ada = (await admin.createHuman({ ...human, isAdmin: true })).human;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1200, height: 800 }, colorScheme: 'light' });
+    page.setDefaultTimeout(15_000);
+    // A CSP violation or an uncaught error in the page fails the run (checked at the end).
+    page.on('console', (message) => { if (message.type() === 'error') browserErrors.push(message.text()); });
+    page.on('pageerror', (error) => { browserErrors.push(error.message); });
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.disconnect().catch(() => {})));
+    await browser?.close();
+    await server?.stop('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function agent(handle: string, displayName: string) {
+    const admin = new SesameClient({ ...urls, apiKey: bootstrapKey });
+    const { agent: principal, apiKey } = await admin.createAgent({ handle, displayName });
+    const client = new SesameClient({ ...urls, apiKey });
+    clients.push(client);
+    return { principal, client };
+  }
+
+  async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('shows a sign-in at /, explains a wrong password, and signs a human in', async () => {
+    await page.goto(`${urls.apiUrl}/`);
+    await page.getByRole('heading', { name: 'Sign in to Sesame' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'sign-in.png') });
+
+    await page.getByLabel('Email').fill(human.email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // The server's Problem Details, as a sentence.
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/^Unauthorized: /);
+    // The browser logs that deliberate 401; nothing else may be logged from here on.
+    browserErrors.length = 0;
+
+    await page.getByLabel('Password').fill(human.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Channels' }).waitFor();
+    expect(page.url()).toBe(`${urls.apiUrl}/channels`);
+    await expect(page.locator('.me').textContent()).resolves.toBe(human.displayName);
+    // A reload keeps the tab signed in.
+    await page.reload();
+    await expect(page.locator('.me').textContent()).resolves.toBe(human.displayName);
+  }, 60_000);
+
+  it('shows two agents talking live: a new channel, messages, typing, a streamed edit growing in place, a tool call, a thread, and a permission request the human allows', async () => {
+    const alice = await agent('alice', 'Alice');
+    const bob = await agent('bob', 'Bob');
+    await Promise.all([alice.client.connect(), bob.client.connect()]);
+    // The channel appears in the open page's list as it is created (inbox stream).
+    const { channel }: { channel: Channel } = await alice.client.createChannel({ kind: 'channel', name: 'release', memberIds: [bob.principal.id, ada.id] });
+    await page.getByRole('link', { name: /# release/ }).click();
+    await page.getByRole('heading', { name: '# release' }).waitFor();
+    const log = page.getByRole('log', { name: 'Messages' });
+
+    await alice.client.sendMessage(channel.id, { content: 'Bob, can you cut the 1.4 release?' });
+    await log.getByText('Bob, can you cut the 1.4 release?').waitFor();
+
+    bob.client.sendTyping(channel.id);
+    await page.getByText('bob is typing…').waitFor();
+    const reply = await bob.client.sendMessage(channel.id, { content: 'On it.' });
+    await log.getByText('On it.').waitFor();
+    await expect(page.getByText('bob is typing…').count()).resolves.toBe(0);
+
+    // Streaming: one message, edited as it grows; the page updates the same article.
+    const streamed = await bob.client.sendMessage(channel.id, { content: 'Changelog: fixes' });
+    await bob.client.editMessage(channel.id, streamed.id, { content: 'Changelog: fixes, faster reconnects', streaming: true });
+    const article = log.locator(`article[data-seq="${streamed.seq}"]`);
+    await article.getByText('streaming…').waitFor();
+    await bob.client.editMessage(channel.id, streamed.id, { content: 'Changelog: fixes, faster reconnects, a console', streaming: false });
+    await article.getByText('Changelog: fixes, faster reconnects, a console').waitFor();
+    await expect(log.getByText(/^Changelog:/).count()).resolves.toBe(1);
+
+    await bob.client.sendMessage(channel.id, { kind: 'thinking', content: '', metadata: { thinkingText: 'Tests first, then the tag.' } });
+    await bob.client.sendMessage(channel.id, { kind: 'tool_call', content: '', metadata: { toolCall: { callId: 'call-1', name: 'run_tests', input: { suite: 'all' }, state: 'running' } } });
+    await log.locator('.tool').getByText('running').waitFor();
+    await bob.client.sendMessage(channel.id, { kind: 'tool_result', content: '', metadata: { toolResult: { callId: 'call-1', output: '412 passed' } } });
+    await log.locator('.tool').getByText('completed').waitFor();
+    await bob.client.sendMessage(channel.id, { kind: 'status', content: 'Tagging', metadata: { status: 'Tagging v1.4.0', progress: 60 } });
+    await log.getByText('Tagging v1.4.0').waitFor();
+    await alice.client.sendMessage(channel.id, { content: 'Thanks!', threadRootId: reply.id });
+    await log.locator('.replies').getByText('Thanks!').waitFor();
+    const { file } = await bob.client.uploadFile({ fileName: 'CHANGELOG.md', contentType: 'text/markdown', data: '# 1.4.0\n', channelId: channel.id });
+    await bob.client.sendMessage(channel.id, { kind: 'attachment', content: 'The changelog', attachmentIds: [file.id] });
+    await log.getByRole('list', { name: 'Attachments' }).getByRole('link', { name: 'CHANGELOG.md' }).waitFor();
+
+    const request = await bob.client.sendMessage(channel.id, {
+      kind: 'permission_request', content: 'Publish 1.4.0 to npm?', metadata: { permissionRequest: { requestId: 'perm-1', action: 'npm publish' } },
+    });
+    await log.locator('.permission').getByText('npm publish').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'channel.png') });
+    await log.locator('.permission').getByRole('button', { name: 'Allow' }).click();
+    await log.locator('.permission').getByText('Allowed by Ada Lovelace').waitFor();
+    // The agent sees the human's answer through the SDK.
+    const answer = await until(async () => (await bob.client.getMessages(channel.id, { limit: 50 })).messages.find((m: Message) => m.kind === 'permission_response'), 'the permission response');
+    expect(answer.metadata).toMatchObject({ permissionResponse: { requestId: 'perm-1', decision: 'allow' }, senderHandle: ada.handle });
+    expect(answer.threadRootId).toBe(request.id);
+
+    // Presence: both agents are connected.
+    await page.locator('.members li[title="Alice (online)"]').waitFor();
+
+    // Phone width, dark.
+    await page.setViewportSize({ width: 375, height: 760 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.getByRole('heading', { name: '# release' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'channel-phone-dark.png') });
+    await page.setViewportSize({ width: 1200, height: 800 });
+    await page.emulateMedia({ colorScheme: 'light' });
+  }, 90_000);
+
+  it('lists the agents with their presence, and gives admins principals, keys and a verified audit log', async () => {
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Agents' }).click();
+    await page.getByRole('heading', { name: 'Agents' }).waitFor();
+    await page.locator('.agent-card').filter({ hasText: '@alice' }).getByText('online').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'agents.png') });
+
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.getByRole('cell', { name: '@bob' }).waitFor();
+    await page.getByRole('button', { name: 'Verify hash chain' }).click();
+    await expect(page.getByText(/Chain intact: \d+ entries verified\./).textContent()).resolves.toBeTruthy();
+    await page.screenshot({ path: join(SCREENSHOTS, 'admin.png') });
+
+    expect(browserErrors).toEqual([]);
+  }, 60_000);
+});
