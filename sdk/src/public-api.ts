@@ -2,6 +2,7 @@
 // `FileCursorStore`.
 export { SesameClient } from './client.js';
 export type { SesameClientOptions } from './options.js';
+export type { StreamTaskOptions } from './task-stream.js';
 export { DEFAULT_OPTIONS } from './options.js';
 export * from './errors.js';
 export type * from './types.js';
@@ -15,6 +16,6 @@ export type { ConnectionState } from './realtime/connection.js';
 export type {
   SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
   ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
-  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent,
+  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent, TaskAssignedData, TaskChangedData,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';

@@ -1,5 +1,5 @@
 import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, ReservedEventType, TypingEventFrame } from '../protocol/index.js';
-import type { ChannelKind, MemberRole, Message, ReadReceipt } from '../types.js';
+import type { ChannelKind, MemberRole, Message, ReadReceipt, Task } from '../types.js';
 
 export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
 export interface ChannelCreatedData { channelId: string; kind: ChannelKind; name: string | null; createdBy: string }
@@ -16,6 +16,10 @@ export interface MemberRemovedData {
   /** On the removed member's inbox stream only. */
   channelSeq?: number;
 }
+/** `task.created` / `task.updated`: the task as it is now; `changes` names the fields that changed. */
+export interface TaskChangedData { task: Task; actorId: string; changes?: string[] }
+/** `task.assigned`: a principal was given (`assigned: true`) or lost a role on a task. */
+export interface TaskAssignedData { task: Task; principalId: string; role: string; assigned: boolean; actorId: string }
 /** The `data` of each durable event type. Keys are exactly the `EventType` values. */
 export interface DurableEventData {
   message: Message;
@@ -26,6 +30,9 @@ export interface DurableEventData {
   'channel.member_added': MemberAddedData;
   'channel.member_removed': MemberRemovedData;
   read_receipt: ReadReceipt;
+  'task.created': TaskChangedData;
+  'task.updated': TaskChangedData;
+  'task.assigned': TaskAssignedData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -87,10 +94,12 @@ export interface SesameClientEvents {
   'channel.member_removed': [event: DurableEvent<'channel.member_removed'>];
   /** A member's read position moved. */
   read_receipt: [event: DurableEvent<'read_receipt'>];
-  /** Reserved (tasks): not emitted yet, so never called. */
-  'task.created': [event: ReservedEvent<'task.created'>];
-  /** Reserved (tasks): not emitted yet, so never called. */
-  'task.updated': [event: ReservedEvent<'task.updated'>];
+  /** A task was created in a channel you belong to (also on the inbox of its assignees). */
+  'task.created': [event: DurableEvent<'task.created'>];
+  /** A task's status, fields or run changed (channel stream and assignees' inboxes). */
+  'task.updated': [event: DurableEvent<'task.updated'>];
+  /** Someone was assigned to or removed from a task (channel stream and that principal's inbox). */
+  'task.assigned': [event: DurableEvent<'task.assigned'>];
   /** Reserved (schedules): not emitted yet, so never called. */
   'schedule.updated': [event: ReservedEvent<'schedule.updated'>];
   /** Reserved (schedules): not emitted yet, so never called. */
