@@ -6,6 +6,8 @@ import { createHttpApp } from '../shared/http/create-http-app.js';
 import { installOpenApi } from '../shared/http/openapi.js';
 import { installRateLimits } from '../shared/http/rate-limits.js';
 import type { RouteModule } from '../shared/http/typed-app.js';
+import type { PresenceReader } from '../shared/presence/presence-reader.js';
+import { agentRoutes } from './routes/agents/index.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { channelRoutes } from './routes/channels/index.js';
@@ -29,6 +31,8 @@ const API_ROUTES: RouteModule[] = [
 export interface BuildAppOptions {
   /** Extra route modules mounted under /api/v1 (the gateway's SSE endpoint in single-process mode). */
   extraRoutes?: RouteModule[];
+  /** Who is online, for discovery's ranking (`GET /agents/discover`); without it nobody is. */
+  presence?: PresenceReader;
 }
 
 /** Builds the REST app without listening; server.ts is the only place that listens. */
@@ -38,7 +42,7 @@ export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {
   await installRateLimits(app, ctx);
   await installOpenApi(app);
   await app.withTypeProvider<TypeBoxTypeProvider>().register(async (api) => {
-    for (const routes of [...API_ROUTES, ...(options.extraRoutes ?? [])]) await routes(api, ctx);
+    for (const routes of [...API_ROUTES, agentRoutes(options.presence), ...(options.extraRoutes ?? [])]) await routes(api, ctx);
   }, { prefix: '/api/v1' });
   return app;
 }

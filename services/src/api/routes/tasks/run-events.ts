@@ -52,7 +52,7 @@ export function validateRunEvent(body: { kind: string } & Record<string, unknown
 
 type EventRow = { seq: number | string; run: number; kind: string; data: Record<string, unknown>; author_id: string | null; at: Date | string };
 
-export function runEventToWire(row: EventRow): TaskEvent {
+function runEventToWire(row: EventRow): TaskEvent {
   return { seq: Number(row.seq), kind: row.kind, timestamp: new Date(row.at).toISOString(), ...row.data, run: row.run, authorId: row.author_id } as TaskEvent;
 }
 

@@ -5,7 +5,7 @@ import { BOUNDED_JSON_KEYWORD, Id, Nullable, PageQuery, SafeInteger, Text } from
 /** A union of the protocol's string constants, typed as that union (TypeBox types a mapped array as `string`). */
 export const literals = <const T extends readonly string[]>(values: T) =>
   Type.Union(values.map((v) => Type.Literal(v))) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
-export const TaskStatusSchema = literals(TASK_STATUSES);
+const TaskStatusSchema = literals(TASK_STATUSES);
 const Priority = literals(TASK_PRIORITIES);
 const Label = Text({ minLength: 1, maxLength: 50 });
 /** A role on a task: lowercase words (`owner`, `reviewer`, `qa-lead`). */

@@ -12,7 +12,7 @@ import { appendRunEvent, publishRunEvents, type RunEventWrite } from './run-even
 
 type AssigneeRow = { task_id: string; principal_id: string; role: string; assigned_by: string | null; assigned_at: Date };
 
-export function taskToWire(t: TaskRow, assignees: AssigneeRow[]): Task {
+function taskToWire(t: TaskRow, assignees: AssigneeRow[]): Task {
   return {
     id: t.id, workspaceId: t.workspace_id, channelId: t.channel_id, title: t.title, description: t.description, status: t.status,
     priority: t.priority, labels: t.labels, dueAt: iso(t.due_at), createdBy: t.created_by, claimedBy: t.claimed_by,

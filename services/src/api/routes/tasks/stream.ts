@@ -33,8 +33,8 @@ export async function serveTaskStream(
   const raw = reply.raw;
   let last = after;
   let ended = false;
-  // `again`: a drain was asked for while one ran (set by the bus handler, read by the loop).
-  const pump = { draining: false, again: false };
+  // `requests` counts drains asked for: one asked while a drain runs makes that drain read again.
+  const pump = { draining: false, requests: 0 };
 
   const finish = (reason: string) => {
     if (ended) return;
@@ -51,14 +51,15 @@ export async function serveTaskStream(
     else if (raw.writableLength > MAX_BUFFERED_BYTES) finish('slow-consumer');
   };
   const drain = async () => {
-    if (pump.draining) { pump.again = true; return; }
+    pump.requests++;
+    if (pump.draining) return;
     pump.draining = true;
     try {
       for (;;) {
-        pump.again = false;
+        const asked = pump.requests;
         const events = await readRunEvents(ctx.db, task.id, last, PAGE);
         for (const event of events) send(event);
-        if (ended || (events.length < PAGE && !pump.again)) break;
+        if (ended || (events.length < PAGE && pump.requests === asked)) break;
       }
     } finally {
       pump.draining = false;
