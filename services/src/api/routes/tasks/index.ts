@@ -68,7 +68,7 @@ export async function taskRoutes(app: TypedApp, ctx: ServiceContext) {
   }, async (request) => {
     const me = caller(request).principal;
     const { task } = await taskInChannel(ctx.db, me, request.params.id, request.params.taskId);
-    return { data: await updateTask(ctx, me, task.id, request.body) };
+    return { data: (await updateTask(ctx, me, task.id, request.body)).task };
   });
 
   app.post('/channels/:id/tasks/:taskId/claim', {
@@ -152,9 +152,8 @@ export async function taskRoutes(app: TypedApp, ctx: ServiceContext) {
     reply.status(201);
     if (event.kind === 'done') {
       const status = DONE_TO_STATUS[event.data.status as keyof typeof DONE_TO_STATUS];
-      await updateTask(ctx, me, task.id, { status }, event);
-      const [written] = (await readRunEvents(ctx.db, task.id, -1, 1_000_000)).filter((e) => e.kind === 'done').slice(-1);
-      return { data: written };
+      const { runEvents } = await updateTask(ctx, me, task.id, { status }, event, { mustMove: true });
+      return { data: runEvents[0] };
     }
     if (task.status === 'done' || task.status === 'failed' || task.status === 'canceled') {
       throw conflict(`The task is '${task.status}': its run has ended (retry starts a new one)`, { currentStatus: task.status });

@@ -83,3 +83,4 @@ export async function readRunEvents(db: Db, taskId: string, after: number, limit
     .where('task_id', '=', taskId).where('seq', '>', after).orderBy('seq').limit(limit).execute();
   return rows.map(runEventToWire);
 }
+

@@ -90,7 +90,9 @@ export interface UpdateTaskInput { title?: string; description?: string | null; 
  * Changes fields and/or status. The row is locked first, so the transition is checked against
  * the status that is really there; claiming through here obeys the same rule as `claimTask`.
  */
-export async function updateTask(ctx: ServiceContext, me: Principal, taskId: string, patch: UpdateTaskInput, runEvent?: RunEventWrite): Promise<Task> {
+export async function updateTask(
+  ctx: ServiceContext, me: Principal, taskId: string, patch: UpdateTaskInput, runEvent?: RunEventWrite, options: { mustMove?: boolean } = {},
+): Promise<{ task: Task; runEvents: TaskEvent[] }> {
   const written: TaskEvent[] = [];
   const task = await withEvents(ctx.db, me.workspace_id, ctx.publish, async (trx, events) => {
     const current = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).forUpdate().executeTakeFirst();
@@ -101,6 +103,8 @@ export async function updateTask(ctx: ServiceContext, me: Principal, taskId: str
       throw current.claimed_by ? conflict('Task is already claimed', { claimedBy: current.claimed_by, currentStatus: current.status }) : illegalTransition(current.status, status);
     }
     const moves = status !== undefined && status !== current.status;
+    // A PATCH to the current status changes nothing; a cancel (or a `done` event) of a task already there is a conflict.
+    if (options.mustMove && status !== undefined && !moves) throw illegalTransition(current.status, status);
     if (moves && !canTransition(current.status, status)) throw illegalTransition(current.status, status);
     const row = await trx.updateTable('tasks').set({
       ...fields, ...(fields.labels ? { labels: JSON.stringify(fields.labels) } : {}), ...(dueAt !== undefined ? { due_at: dueAt } : {}),
@@ -117,7 +121,7 @@ export async function updateTask(ctx: ServiceContext, me: Principal, taskId: str
     return announce(trx, events, row, EventType.TaskUpdated, { actorId: me.id, changes });
   });
   publishRunEvents(ctx, taskId, written);
-  return task;
+  return { task, runEvents: written };
 }
 
 /** The `done` event's status for each final task status. */
@@ -191,8 +195,8 @@ export async function createTaskChannel(ctx: ServiceContext, me: Principal, task
 }
 
 /** Cancels a task and ends its current run with a `done` event, so its stream ends too. */
-export function cancelTask(ctx: ServiceContext, me: Principal, taskId: string): Promise<Task> {
-  return updateTask(ctx, me, taskId, { status: 'canceled' });
+export async function cancelTask(ctx: ServiceContext, me: Principal, taskId: string): Promise<Task> {
+  return (await updateTask(ctx, me, taskId, { status: 'canceled' }, undefined, { mustMove: true })).task;
 }
 
 /** Starts run `run + 1` of a failed or canceled task: back to `claimed` by its claimer, or `open`. */
