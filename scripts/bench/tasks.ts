@@ -11,6 +11,7 @@
  *
  *   npx tsx scripts/bench/tasks.ts      (or: npm run bench -- tasks)
  */
+import { loadavg } from 'node:os';
 import WebSocket from 'ws';
 import { connectSesame, mapLimit } from './support/clients.js';
 import { runBench, waitUntil } from './support/lifecycle.js';
@@ -147,8 +148,9 @@ void runBench(async () => {
   writeSection('tasks', `
 ## Tasks: claims under contention, task streams to 100 SSE readers
 
-\`${COMMAND}\` — ${machineFacts()}. Separate api and gateway processes on PostgreSQL + Redis
-(throwaway, loopback), the bench client in a third process.
+\`${COMMAND}\` — ${machineFacts()}, load average ${loadavg()[0].toFixed(1)} when it ended (the
+machine is shared: compare the columns, not the absolute figures). Separate api and gateway
+processes on PostgreSQL + Redis (throwaway, loopback), the bench client in a third process.
 
 | workload | tasks | message path (same run) |
 | --- | --- | --- |
