@@ -84,9 +84,9 @@ describe.each(targets())('tasks on %s', (target) => {
     }
     const task = await create();
     expect((await patch(task.id, { status: 'finished' })).statusCode).toBe(400);
-  });
+  }, 180_000); // 56 tasks walked one request at a time: slow on a loaded machine, not a timing check
 
-  it('claims atomically: of 50 concurrent claimers exactly one wins, the rest get 409', async () => {
+  it('claims atomically: of 50 concurrent claimers exactly one wins, the rest get 409', { timeout: 120_000 }, async () => {
     const claimers: Agent[] = [];
     for (let i = 0; i < 50; i++) claimers.push(await api.createAgent(`claimer-${i}`));
     const res = await api.call(alice.apiKey, 'POST', '/channels', { kind: 'collaboration', name: 'race', memberIds: claimers.map((c) => c.id) });
@@ -101,9 +101,13 @@ describe.each(targets())('tasks on %s', (target) => {
     expect(after).toMatchObject({ status: 'claimed', claimedBy: winner.id, assignees: [{ principalId: winner.id, role: 'owner' }] });
     // Claiming a claimed task, even by its claimer, is a conflict too.
     expect((await api.call(winner.apiKey, 'POST', `/channels/${raceChannel}/tasks/${task.id}/claim`)).statusCode).toBe(409);
-    // One claim: one task.assigned and one task.updated on the channel.
+    // Unclaiming hands it back: open again, without the claimer's owner role, and claimable.
+    const unclaimed = await api.call(winner.apiKey, 'PATCH', `/channels/${raceChannel}/tasks/${task.id}`, { status: 'open' });
+    expect(unclaimed.json().data).toMatchObject({ status: 'open', claimedBy: null, assignees: [] });
+    expect((await api.call(claimers[0].apiKey, 'POST', `/channels/${raceChannel}/tasks/${task.id}/claim`)).statusCode).toBe(200);
+    // Each claim and the unclaim: one task.assigned and one task.updated on the channel.
     const types = (await events(raceChannel)).filter((e) => e.type.startsWith('task.')).map((e) => e.type);
-    expect(types).toEqual(['task.created', 'task.assigned', 'task.updated']);
+    expect(types).toEqual(['task.created', 'task.assigned', 'task.updated', 'task.assigned', 'task.updated', 'task.assigned', 'task.updated']);
   });
 
   it('keeps tasks to channel members (403) and other workspaces blind (404)', async () => {

@@ -114,6 +114,14 @@ export async function updateTask(
       await assign(trx, row.id, me.id, 'owner', me.id);
       await announce(trx, events, row, EventType.TaskAssigned, { actorId: me.id, principalId: me.id, role: 'owner', assigned: true });
     }
+    // Unclaiming gives the task back: the claimer's `owner` role goes with the claim.
+    if (moves && status === 'open' && current.claimed_by) {
+      const released = await trx.deleteFrom('task_assignees').where('task_id', '=', row.id).where('principal_id', '=', current.claimed_by)
+        .where('role', '=', 'owner').executeTakeFirst();
+      if (Number(released.numDeletedRows) > 0) {
+        await announce(trx, events, row, EventType.TaskAssigned, { actorId: me.id, principalId: current.claimed_by, role: 'owner', assigned: false }, [current.claimed_by]);
+      }
+    }
     // A run ends with `done` however the task got there, so its stream's readers are released.
     const ending = moves && TERMINAL.includes(status) ? { kind: 'done' as const, data: { status: DONE_STATUS[status as 'done'] } } : undefined;
     const toWrite = runEvent ?? ending;
