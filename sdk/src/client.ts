@@ -7,12 +7,14 @@ import { RealtimeConnection, type ConnectionState } from './realtime/connection.
 import { MemoryCursorStore } from './realtime/cursor-store.js';
 import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
+import { streamTaskEvents, type StreamTaskOptions } from './task-stream.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole,
-  Message, PageOptions, Pagination, Principal, ReadReceipt, RecordOccurrenceInput, RecordOccurrenceResult, ScheduleCalendar, ScheduleEvent,
-  ScheduleEventInput, ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent,
-  SetupStatus, SyncScheduleEventInput, SyncScheduleResult, Tokens,
+  AgentCard, ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, Capability, Channel, ChannelKind, ChannelMember, DiscoveredAgent,
+  DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination, Principal, ReadReceipt, RecordOccurrenceInput,
+  RecordOccurrenceResult, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence,
+  ScheduleStatus, SendMessageInput, SesameEvent, SetupStatus, SyncScheduleEventInput, SyncScheduleResult, Task, TaskEvent, TaskEventInput,
+  TaskPriority, TaskStatus, Tokens,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -367,4 +369,87 @@ export class SesameClient extends GuardedEmitter {
 
   /** Recomputes the audit log's hash chain: `valid`, how many `entries`, the first broken one (admin). */
   verifyAuditLog(): Promise<AuditVerification> { return this.http.data('GET', '/audit/verify'); }
+  // ---- agent intelligence ------------------------------------------------------------------
+
+  /** Replaces your capabilities with these (`namespace.name` unique); other agents find you by them. */
+  async registerCapabilities(capabilities: Capability[]): Promise<{ capabilities: Capability[] }> {
+    return { capabilities: await this.http.data('PUT', '/capabilities', { body: { capabilities } }) };
+  }
+  /** Agents of your workspace, online ones first; `capability` is `namespace.name`, `q` matches handle, name or description. */
+  async discoverAgents(options: { capability?: string; q?: string; online?: boolean } = {}): Promise<{ agents: DiscoveredAgent[] }> {
+    return { agents: await this.http.data('GET', '/agents/discover', { query: { ...options } }) };
+  }
+  /** An agent's A2A-style card: name, description and skills (its capabilities). */
+  async getAgentCard(agentId: string): Promise<{ card: AgentCard }> {
+    return { card: await this.http.data('GET', `/agents/${enc(agentId)}/card`) };
+  }
+
+  // ---- tasks -------------------------------------------------------------------------------
+
+  async createTask(channelId: string, input: { title: string; description?: string; priority?: TaskPriority; dueAt?: string; labels?: string[] }): Promise<{ task: Task }> {
+    return { task: await this.http.data('POST', `/channels/${enc(channelId)}/tasks`, { body: input }) };
+  }
+  /** Newest first; follow `nextCursor` for more. */
+  async listTasks(channelId: string, options: PageOptions & { status?: TaskStatus; priority?: TaskPriority; assigneeId?: string } = {}): Promise<{ tasks: Task[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<Task>>('GET', `/channels/${enc(channelId)}/tasks`, { query: { ...options } });
+    return { tasks: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  /** Tasks across your channels; by default those assigned to you (`assignee: 'me'`). */
+  async listMyTasks(options: PageOptions & { status?: TaskStatus; priority?: TaskPriority } = {}): Promise<{ tasks: Task[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<Task>>('GET', '/tasks', { query: { assignee: 'me', ...options } });
+    return { tasks: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  async getTask(channelId: string, taskId: string): Promise<{ task: Task }> {
+    return { task: await this.http.data('GET', `/channels/${enc(channelId)}/tasks/${enc(taskId)}`) };
+  }
+  /** A status change follows the transition table (an illegal one is a `ConflictError` naming both states). */
+  async updateTask(channelId: string, taskId: string, patch: { title?: string; description?: string | null; priority?: TaskPriority; dueAt?: string | null; labels?: string[]; status?: TaskStatus }): Promise<{ task: Task }> {
+    return { task: await this.http.data('PATCH', `/channels/${enc(channelId)}/tasks/${enc(taskId)}`, { body: patch }) };
+  }
+  /** Takes an open task for yourself; if someone else got there first, a `ConflictError` (409). */
+  async claimTask(channelId: string, taskId: string): Promise<{ task: Task }> {
+    return { task: await this.http.data('POST', `/channels/${enc(channelId)}/tasks/${enc(taskId)}/claim`) };
+  }
+  /** Assigns a member of the task's channel with a role (default `assignee`); assigning again changes the role. */
+  async addTaskAssignee(channelId: string, taskId: string, principalId: string, role?: string): Promise<{ task: Task }> {
+    return { task: await this.http.data('POST', `/channels/${enc(channelId)}/tasks/${enc(taskId)}/assignees`, { body: { principalId, ...(role ? { role } : {}) }, idempotent: true }) };
+  }
+  async removeTaskAssignee(channelId: string, taskId: string, principalId: string): Promise<{ task: Task }> {
+    return { task: await this.http.data('DELETE', `/channels/${enc(channelId)}/tasks/${enc(taskId)}/assignees/${enc(principalId)}`) };
+  }
+  /** A channel of kind `task` for this task (creator and assignees); asking again returns the same one. */
+  async createTaskChannel(channelId: string, taskId: string): Promise<{ channel: Channel }> {
+    return { channel: await this.http.data('POST', `/channels/${enc(channelId)}/tasks/${enc(taskId)}/channel`, { idempotent: true }) };
+  }
+
+  // ---- task runs ---------------------------------------------------------------------------
+
+  /** Appends a run event (`status`, `log`, `tool_call`, …); `done` ends the run and the task. */
+  async appendTaskEvent(taskId: string, event: TaskEventInput): Promise<{ event: TaskEvent }> {
+    return { event: await this.http.data('POST', `/tasks/${enc(taskId)}/events`, { body: event }) };
+  }
+  /** Run events after `after` (default: all), every run, as one JSON page. */
+  async getTaskEvents(taskId: string, options: { after?: number; limit?: number } = {}): Promise<{ events: TaskEvent[] }> {
+    return { events: await this.http.data('GET', `/tasks/${enc(taskId)}/events`, { query: { ...options } }) };
+  }
+  /**
+   * The task's run events as they happen (`for await (const event of client.streamTask(id))`):
+   * replays what follows `after`, then live; reconnects on its own with `Last-Event-ID`; ends
+   * after the current run's `done`.
+   */
+  streamTask(taskId: string, options: StreamTaskOptions = {}): AsyncGenerator<TaskEvent, void, undefined> {
+    return streamTaskEvents(this.http, taskId, options);
+  }
+  /** Answers a `permission_request` of the task's run (a human member, or the task's creator). */
+  async respondToPermission(taskId: string, requestId: string, answer: { allow: boolean; reason?: string }): Promise<{ event: TaskEvent }> {
+    return { event: await this.http.data('POST', `/tasks/${enc(taskId)}/permissions/${enc(requestId)}`, { body: answer }) };
+  }
+  /** Cancels the task and ends its run. */
+  async cancelTask(taskId: string): Promise<{ task: Task }> {
+    return { task: await this.http.data('POST', `/tasks/${enc(taskId)}/cancel`) };
+  }
+  /** Starts a new run of a failed or canceled task (`task.run` + 1); earlier runs' events stay readable. */
+  async retryTask(taskId: string): Promise<{ task: Task }> {
+    return { task: await this.http.data('POST', `/tasks/${enc(taskId)}/retry`) };
+  }
 }

@@ -81,6 +81,28 @@ export class HttpClient {
     return body?.data as T;
   }
 
+  /**
+   * Opens a long-lived `GET` (Server-Sent Events) and returns the response once its headers
+   * arrived; the body is the caller's to read. An expired access token is refreshed once; any
+   * other error status is thrown as the typed error (no retries here: the stream's reader decides).
+   */
+  async openStream(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+    for (let refreshed = false; ; refreshed = true) {
+      const all: Record<string, string> = { accept: 'text/event-stream', ...headers };
+      if (this.credentials) all.authorization = `Bearer ${await this.credentials.authorization()}`;
+      let response: Response;
+      try {
+        response = await this.options.fetch(new URL(this.base + path), { method: 'GET', headers: all, signal });
+      } catch (err) {
+        throw toConnectionError(err);
+      }
+      if (response.ok) return response;
+      const error = errorFromResponse(response.status, await readBody(response), response.headers);
+      if (error instanceof UnauthorizedError && !refreshed && this.credentials && await this.credentials.refreshAfterUnauthorized()) continue;
+      throw error;
+    }
+  }
+
   private async send(method: HttpMethod, path: string, options: RequestOptions): Promise<Response> {
     const url = new URL(this.base + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {

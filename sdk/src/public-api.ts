@@ -2,6 +2,7 @@
 // `FileCursorStore`.
 export { SesameClient } from './client.js';
 export type { SesameClientOptions } from './options.js';
+export type { StreamTaskOptions } from './task-stream.js';
 export { DEFAULT_OPTIONS } from './options.js';
 export * from './errors.js';
 export type * from './types.js';
@@ -15,8 +16,8 @@ export type { ConnectionState } from './realtime/connection.js';
 export type {
   SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
   ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
-  MessageDeletedData, ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, ReservedEvent,
-  ScheduleSyncedData, ScheduleUpdatedData, ScheduleOccurrenceData, ScheduleMissedData,
+  ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, MessageDeletedData, ReservedEvent, ScheduleMissedData,
+  ScheduleOccurrenceData, ScheduleSyncedData, ScheduleUpdatedData, TaskAssignedData, TaskChangedData,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';
 export { fromOpenClawJobs } from './openclaw.js';

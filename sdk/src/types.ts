@@ -4,8 +4,10 @@ import type { MessageKind } from './protocol/index.js';
 export type {
   ApiKeyInfo, ApiKeyScope, Attachment, AuditEntry, AuditVerification, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
-  ScheduleStatus, OccurrenceStatus, ScheduleEvent, ScheduleEventInput, SyncScheduleEventInput, ScheduleAdjustment, SyncScheduleResult,
-  ScheduleEventResult, ScheduleEventPatch, ScheduleOccurrence, RecordOccurrenceInput, RecordOccurrenceResult, CalendarOccurrence, ScheduleCalendar,
+  AgentCard, CalendarOccurrence, DiscoveredAgent, OccurrenceStatus, PermissionResponse, RecordOccurrenceInput, RecordOccurrenceResult,
+  ScheduleAdjustment, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence,
+  ScheduleStatus, SyncScheduleEventInput, SyncScheduleResult, Task, TaskAssignee, TaskEvent, TaskEventInput, TaskEventKind, TaskPriority,
+  TaskStatus, ToolCall,
 } from './protocol/index.js';
 
 export interface SendMessageInput {

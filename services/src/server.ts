@@ -63,7 +63,7 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
     running.generatedAdminKey = boot.apiKey;
     const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL, ctx.logger) : undefined);
     const extraRoutes = [...(node ? [eventStreamRoute(node)] : []), ...(presenceReader ? [presenceRoute(presenceReader)] : [])];
-    running.api = await buildApp(ctx, { extraRoutes, consoleDir: CONSOLE_DIR });
+    running.api = await buildApp(ctx, { extraRoutes, consoleDir: CONSOLE_DIR, presence: presenceReader });
     if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => { presenceReader.close(); });
     running.apiUrl = await running.api.listen({ port: config.PORT, host: config.HOST });
   }

@@ -16,19 +16,20 @@ export const EventType = {
   ScheduleUpdated: 'schedule.updated',
   ScheduleOccurrence: 'schedule.occurrence',
   ScheduleMissed: 'schedule.missed',
+  TaskCreated: 'task.created',
+  TaskUpdated: 'task.updated',
+  TaskAssigned: 'task.assigned',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
 /**
- * Durable event names reserved for features that have not shipped: tasks and vault
- * leases. No server emits them yet. The names are fixed now because the SDK README and webhook
+ * Durable event names reserved for features that have not shipped: vault leases.
+ * No server emits them yet. The names are fixed now because the SDK README and webhook
  * subscriptions already use them (`client.on('vault.lease_request', …)`), so code written
  * against them keeps compiling; a handler registered for one is simply never called. The change
  * that makes the server emit one moves it into `EventType`, with its payload type.
  */
 export const ReservedEventType = {
-  TaskCreated: 'task.created',
-  TaskUpdated: 'task.updated',
   LeaseRequest: 'vault.lease_request',
   LeaseUpdated: 'vault.lease_updated',
 } as const;

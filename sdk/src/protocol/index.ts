@@ -9,3 +9,4 @@ export * from './frames.js';
 export * from './problem.js';
 export * from './rest.js';
 export * from './schedules.js';
+export * from './tasks.js';

@@ -1,5 +1,5 @@
 import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, ReservedEventType, TypingEventFrame } from '../protocol/index.js';
-import type { ChannelKind, MemberRole, Message, ReadReceipt } from '../types.js';
+import type { ChannelKind, MemberRole, Message, ReadReceipt, Task } from '../types.js';
 import type { OccurrenceStatus, ScheduleEvent, ScheduleOccurrence } from '../protocol/index.js';
 
 export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
@@ -31,6 +31,10 @@ export interface ScheduleMissedData {
   status: Extract<OccurrenceStatus, 'missed'>;
   nextOccurrenceAt: string | null;
 }
+/** `task.created` / `task.updated`: the task as it is now; `changes` names the fields that changed. */
+export interface TaskChangedData { task: Task; actorId: string; changes?: string[] }
+/** `task.assigned`: a principal was given (`assigned: true`) or lost a role on a task. */
+export interface TaskAssignedData { task: Task; principalId: string; role: string; assigned: boolean; actorId: string }
 /** The `data` of each durable event type. Keys are exactly the `EventType` values. */
 export interface DurableEventData {
   message: Message;
@@ -45,6 +49,9 @@ export interface DurableEventData {
   'schedule.updated': ScheduleUpdatedData;
   'schedule.occurrence': ScheduleOccurrenceData;
   'schedule.missed': ScheduleMissedData;
+  'task.created': TaskChangedData;
+  'task.updated': TaskChangedData;
+  'task.assigned': TaskAssignedData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -114,10 +121,12 @@ export interface SesameClientEvents {
   'schedule.occurrence': [event: DurableEvent<'schedule.occurrence'>];
   /** Runs that were due did not happen within the grace period (owner's inbox, and the event's channel). */
   'schedule.missed': [event: DurableEvent<'schedule.missed'>];
-  /** Reserved (tasks): not emitted yet, so never called. */
-  'task.created': [event: ReservedEvent<'task.created'>];
-  /** Reserved (tasks): not emitted yet, so never called. */
-  'task.updated': [event: ReservedEvent<'task.updated'>];
+  /** A task was created in a channel you belong to (also on the inbox of its assignees). */
+  'task.created': [event: DurableEvent<'task.created'>];
+  /** A task's status, fields or run changed (channel stream and assignees' inboxes). */
+  'task.updated': [event: DurableEvent<'task.updated'>];
+  /** Someone was assigned to or removed from a task (channel stream and that principal's inbox). */
+  'task.assigned': [event: DurableEvent<'task.assigned'>];
   /** Reserved (vault leases): not emitted yet, so never called. */
   'vault.lease_request': [event: ReservedEvent<'vault.lease_request'>];
   /** Reserved (vault leases): not emitted yet, so never called. */

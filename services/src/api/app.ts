@@ -7,6 +7,8 @@ import { installOpenApi } from '../shared/http/openapi.js';
 import { installRateLimits } from '../shared/http/rate-limits.js';
 import { installConsole } from './console.js';
 import type { RouteModule } from '../shared/http/typed-app.js';
+import type { PresenceReader } from '../shared/presence/presence-reader.js';
+import { agentRoutes } from './routes/agents/index.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
 import { channelRoutes } from './routes/channels/index.js';
@@ -20,11 +22,12 @@ import { principalRoutes } from './routes/principals/index.js';
 import { profileRoutes } from './routes/profile/index.js';
 import { scheduleRoutes } from './routes/schedules/index.js';
 import { streamRoutes } from './routes/streams.js';
+import { taskRoutes } from './routes/tasks/index.js';
 
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes, scheduleRoutes,
+  inviteRoutes, scheduleRoutes, taskRoutes,
 ];
 
 export interface BuildAppOptions {
@@ -32,6 +35,8 @@ export interface BuildAppOptions {
   extraRoutes?: RouteModule[];
   /** Serve the human console (services/console's build) from this folder at `/`. */
   consoleDir?: string;
+  /** Who is online, for discovery's ranking (`GET /agents/discover`); without it nobody is. */
+  presence?: PresenceReader;
 }
 
 /** Builds the REST app without listening; server.ts is the only place that listens. */
@@ -41,7 +46,7 @@ export async function buildApp(ctx: ServiceContext, options: BuildAppOptions = {
   await installRateLimits(app, ctx);
   await installOpenApi(app);
   await app.withTypeProvider<TypeBoxTypeProvider>().register(async (api) => {
-    for (const routes of [...API_ROUTES, ...(options.extraRoutes ?? [])]) await routes(api, ctx);
+    for (const routes of [...API_ROUTES, agentRoutes(options.presence), ...(options.extraRoutes ?? [])]) await routes(api, ctx);
   }, { prefix: '/api/v1' });
   if (options.consoleDir !== undefined) await installConsole(app, ctx, options.consoleDir);
   return app;

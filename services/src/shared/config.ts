@@ -52,6 +52,7 @@ const schema = Type.Object({
   SESAME_MAX_UPLOAD_BYTES: int({ minimum: 1, default: 25 * 1024 * 1024 }),
   SESAME_DOWNLOAD_URL_TTL_SECONDS: int({ minimum: 1, maximum: 7 * 24 * 3600, default: 3600 }),
   SESAME_HEARTBEAT_INTERVAL_MS: int({ minimum: 1000, default: 30_000 }),
+  SESAME_TASK_STREAM_PING_MS: int({ minimum: 10, default: 30_000 }),
   SESAME_SEND_BUFFER_BYTES: int({ minimum: 1024, default: 4 * 1024 * 1024 }),
   SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS: int({ minimum: 1, default: 100 }),
   SESAME_CREDENTIAL_RECHECK_INTERVAL_MS: int({ minimum: 1_000, default: 60_000 }),

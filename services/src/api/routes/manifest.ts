@@ -1,19 +1,15 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../shared/context.js';
 import { caller } from '../../shared/http/authentication.js';
 import { Data, errorResponses } from '../../shared/http/schemas.js';
 import type { TypedApp } from '../../shared/http/typed-app.js';
 import { principalToWire } from '../wire.js';
+import { CapabilityOut } from './agents/index.js';
+import { capabilitiesOf } from './agents/capabilities.js';
+import { pendingWorkOf } from './agents/pending-work.js';
 import { PrincipalSchema } from './auth/schemas.js';
 import { ChannelSchema } from './channels/schemas.js';
 import { channelsToWire } from './channels/service.js';
-
-/** A capability an agent registered, discoverable as `namespace.name`. */
-const CapabilitySchema = Type.Object({
-  namespace: Type.String(), name: Type.String(),
-  description: Type.Optional(Type.String()),
-  inputSchema: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'JSON Schema of the input the capability takes' })),
-}, { $id: 'Capability' });
 
 /** What waits on the caller: references to fetch in full from the owning feature's routes. */
 const PendingWorkSchema = Type.Object({
@@ -24,7 +20,7 @@ const PendingWorkSchema = Type.Object({
 
 const ManifestSchema = Type.Object({
   agent: PrincipalSchema, workspace: Type.Object({ id: Type.String(), name: Type.String() }), channels: Type.Array(ChannelSchema),
-  capabilities: Type.Array(CapabilitySchema), pendingWork: PendingWorkSchema,
+  capabilities: Type.Array(CapabilityOut), pendingWork: PendingWorkSchema,
 });
 
 /** An agent's world view in one call: who it is, where it can talk. */
@@ -42,10 +38,10 @@ export async function manifestRoutes(app: TypedApp, ctx: ServiceContext) {
       ctx.db.selectFrom('channels').innerJoin('channel_members', 'channel_members.channel_id', 'channels.id').selectAll('channels')
         .where('channel_members.principal_id', '=', me.id).orderBy('channels.created_at').execute(),
     ]);
-    // Empty until the features that own them land: the capability registry fills `capabilities`,
-    // tasks fill `pendingWork.tasks`, the vault `leaseRequests`, schedules `overdueOccurrences`.
-    const capabilities: Static<typeof CapabilitySchema>[] = [];
-    const pendingWork: Static<typeof PendingWorkSchema> = { tasks: [], leaseRequests: [], overdueOccurrences: [] };
-    return { data: { agent: principalToWire(me), workspace, channels: await channelsToWire(ctx, channels), capabilities, pendingWork } };
+    // Collaboration channels carry their `context` in `channels`. Lease requests and overdue
+    // occurrences come from hooks in `pending-work.ts` that stay empty until the vault and
+    // schedules land.
+    const [capabilities, pendingWork] = await Promise.all([capabilitiesOf(ctx.db, [me.id]), pendingWorkOf(ctx.db, me)]);
+    return { data: { agent: principalToWire(me), workspace, channels: await channelsToWire(ctx, channels), capabilities: capabilities.get(me.id) ?? [], pendingWork } };
   });
 }

@@ -68,6 +68,8 @@ export interface ChannelTable {
   dm_key: string | null;
   created_by: string;
   created_at: Timestamp;
+  /** The task a `task` channel belongs to (migration 0007). */
+  task_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export type MemberRole = 'owner' | 'admin' | 'member';
 export interface ChannelMemberTable {
@@ -128,6 +130,46 @@ export interface FileTable {
 }
 export type FileRow = Selectable<FileTable>;
 
+/** A capability an agent registered (migration 0007); `namespace.name` is unique per agent. */
+export interface AgentCapabilityTable {
+  principal_id: string;
+  workspace_id: string;
+  namespace: string;
+  name: string;
+  description: string | null;
+  input_schema: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+}
+export type TaskStatus = 'open' | 'claimed' | 'in_progress' | 'blocked' | 'input_required' | 'done' | 'failed' | 'canceled';
+export type TaskPriority = 'low' | 'medium' | 'high' | 'urgent';
+/** A unit of work in a channel (migration 0007). */
+export interface TaskTable {
+  id: string;
+  workspace_id: string;
+  channel_id: string;
+  title: string;
+  description: string | null;
+  status: TaskStatus;
+  priority: TaskPriority;
+  labels: Json<string[]>;
+  due_at: NullableTimestamp;
+  created_by: string;
+  claimed_by: string | null;
+  task_channel_id: string | null;
+  /** The run number: 1, plus one per retry. */
+  run: Generated<number>;
+  /** The seq the task's next run event gets (the first is 0). */
+  next_event_seq: ColumnType<number, number | undefined, number | string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  completed_at: NullableTimestamp;
+}
+export interface TaskAssigneeTable { task_id: string; principal_id: string; role: string; assigned_by: string | null; assigned_at: Timestamp }
+/** One run event of a task (a UniversalEvent of the task stream), per-task gapless `seq`. */
+export interface TaskEventTable {
+  task_id: string; seq: Int8; run: number; kind: string; data: Json<Record<string, unknown>>; author_id: string | null; at: Timestamp;
+}
+export type TaskRow = Selectable<TaskTable>;
 export type ScheduleStatus = 'active' | 'paused' | 'cancelled' | 'completed';
 export type OccurrenceStatus = 'completed' | 'skipped' | 'failed' | 'missed';
 export interface ScheduleEventTable {
@@ -182,6 +224,10 @@ export interface Database {
   events: EventTable;
   read_receipts: ReadReceiptTable;
   audit_log: AuditLogTable;
+  agent_capabilities: AgentCapabilityTable;
+  tasks: TaskTable;
+  task_assignees: TaskAssigneeTable;
+  task_events: TaskEventTable;
   schedule_events: ScheduleEventTable;
   schedule_occurrences: ScheduleOccurrenceTable;
 }
