@@ -17,7 +17,7 @@ import { withEvents, type Trx } from '../../../shared/events.js';
 import { actsAsAdmin } from '../../../shared/http/authentication.js';
 import { newId } from '../../../shared/ids.js';
 import { vaultKeys } from '../../../shared/vault/keys.js';
-import { openSealedFields, rewrapSealed, sealNewItem, updateSealedFields } from '../../../shared/vault/sealing.js';
+import { openSealedFields, sealNewItem, updateSealedFields } from '../../../shared/vault/sealing.js';
 import {
   DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_LEASE_TTL_SECONDS, parseBrokerPolicy, parseInjection, PENDING_LEASE_TIMEOUT_SECONDS,
 } from './schemas.js';
@@ -306,21 +306,6 @@ export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: s
 /** Exposed for the credential broker: an item's injection settings and policy. */
 export function brokerSettingsOf(item: VaultItemRow): { policy: BrokerPolicy; injection: SecretInjection | null } {
   return { policy: item.policy, injection: item.injection };
-}
-
-/** Rewraps up to `limit` items whose data key is not under the newest master key; the number rewrapped. */
-export async function rewrapBatch(ctx: ServiceContext, limit = 100): Promise<number> {
-  const keys = vaultKeys(ctx.config);
-  const current = keys.keyring().currentVersion;
-  return ctx.db.transaction().execute(async (trx) => {
-    const rows = await trx.selectFrom('vault_items').select(['id', 'vault_id', 'sealed']).where('key_version', '<>', current)
-      .orderBy('id').limit(limit).forUpdate().skipLocked().execute();
-    for (const row of rows) {
-      const sealed = rewrapSealed(keys, { vaultId: row.vault_id, itemId: row.id }, row.sealed);
-      await trx.updateTable('vault_items').set({ sealed: JSON.stringify(sealed), key_version: sealed.dataKey.keyVersion }).where('id', '=', row.id).execute();
-    }
-    return rows.length;
-  });
 }
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
