@@ -251,5 +251,5 @@ describe.each(targets())('vault under a wrong master key on %s', (target) => {
     } finally {
       await first.close();
     }
-  });
+  }, 120_000);
 });

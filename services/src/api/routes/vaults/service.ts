@@ -449,6 +449,43 @@ export async function revokeLease(ctx: ServiceContext, actor: VaultActor, leaseI
  * marked expired now, whether or not the worker has swept it). Each use is counted and audited.
  */
 export async function useSecret(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock = systemClock): Promise<{ fields: Record<string, string>; lease: VaultLeaseRow }> {
+  return (await useSecretFast(ctx, actor, leaseId, clock)) ?? useSecretChecked(ctx, actor, leaseId, clock);
+}
+
+/**
+ * The common case in as short a locked section as possible: the item is read and opened before
+ * the transaction, then one conditional UPDATE claims the use (requester, status and expiry
+ * checked by the database against `clock`) and the audit entry is appended. Undefined when the
+ * UPDATE matches nothing: `useSecretChecked` then finds out why and answers accordingly. The
+ * plaintext opened here is only returned when the use was recorded.
+ */
+async function useSecretFast(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock) {
+  const head = await ctx.db.selectFrom('vault_leases').select(['item_id', 'vault_id', 'requester_id', 'status'])
+    .where('id', '=', leaseId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
+  if (head?.requester_id !== actor.id || (head.status !== 'approved' && head.status !== 'active')) return undefined;
+  const item = await ctx.db.selectFrom('vault_items').select(['id', 'vault_id', 'sealed']).where('id', '=', head.item_id).executeTakeFirst();
+  if (!item) return undefined;
+  const fields = openItemFields(ctx, item);
+  const now = clock.now();
+  const lease = await withEvents(ctx.db, actor.workspaceId, ctx.publish, async (trx, events) => {
+    const updated = await trx.updateTable('vault_leases')
+      .set((eb) => ({ status: 'active', uses_count: eb('uses_count', '+', 1), activated_at: eb.fn.coalesce('activated_at', eb.val(now)), last_used_at: now }))
+      .where('id', '=', leaseId).where('requester_id', '=', actor.id).where('status', 'in', ['approved', 'active']).where('expires_at', '>', now)
+      .where((eb) => eb.or([eb('uses_allowed', 'is', null), eb('uses_count', '<', eb.ref('uses_allowed'))]))
+      .returningAll().executeTakeFirst();
+    if (!updated) return undefined;
+    if (updated.uses_count === 1) await notifyRequester(events, updated);
+    await appendAudit(trx, {
+      workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: leaseId,
+      data: { vaultId: head.vault_id, itemId: head.item_id, fieldKeys: Object.keys(fields).sort(), use: updated.uses_count },
+    });
+    return updated;
+  });
+  return lease ? { fields, lease } : undefined;
+}
+
+/** Every other case, under the lease's row lock: refusals with their reason, and an expiry found at use recorded. */
+async function useSecretChecked(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock): Promise<{ fields: Record<string, string>; lease: VaultLeaseRow }> {
   const outcome = await withEvents(ctx.db, actor.workspaceId, ctx.publish, async (trx, events) => {
     const row = await lockLease(trx, actor, leaseId);
     if (row.requester_id !== actor.id) {
