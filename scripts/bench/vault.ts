@@ -9,6 +9,7 @@
  *   npx tsx scripts/bench/vault.ts      (or: npm run bench -- vault)
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { generateMasterKey, Keyring, openItem, sealItem } from '../../vault/src/index.js';
 import { runBench, sleep } from './support/lifecycle.js';
 import { spawnBenchProcess } from './support/child.js';
@@ -131,10 +132,12 @@ void runBench(async () => {
   console.log(`  median ${median(approveToUse).toFixed(2)} ms, p95 ${p95.toFixed(2)} ms`);
 
   const ratio = useSecret.perSecond / bareLoad.perSecond;
+  // A shared machine shows in every row; the load average says how shared it was.
+  const load1 = loadavg()[0].toFixed(1);
   const table = [
     '## Vault `useSecret`',
     '',
-    `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Sesame api and gateway as separate processes on PostgreSQL + Redis (loopback); the bare Fastify server in its own process; one client process (\`fetch\`, ${CONCURRENCY} concurrent callers, ${DURATION_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up).`,
+    `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Sesame api and gateway as separate processes on PostgreSQL + Redis (loopback); the bare Fastify server in its own process; one client process (\`fetch\`, ${CONCURRENCY} concurrent callers, ${DURATION_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up). Load average at the end of the run: ${load1}.`,
     '',
     '| what | calls/s | p50 | p99 |',
     '| --- | --- | --- | --- |',

@@ -2,7 +2,9 @@ import { generateMasterKey } from '@sesamespace/vault';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerPolicySchema } from '../src/api/routes/vaults/schemas.js';
 import {
   approveLease, createVault, createVaultItem, findActiveLease, findItemsByHostname, openItemFields, requestLease, vaultActor, type VaultActor,
 } from '../src/api/routes/vaults/service.js';
@@ -77,6 +79,10 @@ describe.each(targets())('vault storage on %s', (target) => {
   });
 
   it('refuses unknown broker policy keys with 422 and defaults api_key injection to bearer', async () => {
+    // The schema the broker validates against: the CLI's keys only, {} is full access.
+    expect(Value.Check(BrokerPolicySchema, {})).toBe(true);
+    expect(Value.Check(BrokerPolicySchema, { allowed_paths: ['/v1/**'], path_rules: [{ path: '/v1/admin/**', methods: ['GET'] }] })).toBe(true);
+    expect(Value.Check(BrokerPolicySchema, { allowed_hosts: ['x'] })).toBe(false);
     const vault = await createVault(api.ctx, admin, { name: 'apis' });
     await expect(createVaultItem(api.ctx, admin, vault.id, { title: 'x', type: 'api_key', fields: { key: SECRET }, policy: { allowed_hosts: [] } }))
       .rejects.toMatchObject({ status: 422 });

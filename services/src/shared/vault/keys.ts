@@ -12,7 +12,7 @@ import { SesameError } from '../errors.js';
  * alone opens nothing. On a shared database (DATABASE_URL) the key must be configured, as every
  * replica must hold it; the vault endpoints answer 503 until it is.
  */
-export function parseMasterKeys(text: string): Keyring {
+function parseMasterKeys(text: string): Keyring {
   const trimmed = text.trim();
   return trimmed.includes(':') ? Keyring.parse(trimmed) : new Keyring({ 1: trimmed });
 }
@@ -44,7 +44,7 @@ export function writeKeyFile(path: string, keys: string): void {
 }
 
 /** `<SESAME_DATA_DIR>/vault.key`: the generated master keys of the embedded mode. */
-export function vaultKeyFile(config: Pick<Config, 'SESAME_DATA_DIR' | 'SESAME_BLOB_DIR'>, env: Record<string, string | undefined> = process.env): string {
+function vaultKeyFile(config: Pick<Config, 'SESAME_DATA_DIR' | 'SESAME_BLOB_DIR'>, env: Record<string, string | undefined> = process.env): string {
   return join(dataPaths(config, env).dataDir, 'vault.key');
 }
 

@@ -9,7 +9,6 @@ import type { VaultKeys } from './keys.js';
  * master key, a flipped bit, a moved ciphertext — is one error and no field is returned: the
  * caller gets all the fields it asked for or none.
  */
-export type { ItemRef, SealedItem };
 
 /** What a client sees when a ciphertext does not open: no partial data, no key or ciphertext in the text. */
 function failedClosed(err: VaultError): SesameError {

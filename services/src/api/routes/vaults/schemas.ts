@@ -4,22 +4,22 @@ import { unprocessable } from '../../../shared/errors.js';
 import { Id, Nullable, SafeInteger, Text } from '../../../shared/http/schemas.js';
 import type { BrokerPolicy, SecretInjection } from '../../../shared/db/schema.js';
 
-export const VAULT_ROLES = ['owner', 'editor', 'viewer', 'requester'] as const;
-export const VAULT_ITEM_TYPES = ['login', 'api_key', 'secure_note', 'totp', 'database', 'ssh_key', 'custom'] as const;
-export const LEASE_STATUSES = ['pending', 'approved', 'denied', 'active', 'expired', 'revoked'] as const;
+const VAULT_ROLES = ['owner', 'editor', 'viewer', 'requester'] as const;
+const VAULT_ITEM_TYPES = ['login', 'api_key', 'secure_note', 'totp', 'database', 'ssh_key', 'custom'] as const;
+const LEASE_STATUSES = ['pending', 'approved', 'denied', 'active', 'expired', 'revoked'] as const;
 
 /** A vault's max lease TTL when created without one (1 hour), and the ceiling any vault may set (24 hours). */
 export const DEFAULT_MAX_LEASE_TTL_SECONDS = 3600;
-export const MAX_LEASE_TTL_CEILING_SECONDS = 24 * 3600;
+const MAX_LEASE_TTL_CEILING_SECONDS = 24 * 3600;
 /** A lease asked for without a TTL gets min(15 minutes, the vault's max). */
 export const DEFAULT_LEASE_TTL_SECONDS = 15 * 60;
 /** How long a lease request waits for a decision before the worker expires it. */
 export const PENDING_LEASE_TIMEOUT_SECONDS = 24 * 3600;
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-export const VaultRoleSchema = literals(VAULT_ROLES);
-export const VaultItemTypeSchema = literals(VAULT_ITEM_TYPES);
-export const LeaseStatusSchema = literals(LEASE_STATUSES);
+const VaultRoleSchema = literals(VAULT_ROLES);
+const VaultItemTypeSchema = literals(VAULT_ITEM_TYPES);
+const LeaseStatusSchema = literals(LEASE_STATUSES);
 
 const Method = Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z]+$' });
 const PathGlob = Type.String({ minLength: 1, maxLength: 500, pattern: '^/[^\\u0000]*$' });
@@ -40,7 +40,7 @@ export const BrokerPolicySchema = Type.Object({
 }, { additionalProperties: false, $id: 'BrokerPolicy' });
 
 /** How the broker attaches the secret: `Authorization: Bearer`, Basic, a named header or a query parameter. */
-export const SecretInjectionSchema = Type.Object({
+const SecretInjectionSchema = Type.Object({
   mode: Type.Union([Type.Literal('bearer'), Type.Literal('basic'), Type.Literal('header'), Type.Literal('query')]),
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' })),
 }, { additionalProperties: false, $id: 'SecretInjection' });
@@ -73,7 +73,7 @@ const FieldName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z
 const FieldValue = Text({ maxLength: 64 * 1024 });
 const Fields = Type.Record(FieldName, FieldValue, { maxProperties: 100 });
 
-export const MaskingPolicySchema = Type.Object({
+const MaskingPolicySchema = Type.Object({
   alwaysMask: Type.Array(FieldName, { maxItems: 200 }), neverMask: Type.Array(FieldName, { maxItems: 200 }),
 }, { additionalProperties: false, $id: 'VaultMaskingPolicy' });
 

@@ -10,7 +10,7 @@ import type { AuthContext } from '../../../shared/auth/authenticate.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { Db } from '../../../shared/db/database.js';
 import type {
-  BrokerPolicy, SecretInjection, VaultItemRow, VaultItemType, VaultLeaseRow, VaultLeaseStatus, VaultRole, VaultRow,
+  VaultItemRow, VaultItemType, VaultLeaseRow, VaultLeaseStatus, VaultRole, VaultRow,
 } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound, unprocessable } from '../../../shared/errors.js';
 import { withEvents, type Trx } from '../../../shared/events.js';
@@ -71,14 +71,14 @@ function allow(role: VaultRole | null, operation: VaultOperation): VaultRole {
 }
 
 /** The vault and the caller's role, or 404 (not visible) / 403 (role lacks `operation`). */
-export async function authorizeVault(db: Db | Trx, actor: VaultActor, vaultId: string, operation: VaultOperation): Promise<{ vault: VaultRow; role: VaultRole }> {
+async function authorizeVault(db: Db | Trx, actor: VaultActor, vaultId: string, operation: VaultOperation): Promise<{ vault: VaultRow; role: VaultRole }> {
   const vault = await db.selectFrom('vaults').selectAll().where('id', '=', vaultId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
   if (!vault) throw notFound('Vault');
   return { vault, role: allow(await roleOf(db, actor, vaultId), operation) };
 }
 
 /** The item, its vault and the caller's role; an item in a vault the caller cannot see is a 404. */
-export async function authorizeItem(db: Db | Trx, actor: VaultActor, itemId: string, operation: VaultOperation): Promise<{ item: VaultItemRow; vault: VaultRow; role: VaultRole }> {
+async function authorizeItem(db: Db | Trx, actor: VaultActor, itemId: string, operation: VaultOperation): Promise<{ item: VaultItemRow; vault: VaultRow; role: VaultRole }> {
   const item = await db.selectFrom('vault_items').selectAll().where('id', '=', itemId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
   if (!item) throw notFound('Item');
   const role = await roleOf(db, actor, item.vault_id);
@@ -301,11 +301,6 @@ export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: s
       .whereRef('vault_members.vault_id', '=', 'vault_items.vault_id').where('vault_members.principal_id', '=', actor.id))))
     .execute();
   return rows.sort((a, b) => candidates.indexOf(a.hostname ?? '') - candidates.indexOf(b.hostname ?? '') || a.id.localeCompare(b.id));
-}
-
-/** Exposed for the credential broker: an item's injection settings and policy. */
-export function brokerSettingsOf(item: VaultItemRow): { policy: BrokerPolicy; injection: SecretInjection | null } {
-  return { policy: item.policy, injection: item.injection };
 }
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
