@@ -75,5 +75,5 @@ describe('vault end to end against npm start', () => {
 
     expect(server.stdout() + server.stderr()).not.toContain(PASSWORD);
     expect(server.stdout() + server.stderr()).not.toContain(TOTP_SECRET);
-  });
+  }, 120_000);
 });
