@@ -9,6 +9,10 @@ export type {
   ScheduleStatus, SyncScheduleEventInput, SyncScheduleResult, Task, TaskAssignee, TaskEvent, TaskEventInput, TaskEventKind, TaskPriority,
   TaskStatus, ToolCall,
 } from './protocol/index.js';
+export type {
+  BrokerPolicy, CreateVaultInput, CreateVaultItemInput, LeaseRequestData, LeaseStatus, LeaseUpdatedData, RequestLeaseInput, SecretInjection, TotpCode,
+  UpdateVaultItemInput, Vault, VaultItem, VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
+} from './protocol/index.js';
 
 export interface SendMessageInput {
   content: string;

@@ -1,13 +1,15 @@
 import { ConfigError, dataPaths, loadConfig, type Config } from './shared/config.js';
 import { startServices, type Role } from './server.js';
 
-const USAGE = `usage: sesame-server <start|api|gateway|worker|migrate>
+const USAGE = `usage: sesame-server <start|api|gateway|worker|migrate|vault rotate-key>
 
   start     api + gateway + worker in one process (embedded default without DATABASE_URL/REDIS_URL)
   api       REST API only            (needs DATABASE_URL and REDIS_URL)
   gateway   realtime gateway only    (needs DATABASE_URL and REDIS_URL)
   worker    background worker only   (needs DATABASE_URL and REDIS_URL)
-  migrate   run database migrations and exit`;
+  migrate   run database migrations and exit
+  vault rotate-key
+            rewrap every vault item's data key under a new master key (docs/vault.md)`;
 
 const ROLES: Partial<Record<string, Role[]>> = { start: ['api', 'gateway', 'worker'], api: ['api'], gateway: ['gateway'], worker: ['worker'], migrate: [] };
 
@@ -18,8 +20,8 @@ function fail(message: string): never {
 
 async function main() {
   const command = process.argv[2] ?? 'start';
-  const roles = ROLES[command];
-  if (!roles) fail(USAGE);
+  const roles = command === 'vault' ? [] : ROLES[command];
+  if (!roles || (command === 'vault' && process.argv[3] !== 'rotate-key')) fail(USAGE);
   let config: Config;
   try {
     config = loadConfig();
@@ -39,6 +41,19 @@ async function main() {
     await ctx.bus.close();
     await ctx.db.destroy();
     process.stdout.write('migrations are up to date\n');
+    return;
+  }
+  if (command === 'vault') {
+    const { createContext } = await import('./server.js');
+    const { rotateMasterKey } = await import('./shared/vault/rotate.js');
+    const ctx = await createContext(config, 'sesame-vault');
+    try {
+      const { rewrapped } = await rotateMasterKey(ctx.db, config, (line) => { process.stdout.write(`${line}\n`); });
+      process.stdout.write(`vault key rotation complete (${String(rewrapped)} item(s) rewrapped)\n`);
+    } finally {
+      await ctx.bus.close();
+      await ctx.db.destroy();
+    }
     return;
   }
   const running = await startServices(config, roles);

@@ -19,20 +19,19 @@ export const EventType = {
   TaskCreated: 'task.created',
   TaskUpdated: 'task.updated',
   TaskAssigned: 'task.assigned',
+  LeaseRequest: 'vault.lease_request',
+  LeaseUpdated: 'vault.lease_updated',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
 /**
- * Durable event names reserved for features that have not shipped: vault leases.
- * No server emits them yet. The names are fixed now because the SDK README and webhook
- * subscriptions already use them (`client.on('vault.lease_request', …)`), so code written
- * against them keeps compiling; a handler registered for one is simply never called. The change
- * that makes the server emit one moves it into `EventType`, with its payload type.
+ * Durable event names reserved for features that have not shipped. Empty today: every event the
+ * SDK README names is emitted. The mechanism stays for the next feature: a name fixed before its
+ * feature ships goes here, so code written against it compiles and a handler registered for it is
+ * simply never called; the change that makes the server emit it moves it into `EventType`, with
+ * its payload type.
  */
-export const ReservedEventType = {
-  LeaseRequest: 'vault.lease_request',
-  LeaseUpdated: 'vault.lease_updated',
-} as const;
+export const ReservedEventType = {} as const;
 export type ReservedEventType = (typeof ReservedEventType)[keyof typeof ReservedEventType];
 
 /** Ephemeral events: delivered live only, never stored, never replayed. */

@@ -10,3 +10,4 @@ export * from './problem.js';
 export * from './rest.js';
 export * from './schedules.js';
 export * from './tasks.js';
+export * from './vault.js';

@@ -1,5 +1,5 @@
 import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, ReservedEventType, TypingEventFrame } from '../protocol/index.js';
-import type { ChannelKind, MemberRole, Message, ReadReceipt, Task } from '../types.js';
+import type { ChannelKind, LeaseRequestData, LeaseUpdatedData, MemberRole, Message, ReadReceipt, Task } from '../types.js';
 import type { OccurrenceStatus, ScheduleEvent, ScheduleOccurrence } from '../protocol/index.js';
 
 export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
@@ -52,6 +52,8 @@ export interface DurableEventData {
   'task.created': TaskChangedData;
   'task.updated': TaskChangedData;
   'task.assigned': TaskAssignedData;
+  'vault.lease_request': LeaseRequestData;
+  'vault.lease_updated': LeaseUpdatedData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -127,10 +129,10 @@ export interface SesameClientEvents {
   'task.updated': [event: DurableEvent<'task.updated'>];
   /** Someone was assigned to or removed from a task (channel stream and that principal's inbox). */
   'task.assigned': [event: DurableEvent<'task.assigned'>];
-  /** Reserved (vault leases): not emitted yet, so never called. */
-  'vault.lease_request': [event: ReservedEvent<'vault.lease_request'>];
-  /** Reserved (vault leases): not emitted yet, so never called. */
-  'vault.lease_updated': [event: ReservedEvent<'vault.lease_updated'>];
+  /** Someone asks for a lease you may approve (on your inbox stream). */
+  'vault.lease_request': [event: DurableEvent<'vault.lease_request'>];
+  /** A lease you asked for changed: approved, denied, activated, renewed, revoked or expired (on your inbox stream). */
+  'vault.lease_updated': [event: DurableEvent<'vault.lease_updated'>];
 }
 
 export type SesameClientEventName = keyof SesameClientEvents;

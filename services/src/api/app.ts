@@ -23,11 +23,12 @@ import { profileRoutes } from './routes/profile/index.js';
 import { scheduleRoutes } from './routes/schedules/index.js';
 import { streamRoutes } from './routes/streams.js';
 import { taskRoutes } from './routes/tasks/index.js';
+import { vaultRoutes } from './routes/vaults/index.js';
 
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes, scheduleRoutes, taskRoutes,
+  inviteRoutes, scheduleRoutes, taskRoutes, vaultRoutes,
 ];
 
 export interface BuildAppOptions {

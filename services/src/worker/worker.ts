@@ -1,6 +1,7 @@
 import type { ServiceContext } from '../shared/context.js';
 import { runHousekeeping } from './housekeeping.js';
 import { flagMissedRuns } from './missed-schedules.js';
+import { runLeaseExpiry } from './lease-expiry.js';
 
 export interface Worker { stop(): Promise<void> }
 
@@ -10,6 +11,7 @@ export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceC
 const WORKER_JOBS: WorkerJob[] = [
   { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
   { name: 'missed-schedule-runs', intervalMs: 30_000, run: async (ctx) => { await flagMissedRuns(ctx); } },
+  { name: 'vault-lease-expiry', intervalMs: 15_000, run: (ctx) => runLeaseExpiry(ctx) },
 ];
 
 /** Runs each job on its interval, never overlapping itself; errors are logged and retried next tick. */
