@@ -2,7 +2,7 @@ import type { MessageKind } from './protocol/index.js';
 
 // The REST bodies are declared once, in the wire protocol; these names stay the SDK's public types.
 export type {
-  ApiKeyInfo, ApiKeyScope, Attachment, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
+  ApiKeyInfo, ApiKeyScope, BrokerApprovalPending, BrokerHostname, BrokerRequestInput, BrokerResponse, RegistrationToken, Attachment, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
 } from './protocol/index.js';
 

@@ -8,6 +8,7 @@ import { installRateLimits } from '../shared/http/rate-limits.js';
 import type { RouteModule } from '../shared/http/typed-app.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
+import { brokerRoutes } from './routes/broker/index.js';
 import { channelRoutes } from './routes/channels/index.js';
 import { messageRoutes } from './routes/channels/messages/index.js';
 import { driveRoutes } from './routes/drive/index.js';
@@ -22,7 +23,7 @@ import { streamRoutes } from './routes/streams.js';
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes,
+  inviteRoutes, brokerRoutes,
 ];
 
 export interface BuildAppOptions {
