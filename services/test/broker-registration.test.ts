@@ -1,4 +1,4 @@
-import { SesameClient, generateKeyPair } from '@sesamespace/sdk';
+import { SesameClient, generateKeyPair, signChallenge } from '@sesamespace/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
 import { targets } from './support/targets.js';
@@ -32,7 +32,6 @@ describe.each(targets())('broker device registration on %s', (target) => {
 
     // The device key signs in by challenge–response.
     const nonce = (await api.call(null, 'POST', '/auth/challenge', { handle: 'device-one' })).json().data.nonce as string;
-    const { signChallenge } = await import('@sesamespace/sdk');
     const verify = await api.call(null, 'POST', '/auth/verify', { handle: 'device-one', nonce, signature: signChallenge(keys.privateKey, 'device-one', nonce) });
     expect(verify.statusCode).toBe(200);
 
