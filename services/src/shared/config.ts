@@ -31,6 +31,10 @@ const schema = Type.Object({
   DATABASE_POOL_SIZE: int({ minimum: 1, maximum: 200, default: 10 }),
   REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
   SESAME_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ pattern: '^sk_[A-Za-z0-9_-]{16,}$', errorMessage: 'must look like sk_ followed by at least 16 url-safe characters' })),
+  SESAME_VAULT_KEY: Type.Optional(Type.String({
+    pattern: '^\\s*([A-Za-z0-9+/]{43}=|v[0-9]+:[A-Za-z0-9+/]{43}=(\\s*,\\s*v[0-9]+:[A-Za-z0-9+/]{43}=)*)\\s*$',
+    errorMessage: 'must be a base64 32-byte key, or during a rotation a keyring "v1:<base64>,v2:<base64>"',
+  })),
   SESAME_JWT_SECRET: Type.Optional(Type.String({ minLength: 32, errorMessage: 'must be at least 32 characters' })),
   SESAME_PUBLIC_URL: Type.Optional(urlWithProtocols('http://', 'https://')),
   SESAME_PUBLIC_API_URL: Type.Optional(urlWithProtocols('http://', 'https://')),
@@ -148,7 +152,8 @@ export function resolveConfiguredPath(path: string, env: Record<string, string |
 
 /**
  * Where embedded mode keeps its data, as absolute paths: PGlite's database, the blobs, and the
- * generated JWT secret (used when SESAME_JWT_SECRET is unset).
+ * generated JWT secret (used when SESAME_JWT_SECRET is unset). The generated vault master key
+ * lives beside them (`shared/vault/keys.ts`).
  */
 export function dataPaths(
   config: Pick<Config, 'SESAME_DATA_DIR' | 'SESAME_BLOB_DIR'>, env: Record<string, string | undefined> = process.env,

@@ -1,3 +1,4 @@
+import type { MaskingPolicy, SealedItem } from '@sesamespace/vault';
 import type { ColumnType, Generated, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -144,6 +145,86 @@ export type FileRow = Selectable<FileTable>;
 
 export interface ServerSettingTable { key: string; value: string }
 
+/** Vault roles (migration 0006): owners manage and approve, editors write and reveal, viewers see masked items, requesters may only ask for leases. */
+export type VaultRole = 'owner' | 'editor' | 'viewer' | 'requester';
+export type VaultItemType = 'login' | 'api_key' | 'secure_note' | 'totp' | 'database' | 'ssh_key' | 'custom';
+/** Lease states as stored and sent on the wire (`pending` is the vault package's `requested`). */
+export type VaultLeaseStatus = 'pending' | 'approved' | 'denied' | 'active' | 'expired' | 'revoked';
+
+/**
+ * What the credential broker may do with an item's secret (the broker CLI's policy JSON). `{}` is
+ * full access; unknown keys are refused when the item is saved.
+ */
+export interface BrokerPolicy {
+  allowed_methods?: string[];
+  allowed_paths?: string[];
+  denied_paths?: string[];
+  allowed_subdomains?: string[];
+  path_rules?: { path: string; methods: string[] }[];
+}
+/** How the broker attaches the secret to an outgoing request; `name` is the header or query parameter. */
+export interface SecretInjection { mode: 'bearer' | 'basic' | 'header' | 'query'; name?: string }
+
+export interface VaultTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  masking_policy: Json<MaskingPolicy>;
+  max_lease_ttl_seconds: number;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export interface VaultMemberTable { vault_id: string; principal_id: string; role: VaultRole; added_by: string | null; added_at: Timestamp }
+export interface VaultItemTable {
+  id: string;
+  vault_id: string;
+  workspace_id: string;
+  title: string;
+  type: VaultItemType;
+  hostname: string | null;
+  tags: Json<string[]>;
+  policy: Json<BrokerPolicy>;
+  injection: Json<SecretInjection | null>;
+  /** The wrapped data key and the sealed field values (ciphertext only). */
+  sealed: Json<SealedItem>;
+  /** The master key version wrapping the data key (`sealed.dataKey.keyVersion`), indexed for rotation. */
+  key_version: number;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export interface VaultLeaseTable {
+  id: string;
+  workspace_id: string;
+  vault_id: string;
+  item_id: string;
+  requester_id: string;
+  reason: string;
+  /** The host a broker lease was asked for (null for a plain `requestLease`). */
+  hostname: string | null;
+  status: VaultLeaseStatus;
+  ttl_seconds: number;
+  max_ttl_seconds: number;
+  uses_allowed: number | null;
+  uses_count: Generated<number>;
+  requested_at: Timestamp;
+  pending_expires_at: Timestamp;
+  decided_at: NullableTimestamp;
+  decided_by: string | null;
+  decision_note: string | null;
+  activated_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  revoked_by: string | null;
+  ended_at: NullableTimestamp;
+}
+export type VaultRow = Selectable<VaultTable>;
+export type VaultItemRow = Selectable<VaultItemTable>;
+export type VaultLeaseRow = Selectable<VaultLeaseTable>;
+
 export interface Database {
   server_settings: ServerSettingTable;
   files: FileTable;
@@ -161,6 +242,10 @@ export interface Database {
   events: EventTable;
   read_receipts: ReadReceiptTable;
   audit_log: AuditLogTable;
+  vaults: VaultTable;
+  vault_members: VaultMemberTable;
+  vault_items: VaultItemTable;
+  vault_leases: VaultLeaseTable;
 }
 
 export type Principal = Selectable<PrincipalTable>;

@@ -4,6 +4,7 @@ import { driveFiles } from './0002-drive-files.js';
 import { memberJoinedSeq } from './0003-member-joined-seq.js';
 import { refreshTokenFamilies } from './0004-refresh-token-families.js';
 import { invites } from './0005-invites.js';
+import { vault } from './0006-vault.js';
 import { broker } from './0010-broker.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
@@ -13,5 +14,6 @@ export const migrations: Record<string, Migration> = {
   '0003-member-joined-seq': memberJoinedSeq,
   '0004-refresh-token-families': refreshTokenFamilies,
   '0005-invites': invites,
+  '0006-vault': vault,
   '0010-broker': broker,
 };
