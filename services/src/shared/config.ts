@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseOutboundAllow } from './outbound/address-policy.js';
 
 /**
  * Every environment variable Sesame reads, validated once at start. A bad value stops the process
@@ -63,6 +64,10 @@ const schema = Type.Object({
   SESAME_PRESENCE_TTL_MS: int({ minimum: 1_000, default: 15_000 }),
   SESAME_REPLAY_BATCH_SIZE: int({ minimum: 10, maximum: 10_000, default: 1_000 }),
   SESAME_SHUTDOWN_TIMEOUT_MS: int({ minimum: 0, default: 10_000 }),
+  SESAME_OUTBOUND_ALLOW: Type.String({
+    format: 'outbound-allow', default: '',
+    errorMessage: 'must be a comma-separated list of host names, IP addresses or CIDRs',
+  }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
 });
 
@@ -104,6 +109,14 @@ export function parseTrustProxy(value: string): boolean | number | string[] | nu
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('url', (value: string) => URL.canParse(value));
 ajv.addFormat('trust-proxy', (value: string) => parseTrustProxy(value) !== null);
+ajv.addFormat('outbound-allow', (value: string) => {
+  try {
+    parseOutboundAllow(value);
+    return true;
+  } catch {
+    return false;
+  }
+});
 const validate = ajv.compile<Static<typeof schema>>(schema);
 
 export class ConfigError extends Error {
