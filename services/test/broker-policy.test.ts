@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INJECTION, MissingCredentialFieldError, injectCredential, injectionProblem, type BrokerInjection } from '../src/api/routes/broker/injection.js';
-import { brokerPolicyProblems, hostAllowed, pathMatches, policyDenial, type BrokerPolicy } from '../src/api/routes/broker/policy.js';
+import { MissingCredentialFieldError, credentialValues, injectCredential } from '../src/api/routes/broker/injection.js';
+import { hostAllowed, pathMatches, policyDenial } from '../src/api/routes/broker/policy.js';
+import type { BrokerPolicy, SecretInjection } from '../src/shared/db/schema.js';
 
 describe('broker policy: which requests a secret may be attached to', () => {
   const cases: Array<[string, BrokerPolicy, string, string, string | undefined]> = [
@@ -47,18 +48,6 @@ describe('broker policy: which requests a secret may be attached to', () => {
     expect(pathMatches('/v1/*', '/prefix/v1/x')).toBe(false);
     expect(pathMatches('/v1/?', '/v1/ab')).toBe(false);
   });
-
-  it('validates a policy: unknown keys and wrong types are named', () => {
-    expect(brokerPolicyProblems({})).toEqual([]);
-    expect(brokerPolicyProblems({ allowed_methods: ['GET'], allowed_paths: ['/v1/**'], denied_paths: ['/x'], allowed_subdomains: ['a'], path_rules: [{ path: '/a', methods: ['GET'] }] })).toEqual([]);
-    expect(brokerPolicyProblems({ allowed_method: ['GET'] })).toEqual([expect.stringContaining('policy.allowed_method: unknown key')]);
-    expect(brokerPolicyProblems({ allowed_methods: 'GET' })).toEqual([expect.stringContaining('policy.allowed_methods')]);
-    expect(brokerPolicyProblems({ allowed_paths: ['v1/**'] })).toEqual([expect.stringContaining('starts with "/"')]);
-    expect(brokerPolicyProblems({ path_rules: [{ path: '/a' }] })).toEqual([expect.stringContaining('policy.path_rules[0]')]);
-    expect(brokerPolicyProblems({ path_rules: [{ path: '/a', methods: ['GET'], extra: 1 }] })).toEqual([expect.stringContaining('policy.path_rules[0]')]);
-    expect(brokerPolicyProblems([])).toEqual(['policy: must be a JSON object']);
-    expect(brokerPolicyProblems(null)).toEqual(['policy: must be a JSON object']);
-  });
 });
 
 describe('broker credential injection', () => {
@@ -66,13 +55,12 @@ describe('broker credential injection', () => {
   const agentHeaders = { Authorization: 'Bearer agent-forged', 'X-API-Key': 'agent-key', Cookie: 'c=1', Host: 'evil', 'Content-Type': 'application/json', 'X-Custom': 'kept' };
   const fields = { token: 'tok-secret', username: 'ada', password: 'pw-secret' };
 
-  const cases: Array<[string, BrokerInjection, string, Record<string, string>]> = [
-    ['bearer (the default)', DEFAULT_INJECTION, 'https://api.example.com/v1/x?a=1', { authorization: 'Bearer tok-secret' }],
-    ['bearer from another field', { mode: 'bearer', field: 'password' }, 'https://api.example.com/v1/x?a=1', { authorization: 'Bearer pw-secret' }],
+  const cases: Array<[string, SecretInjection, string, Record<string, string>]> = [
+    ['bearer', { mode: 'bearer' }, 'https://api.example.com/v1/x?a=1', { authorization: 'Bearer tok-secret' }],
     ['basic', { mode: 'basic' }, 'https://api.example.com/v1/x?a=1', { authorization: `Basic ${Buffer.from('ada:pw-secret').toString('base64')}` }],
     ['header with a name', { mode: 'header', name: 'X-API-Key' }, 'https://api.example.com/v1/x?a=1', { 'x-api-key': 'tok-secret' }],
-    ['header with a prefix', { mode: 'header', name: 'X-Token', prefix: 'token ' }, 'https://api.example.com/v1/x?a=1', { 'x-token': 'token tok-secret' }],
-    ['query parameter', { mode: 'query', param: 'key' }, 'https://api.example.com/v1/x?a=1&key=tok-secret', {}],
+    ['header with another name', { mode: 'header', name: 'X-Token' }, 'https://api.example.com/v1/x?a=1', { 'x-token': 'tok-secret' }],
+    ['query parameter', { mode: 'query', name: 'key' }, 'https://api.example.com/v1/x?a=1&key=tok-secret', {}],
   ];
 
   it.each(cases)('%s: attaches the credential and strips what the agent sent', (_name, injection, expectedUrl, credentialHeaders) => {
@@ -82,24 +70,17 @@ describe('broker credential injection', () => {
   });
 
   it('replaces a query parameter of the same name the agent sent', () => {
-    const prepared = injectCredential({ mode: 'query', param: 'key' }, fields, new URL('https://h/p?key=forged'), {});
+    const prepared = injectCredential({ mode: 'query', name: 'key' }, fields, new URL('https://h/p?key=forged'), {});
     expect(prepared.url).toBe('https://h/p?key=tok-secret');
   });
 
   it('names a missing field, never a value', () => {
-    expect(() => injectCredential(DEFAULT_INJECTION, { password: 'pw-secret' }, url, {})).toThrow(MissingCredentialFieldError);
-    expect(() => injectCredential(DEFAULT_INJECTION, { password: 'pw-secret' }, url, {})).toThrow("The secret has no 'token' field to attach");
+    expect(() => injectCredential({ mode: 'bearer' }, { password: 'pw-secret' }, url, {})).toThrow(MissingCredentialFieldError);
+    expect(() => injectCredential({ mode: 'bearer' }, { password: 'pw-secret' }, url, {})).toThrow("The secret has no 'token' field to attach");
   });
 
-  it('validates an injection spec', () => {
-    expect(injectionProblem({ mode: 'bearer' })).toBeUndefined();
-    expect(injectionProblem({ mode: 'header', name: 'X-API-Key' })).toBeUndefined();
-    expect(injectionProblem({ mode: 'query', param: 'key' })).toBeUndefined();
-    expect(injectionProblem({ mode: 'header' })).toContain('injection.name');
-    expect(injectionProblem({ mode: 'header', name: 'bad name' })).toContain('injection.name');
-    expect(injectionProblem({ mode: 'query' })).toContain('injection.param');
-    expect(injectionProblem({ mode: 'cookie' })).toContain('injection.mode');
-    expect(injectionProblem({ mode: 'bearer', name: 'x' })).toContain('unknown key');
-    expect(injectionProblem('bearer')).toContain('injection');
+  it('lists every value to scrub from an answer, longest first, with the Basic encoding', () => {
+    expect(credentialValues({ mode: 'basic' }, fields)).toEqual([Buffer.from('ada:pw-secret').toString('base64'), 'tok-secret', 'pw-secret']);
+    expect(credentialValues({ mode: 'bearer' }, { token: 'tok-secret', short: 'ab' })).toEqual(['tok-secret']);
   });
 });

@@ -1,62 +1,18 @@
-/**
- * The broker's per-secret policy: which requests a vault item's credential may be attached to.
- * Pure (no I/O), so the table test in `test/broker-policy.test.ts` covers every key.
- *
- * Keys (all optional; `{}` is full access):
- * - `allowed_methods`: HTTP methods allowed (case-insensitive).
- * - `allowed_paths`: path globs allowed (`*` one segment's characters, `**` anything, `/v1/**`
- *   also matches `/v1`).
- * - `denied_paths`: path globs refused whatever else says (checked first).
- * - `allowed_subdomains`: subdomains of the item's hostname that may be called too (`uploads`
- *   for `uploads.<hostname>`, a full name ending in `.<hostname>`, or `*` for any).
- * - `path_rules`: `[{path, methods}]`; the first rule whose glob matches the path decides the
- *   allowed methods, taking precedence over `allowed_methods` and `allowed_paths`.
- */
-export interface BrokerPolicy {
-  allowed_methods?: string[];
-  allowed_paths?: string[];
-  denied_paths?: string[];
-  allowed_subdomains?: string[];
-  path_rules?: Array<{ path: string; methods: string[] }>;
-}
-
-const POLICY_KEYS = ['allowed_methods', 'allowed_paths', 'denied_paths', 'allowed_subdomains', 'path_rules'] as const;
-const MAX_ENTRIES = 100;
-const MAX_ENTRY_LENGTH = 500;
-
-const isStringList = (value: unknown): value is string[] =>
-  Array.isArray(value) && value.length <= MAX_ENTRIES && value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= MAX_ENTRY_LENGTH);
-
-/**
- * Why this value is not a policy: one message per problem (unknown key, wrong type, a path
- * glob not starting with `/`), empty when it is one. The vault answers 422 with them when an
- * item is saved.
- */
-export function brokerPolicyProblems(value: unknown): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['policy: must be a JSON object'];
-  const problems: string[] = [];
-  for (const [key, entry] of Object.entries(value)) {
-    if (!(POLICY_KEYS as readonly string[]).includes(key)) {
-      problems.push(`policy.${key}: unknown key (known: ${POLICY_KEYS.join(', ')})`);
-      continue;
-    }
-    if (key === 'path_rules') {
-      if (!Array.isArray(entry) || entry.length > MAX_ENTRIES) { problems.push(`policy.path_rules: must be a list of {path, methods} (at most ${MAX_ENTRIES})`); continue; }
-      entry.forEach((rule: unknown, i) => {
-        const r = rule as Record<string, unknown> | null;
-        const keys = r && typeof r === 'object' ? Object.keys(r) : [];
-        if (!r || typeof r !== 'object' || Array.isArray(r) || typeof r.path !== 'string' || !r.path.startsWith('/') || !isStringList(r.methods)
-          || keys.some((k) => k !== 'path' && k !== 'methods')) {
-          problems.push(`policy.path_rules[${i}]: must be {path: "/glob", methods: ["GET", …]} and nothing else`);
-        }
-      });
-      continue;
-    }
-    if (!isStringList(entry)) { problems.push(`policy.${key}: must be a list of non-empty strings (at most ${MAX_ENTRIES})`); continue; }
-    if ((key === 'allowed_paths' || key === 'denied_paths') && entry.some((p) => !p.startsWith('/'))) problems.push(`policy.${key}: every path glob starts with "/"`);
-  }
-  return problems;
-}
+// The broker's per-secret policy: which requests a vault item's credential may be attached to.
+// Pure (no I/O), so the table test in `test/broker-policy.test.ts` covers every key.
+//
+// Keys (all optional; `{}` is full access):
+// - `allowed_methods`: HTTP methods allowed (case-insensitive).
+// - `allowed_paths`: path globs allowed (`*` one segment's characters, `**` anything, `/v1/**`
+//   also matches `/v1`).
+// - `denied_paths`: path globs refused whatever else says (checked first).
+// - `allowed_subdomains`: subdomains of the item's hostname that may be called too (`uploads`
+//   for `uploads.<hostname>`, a full name ending in `.<hostname>`, or `*` for any).
+// - `path_rules`: `[{path, methods}]`; the first rule whose glob matches the path decides the
+//   allowed methods, taking precedence over `allowed_methods` and `allowed_paths`.
+//
+// The vault validates a policy when an item is saved (`parseBrokerPolicy`, 422 on unknown keys).
+import type { BrokerPolicy } from '../../../shared/db/schema.js';
 
 /** A path glob as a regular expression: `**` crosses `/`, `*` and `?` do not. */
 function globToRegExp(glob: string): RegExp {
