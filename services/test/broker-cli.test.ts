@@ -1,15 +1,20 @@
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateMasterKey } from '@sesamespace/vault';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { approveLease, createVault, createVaultItem, listLeases, vaultActor } from '../src/api/routes/vaults/service.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { cliHome } from './support/cli.js';
+import { startUpstream } from './support/upstream.js';
+
+const SECRET = 'tok_cli_8d7c6b5a4f3e2d1c';
 
 /** The `sesame` CLI run as a child process in a temporary HOME, against a listening api (PGlite). */
 describe('sesame CLI: device login and agents', () => {
   let api: TestApi;
   let url: string;
   beforeAll(async () => {
-    api = await startTestApi('pglite', { SESAME_AUTH_RATE_LIMIT_PER_MINUTE: '1000' });
+    api = await startTestApi('pglite', { SESAME_AUTH_RATE_LIMIT_PER_MINUTE: '1000', SESAME_OUTBOUND_ALLOW: '127.0.0.1', SESAME_VAULT_KEY: generateMasterKey() });
     url = await api.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => { await api.close(); });
@@ -18,6 +23,73 @@ describe('sesame CLI: device login and agents', () => {
     const res = await api.call(api.adminKey, 'POST', '/broker/registration-tokens', handle ? { handle } : {});
     return res.json().data.token as string;
   }
+
+  it('done when: login, status, hostnames, a request that waits for approval, --raw, a policy denial, a blocked address', async () => {
+    const upstream = await startUpstream();
+    try {
+      const adminRow = await api.ctx.db.selectFrom('principals').selectAll().where('is_admin', '=', true).executeTakeFirstOrThrow();
+      const admin = vaultActor({ principal: adminRow, via: 'token' });
+      const vault = await createVault(api.ctx, admin, { name: 'cli' });
+      await createVaultItem(api.ctx, admin, vault.id, { title: 'Upstream', type: 'api_key', hostname: upstream.host, fields: { token: SECRET }, policy: { allowed_methods: ['GET'] } });
+
+      const cli = cliHome();
+      const login = await cli.run(['login', '--broker-url', url, await registrationToken('done-when')]);
+      expect(login.code).toBe(0);
+      const agentId = /Registered agent (pr_\S+)/.exec(login.stdout)?.[1] ?? '';
+      await api.ctx.db.insertInto('vault_members').values({ vault_id: vault.id, principal_id: agentId, role: 'requester', added_by: admin.id, added_at: new Date() }).execute();
+
+      const status = await cli.run(['status']);
+      expect(status.stdout).toContain(`Active: ${agentId}`);
+      expect(status.stdout).toContain('Tokens: present');
+
+      const hostnames = await cli.run(['hostnames', '--json']);
+      expect(hostnames.code).toBe(0);
+      expect(JSON.parse(hostnames.stdout)).toEqual([upstream.host]);
+      expect((await cli.run(['hostnames'])).stdout).toBe(`${upstream.host}\n`);
+
+      // The first request waits; an admin approves the pending lease it created.
+      let approving: Promise<unknown> | undefined;
+      const first = await cli.run(['request', 'GET', `${upstream.url}/v1/me`, '-H', 'Accept: application/json'], {
+        onStderr: (chunk) => {
+          if (!chunk.includes('requesting approval')) return;
+          approving = (async () => {
+            const [lease] = await listLeases(api.ctx.db, admin, { status: 'pending' });
+            await approveLease(api.ctx, admin, lease.id, { ttlSeconds: 600 });
+          })();
+        },
+      });
+      await approving;
+      expect(first.stderr).toContain(`Sesame is requesting approval for access to 127.0.0.1`);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toBe(`{"status_code": 200, "body": ${JSON.stringify(JSON.stringify({ ok: true, path: '/v1/me' }))}}\n`);
+      expect(upstream.received.at(-1)?.headers.authorization).toBe(`Bearer ${SECRET}`);
+      expect(upstream.received.at(-1)?.headers.accept).toBe('application/json');
+
+      const raw = await cli.run(['request', 'GET', `${upstream.url}/v1/me`, '--raw']);
+      expect(raw.code).toBe(0);
+      expect(raw.stdout).toBe(JSON.stringify({ ok: true, path: '/v1/me' }));
+
+      const notFound = await cli.run(['request', 'GET', `${upstream.url}/status/404`]);
+      expect(notFound.code).toBe(1);
+      expect(JSON.parse(notFound.stdout).status_code).toBe(404);
+
+      const post = await cli.run(['request', 'POST', `${upstream.url}/v1/me`, '-H', 'Content-Type: application/json', '-d', '{"a":1}']);
+      expect(post.code).toBe(1);
+      expect(post.stderr).toContain('Access denied: method POST not in allowed_methods [GET]');
+
+      const metadata = await cli.run(['request', 'GET', 'http://169.254.169.254/latest/meta-data/']);
+      expect(metadata.code).toBe(1);
+      expect(metadata.stderr).toContain('Access denied');
+
+      const echo = await cli.run(['request', 'GET', `${upstream.url}/echo`, '--raw']);
+      for (const output of [first, raw, notFound, post, metadata, echo, hostnames, status]) {
+        expect(output.stdout).not.toContain(SECRET);
+        expect(output.stderr).not.toContain(SECRET);
+      }
+    } finally {
+      await upstream.close();
+    }
+  });
 
   it('status before login says there is no device identity', async () => {
     const cli = cliHome();
