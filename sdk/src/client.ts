@@ -12,6 +12,8 @@ import { SDK_VERSION } from './version.js';
 import type {
   ApiKeyInfo, ApiKeyScope, BrokerApprovalPending, BrokerHostname, BrokerRequestInput, BrokerResponse, RegistrationToken, Channel, ChannelKind, ChannelMember, DriveFile, Invite, Manifest, MemberRole, Message, PageOptions, Pagination,
   Principal, ReadReceipt, SendMessageInput, SesameEvent, Tokens,
+  CreateVaultInput, CreateVaultItemInput, LeaseStatus, RequestLeaseInput, TotpCode, UpdateVaultItemInput, Vault, VaultItem, VaultItemDetails,
+  VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -341,6 +343,81 @@ export class SesameClient extends GuardedEmitter {
   /** The hostnames you can reach through the broker (no secrets). */
   async listBrokerHostnames(): Promise<{ hostnames: BrokerHostname[] }> {
     return { hostnames: await this.http.data('GET', '/broker/hostnames') };
+  }
+
+  // ---- vault -------------------------------------------------------------------------------
+
+  /** The vaults you belong to (every vault of the workspace for an admin). */
+  async listVaults(): Promise<{ vaults: Vault[] }> {
+    return { vaults: await this.http.data('GET', '/vaults') };
+  }
+  /** Creates a vault; you become its owner. `maxLeaseTtlSeconds` defaults to 3600. */
+  async createVault(input: CreateVaultInput): Promise<{ vault: Vault }> {
+    return { vault: await this.http.data('POST', '/vaults', { body: input }) };
+  }
+  /** Adds a member or changes its role (vault owner or admin). */
+  async addVaultMember(vaultId: string, principalId: string, role: VaultRole): Promise<{ member: VaultMember }> {
+    return { member: await this.http.data('POST', `/vaults/${enc(vaultId)}/members`, { body: { principalId, role }, idempotent: true }) };
+  }
+  async removeVaultMember(vaultId: string, principalId: string): Promise<void> {
+    await this.http.raw('DELETE', `/vaults/${enc(vaultId)}/members/${enc(principalId)}`);
+  }
+  /** Which field keys are masked beyond the defaults (`alwaysMask`) or shown (`neverMask`); vault owner or admin. */
+  async updateVaultMaskingPolicy(vaultId: string, policy: Partial<VaultMaskingPolicy>): Promise<{ vault: Vault }> {
+    return { vault: await this.http.data('PUT', `/vaults/${enc(vaultId)}/masking-policy`, { body: policy }) };
+  }
+  /** A vault's items; `q` searches titles, tags and hostnames (never values). */
+  async listVaultItems(vaultId: string, options: { q?: string; type?: VaultItemType } = {}): Promise<{ items: VaultItem[] }> {
+    return { items: await this.http.data('GET', `/vaults/${enc(vaultId)}/items`, { query: { ...options } }) };
+  }
+  async createVaultItem(vaultId: string, input: CreateVaultItemInput): Promise<{ item: VaultItem }> {
+    return { item: await this.http.data('POST', `/vaults/${enc(vaultId)}/items`, { body: input }) };
+  }
+  async updateVaultItem(itemId: string, patch: UpdateVaultItemInput): Promise<{ item: VaultItem }> {
+    return { item: await this.http.data('PATCH', `/vaults/items/${enc(itemId)}`, { body: patch, idempotent: true }) };
+  }
+  async deleteVaultItem(itemId: string): Promise<void> {
+    await this.http.raw('DELETE', `/vaults/items/${enc(itemId)}`);
+  }
+  /** An item with its field keys and masked hints (never a masked value). */
+  getVaultItem(itemId: string): Promise<VaultItemDetails> {
+    return this.http.data('GET', `/vaults/items/${enc(itemId)}`);
+  }
+  /** Decrypted values of all fields, or of `fields` (vault owners and editors; audited). */
+  revealItem(itemId: string, fields?: string[]): Promise<{ fields: Record<string, string> }> {
+    return this.http.data('POST', `/vaults/items/${enc(itemId)}/reveal`, { body: fields ? { fields } : {} });
+  }
+  /** The current RFC 6238 code of the item's TOTP secret (the secret itself never leaves the server). */
+  generateTotp(itemId: string): Promise<TotpCode> {
+    return this.http.data('POST', `/vaults/items/${enc(itemId)}/totp`, { body: {} });
+  }
+  /** Asks for just-in-time access to an item: a `pending` lease that a vault owner or admin decides. */
+  async requestLease(input: RequestLeaseInput): Promise<{ lease: VaultLease }> {
+    return { lease: await this.http.data('POST', '/vaults/leases', { body: input }) };
+  }
+  /** Leases you asked for and those you may decide. */
+  async listLeases(options: { status?: LeaseStatus; vaultId?: string } = {}): Promise<{ leases: VaultLease[] }> {
+    return { leases: await this.http.data('GET', '/vaults/leases', { query: { ...options } }) };
+  }
+  /** Approves a pending lease (vault owner or admin, never its requester); `ttlSeconds` up to the vault's max. */
+  async approveLease(leaseId: string, options: { ttlSeconds?: number } = {}): Promise<{ lease: VaultLease }> {
+    return { lease: await this.http.data('POST', `/vaults/leases/${enc(leaseId)}/approve`, { body: options }) };
+  }
+  /** Denies a pending lease; one denial ends it. */
+  async denyLease(leaseId: string, options: { reason?: string } = {}): Promise<{ lease: VaultLease }> {
+    return { lease: await this.http.data('POST', `/vaults/leases/${enc(leaseId)}/deny`, { body: options }) };
+  }
+  /** The item's decrypted fields through an approved lease: its requester only, only until it expires (audited). */
+  useSecret(leaseId: string): Promise<{ fields: Record<string, string> }> {
+    return this.http.data('POST', `/vaults/leases/${enc(leaseId)}/use`, { body: {} });
+  }
+  /** Extends a lease by `ttlSeconds`, at most the vault's max TTL from now. */
+  async renewLease(leaseId: string, options: { ttlSeconds: number }): Promise<{ lease: VaultLease }> {
+    return { lease: await this.http.data('POST', `/vaults/leases/${enc(leaseId)}/renew`, { body: options }) };
+  }
+  /** Ends a lease at once, for good (its requester, a vault owner or an admin). */
+  async revokeLease(leaseId: string): Promise<{ lease: VaultLease }> {
+    return { lease: await this.http.data('POST', `/vaults/leases/${enc(leaseId)}/revoke`, { body: {}, idempotent: true }) };
   }
 
   // ---- event log ---------------------------------------------------------------------------

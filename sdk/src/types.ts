@@ -5,6 +5,10 @@ export type {
   ApiKeyInfo, ApiKeyScope, BrokerApprovalPending, BrokerHostname, BrokerRequestInput, BrokerResponse, RegistrationToken, Attachment, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
 } from './protocol/index.js';
+export type {
+  BrokerPolicy, CreateVaultInput, CreateVaultItemInput, LeaseRequestData, LeaseStatus, LeaseUpdatedData, RequestLeaseInput, SecretInjection, TotpCode,
+  UpdateVaultItemInput, Vault, VaultItem, VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
+} from './protocol/index.js';
 
 export interface SendMessageInput {
   content: string;

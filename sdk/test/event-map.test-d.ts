@@ -3,7 +3,7 @@
  * handler's type drifts, and every `@ts-expect-error` below fails the build if the error it
  * expects disappears. Nothing here runs.
  */
-import type { DurableEventData, Message, RealtimeEvent, SesameClient, SesameClientEventName } from '../src/index.js';
+import type { DurableEventData, LeaseStatus, Message, RealtimeEvent, SesameClient, SesameClientEventName } from '../src/index.js';
 import type { EphemeralType, EventType, ReservedEventType } from '../src/protocol/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
@@ -28,14 +28,22 @@ export function readmeShapes(client: SesameClient, myId: string) {
   });
   client.on('typing', (event) => { expectTrue<Equal<typeof event.channelId, string>>(true); });
   client.on('presence', (event) => { expectTrue<Equal<typeof event.status, 'online' | 'away' | 'offline'>>(true); });
-  // README: `client.on('vault.lease_request', …)` compiles; the event is reserved, so its payload is not defined yet.
+  // README: `client.on('vault.lease_request', …)`: the server emits it, with the lease and who asks.
   client.on('vault.lease_request', (event) => {
     expectTrue<Equal<typeof event.type, 'vault.lease_request'>>(true);
-    expectTrue<Equal<typeof event.data, never>>(true);
-    // @ts-expect-error a reserved event has no payload shape to rely on
+    expectTrue<Equal<typeof event.data.lease.status, LeaseStatus>>(true);
+    expectTrue<Equal<typeof event.data.requester.id, string>>(true);
+    // @ts-expect-error the payload carries the lease, not a bare leaseId
     event.data.leaseId;
   });
-  client.on('task.created', (event) => { expectTrue<Equal<typeof event.stream, string>>(true); });
+  client.on('vault.lease_updated', (event) => { expectTrue<Equal<typeof event.data.lease.id, string>>(true); });
+  // A reserved event compiles, but its payload is not defined yet.
+  client.on('task.created', (event) => {
+    expectTrue<Equal<typeof event.stream, string>>(true);
+    expectTrue<Equal<typeof event.data, never>>(true);
+    // @ts-expect-error a reserved event has no payload shape to rely on
+    event.data.taskId;
+  });
   client.on('read_receipt', (event) => { expectTrue<Equal<typeof event.data.lastReadSeq, number>>(true); });
   client.on('channel.member_added', (event) => { expectTrue<Equal<typeof event.data.principalId, string>>(true); });
   client.on('connected', ({ sessionId, resumed }) => { expectTrue<Equal<[typeof sessionId, typeof resumed], [string, boolean]>>(true); });

@@ -12,13 +12,15 @@ export const EventType = {
   MemberAdded: 'channel.member_added',
   MemberRemoved: 'channel.member_removed',
   ReadReceipt: 'read_receipt',
+  LeaseRequest: 'vault.lease_request',
+  LeaseUpdated: 'vault.lease_updated',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
 /**
- * Durable event names reserved for features that have not shipped: tasks, schedules and vault
- * leases. No server emits them yet. The names are fixed now because the SDK README and webhook
- * subscriptions already use them (`client.on('vault.lease_request', …)`), so code written
+ * Durable event names reserved for features that have not shipped: tasks and schedules. No
+ * server emits them yet. The names are fixed now because the SDK README and webhook
+ * subscriptions already use them (`client.on('task.created', …)`), so code written
  * against them keeps compiling; a handler registered for one is simply never called. The change
  * that makes the server emit one moves it into `EventType`, with its payload type.
  */
@@ -27,8 +29,6 @@ export const ReservedEventType = {
   TaskUpdated: 'task.updated',
   ScheduleUpdated: 'schedule.updated',
   ScheduleOccurrence: 'schedule.occurrence',
-  LeaseRequest: 'vault.lease_request',
-  LeaseUpdated: 'vault.lease_updated',
 } as const;
 export type ReservedEventType = (typeof ReservedEventType)[keyof typeof ReservedEventType];
 

@@ -9,3 +9,4 @@ export * from './events.js';
 export * from './frames.js';
 export * from './problem.js';
 export * from './rest.js';
+export * from './vault.js';

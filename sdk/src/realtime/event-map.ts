@@ -1,5 +1,5 @@
 import type { AuthenticatedFrame, EventFrame, EventType, PresenceEventFrame, ReservedEventType, TypingEventFrame } from '../protocol/index.js';
-import type { ChannelKind, MemberRole, Message, ReadReceipt } from '../types.js';
+import type { ChannelKind, LeaseRequestData, LeaseUpdatedData, MemberRole, Message, ReadReceipt } from '../types.js';
 
 export interface MessageDeletedData { id: string; channelId: string; seq: number; deletedBy: string; deletedAt: string | null }
 export interface ChannelCreatedData { channelId: string; kind: ChannelKind; name: string | null; createdBy: string }
@@ -26,6 +26,8 @@ export interface DurableEventData {
   'channel.member_added': MemberAddedData;
   'channel.member_removed': MemberRemovedData;
   read_receipt: ReadReceipt;
+  'vault.lease_request': LeaseRequestData;
+  'vault.lease_updated': LeaseUpdatedData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -95,10 +97,10 @@ export interface SesameClientEvents {
   'schedule.updated': [event: ReservedEvent<'schedule.updated'>];
   /** Reserved (schedules): not emitted yet, so never called. */
   'schedule.occurrence': [event: ReservedEvent<'schedule.occurrence'>];
-  /** Reserved (vault leases): not emitted yet, so never called. */
-  'vault.lease_request': [event: ReservedEvent<'vault.lease_request'>];
-  /** Reserved (vault leases): not emitted yet, so never called. */
-  'vault.lease_updated': [event: ReservedEvent<'vault.lease_updated'>];
+  /** Someone asks for a lease you may approve (on your inbox stream). */
+  'vault.lease_request': [event: DurableEvent<'vault.lease_request'>];
+  /** A lease you asked for changed: approved, denied, activated, renewed, revoked or expired (on your inbox stream). */
+  'vault.lease_updated': [event: DurableEvent<'vault.lease_updated'>];
 }
 
 export type SesameClientEventName = keyof SesameClientEvents;

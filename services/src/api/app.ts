@@ -19,11 +19,12 @@ import { manifestRoutes } from './routes/manifest.js';
 import { principalRoutes } from './routes/principals/index.js';
 import { profileRoutes } from './routes/profile/index.js';
 import { streamRoutes } from './routes/streams.js';
+import { vaultRoutes } from './routes/vaults/index.js';
 
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes, brokerRoutes,
+  inviteRoutes, vaultRoutes, brokerRoutes,
 ];
 
 export interface BuildAppOptions {

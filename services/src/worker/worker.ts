@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../shared/context.js';
 import { runHousekeeping } from './housekeeping.js';
+import { runLeaseExpiry } from './lease-expiry.js';
 
 export interface Worker { stop(): Promise<void> }
 
@@ -8,6 +9,7 @@ export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceC
 /** Every periodic job; later features (webhook deliveries, lease expiry, overdue schedules) append theirs. */
 const WORKER_JOBS: WorkerJob[] = [
   { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
+  { name: 'vault-lease-expiry', intervalMs: 15_000, run: (ctx) => runLeaseExpiry(ctx) },
 ];
 
 /** Runs each job on its interval, never overlapping itself; errors are logged and retried next tick. */

@@ -1,19 +1,19 @@
-import { inboxStream } from '@sesamespace/sdk/protocol';
+import { EventType, inboxStream } from '@sesamespace/sdk/protocol';
 import {
   approveLease as approveLeaseState, denyLease as denyLeaseState, describeFields, expireIfDue, generateTotp as totpCode,
   IllegalTransitionError, renewLease as renewLeaseState, revokeLease as revokeLeaseState, systemClock, useLease as useLeaseState,
   validateMaskingPolicy, VaultError, type Clock, type Lease, type MaskingPolicy,
 } from '@sesamespace/vault';
-import { sql, type Updateable } from 'kysely';
+import { sql } from 'kysely';
 import { appendAudit } from '../../../shared/audit.js';
 import type { AuthContext } from '../../../shared/auth/authenticate.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { Db } from '../../../shared/db/database.js';
 import type {
-  BrokerPolicy, SecretInjection, VaultItemRow, VaultItemType, VaultLeaseRow, VaultLeaseStatus, VaultLeaseTable, VaultRole, VaultRow,
+  BrokerPolicy, SecretInjection, VaultItemRow, VaultItemType, VaultLeaseRow, VaultLeaseStatus, VaultRole, VaultRow,
 } from '../../../shared/db/schema.js';
-import { conflict, forbidden, notFound, SesameError, unprocessable } from '../../../shared/errors.js';
-import { EventBatch, withEvents, type Trx } from '../../../shared/events.js';
+import { conflict, forbidden, notFound, unprocessable } from '../../../shared/errors.js';
+import { withEvents, type Trx } from '../../../shared/events.js';
 import { actsAsAdmin } from '../../../shared/http/authentication.js';
 import { newId } from '../../../shared/ids.js';
 import { vaultKeys } from '../../../shared/vault/keys.js';
@@ -21,7 +21,8 @@ import { openSealedFields, rewrapSealed, sealNewItem, updateSealedFields } from 
 import {
   DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_LEASE_TTL_SECONDS, parseBrokerPolicy, parseInjection, PENDING_LEASE_TIMEOUT_SECONDS,
 } from './schemas.js';
-import { itemToWire, leaseToWire, type LeaseWire } from './wire.js';
+import { itemToWire } from './wire.js';
+import { leaseColumns, leaseToWire, notifyRequester, toLease } from '../../../shared/vault/lease-rows.js';
 
 /**
  * The vault service: vaults, members, sealed items, reveals and just-in-time leases. Routes
@@ -322,32 +323,9 @@ export async function rewrapBatch(ctx: ServiceContext, limit = 100): Promise<num
   });
 }
 
-// ── Leases ────────────────────────────────────────────────────────────────────────────────
-
-export const LeaseEvent = { Request: 'vault.lease_request', Updated: 'vault.lease_updated' } as const;
-
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** A stored lease as the vault package's state machine sees it (`pending` is its `requested`). */
-function toLease(row: VaultLeaseRow): Lease {
-  return {
-    id: row.id, itemId: row.item_id, requesterId: row.requester_id, reason: row.reason, status: row.status === 'pending' ? 'requested' : row.status,
-    ttlSeconds: row.ttl_seconds, maxTtlSeconds: row.max_ttl_seconds, usesAllowed: row.uses_allowed, usesCount: row.uses_count,
-    requestedAt: row.requested_at.toISOString(), pendingExpiresAt: row.pending_expires_at.toISOString(), decidedAt: isoOrNull(row.decided_at),
-    decidedBy: row.decided_by, decisionNote: row.decision_note, activatedAt: isoOrNull(row.activated_at), expiresAt: isoOrNull(row.expires_at),
-    lastUsedAt: isoOrNull(row.last_used_at), revokedAt: isoOrNull(row.revoked_at), revokedBy: row.revoked_by, endedAt: isoOrNull(row.ended_at),
-  };
-}
-
-/** The columns a transition changed. */
-function leaseColumns(lease: Lease): Updateable<VaultLeaseTable> {
-  const status: VaultLeaseStatus = lease.status === 'requested' ? 'pending' : lease.status;
-  return {
-    status, ttl_seconds: lease.ttlSeconds, uses_count: lease.usesCount, decided_at: lease.decidedAt, decided_by: lease.decidedBy,
-    decision_note: lease.decisionNote, activated_at: lease.activatedAt, expires_at: lease.expiresAt, last_used_at: lease.lastUsedAt,
-    revoked_at: lease.revokedAt, revoked_by: lease.revokedBy, ended_at: lease.endedAt,
-  };
-}
+// ── Leases ────────────────────────────────────────────────────────────────────────────────
 
 /** A refused transition as Problem Details: 403 for self-approval, 409 for a lease in the wrong state, 422 for bad input. */
 function leaseProblem(err: unknown, row: VaultLeaseRow): Error {
@@ -363,10 +341,6 @@ async function approversOf(trx: Trx, workspaceId: string, vaultId: string, reque
   const owners = await trx.selectFrom('vault_members').select('principal_id').where('vault_id', '=', vaultId).where('role', '=', 'owner').execute();
   const admins = await trx.selectFrom('principals').select('id').where('workspace_id', '=', workspaceId).where('is_admin', '=', true).where('disabled_at', 'is', null).execute();
   return [...new Set([...owners.map((o) => o.principal_id), ...admins.map((a) => a.id)])].filter((id) => id !== requesterId).sort();
-}
-
-async function notifyRequester(events: EventBatch, row: VaultLeaseRow) {
-  await events.append(inboxStream(row.requester_id), LeaseEvent.Updated, { lease: leaseToWire(row) });
 }
 
 export interface LeaseRequestInput { itemId: string; reason: string; ttlSeconds?: number; hostname?: string }
@@ -392,7 +366,7 @@ export async function requestLease(ctx: ServiceContext, actor: VaultActor, input
       lease: leaseToWire(lease), item: { id: item.id, title: item.title, type: item.type, hostname: item.hostname }, vault: { id: vault.id, name: vault.name },
       requester: { id: requester.id, handle: requester.handle, displayName: requester.display_name, kind: requester.kind },
     };
-    for (const approver of await approversOf(trx, actor.workspaceId, vault.id, actor.id)) await events.append(inboxStream(approver), LeaseEvent.Request, payload);
+    for (const approver of await approversOf(trx, actor.workspaceId, vault.id, actor.id)) await events.append(inboxStream(approver), EventType.LeaseRequest, payload);
     await appendAudit(trx, {
       workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.lease_requested', targetType: 'vault_lease', targetId: lease.id,
       data: { vaultId: vault.id, itemId: item.id, ttlSeconds: ttl, hostname: lease.hostname },
@@ -530,39 +504,3 @@ export async function findActiveLease(db: Db, actor: VaultActor, itemId: string,
   return query.orderBy('expires_at', 'desc').limit(1).executeTakeFirst();
 }
 
-/**
- * Worker job: expires pending requests past their decision window and approved/active leases
- * past their TTL, in batches claimed with `FOR UPDATE SKIP LOCKED` (several workers never take
- * the same lease; a lease being decided or used right now is left for the next run). Each
- * expiry tells the requester (`vault.lease_updated`) and is audited. Returns how many expired.
- */
-export async function expireDueLeases(ctx: ServiceContext, clock: Clock = systemClock, batchSize = 100): Promise<number> {
-  const now = clock.now();
-  const collected: EventBatch[] = [];
-  const count = await ctx.db.transaction().execute(async (trx) => {
-    const due = await trx.selectFrom('vault_leases').selectAll()
-      .where((eb) => eb.or([
-        eb.and([eb('status', '=', 'pending'), eb('pending_expires_at', '<=', now)]),
-        eb.and([eb('status', 'in', ['approved', 'active']), eb('expires_at', '<=', now)]),
-      ]))
-      .orderBy('id').limit(batchSize).forUpdate().skipLocked().execute();
-    for (const row of due) {
-      const expired = expireIfDue(toLease(row), clock);
-      const updated = await trx.updateTable('vault_leases').set(leaseColumns(expired)).where('id', '=', row.id).returningAll().executeTakeFirstOrThrow();
-      const batch = new EventBatch(trx, row.workspace_id);
-      await notifyRequester(batch, updated);
-      collected.push(batch);
-      await appendAudit(trx, {
-        workspaceId: row.workspace_id, actorId: null, action: 'vault.lease_expired', targetType: 'vault_lease', targetId: row.id,
-        data: { vaultId: row.vault_id, itemId: row.item_id, was: row.status },
-      });
-    }
-    return due.length;
-  });
-  const events = collected.flatMap((b) => b.events);
-  if (events.length) ctx.publish(events);
-  return count;
-}
-
-export type { LeaseWire };
-export { SesameError };

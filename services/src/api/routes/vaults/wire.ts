@@ -1,4 +1,4 @@
-import type { BrokerPolicy, VaultItemRow, VaultLeaseRow, VaultMemberTable, VaultRole, VaultRow } from '../../../shared/db/schema.js';
+import type { BrokerPolicy, VaultItemRow, VaultMemberTable, VaultRole, VaultRow } from '../../../shared/db/schema.js';
 import type { Selectable } from 'kysely';
 import { iso } from '../../wire.js';
 
@@ -20,14 +20,3 @@ export function itemToWire(i: VaultItemRow) {
     injection: i.injection, fieldKeys: Object.keys(i.sealed.fields).sort(), createdBy: i.created_by, createdAt: iso(i.created_at), updatedAt: iso(i.updated_at),
   };
 }
-
-export function leaseToWire(l: VaultLeaseRow) {
-  return {
-    id: l.id, vaultId: l.vault_id, itemId: l.item_id, requesterId: l.requester_id, reason: l.reason, hostname: l.hostname, status: l.status,
-    ttlSeconds: l.ttl_seconds, maxTtlSeconds: l.max_ttl_seconds, usesCount: l.uses_count, requestedAt: iso(l.requested_at),
-    pendingExpiresAt: iso(l.pending_expires_at), decidedAt: iso(l.decided_at), decidedBy: l.decided_by, decisionNote: l.decision_note,
-    activatedAt: iso(l.activated_at), expiresAt: iso(l.expires_at), lastUsedAt: iso(l.last_used_at), revokedAt: iso(l.revoked_at),
-    revokedBy: l.revoked_by, endedAt: iso(l.ended_at),
-  };
-}
-export type LeaseWire = ReturnType<typeof leaseToWire>;
