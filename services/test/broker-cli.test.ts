@@ -91,6 +91,24 @@ describe('sesame CLI: device login and agents', () => {
     }
   });
 
+  it('secret create and list, for an admin with an API key; the value never printed', async () => {
+    const cli = cliHome();
+    const env = { SESAME_API_KEY: api.adminKey };
+    const created = await cli.run(['secret', 'create', '--broker-url', url, '--name', 'Slack', '--hostname', 'slack.com', '--value-stdin', '--injection', 'header:X-Slack-Token', '--policy-json', '{"allowed_methods":["GET"]}'], { env, stdin: 'xoxb-cli-secret\n' });
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^Created secret vit_\S+ for slack.com \(header\)\n$/);
+    const row = await api.ctx.db.selectFrom('vault_items').selectAll().where('hostname', '=', 'slack.com').executeTakeFirstOrThrow();
+    expect(row.policy).toEqual({ allowed_methods: ['GET'] });
+    expect(row.injection).toEqual({ mode: 'header', name: 'X-Slack-Token' });
+    const list = await cli.run(['secret', 'list', '--broker-url', url], { env });
+    expect(list.stdout).toContain('slack.com  Slack');
+    expect(list.stdout).not.toContain('xoxb-cli-secret');
+    const badPolicy = await cli.run(['secret', 'create', '--broker-url', url, '--name', 'x', '--hostname', 'x.com', '--token', 't', '--policy-json', '{"allowed_hosts":[]}'], { env });
+    expect(badPolicy.code).toBe(1);
+    expect(badPolicy.stderr).toContain('unknown key');
+  });
+
   it('status before login says there is no device identity', async () => {
     const cli = cliHome();
     const status = await cli.run(['status']);

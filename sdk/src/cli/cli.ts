@@ -209,8 +209,63 @@ class Cli {
   // ---- secrets -------------------------------------------------------------------------------
 
   private async secret(args: string[]): Promise<number> {
-    const { positionals } = parseArgs(args.slice(0, 1), {}, 'secret');
-    throw usage(`sesame secret ${positionals[0] ?? ''}: this broker does not offer secret management yet`, 'secret');
+    const parsed = parseArgs(args, {
+      flags: ['--value-stdin'],
+      values: Object.fromEntries(['--vault', '--name', '--hostname', '--token', '--username', '--injection', '--policy-json', '--api-key', '--broker-url'].map((o) => [o, o])),
+    }, 'secret');
+    const [sub, ...extra] = parsed.positionals;
+    if ((sub !== 'create' && sub !== 'list') || extra.length > 0) throw usage('sesame secret needs create or list', 'secret');
+    // Humans and admins pass an API key; otherwise the active agent acts.
+    const apiKey = parsed.value('--api-key') ?? this.io.env.SESAME_API_KEY;
+    const run = <T>(call: (client: SesameClient) => Promise<T>): Promise<T> => {
+      if (!apiKey) return this.withClient(this.activeAgent(), call);
+      const apiUrl = (parsed.value('--broker-url') ?? this.store.readConfig().brokerUrl ?? DEFAULT_BROKER_URL).replace(/\/+$/, '');
+      return call(new SesameClient({ apiUrl, apiKey, maxRetries: 0 }));
+    };
+    if (sub === 'list') {
+      return run(async (client) => {
+        const { vaults } = await client.listVaults();
+        const wanted = parsed.value('--vault');
+        const lines: string[] = [];
+        for (const vault of vaults.filter((v) => !wanted || v.id === wanted || v.name === wanted)) {
+          const { items } = await client.listVaultItems(vault.id);
+          for (const item of items) lines.push(`${item.id}  ${item.hostname ?? '-'}  ${item.title}  (${vault.name}, ${item.injection?.mode ?? 'no injection'})`);
+        }
+        this.io.out(lines.length > 0 ? `${lines.join('\n')}\n` : 'No secrets.\n');
+        return 0;
+      });
+    }
+    const name = parsed.value('--name');
+    const hostname = parsed.value('--hostname');
+    if (!name || !hostname) throw usage('sesame secret create needs --name and --hostname', 'secret');
+    const value = parsed.flags.has('--value-stdin') ? this.io.stdin().replace(/\r?\n$/, '') : parsed.value('--token');
+    if (!value) throw usage('sesame secret create needs the secret: --value-stdin (recommended) or --token VALUE', 'secret');
+    const [mode, headerOrParam] = (parsed.value('--injection') ?? 'bearer').split(':', 2);
+    if (!['bearer', 'basic', 'header', 'query'].includes(mode) || ((mode === 'header' || mode === 'query') && !headerOrParam)) {
+      throw usage('--injection is bearer, basic, header:NAME or query:NAME', 'secret');
+    }
+    let policy: Record<string, unknown> = {};
+    const policyJson = parsed.value('--policy-json');
+    if (policyJson !== undefined) {
+      try { policy = JSON.parse(policyJson) as Record<string, unknown>; } catch { throw usage('--policy-json is not valid JSON', 'secret'); }
+    }
+    const username = parsed.value('--username');
+    if (mode === 'basic' && !username) throw usage('--injection basic needs --username (the secret is the password)', 'secret');
+    return run(async (client) => {
+      let vaultId = parsed.value('--vault');
+      if (!vaultId) {
+        const { vaults } = await client.listVaults();
+        if (vaults.length !== 1) throw usage(`Pass --vault VAULT_ID (you can see ${String(vaults.length)} vaults)`, 'secret');
+        vaultId = vaults[0].id;
+      }
+      const { item } = await client.createVaultItem(vaultId, {
+        title: name, type: mode === 'basic' ? 'login' : 'api_key', hostname,
+        fields: mode === 'basic' && username ? { username, password: value } : { token: value },
+        policy, injection: { mode: mode as 'bearer' | 'basic' | 'header' | 'query', ...(headerOrParam ? { name: headerOrParam } : {}) },
+      });
+      this.io.out(`Created secret ${item.id} for ${item.hostname ?? hostname} (${item.injection?.mode ?? mode})\n`);
+      return 0;
+    });
   }
 
   // ---- sessions ------------------------------------------------------------------------------

@@ -73,16 +73,20 @@ Makes another agent registered on this device the active one (by id or handle).
 `,
   secret: `Usage: sesame secret <create|list> [options]
 
-For humans and admins; authenticates as the active agent, or with --api-key / $SESAME_API_KEY.
+For humans and admins: authenticates as the active agent, or with an API key
+(--api-key KEY or $SESAME_API_KEY, against the saved broker or --broker-url URL).
 
-  list [--vault VAULT_ID]
+  list [--vault VAULT]
       The secrets you can see, with their hostnames (values are never printed)
-  create --vault VAULT_ID --name NAME --hostname HOST [--value-stdin | --token VALUE]
-         [--injection bearer|basic|header:NAME|query:PARAM] [--policy-json JSON]
-      Stores a secret bound to HOST. --value-stdin reads the value from stdin (keeps it out of
-      the shell history). --policy-json restricts its use, e.g. GET only:
-        --policy-json '{"allowed_methods":["GET"]}'
+  create --name NAME --hostname HOST [--vault VAULT_ID] (--value-stdin | --token VALUE)
+         [--injection bearer|basic|header:NAME|query:NAME] [--username USER] [--policy-json JSON]
+      Stores a secret bound to HOST (the vault may be left out when you see only one).
+      --value-stdin reads the value from stdin, keeping it out of the shell history.
+      --injection: how the broker attaches it (default bearer: Authorization: Bearer <value>;
+      basic needs --username and takes the value as the password; header:X-API-Key; query:key).
+      --policy-json restricts its use, e.g. GET only: --policy-json '{"allowed_methods":["GET"]}'
       Policy keys: allowed_methods, allowed_paths (globs such as /v1/**), denied_paths,
-      allowed_subdomains, path_rules [{"path","methods"}] (taking precedence); {} is full access.
+      allowed_subdomains, path_rules [{"path": "/v1/chat/**", "methods": ["POST"]}] (taking
+      precedence over allowed_methods and allowed_paths); {} is full access.
 `,
 };

@@ -16,12 +16,13 @@ export function cliHome() {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home };
   return {
     home,
-    run(args: string[], options: { onStderr?: (chunk: string) => void } = {}): Promise<CliResult> {
+    run(args: string[], options: { onStderr?: (chunk: string) => void; env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
       return new Promise((resolve) => {
-        const child = execFile(process.execPath, [CLI, ...args], { env, timeout: 120_000 }, (error, stdout, stderr) => {
+        const child = execFile(process.execPath, [CLI, ...args], { env: { ...env, ...options.env }, timeout: 120_000 }, (error, stdout, stderr) => {
           const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
           resolve({ code, stdout, stderr });
         });
+        child.stdin?.end(options.stdin ?? '');
         if (options.onStderr) child.stderr?.on('data', (chunk: Buffer | string) => { options.onStderr?.(chunk.toString()); });
       });
     },
