@@ -32,7 +32,7 @@ async function startBroker(target: 'pglite' | 'postgres', env: Record<string, st
       method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, text, json: () => JSON.parse(text) as any };
+    return { status: res.status, text, json: () => JSON.parse(text) };
   };
   return {
     ctx, app, apiUrl, adminKey, admin, logs, call,

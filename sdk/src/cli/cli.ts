@@ -27,7 +27,7 @@ const usage = (message: string, group?: string) => new CliFailure(`${message}\n\
 /** Options and positionals of one command; `repeatable` options collect every value. */
 function parseArgs(args: string[], spec: { flags?: string[]; values?: Record<string, string>; repeatable?: string[] }, group: string) {
   const flags = new Set<string>();
-  const values: Record<string, string[]> = {};
+  const values: Record<string, string[] | undefined> = {};
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
@@ -37,7 +37,7 @@ function parseArgs(args: string[], spec: { flags?: string[]; values?: Record<str
     const name = spec.values?.[rawName] ?? rawName;
     if (spec.flags?.includes(name)) { flags.add(name); continue; }
     if (spec.values && Object.values(spec.values).includes(name)) {
-      const value = inline ?? args[++i];
+      const value: string | undefined = inline ?? args.at(++i);
       if (value === undefined) throw usage(`${rawName} needs a value`, group);
       if (values[name] && !spec.repeatable?.includes(name)) throw usage(`${rawName} given twice`, group);
       (values[name] ??= []).push(value);
@@ -58,7 +58,8 @@ class Cli {
   }
 
   async run(argv: string[]): Promise<number> {
-    const [command, ...rest] = argv;
+    const command = argv.at(0);
+    const rest = argv.slice(1);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       const topic = command === 'help' ? rest[0] : undefined;
       this.io.out(topic && GROUP_HELP[topic] ? GROUP_HELP[topic] : TOP_HELP);
@@ -147,7 +148,8 @@ class Cli {
 
   private async agents(args: string[]): Promise<number> {
     const { positionals } = parseArgs(args, {}, 'agents');
-    const [sub, target] = positionals;
+    const sub = positionals.at(0);
+    const target = positionals.at(1);
     const config = this.store.readConfig();
     if (sub === 'list' && target === undefined) {
       if (config.agents.length === 0) this.io.out('No agents registered on this device. Run sesame login.\n');

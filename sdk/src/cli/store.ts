@@ -42,24 +42,26 @@ export class CliStore {
     this.dir = join(base, 'sesame');
   }
 
-  readDeviceKey(): DeviceKey | undefined { return this.read<DeviceKey>('device-key.json'); }
+  readDeviceKey(): DeviceKey | undefined { return this.read('device-key.json') as DeviceKey | undefined; }
   writeDeviceKey(key: DeviceKey): void { this.write('device-key.json', key); }
 
-  readConfig(): CliConfig { return this.read<CliConfig>('config.json') ?? { agents: [] }; }
+  readConfig(): CliConfig { return (this.read('config.json') as CliConfig | undefined) ?? { agents: [] }; }
   writeConfig(config: CliConfig): void { this.write('config.json', config); }
 
-  readTokens(agentId: string): StoredTokens | undefined { return this.read<Record<string, StoredTokens>>('tokens.json')?.[agentId]; }
+  readTokens(agentId: string): StoredTokens | undefined { return this.allTokens()[agentId]; }
   writeTokens(agentId: string, tokens: StoredTokens | undefined): void {
-    const all = this.read<Record<string, StoredTokens>>('tokens.json') ?? {};
-    if (tokens) all[agentId] = tokens;
-    else delete all[agentId];
-    this.write('tokens.json', all);
+    const others = Object.entries(this.allTokens()).filter(([id]) => id !== agentId);
+    this.write('tokens.json', Object.fromEntries(tokens ? [...others, [agentId, tokens]] : others));
   }
 
-  private read<T>(name: string): T | undefined {
+  private allTokens(): Partial<Record<string, StoredTokens>> {
+    return (this.read('tokens.json') as Record<string, StoredTokens> | undefined) ?? {};
+  }
+
+  private read(name: string): unknown {
     const path = join(this.dir, name);
     if (!existsSync(path)) return undefined;
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
+    return JSON.parse(readFileSync(path, 'utf8'));
   }
 
   /** Written to a temporary file created `0600`, then renamed: never readable by others, never half written. */
