@@ -199,7 +199,7 @@ describe.each(targets())('credential broker on %s', { timeout: 90_000 }, (target
 });
 
 describe('credential broker approval wait limit', () => {
-  it('answers 403 when nobody decides within SESAME_BROKER_APPROVAL_WAIT_SECONDS; the request stays pending', async () => {
+  it('answers 403 when nobody decides within SESAME_BROKER_APPROVAL_WAIT_SECONDS; the request stays pending', { timeout: 120_000 }, async () => {
     const broker = await startBroker('pglite', { SESAME_BROKER_APPROVAL_WAIT_SECONDS: '1' });
     const upstream = await startUpstream();
     try {

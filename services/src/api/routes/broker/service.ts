@@ -3,7 +3,7 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { VaultItemRow, VaultLeaseRow } from '../../../shared/db/schema.js';
 import { forbidden, SesameError, unprocessable } from '../../../shared/errors.js';
 import { OutboundFailedError, OutboundRefusedError, outboundAllowList, refusedOutboundUrl, sendOutbound } from '../../../shared/outbound/index.js';
-import { findActiveLease, findItemsByHostname, requestLease, useSecret, type VaultActor } from '../vaults/service.js';
+import { findActiveLease, findItemsByHostname, openItemFields, requestLease, useSecret, type VaultActor } from '../vaults/service.js';
 import { credentialValues, injectCredential, MissingCredentialFieldError, type PreparedRequest } from './injection.js';
 import { hostAllowed, normaliseHost, policyDenial } from './policy.js';
 
@@ -106,12 +106,19 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
   }
 
   let fields: Record<string, string>;
-  try {
-    ({ fields } = await useSecret(ctx, actor, lease.id));
-  } catch (err) {
-    // Expired between the look-up and the use: the next request asks again.
-    if (err instanceof SesameError && err.kind === 'conflict') throw forbidden(`Access denied: access to ${host} expired; retry to ask for approval again`);
-    throw err;
+  if (lease.status === 'approved') {
+    // First use: the vault moves the lease to active (telling the requester) and audits it.
+    try {
+      ({ fields } = await useSecret(ctx, actor, lease.id));
+    } catch (err) {
+      // Expired between the look-up and the use: the next request asks again.
+      if (err instanceof SesameError && err.kind === 'conflict') throw forbidden(`Access denied: access to ${host} expired; retry to ask for approval again`);
+      throw err;
+    }
+  } else {
+    // An active lease, checked against the clock just now (findActiveLease): each later use is
+    // recorded by the `broker.request` audit entry below rather than a second transaction.
+    fields = openItemFields(ctx, item);
   }
   let prepared: PreparedRequest;
   try { prepared = injectCredential(item.injection, fields, url, input.headers ?? {}); } catch (err) {
