@@ -20,12 +20,24 @@ export default defineConfig([
     removeNodeProtocol: false,
     dts: true,
     // The browser build shares `dist/` and runs at the same time: leave its folder alone.
-    clean: ['!browser/**'],
+    clean: ['!browser/**', '!cli.js', '!cli.js.map'],
     // CJS: the lazy `ws` import becomes require(), which also works where native import() does
     // not (Jest's CJS sandbox); ESM keeps import() with its webpackIgnore hint.
     esbuildOptions(options, { format }) {
       if (format === 'cjs') options.supported = { ...options.supported, 'dynamic-import': false };
     },
+  },
+  {
+    // The `sesame` CLI (package.json `bin`): Node only, ESM, one file with a shebang.
+    ...shared,
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    platform: 'node',
+    target: 'node18',
+    removeNodeProtocol: false,
+    dts: false,
+    clean: false,
+    banner: { js: '#!/usr/bin/env node' },
   },
   {
     // The browser build (`browser` and `default` conditions): resolved with browser conditions,

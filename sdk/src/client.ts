@@ -7,15 +7,17 @@ import { RealtimeConnection, type ConnectionState } from './realtime/connection.
 import { MemoryCursorStore } from './realtime/cursor-store.js';
 import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
+import { signChallenge } from './keys.js';
 import { streamTaskEvents, type StreamTaskOptions } from './task-stream.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  AgentCard, ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, Capability, Channel, ChannelKind, ChannelMember, CreateVaultInput,
-  CreateVaultItemInput, DiscoveredAgent, DriveFile, Invite, LeaseStatus, Manifest, MemberRole, Message, PageOptions, Pagination, Principal,
-  ReadReceipt, RecordOccurrenceInput, RecordOccurrenceResult, RequestLeaseInput, ScheduleCalendar, ScheduleEvent, ScheduleEventInput,
-  ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent, SetupStatus,
-  SyncScheduleEventInput, SyncScheduleResult, Task, TaskEvent, TaskEventInput, TaskPriority, TaskStatus, Tokens, TotpCode,
-  UpdateVaultItemInput, Vault, VaultItem, VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
+  AgentCard, ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, BrokerApprovalPending, BrokerHostname, BrokerRequestInput,
+  BrokerResponse, Capability, Channel, ChannelKind, ChannelMember, CreateVaultInput, CreateVaultItemInput, DiscoveredAgent, DriveFile,
+  Invite, LeaseStatus, Manifest, MemberRole, Message, PageOptions, Pagination, Principal, ReadReceipt, RecordOccurrenceInput,
+  RecordOccurrenceResult, RegistrationToken, RequestLeaseInput, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch,
+  ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent, SetupStatus, SyncScheduleEventInput,
+  SyncScheduleResult, Task, TaskEvent, TaskEventInput, TaskPriority, TaskStatus, Tokens, TotpCode, UpdateVaultItemInput, Vault, VaultItem,
+  VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -144,8 +146,7 @@ export class SesameClient extends GuardedEmitter {
    * client with the new `accessToken` (pass the old one's `cursorStore` to resume its streams).
    */
   static async refresh(input: { apiUrl: string; refreshToken: string; fetch?: typeof fetch }): Promise<Tokens> {
-    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
-    return http.data<Tokens>('POST', '/auth/refresh', { body: { refreshToken: input.refreshToken }, anonymous: true });
+    return SesameClient.anonymousHttp(input.apiUrl, input.fetch).data<Tokens>('POST', '/auth/refresh', { body: { refreshToken: input.refreshToken }, anonymous: true });
   }
 
   /**
@@ -153,8 +154,32 @@ export class SesameClient extends GuardedEmitter {
    * `signup` creates the first admin — what a console shows on first run.
    */
   static async getSetupStatus(input: { apiUrl: string; fetch?: typeof fetch }): Promise<SetupStatus> {
-    const http = new HttpClient({ apiUrl: input.apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: input.fetch ?? globalThis.fetch.bind(globalThis) });
-    return http.raw<SetupStatus>('GET', '/setup/status', { anonymous: true });
+    return SesameClient.anonymousHttp(input.apiUrl, input.fetch).raw<SetupStatus>('GET', '/setup/status', { anonymous: true });
+  }
+
+  // ---- agents: device registration and Ed25519 sign-in (the `sesame` CLI uses these) -------
+
+  /**
+   * Registers a device's Ed25519 public key as a new agent with a registration token an admin
+   * made with `createRegistrationToken` (single use; the `sesame-register:` prefix may be left
+   * out). Returns the new agent's first tokens; later it signs in with `signInAgent`.
+   */
+  static async registerAgent(input: { apiUrl: string; token: string; publicKey: string; handle?: string; displayName?: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const { apiUrl, fetch: f, ...body } = input;
+    return SesameClient.anonymousHttp(apiUrl, f).data<Tokens>('POST', '/broker/register', { body, anonymous: true });
+  }
+
+  /** Ed25519 challenge–response once, for tokens to keep (what the `agent` option does on its own). */
+  static async signInAgent(input: { apiUrl: string; handle: string; privateKey: string; workspaceId?: string; fetch?: typeof fetch }): Promise<Tokens> {
+    const http = SesameClient.anonymousHttp(input.apiUrl, input.fetch);
+    const scope = input.workspaceId ? { workspaceId: input.workspaceId } : {};
+    const { nonce } = await http.data<{ nonce: string }>('POST', '/auth/challenge', { body: { handle: input.handle, ...scope }, anonymous: true, idempotent: true });
+    const signature = signChallenge(input.privateKey, input.handle, nonce);
+    return http.data<Tokens>('POST', '/auth/verify', { body: { handle: input.handle, nonce, signature, ...scope }, anonymous: true });
+  }
+
+  private static anonymousHttp(apiUrl: string, f?: typeof fetch): HttpClient {
+    return new HttpClient({ apiUrl, maxRetries: 0, timeoutMs: 30_000, fetch: f ?? globalThis.fetch.bind(globalThis) });
   }
 
   // ---- identity ----------------------------------------------------------------------------
@@ -345,6 +370,43 @@ export class SesameClient extends GuardedEmitter {
   /** Revokes an invite not accepted yet; its token stops working. */
   async revokeInvite(inviteId: string): Promise<{ invite: Invite }> {
     return { invite: await this.http.data('DELETE', `/invites/${enc(inviteId)}`) };
+  }
+
+  // ---- credential broker -----------------------------------------------------------------
+
+  /**
+   * A single-use token that registers one agent device (admin): hand `token`
+   * (`sesame-register:…`) to whoever runs `sesame login`. Default expiry: one day.
+   */
+  createRegistrationToken(input: { handle?: string; ttlSeconds?: number } = {}): Promise<RegistrationToken> {
+    return this.http.data('POST', '/broker/registration-tokens', { body: input });
+  }
+
+  /** Takes the calling agent out: its tokens and connections stop working. */
+  async deregisterAgent(): Promise<{ agent: Principal }> {
+    return { agent: await this.http.data('POST', '/broker/deregister') };
+  }
+
+  /**
+   * Sends an HTTP request through the broker, which attaches the secret bound to the URL's
+   * hostname on the server; the answer is the upstream's, without the credential. The first
+   * call to a hostname waits for a human's approval (up to the server's limit, 5 minutes by
+   * default: give the client a `timeoutMs` above it); `onApprovalPending` is called once when
+   * that wait begins. A policy refusal is a `ForbiddenError` whose detail names the rule.
+   */
+  async brokerRequest(input: Omit<BrokerRequestInput, 'waitForApproval'>, options: { onApprovalPending?: (pending: BrokerApprovalPending) => void } = {}): Promise<BrokerResponse> {
+    if (options.onApprovalPending) {
+      // Ask without waiting first, so the caller learns that a human must approve before the wait.
+      const first = await this.http.data<BrokerResponse | BrokerApprovalPending>('POST', '/broker/request', { body: { ...input, waitForApproval: false } });
+      if (!('approval' in first)) return first;
+      options.onApprovalPending(first);
+    }
+    return this.http.data<BrokerResponse>('POST', '/broker/request', { body: { ...input, waitForApproval: true } });
+  }
+
+  /** The hostnames you can reach through the broker (no secrets). */
+  async listBrokerHostnames(): Promise<{ hostnames: BrokerHostname[] }> {
+    return { hostnames: await this.http.data('GET', '/broker/hostnames') };
   }
 
   // ---- vault -------------------------------------------------------------------------------

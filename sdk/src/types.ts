@@ -2,7 +2,9 @@ import type { MessageKind } from './protocol/index.js';
 
 // The REST bodies are declared once, in the wire protocol; these names stay the SDK's public types.
 export type {
-  ApiKeyInfo, ApiKeyScope, Attachment, AuditEntry, AuditVerification, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
+  ApiKeyInfo, ApiKeyScope, Attachment, AuditEntry, AuditVerification, BrokerApprovalPending, BrokerHostname, BrokerRequestInput,
+  BrokerResponse, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
+  RegistrationToken,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
   AgentCard, CalendarOccurrence, DiscoveredAgent, OccurrenceStatus, PermissionResponse, RecordOccurrenceInput, RecordOccurrenceResult,
   ScheduleAdjustment, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence,

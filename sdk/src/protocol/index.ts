@@ -3,6 +3,7 @@
  * names, REST bodies, and Problem Details errors. The api and the gateway import this module;
  * nothing else defines the wire.
  */
+export * from './broker.js';
 export * from './close-codes.js';
 export * from './events.js';
 export * from './frames.js';

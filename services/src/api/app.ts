@@ -11,6 +11,7 @@ import type { PresenceReader } from '../shared/presence/presence-reader.js';
 import { agentRoutes } from './routes/agents/index.js';
 import { auditRoutes } from './routes/audit/index.js';
 import { authRoutes } from './routes/auth/index.js';
+import { brokerRoutes } from './routes/broker/index.js';
 import { channelRoutes } from './routes/channels/index.js';
 import { messageRoutes } from './routes/channels/messages/index.js';
 import { driveRoutes } from './routes/drive/index.js';
@@ -28,7 +29,7 @@ import { vaultRoutes } from './routes/vaults/index.js';
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes, scheduleRoutes, taskRoutes, vaultRoutes,
+  inviteRoutes, scheduleRoutes, taskRoutes, vaultRoutes, brokerRoutes,
 ];
 
 export interface BuildAppOptions {

@@ -72,6 +72,8 @@ const schema = Type.Object({
     format: 'outbound-allow', default: '',
     errorMessage: 'must be a comma-separated list of host names, IP addresses or CIDRs',
   }),
+  SESAME_BROKER_APPROVAL_WAIT_SECONDS: int({ minimum: 1, maximum: 3600, default: 300 }),
+  SESAME_BROKER_TIMEOUT_MS: int({ minimum: 100, maximum: 300_000, default: 30_000 }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
 });
 

@@ -57,6 +57,20 @@ export interface InviteTable {
   accepted_by: string | null;
   revoked_at: NullableTimestamp;
 }
+/** A single-use, expiring token that registers a device's Ed25519 key as an agent (migration 0010). */
+export interface BrokerRegistrationTokenTable {
+  id: string;
+  workspace_id: string;
+  /** SHA-256 of the token; the token itself is shown once, to the admin who creates it. */
+  token_hash: string;
+  /** The handle the registered agent gets; null lets the device choose (or a generated one). */
+  handle: string | null;
+  created_by: string | null;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+  used_at: NullableTimestamp;
+  used_by: string | null;
+}
 export interface StreamTable { id: string; workspace_id: string; head_seq: Int8 }
 export type ChannelKind = 'dm' | 'group' | 'channel' | 'collaboration' | 'task';
 export interface ChannelTable {
@@ -298,6 +312,7 @@ export interface Database {
   auth_challenges: AuthChallengeTable;
   refresh_tokens: RefreshTokenTable;
   invites: InviteTable;
+  broker_registration_tokens: BrokerRegistrationTokenTable;
   streams: StreamTable;
   channels: ChannelTable;
   channel_members: ChannelMemberTable;

@@ -7,6 +7,7 @@ import { invites } from './0005-invites.js';
 import { vault } from './0006-vault.js';
 import { tasks } from './0007-tasks.js';
 import { schedules } from './0008-schedules.js';
+import { broker } from './0010-broker.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006-vault': vault,
   '0007-tasks': tasks,
   '0008-schedules': schedules,
+  '0010-broker': broker,
 };

@@ -1,0 +1,30 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/** The built `sesame` CLI of @sesamespace/sdk (its package.json `bin`). */
+const sdkPackage = createRequire(import.meta.url).resolve('@sesamespace/sdk/package.json');
+const CLI = join(dirname(sdkPackage), 'dist', 'cli.js');
+
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** Runs `sesame …` as a child process in its own temporary HOME (no XDG_CONFIG_HOME). */
+export function cliHome() {
+  const home = mkdtempSync(join(tmpdir(), 'sesame-cli-'));
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home };
+  return {
+    home,
+    run(args: string[], options: { onStderr?: (chunk: string) => void; env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
+      return new Promise((resolve) => {
+        const child = execFile(process.execPath, [CLI, ...args], { env: { ...env, ...options.env }, timeout: 120_000 }, (error, stdout, stderr) => {
+          const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
+          resolve({ code, stdout, stderr });
+        });
+        child.stdin?.end(options.stdin ?? '');
+        if (options.onStderr) child.stderr?.on('data', (chunk: Buffer | string) => { options.onStderr?.(chunk.toString()); });
+      });
+    },
+  };
+}
