@@ -4,6 +4,7 @@ import type { MessageKind } from './protocol/index.js';
 export type {
   ApiKeyInfo, ApiKeyScope, Attachment, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
+  Webhook, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookPayload,
 } from './protocol/index.js';
 
 export interface SendMessageInput {

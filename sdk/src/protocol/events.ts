@@ -12,6 +12,8 @@ export const EventType = {
   MemberAdded: 'channel.member_added',
   MemberRemoved: 'channel.member_removed',
   ReadReceipt: 'read_receipt',
+  /** To the owner's inbox: the platform disabled one of its webhooks (`410 Gone`, or failing for days). */
+  WebhookDisabled: 'webhook.disabled',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 

@@ -8,3 +8,4 @@ export * from './events.js';
 export * from './frames.js';
 export * from './problem.js';
 export * from './rest.js';
+export * from './webhooks.js';

@@ -16,6 +16,7 @@ export interface MemberRemovedData {
   /** On the removed member's inbox stream only. */
   channelSeq?: number;
 }
+export interface WebhookDisabledData { webhookId: string; reason: string; disabledAt: string }
 /** The `data` of each durable event type. Keys are exactly the `EventType` values. */
 export interface DurableEventData {
   message: Message;
@@ -26,6 +27,7 @@ export interface DurableEventData {
   'channel.member_added': MemberAddedData;
   'channel.member_removed': MemberRemovedData;
   read_receipt: ReadReceipt;
+  'webhook.disabled': WebhookDisabledData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -87,6 +89,8 @@ export interface SesameClientEvents {
   'channel.member_removed': [event: DurableEvent<'channel.member_removed'>];
   /** A member's read position moved. */
   read_receipt: [event: DurableEvent<'read_receipt'>];
+  /** The platform disabled one of your webhooks (`data.reason` says why). */
+  'webhook.disabled': [event: DurableEvent<'webhook.disabled'>];
   /** Reserved (tasks): not emitted yet, so never called. */
   'task.created': [event: ReservedEvent<'task.created'>];
   /** Reserved (tasks): not emitted yet, so never called. */
