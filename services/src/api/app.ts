@@ -13,6 +13,7 @@ import { messageRoutes } from './routes/channels/messages/index.js';
 import { driveRoutes } from './routes/drive/index.js';
 import { healthRoutes } from './routes/health.js';
 import { inviteRoutes } from './routes/invites/index.js';
+import { webhookRoutes } from './routes/webhooks/index.js';
 import { keyRoutes } from './routes/keys/index.js';
 import { manifestRoutes } from './routes/manifest.js';
 import { principalRoutes } from './routes/principals/index.js';
@@ -22,7 +23,7 @@ import { streamRoutes } from './routes/streams.js';
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes,
+  inviteRoutes, webhookRoutes,
 ];
 
 export interface BuildAppOptions {

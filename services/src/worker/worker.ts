@@ -1,4 +1,5 @@
 import type { ServiceContext } from '../shared/context.js';
+import { runWebhookDeliveries } from '../shared/webhooks/delivery.js';
 import { runHousekeeping } from './housekeeping.js';
 
 export interface Worker { stop(): Promise<void> }
@@ -6,12 +7,15 @@ export interface Worker { stop(): Promise<void> }
 export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceContext): Promise<void> }
 
 /** Every periodic job; later features (webhook deliveries, lease expiry, overdue schedules) append theirs. */
-const WORKER_JOBS: WorkerJob[] = [
-  { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
-];
+function workerJobs(ctx: ServiceContext): WorkerJob[] {
+  return [
+    { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
+    { name: 'webhook-deliveries', intervalMs: ctx.config.SESAME_WEBHOOK_POLL_INTERVAL_MS, run: runWebhookDeliveries },
+  ];
+}
 
 /** Runs each job on its interval, never overlapping itself; errors are logged and retried next tick. */
-export function startWorker(ctx: ServiceContext, jobs: WorkerJob[] = WORKER_JOBS): Worker {
+export function startWorker(ctx: ServiceContext, jobs: WorkerJob[] = workerJobs(ctx)): Worker {
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<void>>();
   let stopped = false;

@@ -4,6 +4,7 @@ import { driveFiles } from './0002-drive-files.js';
 import { memberJoinedSeq } from './0003-member-joined-seq.js';
 import { refreshTokenFamilies } from './0004-refresh-token-families.js';
 import { invites } from './0005-invites.js';
+import { webhooks } from './0009-webhooks.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003-member-joined-seq': memberJoinedSeq,
   '0004-refresh-token-families': refreshTokenFamilies,
   '0005-invites': invites,
+  '0009-webhooks': webhooks,
 };
