@@ -1,16 +1,20 @@
 import type { ServiceContext } from '../shared/context.js';
-import { runWebhookDeliveries } from '../shared/webhooks/delivery.js';
+import { runWebhookDeliveries, stopWebhookDeliveries } from '../shared/webhooks/delivery.js';
 import { runHousekeeping } from './housekeeping.js';
 
 export interface Worker { stop(): Promise<void> }
 
-export interface WorkerJob { name: string; intervalMs: number; run(ctx: ServiceContext): Promise<void> }
+export interface WorkerJob {
+  name: string; intervalMs: number; run(ctx: ServiceContext): Promise<void>;
+  /** Finishes work the job started beyond its runs (at shutdown, after the last run). */
+  stop?(ctx: ServiceContext): Promise<void>;
+}
 
 /** Every periodic job; later features (webhook deliveries, lease expiry, overdue schedules) append theirs. */
 function workerJobs(ctx: ServiceContext): WorkerJob[] {
   return [
     { name: 'housekeeping', intervalMs: 60_000, run: runHousekeeping },
-    { name: 'webhook-deliveries', intervalMs: ctx.config.SESAME_WEBHOOK_POLL_INTERVAL_MS, run: runWebhookDeliveries },
+    { name: 'webhook-deliveries', intervalMs: ctx.config.SESAME_WEBHOOK_POLL_INTERVAL_MS, run: runWebhookDeliveries, stop: stopWebhookDeliveries },
   ];
 }
 
@@ -37,6 +41,7 @@ export function startWorker(ctx: ServiceContext, jobs: WorkerJob[] = workerJobs(
       stopped = true;
       for (const t of timers) clearInterval(t);
       await Promise.all(running);
+      await Promise.all(jobs.map(async (job) => { await job.stop?.(ctx); }));
     },
   };
 }

@@ -9,7 +9,7 @@ import { subscribesTo } from './event-types.js';
 import { jittered, parseRetrySchedule, retryAfterMs } from './retry.js';
 import { signatureHeaders } from './signing.js';
 
-/** A receiver's answer that asks us to slow down: retried on the schedule, `Retry-After` honoured. */
+/** A receiver's answer that asks us to slow down: retried on the schedule, or after its `Retry-After` when that is later. */
 const THROTTLING = new Set([429, 502, 503, 504]);
 /** An endpoint failing this long without one success is disabled. */
 const DISABLE_AFTER_FAILING_MS = 5 * 86_400_000;
@@ -85,25 +85,62 @@ type Outcome =
  */
 export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
+  /** The claim running now, if any (one at a time per dispatcher). */
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
+  private stopped = false;
 
   constructor(private readonly ctx: DispatcherContext, readonly options: WebhookDispatcherOptions) {}
 
   /** One worker tick: fan out, then start the due deliveries (not awaited: see `idle`). */
   async tick(): Promise<void> {
     await this.fanOut();
-    const room = this.options.maxInFlight - this.inFlight.size;
-    if (room <= 0) return;
-    for (const delivery of await this.claim(room)) {
-      const run = this.attempt(delivery)
-        .catch((err: unknown) => { this.ctx.logger.error({ err, deliveryId: delivery.id }, 'webhook delivery failed to record'); })
-        .finally(() => { this.inFlight.delete(run); });
-      this.inFlight.add(run);
-    }
+    await this.pump();
+  }
+
+  /**
+   * Claims as many due deliveries as there is room for and starts them. A finished attempt
+   * pumps again, so a backlog drains at the endpoints' pace rather than one claim per tick.
+   */
+  private pump(): Promise<void> {
+    if (this.pumping) { this.pumpAgain = true; return this.pumping; }
+    this.pumpAgain = false;
+    this.pumping = this.claimAndStart().finally(() => { this.pumping = undefined; });
+    return this.pumping;
+  }
+
+  private async claimAndStart(): Promise<void> {
+    do {
+      const room = this.options.maxInFlight - this.inFlight.size;
+      if (room <= 0) return;
+      for (const delivery of await this.claim(room)) {
+        const run = this.attempt(delivery)
+          .catch((err: unknown) => { this.ctx.logger.error({ err, deliveryId: delivery.id }, 'webhook delivery failed to record'); })
+          .finally(() => {
+            this.inFlight.delete(run);
+            if (!this.stopped) void this.pump().catch((err: unknown) => { this.ctx.logger.error({ err }, 'webhook claim failed'); });
+          });
+        this.inFlight.add(run);
+      }
+    } while (this.repumpRequested());
+  }
+
+  /** Whether `pump` was called while this claim ran (then claim again), clearing the request. */
+  private repumpRequested(): boolean {
+    const again = this.pumpAgain;
+    this.pumpAgain = false;
+    return again;
+  }
+
+  /** Starts no more attempts; resolves when those in flight are recorded. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
   }
 
   /** Resolves when every attempt started so far has been recorded. */
   async idle(): Promise<void> {
-    while (this.inFlight.size) await Promise.all(this.inFlight);
+    while (this.inFlight.size || this.pumping) await Promise.all([...this.inFlight, this.pumping]);
   }
 
   /** Ticks until nothing is due now (tests and the bench): every started attempt recorded. */
@@ -184,36 +221,42 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Takes up to `max` due deliveries under a lease. Each endpoint's row is locked (SKIP LOCKED)
-   * while its deliveries are claimed, so its in-flight count is exact and never exceeds the
-   * per-endpoint limit, whatever the number of workers.
+   * Takes up to `max` due deliveries under a lease, in one statement. Each endpoint's row is
+   * locked (SKIP LOCKED: another worker claiming for it now is left alone) while its in-flight
+   * deliveries are counted and its due ones taken, so the per-endpoint limit holds whatever the
+   * number of workers.
    */
   async claim(max: number): Promise<ClaimedDelivery[]> {
     const now = this.options.clock();
     const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
-    return this.ctx.db.transaction().execute(async (trx) => {
-      const hooks = await trx.selectFrom('webhooks').select(['id', 'owner_id', 'url'])
-        .where('enabled', '=', true)
-        .where((eb) => eb.exists(eb.selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.webhook_id', '=', 'webhooks.id')
-          .where('d.status', '=', 'pending').where('d.next_attempt_at', '<=', now)))
-        .orderBy('updated_at').limit(50).forUpdate().skipLocked().execute();
-      const claimed: ClaimedDelivery[] = [];
-      for (const hook of hooks) {
-        const room = Math.min(max - claimed.length, this.options.perEndpointConcurrency - (await inFlightCount(trx, hook.id, now)));
-        if (room <= 0) continue;
-        const due = await trx.selectFrom('webhook_deliveries').select('id').where('webhook_id', '=', hook.id).where('status', '=', 'pending')
-          .where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(room).forUpdate().skipLocked().execute();
-        if (!due.length) continue;
-        const rows = await trx.updateTable('webhook_deliveries')
-          .set((eb) => ({ lease_until: leaseUntil, next_attempt_at: leaseUntil, attempt_count: eb('attempt_count', '+', 1), updated_at: now }))
-          .where('id', 'in', due.map((d) => d.id))
-          .returning(['id', 'webhook_id', 'workspace_id', 'message_id', 'event_stream', 'event_type', 'body', 'retry_step'])
-          .execute();
-        for (const row of rows) claimed.push({ ...row, owner_id: hook.owner_id, url: hook.url });
-        if (claimed.length >= max) break;
-      }
-      return claimed;
-    });
+    const limit = this.options.perEndpointConcurrency;
+    const result = await sql<ClaimedDelivery>`
+      WITH hooks AS (
+        SELECT w.id, w.owner_id, w.url,
+          ${limit} - (SELECT count(*) FROM webhook_deliveries f WHERE f.webhook_id = w.id AND f.status = 'pending' AND f.lease_until > ${now})::int AS room
+        FROM webhooks w
+        WHERE w.enabled AND EXISTS (
+          SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = w.id AND e.status = 'pending' AND e.next_attempt_at <= ${now})
+        ORDER BY w.updated_at
+        LIMIT 50
+        FOR UPDATE SKIP LOCKED
+      ), due AS (
+        SELECT d.id, h.owner_id, h.url FROM hooks h CROSS JOIN LATERAL (
+          SELECT id FROM webhook_deliveries d
+          WHERE d.webhook_id = h.id AND d.status = 'pending' AND d.next_attempt_at <= ${now}
+          ORDER BY d.next_attempt_at
+          LIMIT GREATEST(h.room, 0)
+          FOR UPDATE SKIP LOCKED
+        ) d
+        LIMIT ${max}
+      )
+      UPDATE webhook_deliveries AS t
+      SET lease_until = ${leaseUntil}, next_attempt_at = ${leaseUntil}, attempt_count = t.attempt_count + 1, updated_at = ${now}
+      FROM due
+      WHERE t.id = due.id
+      RETURNING t.id, t.webhook_id, t.workspace_id, t.message_id, t.event_stream, t.event_type, t.body, t.retry_step, due.owner_id, due.url`
+      .execute(this.ctx.db);
+    return result.rows;
   }
 
   /** Sends one claimed delivery (unless its owner may no longer see the event) and records the outcome. */
@@ -243,7 +286,7 @@ export class WebhookDispatcher {
     const outcome: Outcome = !response ? { kind: 'retry', status: null, error }
       : response.status >= 200 && response.status < 300 ? { kind: 'success', status: response.status }
         : response.status === 410 ? { kind: 'gone', status: 410 }
-          : { kind: 'retry', status: response.status, error: null, retryAfterMs: THROTTLING.has(response.status) || response.headers['retry-after'] ? retryAfterMs(response.headers['retry-after'], finished) : undefined };
+          : { kind: 'retry', status: response.status, error: null, retryAfterMs: THROTTLING.has(response.status) ? retryAfterMs(response.headers['retry-after'], finished) : undefined };
     await this.record(delivery, outcome, {
       attemptedAt: started, latencyMs: response ? Math.round(response.elapsedMs) : Math.max(0, finished.getTime() - started.getTime()),
       error: outcome.kind === 'retry' ? outcome.error : null, excerpt: response ? response.body.toString('utf8') : null,
@@ -257,14 +300,17 @@ export class WebhookDispatcher {
         delivery_id: delivery.id, attempted_at: attempt.attemptedAt, status_code: outcome.status, latency_ms: attempt.latencyMs,
         error: attempt.error, response_excerpt: attempt.excerpt,
       }).execute();
-      const hook = await trx.selectFrom('webhooks').select(['enabled', 'failing_since', 'exhausted_count']).where('id', '=', delivery.webhook_id).forUpdate().executeTakeFirst();
-      if (!hook) return undefined;
       const base = { lease_until: null, last_status_code: outcome.status, updated_at: now };
       if (outcome.kind === 'success') {
         await trx.updateTable('webhook_deliveries').set({ ...base, status: 'succeeded' }).where('id', '=', delivery.id).execute();
-        await trx.updateTable('webhooks').set({ failing_since: null, exhausted_count: 0 }).where('id', '=', delivery.webhook_id).execute();
+        // Touches (and locks) the endpoint's row only when it was failing: successes to one
+        // endpoint must not queue behind each other, nor make claims skip the endpoint.
+        await trx.updateTable('webhooks').set({ failing_since: null, exhausted_count: 0 }).where('id', '=', delivery.webhook_id)
+          .where((eb) => eb.or([eb('failing_since', 'is not', null), eb('exhausted_count', '>', 0)])).execute();
         return undefined;
       }
+      const hook = await trx.selectFrom('webhooks').select(['enabled', 'failing_since', 'exhausted_count']).where('id', '=', delivery.webhook_id).forUpdate().executeTakeFirst();
+      if (!hook) return undefined;
       let reason: string | undefined;
       if (outcome.kind === 'gone') {
         await trx.updateTable('webhook_deliveries').set({ ...base, status: 'failed' }).where('id', '=', delivery.id).execute();
@@ -299,12 +345,6 @@ async function disableWebhook(trx: Trx, events: { append: (stream: string, type:
   await events.append(inboxStream(delivery.owner_id), EventType.WebhookDisabled, { webhookId: delivery.webhook_id, reason, disabledAt: now.toISOString() });
 }
 
-async function inFlightCount(trx: Trx, webhookId: string, now: Date): Promise<number> {
-  const row = await trx.selectFrom('webhook_deliveries').select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('webhook_id', '=', webhookId).where('status', '=', 'pending').where('lease_until', '>', now).executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
 async function isMember(db: Db, channelId: string, principalId: string): Promise<boolean> {
   const row = await db.selectFrom('channel_members').select('principal_id').where('channel_id', '=', channelId).where('principal_id', '=', principalId).executeTakeFirst();
   return row !== undefined;
@@ -319,4 +359,9 @@ export async function runWebhookDeliveries(ctx: ServiceContext): Promise<void> {
     dispatchers.set(ctx, dispatcher);
   }
   await dispatcher.tick();
+}
+
+/** Worker shutdown: no new attempts, and those in flight recorded before the database closes. */
+export async function stopWebhookDeliveries(ctx: ServiceContext): Promise<void> {
+  await dispatchers.get(ctx)?.stop();
 }
