@@ -15,6 +15,7 @@ describe('configuration', () => {
     ['PORT', 'eighty'], ['PORT', '70000'], ['GATEWAY_PORT', '-1'], ['DATABASE_URL', 'mysql://x'], ['REDIS_URL', 'http://localhost'],
     ['SESAME_BOOTSTRAP_API_KEY', 'not-a-key'], ['SESAME_JWT_SECRET', 'short'], ['LOG_LEVEL', 'loud'], ['SESAME_ALLOW_SIGNUP', 'maybe'],
     ['SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS', '0'], ['SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS', 'many'], ['SESAME_CREDENTIAL_RECHECK_INTERVAL_MS', '10'],
+    ['SESAME_OUTBOUND_ALLOW', '10.0.0.0/33'], ['SESAME_OUTBOUND_ALLOW', 'http://x'], ['SESAME_OUTBOUND_ALLOW', '127.0.0.1, bad_host!'],
   ])('rejects %s=%s naming the variable', (variable, value) => {
     let error: unknown;
     try { loadConfig({ [variable]: value }); } catch (err) { error = err; }

@@ -2,6 +2,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { parseOutboundAllow } from './outbound/address-policy.js';
 
 /**
  * Every environment variable Sesame reads, validated once at start. A bad value stops the process
@@ -65,6 +66,10 @@ const schema = Type.Object({
   }),
   SESAME_WEBHOOK_POLL_INTERVAL_MS: int({ minimum: 10, default: 200 }),
   SESAME_WEBHOOK_CONCURRENCY_PER_ENDPOINT: int({ minimum: 1, maximum: 1000, default: 8 }),
+  SESAME_OUTBOUND_ALLOW: Type.String({
+    format: 'outbound-allow', default: '',
+    errorMessage: 'must be a comma-separated list of host names, IP addresses or CIDRs',
+  }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
 });
 
@@ -106,6 +111,14 @@ export function parseTrustProxy(value: string): boolean | number | string[] | nu
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false, verbose: true });
 ajv.addFormat('url', (value: string) => URL.canParse(value));
 ajv.addFormat('trust-proxy', (value: string) => parseTrustProxy(value) !== null);
+ajv.addFormat('outbound-allow', (value: string) => {
+  try {
+    parseOutboundAllow(value);
+    return true;
+  } catch {
+    return false;
+  }
+});
 const validate = ajv.compile<Static<typeof schema>>(schema);
 
 export class ConfigError extends Error {
