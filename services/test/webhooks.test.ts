@@ -70,7 +70,7 @@ describe.each(targets())('webhooks on %s', (target) => {
   async function deliveries(key: string, id: string, query = '') {
     const res = await api.call(key, 'GET', `/webhooks/${id}/deliveries${query}`);
     expect(res.statusCode, res.body).toBe(200);
-    return res.json().data as Array<{ id: string; messageId: string; status: string; attemptCount: number; attempts: Array<{ statusCode: number | null; responseExcerpt: string | null }> }>;
+    return res.json().data as Array<{ id: string; messageId: string; status: string; attemptCount: number; attempts: Array<{ statusCode: number | null; error: string | null; responseExcerpt: string | null }> }>;
   }
   /** Runs a dispatcher until nothing is due, moving the clock past each retry. */
   async function deliverAll(d: WebhookDispatcher, rounds = 6) {
@@ -113,6 +113,26 @@ describe.each(targets())('webhooks on %s', (target) => {
     const typo = await api.call(alice.apiKey, 'POST', '/webhooks', { url: receiver.url, eventTypes: ['mesage'] });
     expect(typo.statusCode).toBe(422);
     expect(typo.json().detail).toContain('mesage');
+  });
+
+  it.each([
+    'http://169.254.169.254/latest/meta-data', 'http://10.0.0.1/hook', 'http://192.168.1.10/hook', 'http://100.64.0.1/hook', 'http://[::1]/hook',
+    'http://[::ffff:169.254.169.254]/hook', 'http://[fd00:ec2::254]/hook', 'http://0.0.0.0/hook', 'file:///etc/passwd', 'gopher://example.com/',
+  ])('refuses a webhook to %s with 422', async (url) => {
+    const res = await api.call(alice.apiKey, 'POST', '/webhooks', { url, eventTypes: ['message'] });
+    expect(res.statusCode, res.body).toBe(422);
+  });
+
+  it('checks host names at each delivery: one resolving to a blocked address is refused, recorded and retried', async () => {
+    const port = new URL(receiver.url).port;
+    const { webhook } = await createWebhook(alice.apiKey, ['message'], `http://localhost:${port}/hook`);
+    await post('to localhost');
+    await dispatcher({ allow: outboundAllowList({ SESAME_OUTBOUND_ALLOW: '' }) }).drain();
+    expect(receiver.received).toEqual([]);
+    const [delivery] = await deliveries(alice.apiKey, webhook.id);
+    expect(delivery).toMatchObject({ status: 'pending', attemptCount: 1 });
+    expect(delivery.attempts[0]).toMatchObject({ statusCode: null });
+    expect((delivery.attempts[0] as { error: string }).error).toMatch(/^refused: /);
   });
 
   it('delivers a message signed the Standard Webhooks way and for the SDK, with {id, type, timestamp, data}', async () => {
