@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { EventType, inboxStream, isInboxStream, type WebhookPayload } from '@sesamespace/sdk/protocol';
+import { EventType, INBOX_PREFIX, inboxStream, isInboxStream, type WebhookPayload } from '@sesamespace/sdk/protocol';
 import { sql } from 'kysely';
 import type { ServiceContext } from '../context.js';
-import type { Db } from '../db/database.js';
 import { withEvents, type Trx } from '../events.js';
 import { OutboundFailedError, OutboundRefusedError, outboundAllowList, sendOutbound, type OutboundAllowList, type OutboundResponse } from '../outbound/index.js';
 import { subscribesTo } from './event-types.js';
@@ -67,6 +66,10 @@ export function dispatcherOptions(ctx: Pick<ServiceContext, 'config'>, overrides
 interface ClaimedDelivery {
   id: string; webhook_id: string; workspace_id: string; message_id: string; event_stream: string | null; event_type: string;
   body: string; retry_step: number; owner_id: string; url: string;
+  /** The live signing secrets, newest first (two during a rotation overlap). */
+  secrets: string[];
+  /** Whether the owner may see the event now: a member of its channel (inbox and test events: true). */
+  visible: boolean;
 }
 
 /** What one attempt came to. */
@@ -254,7 +257,10 @@ export class WebhookDispatcher {
       SET lease_until = ${leaseUntil}, next_attempt_at = ${leaseUntil}, attempt_count = t.attempt_count + 1, updated_at = ${now}
       FROM due
       WHERE t.id = due.id
-      RETURNING t.id, t.webhook_id, t.workspace_id, t.message_id, t.event_stream, t.event_type, t.body, t.retry_step, due.owner_id, due.url`
+      RETURNING t.id, t.webhook_id, t.workspace_id, t.message_id, t.event_stream, t.event_type, t.body, t.retry_step, due.owner_id, due.url,
+        ARRAY(SELECT s.secret FROM webhook_secrets s WHERE s.webhook_id = t.webhook_id AND (s.expires_at IS NULL OR s.expires_at > ${now}) ORDER BY s.id DESC) AS secrets,
+        (t.event_stream IS NULL OR t.event_stream LIKE ${`${INBOX_PREFIX}%`}
+          OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = t.event_stream AND m.principal_id = due.owner_id)) AS visible`
       .execute(this.ctx.db);
     return result.rows;
   }
@@ -263,16 +269,15 @@ export class WebhookDispatcher {
   async attempt(delivery: ClaimedDelivery): Promise<void> {
     const db = this.ctx.db;
     const started = this.options.clock();
-    if (delivery.event_stream && !isInboxStream(delivery.event_stream) && !(await isMember(db, delivery.event_stream, delivery.owner_id))) {
+    // Visibility and secrets were read by the claim, at delivery time.
+    if (!delivery.visible) {
       await db.updateTable('webhook_deliveries').set({ status: 'skipped', lease_until: null, updated_at: started }).where('id', '=', delivery.id).execute();
       return;
     }
-    const secrets = await db.selectFrom('webhook_secrets').select('secret').where('webhook_id', '=', delivery.webhook_id)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', started)])).orderBy('id', 'desc').execute();
     const timestamp = Math.floor(started.getTime() / 1000);
     const headers = {
       'content-type': 'application/json', 'user-agent': 'Sesame-Webhooks/1', 'x-sesame-event': delivery.event_type,
-      ...signatureHeaders(secrets.map((s) => s.secret), delivery.message_id, timestamp, delivery.body),
+      ...signatureHeaders(delivery.secrets, delivery.message_id, timestamp, delivery.body),
     };
     let response: OutboundResponse | undefined;
     let error: string | null = null;
@@ -295,20 +300,28 @@ export class WebhookDispatcher {
 
   private async record(delivery: ClaimedDelivery, outcome: Outcome, attempt: { attemptedAt: Date; latencyMs: number; error: string | null; excerpt: string | null }): Promise<void> {
     const now = this.options.clock();
+    if (outcome.kind === 'success') {
+      // The common case in one statement: the attempt, the delivery, and the endpoint's failure
+      // counts reset — touching (locking) the endpoint's row only when it was failing, so
+      // successes to one endpoint neither queue behind each other nor make claims skip it.
+      await sql`
+        WITH attempt AS (
+          INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error, response_excerpt)
+          VALUES (${delivery.id}, ${attempt.attemptedAt}, ${outcome.status}, ${attempt.latencyMs}, NULL, ${attempt.excerpt})
+        ), delivered AS (
+          UPDATE webhook_deliveries SET status = 'succeeded', lease_until = NULL, last_status_code = ${outcome.status}, updated_at = ${now}
+          WHERE id = ${delivery.id}
+        )
+        UPDATE webhooks SET failing_since = NULL, exhausted_count = 0
+        WHERE id = ${delivery.webhook_id} AND (failing_since IS NOT NULL OR exhausted_count > 0)`.execute(this.ctx.db);
+      return;
+    }
     const disabled = await withEvents(this.ctx.db, delivery.workspace_id, this.ctx.publish, async (trx, events) => {
       await trx.insertInto('webhook_attempts').values({
         delivery_id: delivery.id, attempted_at: attempt.attemptedAt, status_code: outcome.status, latency_ms: attempt.latencyMs,
         error: attempt.error, response_excerpt: attempt.excerpt,
       }).execute();
       const base = { lease_until: null, last_status_code: outcome.status, updated_at: now };
-      if (outcome.kind === 'success') {
-        await trx.updateTable('webhook_deliveries').set({ ...base, status: 'succeeded' }).where('id', '=', delivery.id).execute();
-        // Touches (and locks) the endpoint's row only when it was failing: successes to one
-        // endpoint must not queue behind each other, nor make claims skip the endpoint.
-        await trx.updateTable('webhooks').set({ failing_since: null, exhausted_count: 0 }).where('id', '=', delivery.webhook_id)
-          .where((eb) => eb.or([eb('failing_since', 'is not', null), eb('exhausted_count', '>', 0)])).execute();
-        return undefined;
-      }
       const hook = await trx.selectFrom('webhooks').select(['enabled', 'failing_since', 'exhausted_count']).where('id', '=', delivery.webhook_id).forUpdate().executeTakeFirst();
       if (!hook) return undefined;
       let reason: string | undefined;
@@ -343,11 +356,6 @@ export class WebhookDispatcher {
 async function disableWebhook(trx: Trx, events: { append: (stream: string, type: string, data: unknown) => Promise<unknown> }, delivery: ClaimedDelivery, reason: string, now: Date) {
   await trx.updateTable('webhooks').set({ enabled: false, disabled_reason: reason, disabled_at: now, updated_at: now }).where('id', '=', delivery.webhook_id).execute();
   await events.append(inboxStream(delivery.owner_id), EventType.WebhookDisabled, { webhookId: delivery.webhook_id, reason, disabledAt: now.toISOString() });
-}
-
-async function isMember(db: Db, channelId: string, principalId: string): Promise<boolean> {
-  const row = await db.selectFrom('channel_members').select('principal_id').where('channel_id', '=', channelId).where('principal_id', '=', principalId).executeTakeFirst();
-  return row !== undefined;
 }
 
 /** The worker job: one dispatcher per process, ticking on SESAME_WEBHOOK_POLL_INTERVAL_MS. */
