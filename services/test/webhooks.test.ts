@@ -5,6 +5,7 @@ import { inboxStream } from '@sesamespace/sdk/protocol';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { outboundAllowList } from '../src/shared/outbound/index.js';
+import { runHousekeeping } from '../src/worker/housekeeping.js';
 import { WebhookDispatcher, dispatcherOptions, newDeliveryId, payloadBody, randomMessageId, type WebhookDispatcherOptions } from '../src/shared/webhooks/delivery.js';
 import { signatureHeaders } from '../src/shared/webhooks/signing.js';
 import { startTestApi, type TestApi } from './support/api.js';
@@ -315,6 +316,18 @@ describe.each(targets())('webhooks on %s', (target) => {
     await dispatcher({ clock: () => new Date() }).drain();
     const [{ headers, body }] = receiver.received as [Received];
     expect(new StandardWebhook(secret).verify(body, headers)).toMatchObject({ type: 'webhook.test', data: { webhookId: webhook.id } });
+  });
+
+  it('prunes settled deliveries past event retention, never pending ones', async () => {
+    const { webhook } = await createWebhook(alice.apiKey, ['message']);
+    await post('old news');
+    receiver.plan = [{ status: 500 }];
+    await post('still trying');
+    await dispatcher({ clock: () => new Date(), perEndpointConcurrency: 1 }).drain();
+    const old = new Date(Date.now() - (api.ctx.config.SESAME_EVENT_RETENTION_DAYS + 1) * 86_400_000);
+    await api.ctx.db.updateTable('webhook_deliveries').set({ updated_at: old }).where('webhook_id', '=', webhook.id).execute();
+    await runHousekeeping(api.ctx);
+    expect((await deliveries(alice.apiKey, webhook.id)).map((d) => d.status)).toEqual(['pending']);
   });
 
   it('retries a delivery whose worker died mid-send, with the same webhook-id', async () => {
