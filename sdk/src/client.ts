@@ -17,7 +17,7 @@ import type {
   RecordOccurrenceResult, RegistrationToken, RequestLeaseInput, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch,
   ScheduleEventResult, ScheduleOccurrence, ScheduleStatus, SendMessageInput, SesameEvent, SetupStatus, SyncScheduleEventInput,
   SyncScheduleResult, Task, TaskEvent, TaskEventInput, TaskPriority, TaskStatus, Tokens, TotpCode, UpdateVaultItemInput, Vault, VaultItem,
-  VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
+  VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole, Webhook, WebhookDelivery, WebhookDeliveryStatus,
 } from './types.js';
 
 type Page<T> = { data: T[]; pagination: Pagination };
@@ -482,6 +482,55 @@ export class SesameClient extends GuardedEmitter {
   /** Ends a lease at once, for good (its requester, a vault owner or an admin). */
   async revokeLease(leaseId: string): Promise<{ lease: VaultLease }> {
     return { lease: await this.http.data('POST', `/vaults/leases/${enc(leaseId)}/revoke`, { body: {}, idempotent: true }) };
+  }
+
+  // ---- webhooks ----------------------------------------------------------------------------
+
+  /**
+   * Subscribes `url` to events (docs/webhooks.md). The signing `secret` (`whsec_…`) is returned
+   * only here and by `rotateWebhookSecret`: store it to verify deliveries.
+   */
+  createWebhook(input: { url: string; eventTypes: string[]; description?: string }): Promise<{ webhook: Webhook; secret: string }> {
+    return this.http.data('POST', '/webhooks', { body: input });
+  }
+  async listWebhooks(options: PageOptions = {}): Promise<{ webhooks: Webhook[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<Webhook>>('GET', '/webhooks', { query: { ...options } });
+    return { webhooks: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  async getWebhook(webhookId: string): Promise<{ webhook: Webhook }> {
+    return { webhook: await this.http.data('GET', `/webhooks/${enc(webhookId)}`) };
+  }
+  /** Changes the URL or event types, or enables/disables it (enabling clears `disabledReason`). */
+  async updateWebhook(webhookId: string, patch: { url?: string; eventTypes?: string[]; description?: string | null; enabled?: boolean }): Promise<{ webhook: Webhook }> {
+    return { webhook: await this.http.data('PATCH', `/webhooks/${enc(webhookId)}`, { body: patch, idempotent: true }) };
+  }
+  /**
+   * A new signing secret. The previous one keeps signing beside it (a second `v1,` signature)
+   * for `overlapSeconds` (default 24 h), so receivers can switch without losing deliveries.
+   */
+  rotateWebhookSecret(webhookId: string, options: { overlapSeconds?: number } = {}): Promise<{ secret: string }> {
+    return this.http.data('POST', `/webhooks/${enc(webhookId)}/rotate-secret`, { body: options });
+  }
+  /** Deliveries newest first, each with its attempts (status code, latency, error, response excerpt). */
+  async listWebhookDeliveries(webhookId: string, options: { limit?: number; status?: WebhookDeliveryStatus; cursor?: string } = {}): Promise<{ deliveries: WebhookDelivery[]; nextCursor: string | null }> {
+    const page = await this.http.raw<Page<WebhookDelivery>>('GET', `/webhooks/${enc(webhookId)}/deliveries`, { query: { ...options } });
+    return { deliveries: page.data, nextCursor: page.pagination.nextCursor };
+  }
+  async deleteWebhook(webhookId: string): Promise<void> {
+    await this.http.raw('DELETE', `/webhooks/${enc(webhookId)}`);
+  }
+  /** Sends one delivery again (same `webhook-id`), whatever its status. */
+  async replayWebhookDelivery(webhookId: string, deliveryId: string): Promise<{ delivery: WebhookDelivery }> {
+    return { delivery: await this.http.data('POST', `/webhooks/${enc(webhookId)}/deliveries/${enc(deliveryId)}/replay`, { idempotent: true }) };
+  }
+  /** Sends again every delivery of events between `since` and `until` (default now), or only the failed ones. */
+  replayWebhookEvents(webhookId: string, input: { since: string | Date; until?: string | Date; onlyFailed?: boolean }): Promise<{ replayed: number }> {
+    const body = { since: new Date(input.since).toISOString(), ...(input.until === undefined ? {} : { until: new Date(input.until).toISOString() }), ...(input.onlyFailed === undefined ? {} : { onlyFailed: input.onlyFailed }) };
+    return this.http.data('POST', `/webhooks/${enc(webhookId)}/replay`, { body, idempotent: true });
+  }
+  /** Queues a `webhook.test` event to the endpoint; its delivery shows in `listWebhookDeliveries`. */
+  async testWebhook(webhookId: string): Promise<{ delivery: WebhookDelivery }> {
+    return { delivery: await this.http.data('POST', `/webhooks/${enc(webhookId)}/test`) };
   }
 
   // ---- event log ---------------------------------------------------------------------------

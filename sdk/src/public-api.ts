@@ -17,7 +17,7 @@ export type {
   SesameClientEvents, SesameClientEventName, DurableEventData, DurableEvent, TypingEvent, PresenceEvent, RealtimeEvent, AnyEventHandler,
   ConnectedInfo, DisconnectedInfo, ReconnectingInfo, ResyncInfo,
   ChannelCreatedData, ChannelUpdatedData, MemberAddedData, MemberRemovedData, MessageDeletedData, ReservedEvent, ScheduleMissedData,
-  ScheduleOccurrenceData, ScheduleSyncedData, ScheduleUpdatedData, TaskAssignedData, TaskChangedData,
+  ScheduleOccurrenceData, ScheduleSyncedData, ScheduleUpdatedData, TaskAssignedData, TaskChangedData, WebhookDisabledData,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';
 export { fromOpenClawJobs } from './openclaw.js';

@@ -14,6 +14,7 @@ export type {
 export type {
   BrokerPolicy, CreateVaultInput, CreateVaultItemInput, LeaseRequestData, LeaseStatus, LeaseUpdatedData, RequestLeaseInput, SecretInjection, TotpCode,
   UpdateVaultItemInput, Vault, VaultItem, VaultItemDetails, VaultItemType, VaultLease, VaultMaskingPolicy, VaultMember, VaultRole,
+  Webhook, WebhookAttempt, WebhookDelivery, WebhookDeliveryStatus, WebhookPayload,
 } from './protocol/index.js';
 
 export interface SendMessageInput {

@@ -1,6 +1,5 @@
 import { hmac } from '@noble/hashes/hmac';
 import { sha256 } from '@noble/hashes/sha2';
-import { decodeKey } from './keys.js';
 
 /** Default tolerance between the signed timestamp and now, in seconds (±5 minutes). */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
@@ -9,9 +8,16 @@ export class WebhookVerificationError extends Error {
   constructor(message: string) { super(message); this.name = 'WebhookVerificationError'; }
 }
 
+/**
+ * The key bytes of a signing secret: base64 after an optional `whsec_` prefix (Standard Webhooks
+ * libraries take it either way). Base64 only: a secret that happened to look like hex stays base64.
+ */
 function secretBytes(secret: string): Uint8Array {
-  if (!secret.startsWith('whsec_')) throw new WebhookVerificationError('The signing secret must start with "whsec_" — copy it exactly as returned by createWebhook or rotateWebhookSecret');
-  return decodeKey(secret.slice('whsec_'.length));
+  const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
+  let bytes: Uint8Array | undefined;
+  try { bytes = Uint8Array.from(atob(encoded.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)); } catch { bytes = undefined; }
+  if (!bytes?.length) throw new WebhookVerificationError('The signing secret must be the whsec_… value (base64 after the optional "whsec_" prefix) — copy it exactly as returned by createWebhook or rotateWebhookSecret');
+  return bytes;
 }
 
 function base64(bytes: Uint8Array): string {

@@ -138,8 +138,12 @@ describe('webhook verification errors', () => {
 
   it('says which header or value is wrong', () => {
     expect(rejection(() => constructWebhookEvent(secret, '', String(ts), raw, { now })).message).toBe('No signature: pass the X-Sesame-Signature header');
-    expect(rejection(() => constructWebhookEvent(secret.slice('whsec_'.length), signWebhookPayload(secret, ts, raw), String(ts), raw, { now })).message)
-      .toMatch(/^The signing secret must start with "whsec_"/);
+    // The whsec_ prefix is optional (issue 15), as in Standard Webhooks libraries; what follows must be base64.
+    expect(constructWebhookEvent(secret.slice('whsec_'.length), signWebhookPayload(secret, ts, raw), String(ts), raw, { now })).toEqual(JSON.parse(raw));
+    expect(rejection(() => constructWebhookEvent('whsec_%%%', signWebhookPayload(secret, ts, raw), String(ts), raw, { now })).message)
+      .toMatch(/^The signing secret must be the whsec_… value/);
+    expect(rejection(() => constructWebhookEvent('whsec_', signWebhookPayload(secret, ts, raw), String(ts), raw, { now })).message)
+      .toMatch(/^The signing secret must be the whsec_… value/);
     expect(rejection(() => constructWebhookEvent(secret, signWebhookPayload(secret, ts, raw), 'soon', raw, { now })).message)
       .toMatch(/^The timestamp header is not a Unix time in seconds/);
     expect(rejection(() => constructWebhookEvent(secret, 'v1', String(ts), raw, { now })).message).toMatch(/^No signature matches/);

@@ -42,7 +42,7 @@ function sesameEnv(services: TestServices, adminKey: string, extra: Record<strin
   };
 }
 
-function spawnRole(role: 'api' | 'gateway', env: Record<string, string>, nodeArgs: string[] = []): Child {
+function spawnRole(role: 'api' | 'gateway' | 'worker', env: Record<string, string>, nodeArgs: string[] = []): Child {
   // The compiled server, as production runs it (`npm run bench` builds it first).
   return spawnNode([...nodeArgs, '--enable-source-maps', 'bin/sesame-server.mjs', role], {
     cwd: `${repoRoot}services`, env, label: `sesame ${role}`,
@@ -60,6 +60,13 @@ export async function startSesame(services: TestServices, options: SesameOptions
   const gatewayMatch = await gateway.waitForOutput(/Gateway:\s+(ws:\/\/\S+\/v1\/connect)/);
   const apiUrl = apiMatch[1];
   return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1], adminKey, rest: new SesameRest(apiUrl, adminKey) };
+}
+
+/** A worker process (webhook deliveries, housekeeping) beside `startSesame`'s api and gateway. */
+export async function startSesameWorker(services: TestServices, servers: SesameServers, env: Record<string, string> = {}): Promise<Child> {
+  const worker = spawnRole('worker', sesameEnv(services, servers.adminKey, env));
+  await worker.waitForOutput(/Sesame is running/);
+  return worker;
 }
 
 export interface CreatedAgent { id: string; handle: string; apiKey: string }

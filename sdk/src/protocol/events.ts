@@ -21,6 +21,8 @@ export const EventType = {
   TaskAssigned: 'task.assigned',
   LeaseRequest: 'vault.lease_request',
   LeaseUpdated: 'vault.lease_updated',
+  /** To the owner's inbox: the platform disabled one of its webhooks (`410 Gone`, or failing for days). */
+  WebhookDisabled: 'webhook.disabled',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 

@@ -12,3 +12,4 @@ export * from './rest.js';
 export * from './schedules.js';
 export * from './tasks.js';
 export * from './vault.js';
+export * from './webhooks.js';

@@ -35,6 +35,7 @@ export interface ScheduleMissedData {
 export interface TaskChangedData { task: Task; actorId: string; changes?: string[] }
 /** `task.assigned`: a principal was given (`assigned: true`) or lost a role on a task. */
 export interface TaskAssignedData { task: Task; principalId: string; role: string; assigned: boolean; actorId: string }
+export interface WebhookDisabledData { webhookId: string; reason: string; disabledAt: string }
 /** The `data` of each durable event type. Keys are exactly the `EventType` values. */
 export interface DurableEventData {
   message: Message;
@@ -54,6 +55,7 @@ export interface DurableEventData {
   'task.assigned': TaskAssignedData;
   'vault.lease_request': LeaseRequestData;
   'vault.lease_updated': LeaseUpdatedData;
+  'webhook.disabled': WebhookDisabledData;
 }
 
 /** A durable event as handlers receive it: `{type, stream, seq, data, at}`, plus `message` for `message` events. */
@@ -133,6 +135,8 @@ export interface SesameClientEvents {
   'vault.lease_request': [event: DurableEvent<'vault.lease_request'>];
   /** A lease you asked for changed: approved, denied, activated, renewed, revoked or expired (on your inbox stream). */
   'vault.lease_updated': [event: DurableEvent<'vault.lease_updated'>];
+  /** The platform disabled one of your webhooks (`data.reason` says why). */
+  'webhook.disabled': [event: DurableEvent<'webhook.disabled'>];
 }
 
 export type SesameClientEventName = keyof SesameClientEvents;

@@ -17,6 +17,7 @@ import { messageRoutes } from './routes/channels/messages/index.js';
 import { driveRoutes } from './routes/drive/index.js';
 import { healthRoutes } from './routes/health.js';
 import { inviteRoutes } from './routes/invites/index.js';
+import { webhookRoutes } from './routes/webhooks/index.js';
 import { keyRoutes } from './routes/keys/index.js';
 import { manifestRoutes } from './routes/manifest.js';
 import { principalRoutes } from './routes/principals/index.js';
@@ -29,7 +30,7 @@ import { vaultRoutes } from './routes/vaults/index.js';
 /** Every `/api/v1` route module; later features append theirs here. */
 const API_ROUTES: RouteModule[] = [
   healthRoutes, authRoutes, principalRoutes, keyRoutes, manifestRoutes, channelRoutes, messageRoutes, profileRoutes, streamRoutes, auditRoutes, driveRoutes,
-  inviteRoutes, scheduleRoutes, taskRoutes, vaultRoutes, brokerRoutes,
+  inviteRoutes, scheduleRoutes, taskRoutes, vaultRoutes, brokerRoutes, webhookRoutes,
 ];
 
 export interface BuildAppOptions {

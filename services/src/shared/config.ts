@@ -68,6 +68,12 @@ const schema = Type.Object({
   SESAME_PRESENCE_AUDIENCE: oneOf(['workspace', 'channels'], 'workspace'),
   SESAME_REPLAY_BATCH_SIZE: int({ minimum: 10, maximum: 10_000, default: 1_000 }),
   SESAME_SHUTDOWN_TIMEOUT_MS: int({ minimum: 0, default: 10_000 }),
+  SESAME_WEBHOOK_RETRY_SCHEDULE: Type.String({
+    pattern: '^\\s*\\d+(ms|s|m|h|d)\\s*(,\\s*\\d+(ms|s|m|h|d)\\s*)*$', default: '5s,5m,30m,2h,5h,10h,10h',
+    errorMessage: 'must be comma-separated delays such as 5s,5m,30m,2h (units ms, s, m, h, d)',
+  }),
+  SESAME_WEBHOOK_POLL_INTERVAL_MS: int({ minimum: 10, default: 200 }),
+  SESAME_WEBHOOK_CONCURRENCY_PER_ENDPOINT: int({ minimum: 1, maximum: 1000, default: 8 }),
   SESAME_OUTBOUND_ALLOW: Type.String({
     format: 'outbound-allow', default: '',
     errorMessage: 'must be a comma-separated list of host names, IP addresses or CIDRs',

@@ -2,8 +2,8 @@ import type { ServiceContext } from '../shared/context.js';
 
 /**
  * Periodic cleanup: spent auth challenges and refresh tokens, and events past retention (the
- * gateway tells clients whose cursor is older to resync). Idempotent, so any number of workers
- * may run it.
+ * gateway tells clients whose cursor is older to resync) with the settled webhook deliveries of
+ * that age. Idempotent, so any number of workers may run it.
  */
 export async function runHousekeeping(ctx: ServiceContext): Promise<void> {
   const now = new Date();
@@ -12,4 +12,6 @@ export async function runHousekeeping(ctx: ServiceContext): Promise<void> {
   await ctx.db.deleteFrom('refresh_tokens').where('expires_at', '<', now).execute();
   const horizon = new Date(now.getTime() - ctx.config.SESAME_EVENT_RETENTION_DAYS * 86_400_000);
   await ctx.db.deleteFrom('events').where('at', '<', horizon).execute();
+  // Settled webhook deliveries go with the events they carried (their attempts cascade).
+  await ctx.db.deleteFrom('webhook_deliveries').where('status', '!=', 'pending').where('updated_at', '<', horizon).execute();
 }

@@ -330,6 +330,52 @@ export interface Database {
   vault_members: VaultMemberTable;
   vault_items: VaultItemTable;
   vault_leases: VaultLeaseTable;
+  webhooks: WebhookTable;
+  webhook_secrets: WebhookSecretTable;
+  webhook_stream_cursors: WebhookStreamCursorTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
+}
+
+export interface WebhookTable {
+  id: string; workspace_id: string; owner_id: string; url: string; description: string | null;
+  /** Subscribed event types (`message`, `task.*`, `*`…). */
+  event_types: Json<string[]>;
+  enabled: Generated<boolean>; disabled_reason: string | null; disabled_at: NullableTimestamp;
+  /** When the current run of failures began (null while the endpoint answers 2xx). */
+  failing_since: NullableTimestamp;
+  /** Deliveries that ran out of retries since the last success. */
+  exhausted_count: Generated<number>;
+  created_at: Timestamp; updated_at: Timestamp;
+}
+export interface WebhookSecretTable {
+  id: Generated<number>; webhook_id: string; secret: string; created_at: Timestamp;
+  /** Null for the current secret; a rotated-out secret keeps signing until then. */
+  expires_at: NullableTimestamp;
+}
+export interface WebhookStreamCursorTable { stream: string; workspace_id: string; last_seq: Int8 }
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'skipped';
+export interface WebhookDeliveryTable {
+  id: string; webhook_id: string; workspace_id: string;
+  /** The `webhook-id` header: the same on every retry and replay. */
+  message_id: string;
+  event_stream: string | null; event_seq: ColumnType<number | null, number | null | undefined, number | null>;
+  event_type: string; event_at: Timestamp;
+  /** The exact JSON body signed and sent on every attempt. */
+  body: string;
+  status: WebhookDeliveryStatus;
+  attempt_count: Generated<number>;
+  /** Position in the retry schedule (reset by a replay). */
+  retry_step: Generated<number>;
+  next_attempt_at: Timestamp;
+  /** Set while a worker holds the delivery; a crashed worker's claim runs out here. */
+  lease_until: NullableTimestamp;
+  last_status_code: number | null;
+  created_at: Timestamp; updated_at: Timestamp;
+}
+export interface WebhookAttemptTable {
+  id: Generated<number>; delivery_id: string; attempted_at: Timestamp; status_code: number | null; latency_ms: number;
+  error: string | null; response_excerpt: string | null;
 }
 
 export type Principal = Selectable<PrincipalTable>;

@@ -7,6 +7,7 @@ import { invites } from './0005-invites.js';
 import { vault } from './0006-vault.js';
 import { tasks } from './0007-tasks.js';
 import { schedules } from './0008-schedules.js';
+import { webhooks } from './0009-webhooks.js';
 import { broker } from './0010-broker.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   '0006-vault': vault,
   '0007-tasks': tasks,
   '0008-schedules': schedules,
+  '0009-webhooks': webhooks,
   '0010-broker': broker,
 };
