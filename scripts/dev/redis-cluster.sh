@@ -63,11 +63,17 @@ start() {
 
 stop() {
   local dir=${1:?usage: redis-cluster.sh stop DIR}
-  local pidfile
+  local pidfile pids=() pid
   for pidfile in "$dir"/*.pid; do
-    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null && pids+=("$pid")
   done
-  rm -rf "$dir"
+  # Wait for the nodes to exit: they rewrite nodes.conf on the way out.
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  rm -rf "$dir" 2>/dev/null || true
 }
 
 case "${1:-}" in
