@@ -4,6 +4,7 @@ import { createRedisClient, type RedisTarget } from '../redis-client.js';
 import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
 
 const PREFIX = 'sesame:';
+const RECONNECT_COALESCE_MS = 250;
 
 /**
  * Topics every gateway node must hear whatever streams its clients follow (today revocations):
@@ -34,14 +35,22 @@ export class ClusterBus implements Bus {
   private pending: Promise<unknown>[] = [];
   private readyOnce = false;
   private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
 
   constructor(target: Extract<RedisTarget, { mode: 'cluster' }>, logger: Logger) {
     // One cluster client: commands (SPUBLISH, PUBLISH) on the node connections, classic
     // SUBSCRIBE on one node connection of its own, SSUBSCRIBE on one connection per master.
     this.client = createRedisClient(target, logger, 'bus', { maxRetriesPerRequest: null }, { shardedSubscribers: true }) as Cluster;
+    // A failover re-subscribes in bursts (ioredis retries the new owner until it is promoted):
+    // one notice per burst, so listeners re-check heads and credentials once, not per retry.
     const reconnected = () => {
-      if (this.closed) return;
-      for (const listener of [...this.reconnectListeners]) listener();
+      if (this.closed || this.reconnectTimer) return;
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = undefined;
+        if (this.closed) return;
+        for (const listener of [...this.reconnectListeners]) listener();
+      }, RECONNECT_COALESCE_MS);
+      this.reconnectTimer.unref();
     };
     this.client.on('ready', () => {
       if (this.readyOnce) reconnected();
@@ -113,6 +122,7 @@ export class ClusterBus implements Bus {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.reconnectTimer);
     this.client.disconnect();
   }
 }
