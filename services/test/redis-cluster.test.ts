@@ -122,7 +122,7 @@ describe.runIf(enabled)('cluster mode on a 3-master Redis Cluster', () => {
       await api.app.close();
       await api.ctx.close();
     }
-  });
+  }, 120_000); // an app on PGlite: slow to start on a busy machine
 
   it('presence: two gateway nodes agree through the cluster (the script and MGET stay in one slot)', async () => {
     const nodes = requireRedisCluster();
@@ -144,7 +144,7 @@ describe.runIf(enabled)('cluster mode on a 3-master Redis Cluster', () => {
       await a.close();
       await b.close();
     }
-  });
+  }, 60_000);
 });
 
 describe.runIf(enabled && (hasServices() || Boolean(process.env.CI)))('two api and two gateway processes on a Redis Cluster', () => {
