@@ -33,7 +33,7 @@ async function main() {
   // the in-process bus does not cross processes.
   if (roles.length === 1) {
     if (!config.DATABASE_URL) fail(`invalid configuration:\n  DATABASE_URL: required to run '${command}' alone (use 'start' for the embedded mode)`);
-    if (!config.REDIS_URL) fail(`invalid configuration:\n  REDIS_URL: required to run '${command}' alone (use 'start' for the embedded mode)`);
+    if (!config.REDIS_URL && !config.REDIS_CLUSTER_NODES) fail(`invalid configuration:\n  REDIS_URL: required (or REDIS_CLUSTER_NODES) to run '${command}' alone (use 'start' for the embedded mode)`);
   }
   if (command === 'migrate') {
     const { createContext } = await import('./server.js');

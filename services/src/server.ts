@@ -16,6 +16,7 @@ import { RedisPresenceReader } from './shared/presence/presence-reader.js';
 import { TokenService } from './shared/auth/tokens.js';
 import { createEventPublisher } from './shared/events.js';
 import { createLogger } from './shared/logger.js';
+import { redisTarget } from './shared/redis-client.js';
 import { startWorker, type Worker } from './worker/worker.js';
 
 export type Role = 'api' | 'gateway' | 'worker';
@@ -44,7 +45,7 @@ export async function createContext(config: Config, name: string): Promise<Servi
   const paths = dataPaths(config);
   const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
-  const bus = createBus(config.REDIS_URL, logger);
+  const bus = createBus(redisTarget(config), logger);
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : paths.jwtSecretFile);
   const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
   const blobs = new LocalDiskBlobStore(paths.blobDir);
@@ -61,7 +62,8 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
   if (roles.includes('api')) {
     const boot = await bootstrapFirstAdmin(ctx.db, ctx.logger, config.SESAME_BOOTSTRAP_API_KEY);
     running.generatedAdminKey = boot.apiKey;
-    const presenceReader = node?.presence ?? (config.REDIS_URL ? new RedisPresenceReader(config.REDIS_URL, ctx.logger) : undefined);
+    const target = redisTarget(config);
+    const presenceReader = node?.presence ?? (target ? new RedisPresenceReader(target, ctx.logger) : undefined);
     const extraRoutes = [...(node ? [eventStreamRoute(node)] : []), ...(presenceReader ? [presenceRoute(presenceReader)] : [])];
     running.api = await buildApp(ctx, { extraRoutes, consoleDir: CONSOLE_DIR, presence: presenceReader });
     if (presenceReader instanceof RedisPresenceReader) running.api.addHook('onClose', async () => { presenceReader.close(); });

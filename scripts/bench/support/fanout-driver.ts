@@ -15,7 +15,8 @@ export interface Sender {
   close(): void;
 }
 
-export interface SubscriberSpec { kind: SystemKind; url: string; keys?: string[] }
+/** `url` as a list: subscriber process p connects to `url[p % url.length]` (e.g. one gateway each). */
+export interface SubscriberSpec { kind: SystemKind; url: string | string[]; keys?: string[] }
 
 export interface SubscriberReport {
   connected: number;
@@ -82,7 +83,7 @@ export class FanoutDriver {
       this.procs.push(proc);
     }
     await Promise.all(this.procs.map((proc, p) => proc.request({
-      cmd: 'connect', kind: spec.kind, url: spec.url, count: perProc, concurrency: 25,
+      cmd: 'connect', kind: spec.kind, url: Array.isArray(spec.url) ? spec.url[p % spec.url.length] : spec.url, count: perProc, concurrency: 25,
       keys: spec.keys?.slice(p * perProc, (p + 1) * perProc),
     })));
     this.connectSeconds = (performance.now() - started) / 1000;

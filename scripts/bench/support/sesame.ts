@@ -5,10 +5,13 @@ import type { TestServices } from './test-services.js';
 export interface SesameServers {
   api: Child;
   gateway: Child;
+  /** Every gateway (`gateway` is the first). */
+  gateways: Child[];
   /** `http://127.0.0.1:port/api/v1` */
   apiUrl: string;
   /** `ws://127.0.0.1:port/v1/connect` */
   gatewayUrl: string;
+  gatewayUrls: string[];
   adminKey: string;
   rest: SesameRest;
 }
@@ -19,6 +22,12 @@ export interface SesameOptions {
   /** Extra node flags for the api process (e.g. `--cpu-prof`). */
   apiNodeArgs?: string[];
   env?: Record<string, string>;
+  /** Gateway processes (default 1). */
+  gateways?: number;
+  /** The admin key; a deployment sharing a database with another passes the other's. */
+  adminKey?: string;
+  /** Names the processes apart when a bench runs several deployments. */
+  label?: string;
 }
 
 /** The env every bench gives Sesame: loopback, quiet logs, no rate limit or per-address cap in the way. */
@@ -42,24 +51,31 @@ function sesameEnv(services: TestServices, adminKey: string, extra: Record<strin
   };
 }
 
-function spawnRole(role: 'api' | 'gateway' | 'worker', env: Record<string, string>, nodeArgs: string[] = []): Child {
+function spawnRole(role: 'api' | 'gateway' | 'worker', env: Record<string, string>, nodeArgs: string[] = [], label = `sesame ${role}`): Child {
   // The compiled server, as production runs it (`npm run bench` builds it first).
   return spawnNode([...nodeArgs, '--enable-source-maps', 'bin/sesame-server.mjs', role], {
-    cwd: `${repoRoot}services`, env, label: `sesame ${role}`,
+    cwd: `${repoRoot}services`, env, label,
   });
 }
 
 /** Separate api and gateway processes (as deployed), on the given PostgreSQL + Redis. */
 export async function startSesame(services: TestServices, options: SesameOptions = {}): Promise<SesameServers> {
-  const adminKey = `sk_bench${randomBytes(18).toString('base64url')}`;
+  const adminKey = options.adminKey ?? `sk_bench${randomBytes(18).toString('base64url')}`;
   const env = sesameEnv(services, adminKey, options.env);
-  const api = spawnRole('api', env, options.apiNodeArgs);
+  const prefix = options.label ? `${options.label} ` : 'sesame ';
+  const api = spawnRole('api', env, options.apiNodeArgs, `${prefix}api`);
   const apiMatch = await api.waitForOutput(/API:\s+(http:\/\/\S+\/api\/v1)/);
   // After the api: it has run the migrations and created the admin.
-  const gateway = spawnRole('gateway', env, options.gatewayNodeArgs);
-  const gatewayMatch = await gateway.waitForOutput(/Gateway:\s+(ws:\/\/\S+\/v1\/connect)/);
+  const gateways = await Promise.all(Array.from({ length: options.gateways ?? 1 }, async (_, i) => {
+    const gateway = spawnRole('gateway', env, options.gatewayNodeArgs, `${prefix}gateway${options.gateways ? ` ${i + 1}` : ''}`);
+    const match = await gateway.waitForOutput(/Gateway:\s+(ws:\/\/\S+\/v1\/connect)/);
+    return { gateway, url: match[1] };
+  }));
   const apiUrl = apiMatch[1];
-  return { api, gateway, apiUrl, gatewayUrl: gatewayMatch[1], adminKey, rest: new SesameRest(apiUrl, adminKey) };
+  return {
+    api, gateway: gateways[0].gateway, gateways: gateways.map((g) => g.gateway), apiUrl, gatewayUrl: gateways[0].url,
+    gatewayUrls: gateways.map((g) => g.url), adminKey, rest: new SesameRest(apiUrl, adminKey),
+  };
 }
 
 /** A worker process (webhook deliveries, housekeeping) beside `startSesame`'s api and gateway. */

@@ -1,10 +1,9 @@
 import type { PresenceEventFrame, PresenceStatus } from '@sesamespace/sdk/protocol';
-import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../shared/bus/index.js';
-import { watchRedis } from '../shared/connection-watch.js';
 import type { Logger } from '../shared/logger.js';
 import type { PresenceReader } from '../shared/presence/presence-reader.js';
+import { createRedisClient, type RedisClient, type RedisTarget } from '../shared/redis-client.js';
 import { NODES_KEY, PRESENCE_KEY_PREFIX, nodeAliveKey, nodePrincipalsKey, principalKey, readStatuses, statusKey } from '../shared/presence/redis-keys.js';
 
 export type ConnectionStatus = Exclude<PresenceStatus, 'offline'>;
@@ -81,17 +80,17 @@ return false
  * a principal's status is the best status among live nodes that hold a connection of it. When
  * a node dies its liveness key expires and the first node to notice (SREM wins once) recomputes
  * the principals it held, announcing those that went offline: within TTL + TTL/3 of the crash.
- * (Uses keys outside KEYS in its script: single Redis or a single-shard deployment.)
+ * (The script reads liveness keys outside KEYS: safe on a Redis Cluster because every presence
+ * key shares one hash tag, hence one slot — see `redis-keys.ts`.)
  */
 export class RedisPresenceStore implements PresenceStore {
   readonly nodeId = randomUUID();
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly timer: NodeJS.Timeout;
   private readonly resetListeners: Array<() => void> = [];
 
-  constructor(url: string, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: null });
-    watchRedis(this.redis, logger, 'presence', url);
+  constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
+    this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null });
     let connectedOnce = false;
     this.redis.on('ready', () => {
       if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });

@@ -1,5 +1,6 @@
 import type { ServiceContext } from '../shared/context.js';
 import { ChannelRosters } from './channel-rosters.js';
+import { redisTarget } from '../shared/redis-client.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore } from './presence.js';
 import type { SessionDeps } from './session.js';
@@ -20,8 +21,9 @@ export class RealtimeNode {
 
   constructor(readonly ctx: ServiceContext) {
     this.hub = new StreamHub(ctx);
-    const store = ctx.config.REDIS_URL
-      ? new RedisPresenceStore(ctx.config.REDIS_URL, ctx.config.SESAME_PRESENCE_TTL_MS, ctx.bus, ctx.logger)
+    const target = redisTarget(ctx.config);
+    const store = target
+      ? new RedisPresenceStore(target, ctx.config.SESAME_PRESENCE_TTL_MS, ctx.bus, ctx.logger)
       : new MemoryPresenceStore();
     this.presence = new PresenceTracker(store, ctx.bus, ctx.logger);
     this.registry = new ConnectionRegistry(ctx);

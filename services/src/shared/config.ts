@@ -31,6 +31,8 @@ const schema = Type.Object({
   DATABASE_URL: Type.Optional(urlWithProtocols('postgres://', 'postgresql://')),
   DATABASE_POOL_SIZE: int({ minimum: 1, maximum: 200, default: 10 }),
   REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
+  // Checked entry by entry after the schema (`parseRedisClusterNodes`), so the message names the bad entry.
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
   SESAME_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ pattern: '^sk_[A-Za-z0-9_-]{16,}$', errorMessage: 'must look like sk_ followed by at least 16 url-safe characters' })),
   SESAME_VAULT_KEY: Type.Optional(Type.String({
     pattern: '^\\s*([A-Za-z0-9+/]{43}=|v[0-9]+:[A-Za-z0-9+/]{43}=(\\s*,\\s*v[0-9]+:[A-Za-z0-9+/]{43}=)*)\\s*$',
@@ -157,12 +159,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') input[name] = value;
   }
   if (!validate(input)) throw new ConfigError(issuesOf(validate.errors ?? []));
+  if (typeof input.REDIS_CLUSTER_NODES === 'string') {
+    if (input.REDIS_URL) throw new ConfigError([{ variable: 'REDIS_CLUSTER_NODES', message: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both' }]);
+    try {
+      parseRedisClusterNodes(input.REDIS_CLUSTER_NODES);
+    } catch (err) {
+      throw new ConfigError([{ variable: 'REDIS_CLUSTER_NODES', message: (err as Error).message }]);
+    }
+  }
   // Processes on a shared database may run on several machines: they can only agree on a
   // signing secret that is configured (the generated one lives in one machine's data dir).
   if (input.DATABASE_URL && !input.SESAME_JWT_SECRET) {
     throw new ConfigError([{ variable: 'SESAME_JWT_SECRET', message: 'required with DATABASE_URL: every process on the database must sign access tokens with the same secret (e.g. openssl rand -base64 48)' }]);
   }
   return Object.freeze(input);
+}
+
+export interface RedisNodeAddress { host: string; port: number }
+
+/**
+ * `REDIS_CLUSTER_NODES`: the seed nodes of a Redis Cluster as `host:port,host:port,…` (an IPv6
+ * address in brackets, `[::1]:7000`). Seeds only: the client learns the rest of the cluster from
+ * them. Throws naming the first bad entry.
+ */
+export function parseRedisClusterNodes(value: string): RedisNodeAddress[] {
+  const entries = value.split(',').map((entry) => entry.trim());
+  return entries.map((entry) => {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      throw new Error(`entry ${JSON.stringify(entry)} is not host:port (expected host:port,host:port,… e.g. redis-0:6379,redis-1:6379)`);
+    }
+    const host = match[1].replace(/^\[(.*)\]$/, '$1');
+    return { host, port };
+  });
 }
 
 /**

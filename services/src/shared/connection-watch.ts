@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger.js';
 
 /** Names the connection in its log lines: which backend, and what this process uses it for. */
@@ -39,7 +39,8 @@ export class ConnectionWatch {
   private readonly fields: Record<string, string>;
 
   constructor(private readonly logger: Logger, readonly label: BackendLabel, url?: string) {
-    this.fields = { backend: label.backend, role: label.role, ...(url ? { target: redactUrl(url) } : {}) };
+    // A URL loses its password; a Redis Cluster's `host:port,…` seed list has none to lose.
+    this.fields = { backend: label.backend, role: label.role, ...(url ? { target: url.includes('://') ? redactUrl(url) : url } : {}) };
   }
 
   get isUp(): boolean {
@@ -65,7 +66,7 @@ export class ConnectionWatch {
  * crashing the process; ioredis retries by itself. `reconnecting` counts as a loss too: a fast
  * restart can come back without an error ever being emitted.
  */
-export function watchRedis(redis: Redis, logger: Logger, role: string, url: string): ConnectionWatch {
+export function watchRedis(redis: Redis | Cluster, logger: Logger, role: string, url: string): ConnectionWatch {
   const watch = new ConnectionWatch(logger, { backend: 'redis', role }, url);
   redis.on('ready', () => { watch.up(); });
   redis.on('error', (err: unknown) => { watch.down(err); });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomKey } from './api.js';
 import { freshDatabase, type TestDatabase } from './context.js';
 import { spawnServer, type ServerProcess } from './process.js';
@@ -65,43 +66,114 @@ export class TestRedis {
   }
 }
 
-export interface Node { name: string; process: ServerProcess; port: number; url: string }
+const clusterScript = fileURLToPath(new URL('../../../scripts/dev/redis-cluster.sh', import.meta.url));
+
+/** One node of a Redis Cluster as `CLUSTER NODES` reports it. */
+export interface RedisClusterNode { id: string; port: number; role: 'master' | 'replica'; masterId?: string; failed: boolean }
 
 /**
- * Separate api and gateway processes on real Postgres (a fresh database) and a Redis of the
- * test's own: the production topology, on loopback. Ports are fixed per node so a restarted
- * node comes back where its clients look for it.
+ * A Redis Cluster of the test's own (`scripts/dev/redis-cluster.sh`), so a master can be
+ * killed mid-stream without disturbing other test files.
+ */
+export class TestRedisCluster {
+  private constructor(readonly nodes: string, private readonly dir: string) {}
+
+  static start(masters = 3, replicasPerMaster = 0): TestRedisCluster {
+    const output = execFileSync('bash', [clusterScript, 'start', String(masters), String(replicasPerMaster)], { encoding: 'utf8' });
+    const values = Object.fromEntries(output.trim().split('\n').map((line) => { const [key, ...rest] = line.split('='); return [key, rest.join('=')]; }));
+    return new TestRedisCluster(values.TEST_REDIS_CLUSTER_NODES, values.SESAME_TEST_REDIS_CLUSTER_DIR);
+  }
+
+  /** `kill -9` one node (its replica takes over after cluster-node-timeout). */
+  kill(port: number) {
+    execFileSync('bash', ['-c', `kill -9 "$(cat '${this.dir}/${port}.pid')"`]);
+  }
+
+  stop() {
+    execFileSync('bash', [clusterScript, 'stop', this.dir], { stdio: 'ignore' });
+  }
+}
+
+/** The cluster's view from any live node in `nodes` (host:port,…). */
+export function redisClusterNodes(nodes: string): RedisClusterNode[] {
+  for (const address of nodes.split(',')) {
+    const port = Number(address.split(':')[1]);
+    let text: string;
+    try {
+      text = execFileSync('redis-cli', ['-p', String(port), 'cluster', 'nodes'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch { continue; }
+    if (!text.trim() || text.includes('Connection refused')) continue;
+    return text.trim().split('\n').map((line) => {
+      const [id, addr, flags, master] = line.split(' ') as [string, string, string, string];
+      return {
+        id, port: Number(addr.split('@')[0].split(':')[1]), role: flags.includes('master') ? 'master' : 'replica',
+        ...(master !== '-' ? { masterId: master } : {}), failed: flags.includes('fail'),
+      };
+    });
+  }
+  throw new Error(`no Redis Cluster node answers among ${nodes}`);
+}
+
+/** `PUBSUB SHARDCHANNELS pattern` on one node. */
+export function shardChannels(port: number, pattern = '*'): string[] {
+  const text = execFileSync('redis-cli', ['-p', String(port), 'pubsub', 'shardchannels', pattern], { encoding: 'utf8' });
+  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+export interface Node { name: string; process: ServerProcess; port: number; url: string }
+type Role = 'api' | 'gateway' | 'worker';
+
+/**
+ * Separate api, gateway (and worker) processes on real Postgres (a fresh database) and a Redis
+ * of the test's own — or, with `redisClusterNodes`, a Redis Cluster the caller owns: the
+ * production topology, on loopback. Ports are fixed per node so a restarted node comes back
+ * where its clients look for it.
  */
 export class TestCluster {
   readonly adminKey = randomKey();
-  api!: Node;
+  readonly apis: Node[] = [];
   readonly gateways: Node[] = [];
-  private constructor(readonly database: TestDatabase, readonly redis: TestRedis, readonly env: Record<string, string>) {}
+  readonly workers: Node[] = [];
+  private constructor(readonly database: TestDatabase, private readonly ownRedis: TestRedis | undefined, readonly env: Record<string, string>) {}
 
-  static async start(options: { gateways: number; env?: Record<string, string> }): Promise<TestCluster> {
+  /** The test's own single Redis (not with `redisClusterNodes`). */
+  get redis(): TestRedis {
+    if (!this.ownRedis) throw new Error('this TestCluster runs on a Redis Cluster the caller owns');
+    return this.ownRedis;
+  }
+
+  static async start(options: { gateways: number; apis?: number; workers?: number; redisClusterNodes?: string; env?: Record<string, string> }): Promise<TestCluster> {
     const database = await freshDatabase('postgres');
-    const redis = await TestRedis.start();
+    const redis = options.redisClusterNodes ? undefined : await TestRedis.start();
     const cluster = new TestCluster(database, redis, {
-      DATABASE_URL: database.url!, REDIS_URL: redis.url, SESAME_JWT_SECRET: randomKey(), SESAME_BOOTSTRAP_API_KEY: '', SESAME_RATE_LIMIT_PER_MINUTE: '1000000',
+      DATABASE_URL: database.url!, ...(redis ? { REDIS_URL: redis.url } : { REDIS_CLUSTER_NODES: options.redisClusterNodes! }),
+      SESAME_JWT_SECRET: randomKey(), SESAME_BOOTSTRAP_API_KEY: '', SESAME_RATE_LIMIT_PER_MINUTE: '1000000',
       SESAME_HEAD_POLL_INTERVAL_MS: '250', SESAME_PRESENCE_TTL_MS: '2000', LOG_LEVEL: 'warn', ...options.env,
     });
     cluster.env.SESAME_BOOTSTRAP_API_KEY = cluster.adminKey;
-    // The api first: it runs migrations and creates the admin before the gateways start.
-    cluster.api = await cluster.launch('api', 'api', await freePort());
-    const gateways = await Promise.all(Array.from({ length: options.gateways }, async (_, i) => cluster.launch(`gateway-${i}`, 'gateway', await freePort())));
-    cluster.gateways.push(...gateways);
+    // One api first: it runs migrations and creates the admin before the others start.
+    cluster.apis.push(await cluster.launch('api', 'api', await freePort()));
+    const rest = await Promise.all([
+      ...Array.from({ length: (options.apis ?? 1) - 1 }, async (_, i) => cluster.launch(`api-${i + 1}`, 'api', await freePort())),
+      ...Array.from({ length: options.gateways }, async (_, i) => cluster.launch(`gateway-${i}`, 'gateway', await freePort())),
+      ...Array.from({ length: options.workers ?? 0 }, async (_, i) => cluster.launch(`worker-${i}`, 'worker', 0)),
+    ]);
+    for (const node of rest) (node.name.startsWith('api') ? cluster.apis : node.name.startsWith('gateway') ? cluster.gateways : cluster.workers).push(node);
     return cluster;
   }
 
+  get api() { return this.apis[0]; }
   get apiUrl() { return this.api.url; }
+  get apiUrls() { return this.apis.map((a) => a.url); }
   get wsUrls() { return this.gateways.map((g) => g.url); }
 
-  private async launch(name: string, role: 'api' | 'gateway', port: number): Promise<Node> {
-    const env = { ...this.env, ...(role === 'api' ? { PORT: String(port) } : { GATEWAY_PORT: String(port) }) };
+  private async launch(name: string, role: Role, port: number): Promise<Node> {
+    const env = { ...this.env, ...(role === 'api' ? { PORT: String(port) } : role === 'gateway' ? { GATEWAY_PORT: String(port) } : {}) };
     const process = spawnServer(role, env);
     if (role === 'api') await process.waitForOutput(/API:\s+http/);
-    else await process.waitForOutput(/Gateway:\s+ws/);
-    return { name, process, port, url: role === 'api' ? `http://127.0.0.1:${port}` : `ws://127.0.0.1:${port}` };
+    else if (role === 'gateway') await process.waitForOutput(/Gateway:\s+ws/);
+    else await process.waitForOutput(/Sesame is running/);
+    return { name, process, port, url: role === 'api' ? `http://127.0.0.1:${port}` : role === 'gateway' ? `ws://127.0.0.1:${port}` : '' };
   }
 
   /** `kill -9` a node: no goodbye to its clients, no cleanup in Redis. */
@@ -112,14 +184,14 @@ export class TestCluster {
   /** Starts a killed or stopped node again on its port. */
   async restart(node: Node) {
     if (node.process.child.exitCode === null) await node.process.stop('SIGTERM');
-    const role = node.name === 'api' ? 'api' : 'gateway';
+    const role: Role = node.name.startsWith('api') ? 'api' : node.name.startsWith('gateway') ? 'gateway' : 'worker';
     const fresh = await this.launch(node.name, role, node.port);
     node.process = fresh.process;
   }
 
   async stop() {
-    await Promise.all([this.api, ...this.gateways].filter(Boolean).map((n) => n.process.stop('SIGKILL')));
-    await this.redis.stop();
+    await Promise.all([...this.apis, ...this.gateways, ...this.workers].map((n) => n.process.stop('SIGKILL')));
+    await this.ownRedis?.stop();
     await this.database.drop();
   }
 }

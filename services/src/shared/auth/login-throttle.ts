@@ -1,8 +1,7 @@
-import { Redis } from 'ioredis';
-import { watchRedis } from '../connection-watch.js';
 import type { ServiceContext } from '../context.js';
 import { SesameError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createRedisClient, redisTarget, type RedisClient } from '../redis-client.js';
 import { sha256 } from './secrets.js';
 
 /**
@@ -12,7 +11,7 @@ import { sha256 } from './secrets.js';
  * Emails that match no account are counted the same way, so the throttle reveals nothing about
  * which exist. A successful login clears the account's count.
  *
- * With REDIS_URL the counters live in Redis (every api replica sees the same count), keyed by a
+ * With REDIS_URL (or REDIS_CLUSTER_NODES: one key per account, so any slot) the counters live in Redis (every api replica sees the same count), keyed by a
  * hash of the email, never the email itself; otherwise in this process's memory.
  */
 export interface LoginThrottle {
@@ -80,7 +79,7 @@ class MemoryLoginThrottle implements LoginThrottle {
  * holds), as the request rate limits do: an outage must not lock every human out.
  */
 class RedisLoginThrottle implements LoginThrottle {
-  constructor(private readonly redis: Redis, private readonly limits: LoginThrottleLimits, private readonly logger: Logger) {}
+  constructor(private readonly redis: RedisClient, private readonly limits: LoginThrottleLimits, private readonly logger: Logger) {}
 
   async assertAllowed(email: string) {
     const key = accountKey(email);
@@ -118,11 +117,10 @@ class RedisLoginThrottle implements LoginThrottle {
 /** The throttle the api uses: in Redis when REDIS_URL is set, in memory otherwise. */
 export function createLoginThrottle(ctx: ServiceContext): LoginThrottle {
   const limits = { maxFailures: ctx.config.SESAME_LOGIN_MAX_FAILURES, windowMs: ctx.config.SESAME_LOGIN_FAILURE_WINDOW_SECONDS * 1000 };
-  const url = ctx.config.REDIS_URL;
-  if (!url) return new MemoryLoginThrottle(limits);
+  const target = redisTarget(ctx.config);
+  if (!target) return new MemoryLoginThrottle(limits);
   // The offline queue keeps the failures of the first requests (before the connection is
   // ready) counted; with Redis down, a command fails after one reconnect attempt and is skipped.
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  watchRedis(redis, ctx.logger, 'login-throttle', url);
+  const redis = createRedisClient(target, ctx.logger, 'login-throttle', { maxRetriesPerRequest: 1 });
   return new RedisLoginThrottle(redis, limits, ctx.logger);
 }

@@ -1,12 +1,17 @@
 import type { Logger } from '../logger.js';
+import type { RedisTarget } from '../redis-client.js';
 import type { Bus } from './bus.js';
+import { ClusterBus } from './cluster-bus.js';
 import { MemoryBus } from './memory-bus.js';
 import { RedisBus } from './redis-bus.js';
 
 export * from './bus.js';
+export { ClusterBus } from './cluster-bus.js';
 export { MemoryBus } from './memory-bus.js';
 export { RedisBus } from './redis-bus.js';
 
-export function createBus(redisUrl: string | undefined, logger: Logger): Bus {
-  return redisUrl ? new RedisBus(redisUrl, logger) : new MemoryBus();
+/** In-process without Redis; classic pub/sub on one Redis; sharded pub/sub on a Redis Cluster. */
+export function createBus(target: RedisTarget | undefined, logger: Logger): Bus {
+  if (!target) return new MemoryBus();
+  return target.mode === 'cluster' ? new ClusterBus(target, logger) : new RedisBus(target.url, logger);
 }

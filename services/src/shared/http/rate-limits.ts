@@ -1,9 +1,8 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
-import { watchRedis } from '../connection-watch.js';
 import type { ServiceContext } from '../context.js';
 import { SesameError } from '../errors.js';
+import { createRedisClient, redisTarget } from '../redis-client.js';
 
 /** Reads get their own, larger budget: an agent looking things up per message must still send. */
 export type RateBudget = 'read' | 'write';
@@ -19,14 +18,16 @@ function rateBudgetOf(method: string): RateBudget {
  * two counters). Callers are counted per API key, else per principal (tokens), else per address.
  * Auth endpoints have a stricter per-address limit (`authRateLimit`).
  *
- * With REDIS_URL the counters live in Redis, so every api replica shares one budget per caller.
+ * With REDIS_URL (or REDIS_CLUSTER_NODES) the counters live in Redis, so every api replica
+ * shares one budget per caller. Each counter is one key, so on a cluster each lands on its
+ * slot's master.
  */
 export async function installRateLimits(app: FastifyInstance, ctx: ServiceContext) {
-  const { REDIS_URL, SESAME_RATE_LIMIT_PER_MINUTE, SESAME_READ_RATE_LIMIT_PER_MINUTE } = ctx.config;
-  const redis = REDIS_URL ? new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }) : undefined;
-  if (redis && REDIS_URL) {
-    // Counting is skipped while Redis is down (skipOnError); the watch says so once per outage.
-    watchRedis(redis, ctx.logger, 'rate-limits', REDIS_URL);
+  const { SESAME_RATE_LIMIT_PER_MINUTE, SESAME_READ_RATE_LIMIT_PER_MINUTE } = ctx.config;
+  const target = redisTarget(ctx.config);
+  // Counting is skipped while Redis is down (skipOnError); the watch says so once per outage.
+  const redis = target ? createRedisClient(target, ctx.logger, 'rate-limits', { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }) : undefined;
+  if (redis) {
     app.addHook('onClose', async () => { redis.disconnect(); });
     // Without the offline queue a command sent before the connection is up fails, and is not
     // counted: connect first, so a fresh replica counts its first requests too. A Redis that

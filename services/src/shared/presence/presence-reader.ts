@@ -1,7 +1,6 @@
 import type { PresenceStatus } from '@sesamespace/sdk/protocol';
-import { Redis } from 'ioredis';
-import { watchRedis } from '../connection-watch.js';
 import type { Logger } from '../logger.js';
+import { createRedisClient, type RedisClient, type RedisTarget } from '../redis-client.js';
 import { readStatuses } from './redis-keys.js';
 
 /** Reads principals' current status (the REST snapshot next to the live `presence` frames). */
@@ -11,11 +10,10 @@ export interface PresenceReader {
 
 /** For an api process without a gateway: reads the statuses the gateways keep in Redis. */
 export class RedisPresenceReader implements PresenceReader {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
-  constructor(url: string, logger: Logger) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
-    watchRedis(this.redis, logger, 'presence-reader', url);
+  constructor(target: RedisTarget, logger: Logger) {
+    this.redis = createRedisClient(target, logger, 'presence-reader', { maxRetriesPerRequest: 1, lazyConnect: true });
   }
 
   statuses(ids: string[]) {

@@ -1,7 +1,7 @@
 import { EventType, ReservedEventType } from '@sesamespace/sdk/protocol';
 
 /** Every durable event type, emitted now or reserved for features being added. */
-const KNOWN_TYPES: readonly string[] = [...Object.values(EventType), ...Object.values(ReservedEventType)];
+const KNOWN_TYPES: readonly string[] = [...Object.values(EventType), ...Object.values<string>(ReservedEventType)];
 
 /**
  * Subscription names that are not event type names: the README's `message.edited` is the

@@ -1,0 +1,128 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { createRedisClient, type RedisTarget } from '../redis-client.js';
+import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
+
+const PREFIX = 'sesame:';
+const RECONNECT_COALESCE_MS = 250;
+
+/**
+ * Topics every gateway node must hear whatever streams its clients follow (today revocations):
+ * few messages, so classic pub/sub, which a Redis Cluster broadcasts to every node, is fine.
+ * Everything else — stream topics (a channel id, `inbox:<principal>`) and per-workspace presence
+ * — is sharded.
+ */
+function isControlTopic(topic: string): boolean {
+  return topic.startsWith('control:');
+}
+
+/**
+ * The bus on a Redis Cluster (`REDIS_CLUSTER_NODES`). Stream topics use sharded pub/sub
+ * (Redis ≥ 7): `SPUBLISH` goes to the master owning the topic's slot and only that shard's
+ * subscribers hear it, so fan-out capacity grows with the shards, where classic `PUBLISH` on a
+ * cluster is broadcast to every node. ioredis's `shardedSubscribers` keeps one subscriber
+ * connection per master that owns a subscribed topic, and after a topology change (a failover, a
+ * resharding) re-issues the `SSUBSCRIBE`s on the new owners.
+ *
+ * At-most-once like `RedisBus`: what is published while a shard fails over is lost, and
+ * listeners hear `onReconnect` once the subscriptions are back (ioredis's `subscribersReady`)
+ * and re-check stream heads against Postgres, which fills the gap.
+ */
+export class ClusterBus implements Bus {
+  private readonly registry = new TopicRegistry();
+  private readonly client: Cluster;
+  private readonly reconnectListeners = new Set<() => void>();
+  private pending: Promise<unknown>[] = [];
+  private readyOnce = false;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(target: Extract<RedisTarget, { mode: 'cluster' }>, logger: Logger) {
+    // One cluster client: commands (SPUBLISH, PUBLISH) on the node connections, classic
+    // SUBSCRIBE on one node connection of its own, SSUBSCRIBE on one connection per master.
+    this.client = createRedisClient(target, logger, 'bus', { maxRetriesPerRequest: null }, { shardedSubscribers: true }) as Cluster;
+    // A failover re-subscribes in bursts (ioredis retries the new owner until it is promoted):
+    // one notice per burst, so listeners re-check heads and credentials once, not per retry.
+    const reconnected = () => {
+      if (this.closed || this.reconnectTimer) return;
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = undefined;
+        if (this.closed) return;
+        for (const listener of [...this.reconnectListeners]) listener();
+      }, RECONNECT_COALESCE_MS);
+      this.reconnectTimer.unref();
+    };
+    this.client.on('ready', () => {
+      if (this.readyOnce) reconnected();
+      this.readyOnce = true;
+    });
+    // After each re-subscription on a changed topology (the first one included, harmlessly:
+    // a head check finds nothing new).
+    this.client.on('subscribersReady', () => { if (this.readyOnce) reconnected(); });
+    const deliver = (channel: Buffer, payload: Buffer) => {
+      const topic = channel.toString().slice(PREFIX.length);
+      let message: BusMessage;
+      try { message = JSON.parse(payload.toString()) as BusMessage; } catch { return; }
+      this.registry.dispatch(topic, message);
+    };
+    this.client.on('smessageBuffer', deliver);
+    this.client.on('messageBuffer', deliver);
+  }
+
+  async publish(topic: string, message: BusMessage): Promise<void> {
+    const body = JSON.stringify(message);
+    if (isControlTopic(topic)) await this.classicPublisher().publish(PREFIX + topic, body);
+    else await this.client.spublish(PREFIX + topic, body);
+  }
+
+  /**
+   * A cluster sends a key-less PUBLISH to a random node, and messages entering the cluster bus
+   * at different nodes can overtake each other. Every publisher picks the same master (the
+   * lowest address) instead, so control messages keep their order while the topology holds.
+   */
+  private classicPublisher(): { publish(channel: string, message: string): Promise<number> } {
+    const key = (node: Redis) => `${node.options.host ?? ''}:${String(node.options.port ?? 0)}`;
+    const masters = this.client.nodes('master').sort((a, b) => key(a).localeCompare(key(b)));
+    return masters[0] ?? this.client;
+  }
+
+  subscribe(topic: string, handler: BusHandler): () => void {
+    // ioredis remembers the channel (and re-subscribes it on every new topology) from here on;
+    // sent before the cluster is ready, the command waits in the offline queue.
+    if (this.registry.add(topic, handler)) this.track(isControlTopic(topic) ? this.client.subscribe(PREFIX + topic) : this.client.ssubscribe(PREFIX + topic));
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      if (this.registry.remove(topic, handler)) this.track(isControlTopic(topic) ? this.client.unsubscribe(PREFIX + topic) : this.client.sunsubscribe(PREFIX + topic));
+    };
+  }
+
+  private track(promise: Promise<unknown>) {
+    const tracked = promise.catch(() => {});
+    this.pending.push(tracked);
+    void tracked.finally(() => { this.pending = this.pending.filter((p) => p !== tracked); });
+  }
+
+  async ready(): Promise<void> {
+    if (this.client.status !== 'ready' && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => { this.client.off('ready', done); this.client.off('end', done); resolve(); };
+        this.client.on('ready', done);
+        this.client.on('end', done);
+      });
+    }
+    await Promise.all(this.pending);
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.client.disconnect();
+  }
+}
