@@ -23,7 +23,7 @@ describe('docs/sdk.md', () => {
   });
 
   it('lists reserved event names as reserved, never as events that work', () => {
-    const reserved = Object.values(ReservedEventType);
+    const reserved = Object.values<string>(ReservedEventType);
     expect(reserved.filter((name) => eventsTable.includes(`\`${name}\``))).toEqual([]);
     expect(reserved.filter((name) => !reservedSection.includes(`\`${name}\``))).toEqual([]);
   });

@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+// `schema.hide` (keeps /metrics out of the OpenAPI document) is @fastify/swagger's addition to FastifySchema.
+import type {} from '@fastify/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
