@@ -20,7 +20,9 @@ describe('sdk/README.md', () => {
   it('marks as coming only what does not exist yet', () => {
     const coming = prose.split(/\n\s*\n/).filter((paragraph) => paragraph.startsWith('Coming:'))
       .flatMap((paragraph) => [...paragraph.matchAll(/`(\w+)`/g)].map((match) => match[1]));
-    expect(coming.length).toBeGreaterThan(20);
+    // Every area of the README has shipped, so nothing is marked coming today; a paragraph that
+    // marks a method the client has would be stale.
     expect(coming.filter((name) => clientMethods.has(name))).toEqual([]);
+    expect(prose).not.toMatch(/not (built|shipped) yet/i);
   });
 });

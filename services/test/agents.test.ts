@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.js';
+import { generateMasterKey } from '@sesamespace/vault';
 import { startTestApi, type TestApi } from './support/api.js';
 import { targets } from './support/targets.js';
 
@@ -14,7 +15,9 @@ describe.each(targets())('capabilities, discovery, manifest and agent cards on %
   let foreignAgent: Agent;
 
   beforeAll(async () => {
-    api = await startTestApi(target, { SESAME_ALLOW_SIGNUP: 'true', SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000' });
+    api = await startTestApi(target, {
+      SESAME_ALLOW_SIGNUP: 'true', SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000', SESAME_VAULT_KEY: generateMasterKey(),
+    });
     reviewer = await api.createAgent('reviewer', { displayName: 'Rita Reviewer' });
     writer = await api.createAgent('writer');
     boss = await api.createAgent('boss');
@@ -103,5 +106,33 @@ describe.each(targets())('capabilities, discovery, manifest and agent cards on %
     expect(manifest.pendingWork.tasks.map((t: { id: string }) => t.id)).not.toContain(unassigned);
     expect(manifest.pendingWork).toMatchObject({ leaseRequests: [], overdueOccurrences: [] });
     expect((await api.call(writer.apiKey, 'GET', '/manifest')).json().data.pendingWork.tasks).toEqual([]);
+  });
+
+  it('lists lease requests I may decide and my overdue schedule runs as pending work', async () => {
+    const vault = (await api.call(api.adminKey, 'POST', '/vaults', { name: 'pending-work' })).json().data;
+    const item = (await api.call(api.adminKey, 'POST', `/vaults/${vault.id}/items`, { title: 'Key', type: 'api_key', fields: { token: 'tok-pending-work' } })).json().data;
+    await api.call(api.adminKey, 'POST', `/vaults/${vault.id}/members`, { principalId: boss.id, role: 'owner' });
+    await api.call(api.adminKey, 'POST', `/vaults/${vault.id}/members`, { principalId: writer.id, role: 'requester' });
+    await api.call(api.adminKey, 'POST', `/vaults/${vault.id}/members`, { principalId: reviewer.id, role: 'viewer' });
+    const lease = await api.call(writer.apiKey, 'POST', '/vaults/leases', { itemId: item.id, reason: 'deploy' });
+    expect(lease.statusCode, lease.body).toBe(201);
+    const pending = { id: lease.json().data.id, itemId: item.id, requesterId: writer.id, requestedAt: expect.any(String) };
+    const work = async (key: string) => (await api.call(key, 'GET', '/manifest')).json().data.pendingWork;
+    expect((await work(boss.apiKey)).leaseRequests).toEqual([pending]); // owner of the vault
+    expect((await work(api.adminKey)).leaseRequests).toEqual([pending]); // workspace admin
+    expect((await work(writer.apiKey)).leaseRequests).toEqual([]); // never your own request
+    expect((await work(reviewer.apiKey)).leaseRequests).toEqual([]); // a viewer decides nothing
+    expect((await work(foreignAgent.apiKey)).leaseRequests).toEqual([]);
+    await api.call(boss.apiKey, 'POST', `/vaults/leases/${pending.id}/deny`, { reason: 'not today' });
+    expect((await work(boss.apiKey)).leaseRequests).toEqual([]);
+
+    const created = await api.call(reviewer.apiKey, 'POST', '/schedule/events', { title: 'nightly report', cronExpression: '0 2 * * *', timezone: 'UTC' });
+    expect(created.statusCode, created.body).toBe(201);
+    const eventId = (created.json().data.event ?? created.json().data).id as string;
+    expect((await work(reviewer.apiKey)).overdueOccurrences).toEqual([]);
+    const due = new Date(Date.now() - 60_000);
+    await api.ctx.db.updateTable('schedule_events').set({ next_occurrence_at: due }).where('id', '=', eventId).execute();
+    expect((await work(reviewer.apiKey)).overdueOccurrences).toEqual([{ eventId, title: 'nightly report', scheduledAt: due.toISOString() }]);
+    expect((await work(writer.apiKey)).overdueOccurrences).toEqual([]);
   });
 });

@@ -38,9 +38,8 @@ export async function manifestRoutes(app: TypedApp, ctx: ServiceContext) {
       ctx.db.selectFrom('channels').innerJoin('channel_members', 'channel_members.channel_id', 'channels.id').selectAll('channels')
         .where('channel_members.principal_id', '=', me.id).orderBy('channels.created_at').execute(),
     ]);
-    // Collaboration channels carry their `context` in `channels`. Lease requests and overdue
-    // occurrences come from hooks in `pending-work.ts` that stay empty until the vault and
-    // schedules land.
+    // Collaboration channels carry their `context` in `channels`; `pendingWork` gathers tasks,
+    // lease requests and overdue schedule runs (`agents/pending-work.ts`).
     const [capabilities, pendingWork] = await Promise.all([capabilitiesOf(ctx.db, [me.id]), pendingWorkOf(ctx.db, me)]);
     return { data: { agent: principalToWire(me), workspace, channels: await channelsToWire(ctx, channels), capabilities: capabilities.get(me.id) ?? [], pendingWork } };
   });

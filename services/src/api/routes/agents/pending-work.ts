@@ -16,16 +16,31 @@ const assignedTasks: PendingSource<'tasks'> = async (db, me) => {
 };
 
 /**
- * Hook for the vault feature: lease requests awaiting my approval. Empty until the vault's leases
- * land; that change replaces this body with its query.
+ * Pending lease requests I may decide: in vaults I own, or any vault of the workspace when I am
+ * an admin; never my own requests (a requester does not decide its lease). Oldest first.
  */
-const leaseRequestsAwaiting: PendingSource<'leaseRequests'> = () => Promise.resolve([]);
+const leaseRequestsAwaiting: PendingSource<'leaseRequests'> = async (db, me) => {
+  let query = db.selectFrom('vault_leases').select(['id', 'item_id', 'requester_id', 'requested_at'])
+    .where('workspace_id', '=', me.workspace_id).where('status', '=', 'pending')
+    .where('pending_expires_at', '>', new Date()).where('requester_id', '<>', me.id);
+  if (!me.is_admin) {
+    query = query.where('vault_id', 'in', db.selectFrom('vault_members').select('vault_id')
+      .where('principal_id', '=', me.id).where('role', '=', 'owner'));
+  }
+  const rows = await query.orderBy('requested_at').limit(200).execute();
+  return rows.map((r) => ({ id: r.id, itemId: r.item_id, requesterId: r.requester_id, requestedAt: r.requested_at.toISOString() }));
+};
 
 /**
- * Hook for the schedules feature: occurrences of my schedule events that are overdue. Empty until
- * schedules land; that change replaces this body with its query.
+ * My active schedule events whose next run is due and not recorded yet (the worker flags them
+ * `missed` once the grace period passes and moves them on), oldest first.
  */
-const overdueOccurrences: PendingSource<'overdueOccurrences'> = () => Promise.resolve([]);
+const overdueOccurrences: PendingSource<'overdueOccurrences'> = async (db, me) => {
+  const rows = await db.selectFrom('schedule_events').select(['id', 'title', 'next_occurrence_at'])
+    .where('agent_id', '=', me.id).where('status', '=', 'active')
+    .where('next_occurrence_at', '<=', new Date()).orderBy('next_occurrence_at').limit(200).execute();
+  return rows.flatMap((r) => (r.next_occurrence_at ? [{ eventId: r.id, title: r.title, scheduledAt: r.next_occurrence_at.toISOString() }] : []));
+};
 
 export async function pendingWorkOf(db: Db, me: Principal): Promise<PendingWork> {
   const [tasks, leaseRequests, overdue] = await Promise.all([assignedTasks(db, me), leaseRequestsAwaiting(db, me), overdueOccurrences(db, me)]);
