@@ -56,7 +56,7 @@ function Shell(props: { session: Session; onSignOut: () => void }): JSX.Element 
         <nav aria-label="Console">
           <ul>
             {pages.filter((p) => p.nav).map((p) => (
-              <li key={p.path}><Link href={p.path} current={path === p.path || path.startsWith(`${p.path}/`)}>{p.nav}</Link></li>
+              <li key={p.path}><Link href={p.path} current={path === p.path || path.startsWith(`${p.path}/`)}>{p.nav}{p.badge ? <> <p.badge session={props.session} /></> : null}</Link></li>
             ))}
           </ul>
         </nav>

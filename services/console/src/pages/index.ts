@@ -1,10 +1,12 @@
 import { adminPage } from './admin.js';
 import { agentsPage } from './agents.js';
+import { approvalsPage } from './approvals.js';
 import { channelPage, channelsPage } from './channels.js';
 import type { ConsolePage } from './page.js';
+import { vaultPage, vaultsPage } from './vault.js';
 
 /**
  * Every page of the console, in navigation order. To add one (vault, tasks, calendar…): write
  * `pages/<name>.tsx` exporting a `ConsolePage`, and list it here.
  */
-export const PAGES: ConsolePage[] = [channelsPage, channelPage, agentsPage, adminPage];
+export const PAGES: ConsolePage[] = [channelsPage, channelPage, agentsPage, approvalsPage, vaultsPage, vaultPage, adminPage];

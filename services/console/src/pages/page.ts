@@ -19,5 +19,7 @@ export interface ConsolePage {
   nav?: string;
   /** Only for workspace admins: hidden from the navigation of everyone else. */
   adminOnly?: boolean;
+  /** Rendered beside the page's navigation link for as long as the console is open (e.g. a pending count). */
+  badge?: FunctionComponent<{ session: Session }>;
   component: FunctionComponent<PageProps>;
 }
