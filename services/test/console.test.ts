@@ -160,6 +160,69 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await page.emulateMedia({ colorScheme: 'light' });
   }, 90_000);
 
+  it('shows pending lease requests live with a nav badge; the human approves one (the agent then uses the secret) and denies a broker first use with a reason', async () => {
+    const admin = new SesameClient({ ...urls, apiKey: bootstrapKey });
+    const secret = 'sk_live_console_test_4242';
+    const { vault } = await admin.createVault({ name: 'Production', description: 'Payment credentials.' });
+    const { item } = await admin.createVaultItem(vault.id, { title: 'Stripe', type: 'api_key', fields: { api_key: secret }, hostname: 'api.stripe.com' });
+    await admin.createVaultItem(vault.id, { title: 'GitHub 2FA', type: 'totp', fields: { totp: 'JBSWY3DPEHPK3PXP' } });
+    const carol = await agent('carol', 'Carol');
+    await admin.addVaultMember(vault.id, carol.principal.id, 'requester');
+
+    const nav = page.getByRole('navigation', { name: 'Console' });
+    await nav.getByRole('link', { name: /^Approvals/ }).click();
+    await page.getByRole('heading', { name: 'Approvals' }).waitFor();
+    await page.getByText('No pending requests.').waitFor();
+
+    // Both requests arrive while the page is open (vault.lease_request on the human's inbox stream).
+    const { lease } = await carol.client.requestLease({ itemId: item.id, reason: 'Refund order 1042', ttlSeconds: 900 });
+    const { lease: brokerLease } = await carol.client.requestLease({ itemId: item.id, reason: 'First use through the broker', hostname: 'api.stripe.com' });
+    const requests = page.getByRole('list', { name: 'Pending requests' });
+    const refund = requests.locator('li').filter({ hasText: 'Refund order 1042' });
+    const firstUse = requests.locator('li').filter({ hasText: 'First use through the broker' });
+    await refund.waitFor();
+    await firstUse.getByText('broker first use').waitFor();
+    await expect(nav.locator('.nav-badge').textContent()).resolves.toBe('2');
+    // Not usable before a human decides.
+    await expect(carol.client.useSecret(lease.id)).rejects.toMatchObject({ status: 409 });
+    await page.screenshot({ path: join(SCREENSHOTS, 'approvals.png') });
+
+    await refund.getByLabel('Duration').selectOption({ label: '5 min' });
+    await refund.getByRole('button', { name: 'Approve' }).click();
+    await refund.waitFor({ state: 'detached' });
+    await expect(carol.client.useSecret(lease.id)).resolves.toEqual({ fields: { api_key: secret } });
+    const approved = (await carol.client.listLeases()).leases.find((l) => l.id === lease.id);
+    expect(approved).toMatchObject({ ttlSeconds: 300, decidedBy: ada.id });
+
+    await firstUse.getByLabel('Reason').fill('Not during the freeze');
+    await firstUse.getByRole('button', { name: 'Deny' }).click();
+    await page.getByText('No pending requests.').waitFor();
+    await expect(nav.locator('.nav-badge').count()).resolves.toBe(0);
+    const denied = (await carol.client.listLeases()).leases.find((l) => l.id === brokerLease.id);
+    expect(denied).toMatchObject({ status: 'denied', decisionNote: 'Not during the freeze' });
+    await expect(carol.client.useSecret(brokerLease.id)).rejects.toMatchObject({ status: 409 });
+
+    // The vault: items masked (never the value) until a confirmed reveal; a TOTP code with its countdown.
+    await nav.getByRole('link', { name: 'Vault' }).click();
+    await page.getByRole('link', { name: 'Production' }).click();
+    await page.getByRole('heading', { name: 'Production' }).waitFor();
+    const stripe = page.locator('.vault-item').filter({ hasText: 'Stripe' });
+    await stripe.getByText('••••4242').waitFor();
+    await expect(page.content()).resolves.not.toContain(secret);
+    const github = page.locator('.vault-item').filter({ hasText: 'GitHub 2FA' });
+    await github.getByRole('button', { name: 'Show TOTP code' }).click();
+    await expect(github.getByLabel('TOTP code').textContent()).resolves.toMatch(/^\d{6}$/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'vault.png') });
+    await stripe.getByRole('button', { name: 'Reveal…' }).click();
+    await stripe.getByRole('button', { name: 'Cancel' }).click();
+    await expect(page.content()).resolves.not.toContain(secret);
+    await stripe.getByRole('button', { name: 'Reveal…' }).click();
+    await stripe.getByRole('button', { name: 'Reveal values' }).click();
+    await stripe.getByText(secret).waitFor();
+    await stripe.getByRole('button', { name: 'Hide' }).click();
+    await expect(page.content()).resolves.not.toContain(secret);
+  }, 90_000);
+
   it('lists the agents with their presence, and gives admins principals, keys and a verified audit log', async () => {
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Agents' }).click();
     await page.getByRole('heading', { name: 'Agents' }).waitFor();
