@@ -221,6 +221,27 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await stripe.getByText(secret).waitFor();
     await stripe.getByRole('button', { name: 'Hide' }).click();
     await expect(page.content()).resolves.not.toContain(secret);
+
+    // A viewer sees the same masked items; a reveal is refused by the server, and the page says so.
+    const viewer = { email: 'grace@example.com', password: 'another long passphrase', handle: 'grace', displayName: 'Grace Hopper' };
+    const grace = (await admin.createHuman(viewer)).human;
+    await admin.addVaultMember(vault.id, grace.id, 'viewer');
+    const context = await page.context().browser()?.newContext({ viewport: { width: 1200, height: 800 } });
+    if (!context) throw new Error('no browser');
+    const other = await context.newPage();
+    await other.goto(`${urls.apiUrl}/`);
+    await other.getByLabel('Email').fill(viewer.email);
+    await other.getByLabel('Password').fill(viewer.password);
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Vault' }).click();
+    await other.getByRole('link', { name: 'Production' }).click();
+    const masked = other.locator('.vault-item').filter({ hasText: 'Stripe' });
+    await masked.getByText('••••4242').waitFor();
+    await masked.getByRole('button', { name: 'Reveal…' }).click();
+    await masked.getByRole('button', { name: 'Reveal values' }).click();
+    await expect(masked.getByRole('alert').textContent()).resolves.toMatch(/^Forbidden: /);
+    await expect(other.content()).resolves.not.toContain(secret);
+    await context.close();
   }, 90_000);
 
   it('lists the agents with their presence, and gives admins principals, keys and a verified audit log', async () => {
