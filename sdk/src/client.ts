@@ -420,6 +420,10 @@ export class SesameClient extends GuardedEmitter {
     return { vault: await this.http.data('POST', '/vaults', { body: input }) };
   }
   /** Adds a member or changes its role (vault owner or admin). */
+  /** The vault's members and their roles (any member of the vault). */
+  async listVaultMembers(vaultId: string): Promise<{ members: VaultMember[] }> {
+    return { members: await this.http.data('GET', `/vaults/${enc(vaultId)}/members`) };
+  }
   async addVaultMember(vaultId: string, principalId: string, role: VaultRole): Promise<{ member: VaultMember }> {
     return { member: await this.http.data('POST', `/vaults/${enc(vaultId)}/members`, { body: { principalId, role }, idempotent: true }) };
   }

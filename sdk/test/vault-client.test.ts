@@ -19,6 +19,7 @@ describe('vault methods', () => {
     const client = new SesameClient({ apiUrl: server.url, apiKey: 'sk_a' });
     expect(await client.listVaults()).toEqual({ vaults: [{ id: 'x_1' }] });
     expect(await client.listVaultItems('vlt_1', { q: 'prod db', type: 'login' })).toEqual({ items: [{ id: 'x_1' }] });
+    expect(await client.listVaultMembers('vlt_1')).toEqual({ members: [{ id: 'x_1' }] });
     expect(await client.getVaultItem('itm_1')).toEqual({ item: { id: 'itm_1' }, fieldKeys: ['password'], fieldHints: { password: '••••' } });
     expect(await client.revealItem('itm_1', ['password'])).toEqual({ fields: { password: 'p' } });
     expect(await client.generateTotp('itm_1')).toEqual({ code: '123456', expiresIn: 12, period: 30 });
@@ -29,12 +30,12 @@ describe('vault methods', () => {
     expect(await client.useSecret('lse_1')).toEqual({ fields: { password: 'p' } });
     await client.revokeLease('lse_1');
     expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
-      'GET /api/v1/vaults', 'GET /api/v1/vaults/vlt_1/items?q=prod+db&type=login', 'GET /api/v1/vaults/items/itm_1',
+      'GET /api/v1/vaults', 'GET /api/v1/vaults/vlt_1/items?q=prod+db&type=login', 'GET /api/v1/vaults/vlt_1/members', 'GET /api/v1/vaults/items/itm_1',
       'POST /api/v1/vaults/items/itm_1/reveal', 'POST /api/v1/vaults/items/itm_1/totp', 'PUT /api/v1/vaults/vlt_1/masking-policy',
       'POST /api/v1/vaults/leases', 'POST /api/v1/vaults/leases/lse_1/approve', 'POST /api/v1/vaults/leases/lse_1/use', 'POST /api/v1/vaults/leases/lse_1/revoke',
     ]);
-    expect(server.requests[3].body).toEqual({ fields: ['password'] });
-    expect(server.requests[6].body).toEqual({ itemId: 'itm_1', reason: 'Need DB credentials' });
+    expect(server.requests[4].body).toEqual({ fields: ['password'] });
+    expect(server.requests[7].body).toEqual({ itemId: 'itm_1', reason: 'Need DB credentials' });
   });
 
   it('does not retry useSecret: a lease use is counted and audited', async () => {

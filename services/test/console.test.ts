@@ -209,6 +209,8 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     const stripe = page.locator('.vault-item').filter({ hasText: 'Stripe' });
     await stripe.getByText('••••4242').waitFor();
     await expect(page.content()).resolves.not.toContain(secret);
+    // Members already in the vault are listed (listVaultMembers), not only those changed here.
+    await page.locator('.members-list li').filter({ hasText: 'Carol' }).filter({ hasText: 'requester' }).waitFor();
     const github = page.locator('.vault-item').filter({ hasText: 'GitHub 2FA' });
     await github.getByRole('button', { name: 'Show TOTP code' }).click();
     await expect(github.getByLabel('TOTP code').textContent()).resolves.toMatch(/^\d{6}$/);

@@ -46,6 +46,18 @@ describe.each(targets())('vault service on %s', (target) => {
     return res.json().data as { id: string; status: string; expiresAt: string | null; ttlSeconds: number };
   };
 
+  it('lists a vault\'s members to its members and admins, and to no one else', async () => {
+    const members = (key: string) => api.call(key, 'GET', `/vaults/${vaultId}/members`);
+    const listed = (await members(agent.apiKey)).json().data.map((m: { principalId: string; role: string }) => [m.principalId, m.role]);
+    expect(listed).toEqual(expect.arrayContaining([[agent.id, 'requester'], [other.id, 'requester']]));
+    expect(listed).toHaveLength(3); // the admin who created it is its owner
+    expect(listed.filter(([, role]: string[]) => role === 'owner')).toHaveLength(1);
+    expect((await members(api.adminKey)).statusCode).toBe(200);
+    const outsider = await api.createAgent('outsider-members');
+    expect((await members(outsider.apiKey)).statusCode).toBe(404);
+    expect((await api.call(api.adminKey, 'GET', '/vaults/vlt_nope/members')).statusCode).toBe(404);
+  });
+
   it('lists, searches (never over values) and masks', async () => {
     expect((await api.call(agent.apiKey, 'GET', '/vaults')).json().data.map((v: { id: string }) => v.id)).toEqual([vaultId]);
     const search = async (q: string) => (await api.call(agent.apiKey, 'GET', `/vaults/${vaultId}/items?q=${encodeURIComponent(q)}`)).json().data.length;

@@ -1,4 +1,4 @@
-import type { Principal, TotpCode, Vault, VaultItem, VaultItemDetails, VaultRole } from '@sesamespace/sdk';
+import type { Principal, TotpCode, Vault, VaultItem, VaultItemDetails, VaultMember, VaultRole } from '@sesamespace/sdk';
 import { Fragment, type JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useLoad } from '../hooks.js';
@@ -72,28 +72,29 @@ function Item(props: { session: Session; vault: Vault; item: VaultItem }): JSX.E
 
 const ROLES: VaultRole[] = ['owner', 'editor', 'viewer', 'requester'];
 
-/**
- * Members: the API lists no vault's members yet, so this shows the members added or changed in this
- * page and lets an owner add, change or remove one.
- */
+/** The vault's members (`listVaultMembers`); an owner adds, changes or removes one. */
 function Members(props: { session: Session; vault: Vault }): JSX.Element {
   const { client } = props.session;
   const principals = useLoad(async () => (await client.listPrincipals({ limit: 100 })).principals, [client]);
-  const [members, setMembers] = useState<{ principal: Principal; role: VaultRole }[]>([]);
+  const [members, setMembers] = useState<VaultMember[]>([]);
   const [principalId, setPrincipalId] = useState('');
   const [role, setRole] = useState<VaultRole>('requester');
   const [error, setError] = useState<string>();
-  const byId = (id: string) => principals.data?.find((p) => p.id === id);
+  useEffect(() => {
+    let live = true;
+    client.listVaultMembers(props.vault.id).then(({ members: listed }) => { if (live) setMembers(listed); }, (e: unknown) => { if (live) setError(describeError(e)); });
+    return () => { live = false; };
+  }, [client, props.vault.id]);
+  const byId = (id: string): Principal | undefined => principals.data?.find((p) => p.id === id);
   const add = async () => {
     try {
       const { member } = await client.addVaultMember(props.vault.id, principalId, role);
-      const principal = byId(member.principalId);
-      if (principal) setMembers((old) => [...old.filter((m) => m.principal.id !== principal.id), { principal, role: member.role }]);
+      setMembers((old) => [...old.filter((m) => m.principalId !== member.principalId), member]);
       setError(undefined);
     } catch (e) { setError(describeError(e)); }
   };
   const remove = async (id: string) => {
-    try { await client.removeVaultMember(props.vault.id, id); setMembers((old) => old.filter((m) => m.principal.id !== id)); } catch (e) { setError(describeError(e)); }
+    try { await client.removeVaultMember(props.vault.id, id); setMembers((old) => old.filter((m) => m.principalId !== id)); } catch (e) { setError(describeError(e)); }
   };
   return (
     <section aria-labelledby="members-title">
@@ -116,10 +117,13 @@ function Members(props: { session: Session; vault: Vault }): JSX.Element {
       ) : <p class="muted">Only the vault's owners manage its members.</p>}
       {error ? <p class="error" role="alert">{error}</p> : null}
       <ul class="members-list">
-        {members.map((m) => (
-          <li key={m.principal.id}>{m.principal.displayName} <span class="muted">@{m.principal.handle}</span> <span class="badge">{m.role}</span>{' '}
-            <button type="button" class="small" onClick={() => { void remove(m.principal.id); }}>Remove</button></li>
-        ))}
+        {members.map((m) => {
+          const principal = byId(m.principalId);
+          return (
+            <li key={m.principalId}>{principal?.displayName ?? m.principalId} {principal ? <span class="muted">@{principal.handle}</span> : null} <span class="badge">{m.role}</span>{' '}
+              {props.vault.role === 'owner' ? <button type="button" class="small" onClick={() => { void remove(m.principalId); }}>Remove</button> : null}</li>
+          );
+        })}
       </ul>
     </section>
   );

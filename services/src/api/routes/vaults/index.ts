@@ -47,6 +47,14 @@ export async function vaultRoutes(app: TypedApp, ctx: ServiceContext) {
     return { data: vaultToWire(vault, 'owner') };
   });
 
+  app.get('/vaults/:vaultId/members', {
+    config: { scope: 'read' },
+    schema: { tags, summary: 'The vault\'s members and their roles (any member)', params: VaultIdParams, response: { 200: Data(Type.Array(VaultMemberSchema)), ...errorResponses } },
+  }, async (request) => {
+    const rows = await vaults.listVaultMembers(ctx.db, actor(request), request.params.vaultId);
+    return { data: rows.map(memberToWire) };
+  });
+
   app.post('/vaults/:vaultId/members', {
     config: { scope: 'write' },
     schema: { tags, summary: 'Add a member or change its role (vault owner or admin)', params: VaultIdParams, body: AddMemberBody, response: { 201: Data(VaultMemberSchema), ...errorResponses } },

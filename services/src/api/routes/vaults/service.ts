@@ -113,6 +113,12 @@ export async function createVault(ctx: ServiceContext, actor: VaultActor, input:
   });
 }
 
+/** Who belongs to a vault and with which role (any member may see it; admins see every vault's). */
+export async function listVaultMembers(db: Db, actor: VaultActor, vaultId: string) {
+  await authorizeVault(db, actor, vaultId, 'view');
+  return db.selectFrom('vault_members').selectAll().where('vault_id', '=', vaultId).orderBy('added_at').orderBy('principal_id').execute();
+}
+
 export async function addVaultMember(ctx: ServiceContext, actor: VaultActor, vaultId: string, principalId: string, role: VaultRole) {
   return ctx.db.transaction().execute(async (trx) => {
     await authorizeVault(trx, actor, vaultId, 'manage');
