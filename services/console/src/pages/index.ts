@@ -1,5 +1,6 @@
 import { adminPage } from './admin.js';
 import { agentsPage } from './agents.js';
+import { calendarPage } from './calendar.js';
 import { channelPage, channelsPage } from './channels.js';
 import type { ConsolePage } from './page.js';
 import { taskBoardPage, taskRunPage, tasksPage } from './tasks.js';
@@ -8,4 +9,4 @@ import { taskBoardPage, taskRunPage, tasksPage } from './tasks.js';
  * Every page of the console, in navigation order. To add one (vault, tasks, calendar…): write
  * `pages/<name>.tsx` exporting a `ConsolePage`, and list it here.
  */
-export const PAGES: ConsolePage[] = [channelsPage, channelPage, agentsPage, tasksPage, taskBoardPage, taskRunPage, adminPage];
+export const PAGES: ConsolePage[] = [channelsPage, channelPage, agentsPage, tasksPage, taskBoardPage, taskRunPage, calendarPage, adminPage];
