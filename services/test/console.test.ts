@@ -175,4 +175,73 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
 
     expect(browserErrors).toEqual([]);
   }, 60_000);
+
+  it('shows a task an agent creates on the channel board, moves it when the agent claims it, and streams its run', async () => {
+    const carol = await agent('carol', 'Carol');
+    await carol.client.connect();
+    const { channel } = await carol.client.createChannel({ kind: 'channel', name: 'ops', memberIds: [ada.id] });
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Tasks' }).click();
+    await page.getByRole('link', { name: '# ops' }).click();
+    await page.getByRole('heading', { name: 'Tasks in # ops' }).waitFor();
+    const column = (name: string) => page.getByRole('region', { name, exact: true });
+
+    // Created by the agent while the board is open: it appears in Open (task.created).
+    const { task } = await carol.client.createTask(channel.id, { title: 'Rotate the TLS certificates', priority: 'high' });
+    const card = page.locator(`[data-task="${task.id}"]`);
+    await column('Open').locator(`[data-task="${task.id}"]`).waitFor();
+    // Open's legal moves come from TASK_TRANSITIONS: claim (its own button), start, cancel; nothing final.
+    await card.getByRole('button', { name: 'Claim' }).waitFor();
+    await expect(card.getByRole('button', { name: '→ Done' }).count()).resolves.toBe(0);
+
+    // The agent claims it: the card moves to Claimed (task.updated).
+    await carol.client.claimTask(channel.id, task.id);
+    await column('Claimed').locator(`[data-task="${task.id}"]`).waitFor();
+    await expect(column('Open').locator(`[data-task="${task.id}"]`).count()).resolves.toBe(0);
+    await carol.client.updateTask(channel.id, task.id, { status: 'in_progress' });
+    await column('In progress').locator(`[data-task="${task.id}"]`).waitFor();
+    await carol.client.createTask(channel.id, { title: 'Update the runbook' });
+    await column('Open').getByText('Update the runbook').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'tasks.png') });
+
+    // The run view streams the task's events as the agent appends them.
+    await card.getByRole('link', { name: 'Rotate the TLS certificates' }).click();
+    await page.getByRole('heading', { name: 'Rotate the TLS certificates' }).waitFor();
+    const events = page.getByRole('list', { name: 'Run events' });
+    await carol.client.appendTaskEvent(task.id, { kind: 'status', status: 'Renewing', progress: 40 });
+    await events.getByText('Renewing').waitFor();
+    await carol.client.appendTaskEvent(task.id, { kind: 'log', logType: 'info', logMessage: 'certbot renew --cert-name api' });
+    await events.getByText('[info] certbot renew --cert-name api').waitFor();
+    await carol.client.appendTaskEvent(task.id, { kind: 'tool_call', toolCall: { callId: 'c1', name: 'reload_nginx', state: 'completed' } });
+    await events.getByText('reload_nginx').waitFor();
+    await carol.client.appendTaskEvent(task.id, { kind: 'done', status: 'completed' });
+    await events.getByText('Run ended: completed').waitFor();
+    await page.locator('.task-status').getByText('Done').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'task-run.png') });
+    expect(browserErrors).toEqual([]);
+  }, 60_000);
+
+  it('shows a synced cron job on the calendar on weekdays only, with its history on click', async () => {
+    const dave = await agent('dave', 'Dave');
+    const { events } = await dave.client.syncSchedule([{ externalId: 'daily-standup', title: 'Daily Standup Summary', cronExpression: '0 9 * * 1-5', timezone: 'America/New_York' }]);
+    await dave.client.recordOccurrence(events[0].id, { scheduledAt: events[0].nextOccurrenceAt ?? new Date().toISOString(), status: 'completed', result: 'Posted standup to #team' });
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Calendar' }).click();
+    await page.getByRole('heading', { name: 'Calendar' }).waitFor();
+    await page.getByRole('button', { name: 'Week' }).click();
+    // Next week is whole and in the future: the job on Monday to Friday, nothing on the weekend.
+    await page.getByRole('button', { name: 'Next' }).click();
+    const days = page.locator('.calendar .day');
+    await days.nth(0).getByText('Daily Standup Summary').waitFor();
+    for (let i = 0; i < 7; i++) {
+      await expect(days.nth(i).getByText('Daily Standup Summary').count(), `day ${i}`).resolves.toBe(i < 5 ? 1 : 0);
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, 'calendar-week.png') });
+    await page.getByRole('button', { name: 'Month' }).click();
+    await page.getByRole('button', { name: 'Today' }).click();
+    await page.locator('.calendar.month').getByText('Daily Standup Summary').first().waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'calendar.png') });
+    // A run opens the event's recorded history.
+    await page.locator('.calendar.month').getByRole('button', { name: /Daily Standup Summary/ }).first().click();
+    await page.getByRole('complementary', { name: 'History of Daily Standup Summary' }).getByText('Posted standup to #team').waitFor();
+    expect(browserErrors).toEqual([]);
+  }, 60_000);
 });

@@ -120,7 +120,7 @@ function RunEvent(props: { event: TaskEvent }): JSX.Element {
     case 'permission_request': body = <span>asks permission: {e.description ?? e.requestId}</span>; break;
     case 'permission_response': body = <span>{e.allow ? 'allowed' : 'denied'} {e.requestId}</span>; break;
   }
-  return <li class={`run-event ${e.kind}`} data-seq={e.seq}><span class="muted small">#{e.seq} run {e.run} · {time} · {e.kind}</span> {body}</li>;
+  return <li class={`run-event kind-${e.kind}`} data-seq={e.seq}><span class="muted small">#{e.seq} run {e.run} · {time} · {e.kind}</span> {body}</li>;
 }
 
 /** `/tasks/:channelId/:taskId`: the task and its run events, streamed as they are appended. */
@@ -129,25 +129,26 @@ function TaskRun(props: PageProps): JSX.Element {
   const { channelId, taskId } = props.params;
   const task = useLoad(async () => (await client.getTask(channelId, taskId)).task, [client, channelId, taskId]);
   const [events, setEvents] = useState<TaskEvent[]>([]);
-  const [state, setState] = useState<'streaming' | 'ended' | string>('streaming');
+  const [state, setState] = useState<string>('streaming');
   useClientEvent(client, 'task.updated', (e) => { if (e.data.task.id === taskId) task.reload(); });
   useEffect(() => {
-    let live = true;
+    // An object, so the async loop sees the cleanup's change.
+    const guard = { live: true };
     setEvents([]);
     setState('streaming');
     const stream = client.streamTask(taskId);
     void (async () => {
       try {
         for await (const event of stream) {
-          if (!live) break;
+          if (!guard.live) break;
           setEvents((old) => (old.some((o) => o.seq === event.seq) ? old : [...old, event]));
         }
-        if (live) setState('ended');
+        if (guard.live) setState('ended');
       } catch (e) {
-        if (live) setState(describeError(e));
+        if (guard.live) setState(describeError(e));
       }
     })();
-    return () => { live = false; void stream.return(undefined); };
+    return () => { guard.live = false; void stream.return(undefined); };
   }, [client, taskId]);
   return (
     <section class="page">
