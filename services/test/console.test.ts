@@ -1,5 +1,7 @@
 import { SesameClient, type Channel, type Message, type Principal } from '@sesamespace/sdk';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +35,7 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
   beforeAll(async () => {
     if (!CHROMIUM) throw new Error('chromium is not installed: apt-get install -y chromium (the console tests need it under CI)');
     const ports = { api: await freePort(), gateway: await freePort() };
-    server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: bootstrapKey, PORT: String(ports.api), GATEWAY_PORT: String(ports.gateway) }, { entry: 'built' });
+    server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: bootstrapKey, PORT: String(ports.api), GATEWAY_PORT: String(ports.gateway), SESAME_OUTBOUND_ALLOW: '127.0.0.1' }, { entry: 'built' });
     await server.waitForOutput(/Gateway:\s+ws/);
     urls = { apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.gateway}` };
     const admin = new SesameClient({ ...urls, apiKey: bootstrapKey });
@@ -243,5 +245,51 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await page.locator('.calendar.month').getByRole('button', { name: /Daily Standup Summary/ }).first().click();
     await page.getByRole('complementary', { name: 'History of Daily Standup Summary' }).getByText('Posted standup to #team').waitFor();
     expect(browserErrors).toEqual([]);
+  }, 60_000);
+
+  it('adds a webhook endpoint showing its secret once, sends a test event, replays the delivery and rotates the secret', async () => {
+    // A local receiver (allowed by SESAME_OUTBOUND_ALLOW) that records each delivery's webhook-id.
+    const received: string[] = [];
+    const receiver = createServer((request, response) => {
+      received.push(String(request.headers['webhook-id']));
+      request.resume();
+      request.on('end', () => { response.writeHead(204).end(); });
+    });
+    await new Promise<void>((resolve) => { receiver.listen(0, '127.0.0.1', resolve); });
+    try {
+      const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Webhooks' }).click();
+      await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+      await page.getByLabel('Endpoint URL').fill(hookUrl);
+      await page.getByLabel('Event types').fill('task.*');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      const first = await page.locator('code.secret').textContent();
+      expect(first).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: 'I stored it' }).click();
+      await expect(page.locator('code.secret').count()).resolves.toBe(0);
+
+      await page.getByRole('link', { name: hookUrl }).click();
+      await page.getByRole('heading', { name: hookUrl }).waitFor();
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      const deliveries = page.getByRole('table', { name: 'Deliveries' });
+      await until(async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return (await deliveries.locator('tr.delivery.succeeded').count()) === 1 ? true : undefined;
+      }, 'the test delivery to succeed');
+      expect(received).toHaveLength(1);
+      // Replay sends the same delivery again, under the same webhook-id.
+      await deliveries.getByRole('button', { name: 'Replay' }).click();
+      await until(async () => (received.length === 2 ? true : undefined), 'the replayed delivery');
+      expect(received[1]).toBe(received[0]);
+      await page.screenshot({ path: join(SCREENSHOTS, 'webhooks.png') });
+
+      await page.getByRole('button', { name: 'Rotate secret' }).click();
+      const rotated = await page.locator('code.secret').textContent();
+      expect(rotated).toMatch(/^whsec_/);
+      expect(rotated).not.toBe(first);
+      expect(browserErrors).toEqual([]);
+    } finally {
+      await new Promise((resolve) => { receiver.close(resolve); });
+    }
   }, 60_000);
 });

@@ -4,9 +4,10 @@ import { calendarPage } from './calendar.js';
 import { channelPage, channelsPage } from './channels.js';
 import type { ConsolePage } from './page.js';
 import { taskBoardPage, taskRunPage, tasksPage } from './tasks.js';
+import { webhookPage, webhooksPage } from './webhooks.js';
 
 /**
  * Every page of the console, in navigation order. To add one (vault, tasks, calendar…): write
  * `pages/<name>.tsx` exporting a `ConsolePage`, and list it here.
  */
-export const PAGES: ConsolePage[] = [channelsPage, channelPage, agentsPage, tasksPage, taskBoardPage, taskRunPage, calendarPage, adminPage];
+export const PAGES: ConsolePage[] = [channelsPage, channelPage, agentsPage, tasksPage, taskBoardPage, taskRunPage, calendarPage, webhooksPage, webhookPage, adminPage];
