@@ -20,5 +20,6 @@ export type {
   ScheduleOccurrenceData, ScheduleSyncedData, ScheduleUpdatedData, TaskAssignedData, TaskChangedData, WebhookDisabledData,
 } from './realtime/event-map.js';
 export type { Cursors, EventFrame } from './protocol/index.js';
+export { TASK_STATUSES, TASK_TRANSITIONS, TASK_RETRYABLE, canTransition } from './protocol/tasks.js';
 export { fromOpenClawJobs } from './openclaw.js';
 export type { OpenClawJobsFile, OpenClawJob, OpenClawSchedule, OpenClawJobState, OpenClawRunStatus, FromOpenClawJobsOptions } from './openclaw.js';

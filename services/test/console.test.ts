@@ -1,5 +1,7 @@
 import { SesameClient, type Channel, type Message, type Principal } from '@sesamespace/sdk';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +35,7 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
   beforeAll(async () => {
     if (!CHROMIUM) throw new Error('chromium is not installed: apt-get install -y chromium (the console tests need it under CI)');
     const ports = { api: await freePort(), gateway: await freePort() };
-    server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: bootstrapKey, PORT: String(ports.api), GATEWAY_PORT: String(ports.gateway) }, { entry: 'built' });
+    server = spawnServer('start', { SESAME_DATA_DIR: dataDir, SESAME_BOOTSTRAP_API_KEY: bootstrapKey, PORT: String(ports.api), GATEWAY_PORT: String(ports.gateway), SESAME_OUTBOUND_ALLOW: '127.0.0.1' }, { entry: 'built' });
     await server.waitForOutput(/Gateway:\s+ws/);
     urls = { apiUrl: `http://127.0.0.1:${ports.api}`, wsUrl: `ws://127.0.0.1:${ports.gateway}` };
     const admin = new SesameClient({ ...urls, apiKey: bootstrapKey });
@@ -260,5 +262,120 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await page.screenshot({ path: join(SCREENSHOTS, 'admin.png') });
 
     expect(browserErrors).toEqual([]);
+  }, 60_000);
+
+  it('shows a task an agent creates on the channel board, moves it when the agent claims it, and streams its run', async () => {
+    const carol = await agent('carol', 'Carol');
+    await carol.client.connect();
+    const { channel } = await carol.client.createChannel({ kind: 'channel', name: 'ops', memberIds: [ada.id] });
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Tasks' }).click();
+    await page.getByRole('link', { name: '# ops' }).click();
+    await page.getByRole('heading', { name: 'Tasks in # ops' }).waitFor();
+    const column = (name: string) => page.getByRole('region', { name, exact: true });
+
+    // Created by the agent while the board is open: it appears in Open (task.created).
+    const { task } = await carol.client.createTask(channel.id, { title: 'Rotate the TLS certificates', priority: 'high' });
+    const card = page.locator(`[data-task="${task.id}"]`);
+    await column('Open').locator(`[data-task="${task.id}"]`).waitFor();
+    // Open's legal moves come from TASK_TRANSITIONS: claim (its own button), start, cancel; nothing final.
+    await card.getByRole('button', { name: 'Claim' }).waitFor();
+    await expect(card.getByRole('button', { name: '→ Done' }).count()).resolves.toBe(0);
+
+    // The agent claims it: the card moves to Claimed (task.updated).
+    await carol.client.claimTask(channel.id, task.id);
+    await column('Claimed').locator(`[data-task="${task.id}"]`).waitFor();
+    await expect(column('Open').locator(`[data-task="${task.id}"]`).count()).resolves.toBe(0);
+    await carol.client.updateTask(channel.id, task.id, { status: 'in_progress' });
+    await column('In progress').locator(`[data-task="${task.id}"]`).waitFor();
+    await carol.client.createTask(channel.id, { title: 'Update the runbook' });
+    await column('Open').getByText('Update the runbook').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'tasks.png') });
+
+    // The run view streams the task's events as the agent appends them.
+    await card.getByRole('link', { name: 'Rotate the TLS certificates' }).click();
+    await page.getByRole('heading', { name: 'Rotate the TLS certificates' }).waitFor();
+    const events = page.getByRole('list', { name: 'Run events' });
+    await carol.client.appendTaskEvent(task.id, { kind: 'status', status: 'Renewing', progress: 40 });
+    await events.getByText('Renewing').waitFor();
+    await carol.client.appendTaskEvent(task.id, { kind: 'log', logType: 'info', logMessage: 'certbot renew --cert-name api' });
+    await events.getByText('[info] certbot renew --cert-name api').waitFor();
+    await carol.client.appendTaskEvent(task.id, { kind: 'tool_call', toolCall: { callId: 'c1', name: 'reload_nginx', state: 'completed' } });
+    await events.getByText('reload_nginx').waitFor();
+    await carol.client.appendTaskEvent(task.id, { kind: 'done', status: 'completed' });
+    await events.getByText('Run ended: completed').waitFor();
+    await page.locator('.task-status').getByText('Done').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'task-run.png') });
+    expect(browserErrors).toEqual([]);
+  }, 60_000);
+
+  it('shows a synced cron job on the calendar on weekdays only, with its history on click', async () => {
+    const dave = await agent('dave', 'Dave');
+    const { events } = await dave.client.syncSchedule([{ externalId: 'daily-standup', title: 'Daily Standup Summary', cronExpression: '0 9 * * 1-5', timezone: 'America/New_York' }]);
+    await dave.client.recordOccurrence(events[0].id, { scheduledAt: events[0].nextOccurrenceAt ?? new Date().toISOString(), status: 'completed', result: 'Posted standup to #team' });
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Calendar' }).click();
+    await page.getByRole('heading', { name: 'Calendar' }).waitFor();
+    await page.getByRole('button', { name: 'Week' }).click();
+    // Next week is whole and in the future: the job on Monday to Friday, nothing on the weekend.
+    await page.getByRole('button', { name: 'Next' }).click();
+    const days = page.locator('.calendar .day');
+    await days.nth(0).getByText('Daily Standup Summary').waitFor();
+    for (let i = 0; i < 7; i++) {
+      await expect(days.nth(i).getByText('Daily Standup Summary').count(), `day ${i}`).resolves.toBe(i < 5 ? 1 : 0);
+    }
+    await page.screenshot({ path: join(SCREENSHOTS, 'calendar-week.png') });
+    await page.getByRole('button', { name: 'Month' }).click();
+    await page.getByRole('button', { name: 'Today' }).click();
+    await page.locator('.calendar.month').getByText('Daily Standup Summary').first().waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'calendar.png') });
+    // A run opens the event's recorded history.
+    await page.locator('.calendar.month').getByRole('button', { name: /Daily Standup Summary/ }).first().click();
+    await page.getByRole('complementary', { name: 'History of Daily Standup Summary' }).getByText('Posted standup to #team').waitFor();
+    expect(browserErrors).toEqual([]);
+  }, 60_000);
+
+  it('adds a webhook endpoint showing its secret once, sends a test event, replays the delivery and rotates the secret', async () => {
+    // A local receiver (allowed by SESAME_OUTBOUND_ALLOW) that records each delivery's webhook-id.
+    const received: string[] = [];
+    const receiver = createServer((request, response) => {
+      received.push(String(request.headers['webhook-id']));
+      request.resume();
+      request.on('end', () => { response.writeHead(204).end(); });
+    });
+    await new Promise<void>((resolve) => { receiver.listen(0, '127.0.0.1', resolve); });
+    try {
+      const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Webhooks' }).click();
+      await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+      await page.getByLabel('Endpoint URL').fill(hookUrl);
+      await page.getByLabel('Event types').fill('task.*');
+      await page.getByRole('button', { name: 'Add endpoint' }).click();
+      const first = await page.locator('code.secret').textContent();
+      expect(first).toMatch(/^whsec_/);
+      await page.getByRole('button', { name: 'I stored it' }).click();
+      await expect(page.locator('code.secret').count()).resolves.toBe(0);
+
+      await page.getByRole('link', { name: hookUrl }).click();
+      await page.getByRole('heading', { name: hookUrl }).waitFor();
+      await page.getByRole('button', { name: 'Send test event' }).click();
+      const deliveries = page.getByRole('table', { name: 'Deliveries' });
+      await until(async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return (await deliveries.locator('tr.delivery.succeeded').count()) === 1 ? true : undefined;
+      }, 'the test delivery to succeed');
+      expect(received).toHaveLength(1);
+      // Replay sends the same delivery again, under the same webhook-id.
+      await deliveries.getByRole('button', { name: 'Replay' }).click();
+      await until(async () => (received.length === 2 ? true : undefined), 'the replayed delivery');
+      expect(received[1]).toBe(received[0]);
+      await page.screenshot({ path: join(SCREENSHOTS, 'webhooks.png') });
+
+      await page.getByRole('button', { name: 'Rotate secret' }).click();
+      const rotated = await page.locator('code.secret').textContent();
+      expect(rotated).toMatch(/^whsec_/);
+      expect(rotated).not.toBe(first);
+      expect(browserErrors).toEqual([]);
+    } finally {
+      await new Promise((resolve) => { receiver.close(resolve); });
+    }
   }, 60_000);
 });
