@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { ServiceContext } from '../../../shared/context.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { caller } from '../../../shared/http/authentication.js';
-import { Data, IdParams, Page, decodeCursor, encodeCursor, errorResponses, pageOf } from '../../../shared/http/schemas.js';
+import { Data, IdParams, Page, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
 import { ChannelSchema } from '../channels/schemas.js';
@@ -14,7 +14,8 @@ import {
   StreamQuery, TaskEventSchema, TaskEventsQuery, TaskParams, TaskSchema, UpdateTaskBody,
 } from './schemas.js';
 import {
-  addAssignee, cancelTask, claimTask, createTask, createTaskChannel, removeAssignee, retryTask, taskForMember, taskInChannel, tasksToWire, updateTask,
+  addAssignee, cancelTask, claimTask, createTask, createTaskChannel, pageOfTasks, removeAssignee, retryTask, taskForMember, taskInChannel, tasksToWire,
+  updateTask,
 } from './service.js';
 import { resumePoint, serveTaskStream } from './stream.js';
 
@@ -41,16 +42,7 @@ export async function taskRoutes(app: TypedApp, ctx: ServiceContext) {
     const me = caller(request).principal;
     const { channel } = await channelForMember(ctx.db, me, request.params.id);
     const { status, priority, assigneeId, cursor, limit = 50 } = request.query;
-    let query = ctx.db.selectFrom('tasks').selectAll('tasks').where('tasks.channel_id', '=', channel.id);
-    if (status) query = query.where('tasks.status', '=', status);
-    if (priority) query = query.where('tasks.priority', '=', priority);
-    if (assigneeId) query = query.where((eb) => eb.exists(eb.selectFrom('task_assignees').select('task_assignees.task_id').whereRef('task_assignees.task_id', '=', 'tasks.id').where('task_assignees.principal_id', '=', assigneeId)));
-    if (cursor) {
-      const after = decodeCursor<{ at: string; id: string }>(cursor, { at: 'string', id: 'string' });
-      query = query.where((eb) => eb.or([eb('tasks.created_at', '<', new Date(after.at)), eb.and([eb('tasks.created_at', '=', new Date(after.at)), eb('tasks.id', '<', after.id)])]));
-    }
-    const rows = await query.orderBy('tasks.created_at', 'desc').orderBy('tasks.id', 'desc').limit(limit + 1).execute();
-    const { page, pagination } = pageOf(rows, limit, (last) => encodeCursor({ at: new Date(last.created_at).toISOString(), id: last.id }));
+    const { page, pagination } = await pageOfTasks(ctx.db, { channelId: channel.id }, { status, priority, assigneeId, cursor, limit });
     return { data: await tasksToWire(ctx.db, page), pagination };
   });
 
@@ -118,19 +110,7 @@ export async function taskRoutes(app: TypedApp, ctx: ServiceContext) {
     const me = caller(request).principal;
     const { assignee, status, priority, cursor, limit = 50 } = request.query;
     const assigneeId = assignee === 'me' ? me.id : assignee;
-    // Only tasks of channels the caller belongs to: another member's work elsewhere stays unseen.
-    let query = ctx.db.selectFrom('tasks').selectAll('tasks')
-      .innerJoin('channel_members', (join) => join.onRef('channel_members.channel_id', '=', 'tasks.channel_id').on('channel_members.principal_id', '=', me.id))
-      .where('tasks.workspace_id', '=', me.workspace_id);
-    if (assigneeId) query = query.where((eb) => eb.exists(eb.selectFrom('task_assignees').select('task_assignees.task_id').whereRef('task_assignees.task_id', '=', 'tasks.id').where('task_assignees.principal_id', '=', assigneeId)));
-    if (status) query = query.where('tasks.status', '=', status);
-    if (priority) query = query.where('tasks.priority', '=', priority);
-    if (cursor) {
-      const after = decodeCursor<{ at: string; id: string }>(cursor, { at: 'string', id: 'string' });
-      query = query.where((eb) => eb.or([eb('tasks.created_at', '<', new Date(after.at)), eb.and([eb('tasks.created_at', '=', new Date(after.at)), eb('tasks.id', '<', after.id)])]));
-    }
-    const rows = await query.orderBy('tasks.created_at', 'desc').orderBy('tasks.id', 'desc').limit(limit + 1).execute();
-    const { page, pagination } = pageOf(rows, limit, (last) => encodeCursor({ at: new Date(last.created_at).toISOString(), id: last.id }));
+    const { page, pagination } = await pageOfTasks(ctx.db, { memberId: me.id, workspaceId: me.workspace_id }, { status, priority, assigneeId, cursor, limit });
     return { data: await tasksToWire(ctx.db, page), pagination };
   });
 

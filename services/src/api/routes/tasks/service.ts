@@ -4,6 +4,7 @@ import type { Db } from '../../../shared/db/database.js';
 import type { Channel, Principal, TaskPriority, TaskRow } from '../../../shared/db/schema.js';
 import { conflict, forbidden, notFound } from '../../../shared/errors.js';
 import { withEvents, type EventBatch, type Trx } from '../../../shared/events.js';
+import { decodeCursor, encodeCursor, pageOf } from '../../../shared/http/schemas.js';
 import { newId } from '../../../shared/ids.js';
 import { iso } from '../../wire.js';
 import { channelForMember } from '../channels/access.js';
@@ -222,4 +223,28 @@ export async function retryTask(ctx: ServiceContext, me: Principal, taskId: stri
   });
   publishRunEvents(ctx, taskId, written);
   return task;
+}
+
+export interface TaskListFilter { status?: TaskStatus; priority?: TaskPriority; assigneeId?: string; cursor?: string; limit: number }
+
+/**
+ * One page of tasks, newest first: those of one channel, or those of every channel `memberId`
+ * belongs to (another member's work elsewhere stays unseen), narrowed by the filter.
+ */
+export async function pageOfTasks(db: Db, scope: { channelId: string } | { memberId: string; workspaceId: string }, filter: TaskListFilter) {
+  let query = db.selectFrom('tasks').selectAll('tasks');
+  query = 'channelId' in scope
+    ? query.where('tasks.channel_id', '=', scope.channelId)
+    : query.where('tasks.workspace_id', '=', scope.workspaceId).where((eb) => eb.exists(eb.selectFrom('channel_members').select('channel_members.channel_id')
+      .whereRef('channel_members.channel_id', '=', 'tasks.channel_id').where('channel_members.principal_id', '=', scope.memberId)));
+  const { status, priority, assigneeId, cursor, limit } = filter;
+  if (status) query = query.where('tasks.status', '=', status);
+  if (priority) query = query.where('tasks.priority', '=', priority);
+  if (assigneeId) query = query.where((eb) => eb.exists(eb.selectFrom('task_assignees').select('task_assignees.task_id').whereRef('task_assignees.task_id', '=', 'tasks.id').where('task_assignees.principal_id', '=', assigneeId)));
+  if (cursor) {
+    const after = decodeCursor<{ at: string; id: string }>(cursor, { at: 'string', id: 'string' });
+    query = query.where((eb) => eb.or([eb('tasks.created_at', '<', new Date(after.at)), eb.and([eb('tasks.created_at', '=', new Date(after.at)), eb('tasks.id', '<', after.id)])]));
+  }
+  const rows = await query.orderBy('tasks.created_at', 'desc').orderBy('tasks.id', 'desc').limit(limit + 1).execute();
+  return pageOf(rows, limit, (last) => encodeCursor({ at: new Date(last.created_at).toISOString(), id: last.id }));
 }
