@@ -252,6 +252,10 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Agents' }).click();
     await page.getByRole('heading', { name: 'Agents' }).waitFor();
     await page.locator('.agent-card').filter({ hasText: '@alice' }).getByText('online').waitFor();
+    const rita = await agent('rita', 'Rita');
+    await rita.client.registerCapabilities([{ namespace: 'code', name: 'review', description: 'Reviews pull requests' }]);
+    await page.reload();
+    await page.locator('.agent-card').filter({ hasText: '@rita' }).getByText('code.review').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'agents.png') });
 
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Admin' }).click();
@@ -265,16 +269,16 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
   }, 60_000);
 
   it('shows a task an agent creates on the channel board, moves it when the agent claims it, and streams its run', async () => {
-    const carol = await agent('carol', 'Carol');
-    await carol.client.connect();
-    const { channel } = await carol.client.createChannel({ kind: 'channel', name: 'ops', memberIds: [ada.id] });
+    const erin = await agent('erin', 'Erin');
+    await erin.client.connect();
+    const { channel } = await erin.client.createChannel({ kind: 'channel', name: 'ops', memberIds: [ada.id] });
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Tasks' }).click();
     await page.getByRole('link', { name: '# ops' }).click();
     await page.getByRole('heading', { name: 'Tasks in # ops' }).waitFor();
     const column = (name: string) => page.getByRole('region', { name, exact: true });
 
     // Created by the agent while the board is open: it appears in Open (task.created).
-    const { task } = await carol.client.createTask(channel.id, { title: 'Rotate the TLS certificates', priority: 'high' });
+    const { task } = await erin.client.createTask(channel.id, { title: 'Rotate the TLS certificates', priority: 'high' });
     const card = page.locator(`[data-task="${task.id}"]`);
     await column('Open').locator(`[data-task="${task.id}"]`).waitFor();
     // Open's legal moves come from TASK_TRANSITIONS: claim (its own button), start, cancel; nothing final.
@@ -282,12 +286,12 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await expect(card.getByRole('button', { name: '→ Done' }).count()).resolves.toBe(0);
 
     // The agent claims it: the card moves to Claimed (task.updated).
-    await carol.client.claimTask(channel.id, task.id);
+    await erin.client.claimTask(channel.id, task.id);
     await column('Claimed').locator(`[data-task="${task.id}"]`).waitFor();
     await expect(column('Open').locator(`[data-task="${task.id}"]`).count()).resolves.toBe(0);
-    await carol.client.updateTask(channel.id, task.id, { status: 'in_progress' });
+    await erin.client.updateTask(channel.id, task.id, { status: 'in_progress' });
     await column('In progress').locator(`[data-task="${task.id}"]`).waitFor();
-    await carol.client.createTask(channel.id, { title: 'Update the runbook' });
+    await erin.client.createTask(channel.id, { title: 'Update the runbook' });
     await column('Open').getByText('Update the runbook').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'tasks.png') });
 
@@ -295,13 +299,13 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await card.getByRole('link', { name: 'Rotate the TLS certificates' }).click();
     await page.getByRole('heading', { name: 'Rotate the TLS certificates' }).waitFor();
     const events = page.getByRole('list', { name: 'Run events' });
-    await carol.client.appendTaskEvent(task.id, { kind: 'status', status: 'Renewing', progress: 40 });
+    await erin.client.appendTaskEvent(task.id, { kind: 'status', status: 'Renewing', progress: 40 });
     await events.getByText('Renewing').waitFor();
-    await carol.client.appendTaskEvent(task.id, { kind: 'log', logType: 'info', logMessage: 'certbot renew --cert-name api' });
+    await erin.client.appendTaskEvent(task.id, { kind: 'log', logType: 'info', logMessage: 'certbot renew --cert-name api' });
     await events.getByText('[info] certbot renew --cert-name api').waitFor();
-    await carol.client.appendTaskEvent(task.id, { kind: 'tool_call', toolCall: { callId: 'c1', name: 'reload_nginx', state: 'completed' } });
+    await erin.client.appendTaskEvent(task.id, { kind: 'tool_call', toolCall: { callId: 'c1', name: 'reload_nginx', state: 'completed' } });
     await events.getByText('reload_nginx').waitFor();
-    await carol.client.appendTaskEvent(task.id, { kind: 'done', status: 'completed' });
+    await erin.client.appendTaskEvent(task.id, { kind: 'done', status: 'completed' });
     await events.getByText('Run ended: completed').waitFor();
     await page.locator('.task-status').getByText('Done').waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'task-run.png') });

@@ -6,10 +6,12 @@ import { describeError } from '../problem.js';
 import { navigate } from '../router.js';
 import type { ConsolePage, PageProps } from './page.js';
 
-/** Every agent of the workspace, online or not, with a way to open a DM with it. */
+/** Every agent of the workspace, online or not, with its capabilities and a way to open a DM with it. */
 function AgentsPage(props: PageProps): JSX.Element {
   const { client } = props.session;
   const agents = useLoad(async () => (await client.listPrincipals({ kind: 'agent', limit: 100 })).principals, [client]);
+  // What each agent says it can do (`registerCapabilities`), the skills of its agent card.
+  const discovered = useLoad(async () => new Map((await client.discoverAgents()).agents.map((a) => [a.id, a.capabilities])), [client]);
   const [presence, setPresence] = useState<Map<string, PresenceEvent['status']>>(new Map());
   const [error, setError] = useState<string>();
   const ids = agents.data?.map((a) => a.id).join(',') ?? '';
@@ -45,6 +47,12 @@ function AgentsPage(props: PageProps): JSX.Element {
                 <dt>Sign-in</dt><dd>{a.publicKey ? 'Ed25519 key' : 'API key'}</dd>
                 <dt>Since</dt><dd>{new Date(a.createdAt).toLocaleDateString()}</dd>
                 {a.isAdmin ? <><dt>Role</dt><dd>admin</dd></> : null}
+                <dt>Capabilities</dt>
+                <dd>{(discovered.data?.get(a.id) ?? []).length === 0 ? <span class="muted">none registered</span> : (
+                  <ul class="capabilities">
+                    {discovered.data?.get(a.id)?.map((c) => <li key={`${c.namespace}.${c.name}`} title={c.description ?? ''}><code>{c.namespace}.{c.name}</code></li>)}
+                  </ul>
+                )}</dd>
               </dl>
               {a.id !== props.session.me.id ? <button type="button" onClick={() => { void openDm(a.id); }}>Message</button> : null}
             </li>
