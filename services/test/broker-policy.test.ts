@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MissingCredentialFieldError, credentialValues, injectCredential } from '../src/api/routes/broker/injection.js';
 import { hostAllowed, pathMatches, policyDenial } from '../src/api/routes/broker/policy.js';
-import type { BrokerPolicy, SecretInjection } from '../src/shared/db/schema.js';
+import type { BrokerPolicy, SecretInjection } from '@sesamespace/sdk/protocol';
 
 describe('broker policy: which requests a secret may be attached to', () => {
   const cases: Array<[string, BrokerPolicy, string, string, string | undefined]> = [

@@ -1,3 +1,5 @@
+// The broker policy and injection are stored as the wire protocol declares them (one definition).
+import type { BrokerPolicy, SecretInjection } from '@sesamespace/sdk/protocol';
 import type { MaskingPolicy, SealedItem } from '@sesamespace/vault';
 import type { ColumnType, Generated, Selectable } from 'kysely';
 
@@ -228,20 +230,6 @@ export type VaultRole = 'owner' | 'editor' | 'viewer' | 'requester';
 export type VaultItemType = 'login' | 'api_key' | 'secure_note' | 'totp' | 'database' | 'ssh_key' | 'custom';
 /** Lease states as stored and sent on the wire (`pending` is the vault package's `requested`). */
 export type VaultLeaseStatus = 'pending' | 'approved' | 'denied' | 'active' | 'expired' | 'revoked';
-
-/**
- * What the credential broker may do with an item's secret (the broker CLI's policy JSON). `{}` is
- * full access; unknown keys are refused when the item is saved.
- */
-export interface BrokerPolicy {
-  allowed_methods?: string[];
-  allowed_paths?: string[];
-  denied_paths?: string[];
-  allowed_subdomains?: string[];
-  path_rules?: { path: string; methods: string[] }[];
-}
-/** How the broker attaches the secret to an outgoing request; `name` is the header or query parameter. */
-export interface SecretInjection { mode: 'bearer' | 'basic' | 'header' | 'query'; name?: string }
 
 export interface VaultTable {
   id: string;

@@ -1,4 +1,4 @@
-import type { SecretInjection } from '../../../shared/db/schema.js';
+import type { SecretInjection } from '@sesamespace/sdk/protocol';
 
 /**
  * How the broker attaches a vault item's credential to an agent's request (the item's

@@ -12,7 +12,7 @@
 //   allowed methods, taking precedence over `allowed_methods` and `allowed_paths`.
 //
 // The vault validates a policy when an item is saved (`parseBrokerPolicy`, 422 on unknown keys).
-import type { BrokerPolicy } from '../../../shared/db/schema.js';
+import type { BrokerPolicy } from '@sesamespace/sdk/protocol';
 
 /** A path glob as a regular expression: `**` crosses `/`, `*` and `?` do not. */
 function globToRegExp(glob: string): RegExp {

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { unprocessable } from '../../../shared/errors.js';
 import { Id, Nullable, SafeInteger, Text } from '../../../shared/http/schemas.js';
-import type { BrokerPolicy, SecretInjection } from '../../../shared/db/schema.js';
+import type { BrokerPolicy, SecretInjection } from '@sesamespace/sdk/protocol';
 
 const VAULT_ROLES = ['owner', 'editor', 'viewer', 'requester'] as const;
 const VAULT_ITEM_TYPES = ['login', 'api_key', 'secure_note', 'totp', 'database', 'ssh_key', 'custom'] as const;

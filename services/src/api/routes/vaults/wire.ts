@@ -1,4 +1,5 @@
-import type { BrokerPolicy, VaultItemRow, VaultMemberTable, VaultRole, VaultRow } from '../../../shared/db/schema.js';
+import type { BrokerPolicy } from '@sesamespace/sdk/protocol';
+import type { VaultItemRow, VaultMemberTable, VaultRole, VaultRow } from '../../../shared/db/schema.js';
 import type { Selectable } from 'kysely';
 import { iso } from '../../wire.js';
 
