@@ -1,6 +1,7 @@
 import type { Cursors } from '@sesamespace/sdk/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../shared/errors.js';
+import { startEventStream } from '../shared/http/event-stream-response.js';
 import type { RegisteredConnection } from './connection-registry.js';
 import type { RealtimeIdentity } from './realtime-auth.js';
 import type { RealtimeNode } from './realtime-node.js';
@@ -66,15 +67,7 @@ export async function serveEventStream(
     },
   };
 
-  reply.hijack();
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    // Hijacked replies skip the edge's onSend hook; the stream carries its request id too.
-    'x-request-id': request.id,
-  });
+  startEventStream(request, reply);
   write('retry: 1000\n\n');
 
   const session = new RealtimeSession(identity.principal, sink, node.deps);

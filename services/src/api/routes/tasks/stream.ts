@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { TaskRow } from '../../../shared/db/schema.js';
 import { badRequest } from '../../../shared/errors.js';
+import { startEventStream } from '../../../shared/http/event-stream-response.js';
 import { readRunEvents, taskRunTopic } from './run-events.js';
 
 const PAGE = 500;
@@ -66,14 +67,7 @@ export async function serveTaskStream(
     }
   };
 
-  reply.hijack();
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    'x-request-id': request.id,
-  });
+  startEventStream(request, reply);
   // Subscribe before the replay reads, so nothing committed in between is missed.
   const unsubscribe = ctx.bus.subscribe(taskRunTopic(task.id), (message) => {
     if (message.kind !== 'event' || ended) return;
