@@ -40,7 +40,7 @@ export async function manifestRoutes(app: TypedApp, ctx: ServiceContext) {
     ]);
     // Collaboration channels carry their `context` in `channels`; `pendingWork` gathers tasks,
     // lease requests and overdue schedule runs (`agents/pending-work.ts`).
-    const [capabilities, pendingWork] = await Promise.all([capabilitiesOf(ctx.db, [me.id]), pendingWorkOf(ctx.db, me)]);
+    const [capabilities, pendingWork] = await Promise.all([capabilitiesOf(ctx.db, [me.id]), pendingWorkOf(ctx.db, caller(request))]);
     return { data: { agent: principalToWire(me), workspace, channels: await channelsToWire(ctx, channels), capabilities: capabilities.get(me.id) ?? [], pendingWork } };
   });
 }

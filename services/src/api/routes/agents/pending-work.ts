@@ -1,6 +1,8 @@
 import type { PendingWork } from '@sesamespace/sdk/protocol';
 import type { Db } from '../../../shared/db/database.js';
 import type { Principal } from '../../../shared/db/schema.js';
+import type { AuthContext } from '../../../shared/auth/authenticate.js';
+import { listLeases, vaultActor } from '../vaults/service.js';
 
 /** What waits on one principal, one source per kind of work (the manifest's `pendingWork`). */
 type PendingSource<K extends keyof PendingWork> = (db: Db, me: Principal) => Promise<PendingWork[K]>;
@@ -16,20 +18,16 @@ const assignedTasks: PendingSource<'tasks'> = async (db, me) => {
 };
 
 /**
- * Pending lease requests I may decide: in vaults I own, or any vault of the workspace when I am
- * an admin; never my own requests (a requester does not decide its lease). Oldest first.
+ * Pending lease requests I may decide: the vault's own rule (`listLeases`: vaults I own, every
+ * vault for an admin) minus my own requests, which a requester never decides. Oldest first.
  */
-const leaseRequestsAwaiting: PendingSource<'leaseRequests'> = async (db, me) => {
-  let query = db.selectFrom('vault_leases').select(['id', 'item_id', 'requester_id', 'requested_at'])
-    .where('workspace_id', '=', me.workspace_id).where('status', '=', 'pending')
-    .where('pending_expires_at', '>', new Date()).where('requester_id', '<>', me.id);
-  if (!me.is_admin) {
-    query = query.where('vault_id', 'in', db.selectFrom('vault_members').select('vault_id')
-      .where('principal_id', '=', me.id).where('role', '=', 'owner'));
-  }
-  const rows = await query.orderBy('requested_at').limit(200).execute();
-  return rows.map((r) => ({ id: r.id, itemId: r.item_id, requesterId: r.requester_id, requestedAt: r.requested_at.toISOString() }));
-};
+async function leaseRequestsAwaiting(db: Db, auth: AuthContext): Promise<PendingWork['leaseRequests']> {
+  const now = Date.now();
+  const leases = await listLeases(db, vaultActor(auth), { status: 'pending' });
+  return leases.filter((l) => l.requester_id !== auth.principal.id && new Date(l.pending_expires_at).getTime() > now)
+    .sort((x, y) => new Date(x.requested_at).getTime() - new Date(y.requested_at).getTime())
+    .map((l) => ({ id: l.id, itemId: l.item_id, requesterId: l.requester_id, requestedAt: new Date(l.requested_at).toISOString() }));
+}
 
 /**
  * My active schedule events whose next run is due and not recorded yet (the worker flags them
@@ -42,7 +40,8 @@ const overdueOccurrences: PendingSource<'overdueOccurrences'> = async (db, me) =
   return rows.flatMap((r) => (r.next_occurrence_at ? [{ eventId: r.id, title: r.title, scheduledAt: r.next_occurrence_at.toISOString() }] : []));
 };
 
-export async function pendingWorkOf(db: Db, me: Principal): Promise<PendingWork> {
-  const [tasks, leaseRequests, overdue] = await Promise.all([assignedTasks(db, me), leaseRequestsAwaiting(db, me), overdueOccurrences(db, me)]);
+export async function pendingWorkOf(db: Db, auth: AuthContext): Promise<PendingWork> {
+  const me = auth.principal;
+  const [tasks, leaseRequests, overdue] = await Promise.all([assignedTasks(db, me), leaseRequestsAwaiting(db, auth), overdueOccurrences(db, me)]);
   return { tasks, leaseRequests, overdueOccurrences: overdue };
 }
