@@ -138,10 +138,12 @@ describe.each(targets())('broker claims (sesame login Mode B) on %s', (target) =
   });
 
   it('of concurrent approvals exactly one wins; one agent is created', async () => {
-    const { start } = await openClaim({ handle: 'raced' });
+    // No handle: each approval would generate its own, so only the claim's state can stop a second agent.
+    const { keys, start } = await openClaim();
     const results = await Promise.all(Array.from({ length: 5 }, () => api.call(api.adminKey, 'POST', `/broker/claims/${start.userCode}/approve`, {})));
     expect(results.map((r) => r.statusCode).sort()).toEqual([200, 409, 409, 409, 409]);
-    const agents = await api.ctx.db.selectFrom('principals').select('id').where('handle', '=', 'raced').execute();
+    expect(results.filter((r) => r.statusCode === 409).map((r) => r.json().detail)).toEqual(Array<string>(4).fill('The claim was already approved'));
+    const agents = await api.ctx.db.selectFrom('principals').select('id').where('public_key', '=', keys.publicKey).execute();
     expect(agents).toHaveLength(1);
   });
 
