@@ -414,7 +414,9 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     // Another device: denied from the page, its poll then fails with access_denied.
     const other = generateKeyPair();
     const denied = await SesameClient.openAgentClaim({ apiUrl: urls.apiUrl, publicKey: other.publicKey });
-    await page.goto(`${urls.apiUrl}/claim`);
+    // Admins reach the code form from Approvals.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: /^Approvals/ }).click();
+    await page.getByRole('link', { name: 'Approve an agent' }).click();
     await page.getByLabel('Code').fill(denied.userCode.toLowerCase());
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByLabel('Agent claim').getByText(denied.userCode).waitFor();
