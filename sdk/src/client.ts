@@ -7,11 +7,12 @@ import { RealtimeConnection, type ConnectionState } from './realtime/connection.
 import { MemoryCursorStore } from './realtime/cursor-store.js';
 import { GuardedEmitter } from './realtime/guarded-emitter.js';
 import { randomBytes } from './runtime.js';
-import { signChallenge } from './keys.js';
+import { publicKeyOf, signChallenge, signClaimPoll } from './keys.js';
+import { sleep } from './backoff.js';
 import { streamTaskEvents, type StreamTaskOptions } from './task-stream.js';
 import { SDK_VERSION } from './version.js';
 import type {
-  AgentCard, ApiKeyInfo, ApiKeyScope, AuditEntry, AuditVerification, BrokerApprovalPending, BrokerHostname, BrokerRequestInput,
+  AgentCard, ApiKeyInfo, ApiKeyScope, ApproveBrokerClaimInput, AuditEntry, BrokerClaim, BrokerClaimPending, BrokerClaimStart, BrokerVaultGrant, AuditVerification, BrokerApprovalPending, BrokerHostname, BrokerRequestInput,
   BrokerResponse, Capability, Channel, ChannelKind, ChannelMember, CreateVaultInput, CreateVaultItemInput, DiscoveredAgent, DriveFile,
   Invite, LeaseStatus, Manifest, MemberRole, Message, PageOptions, Pagination, Principal, ReadReceipt, RecordOccurrenceInput,
   RecordOccurrenceResult, RegistrationToken, RequestLeaseInput, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch,
@@ -167,6 +168,52 @@ export class SesameClient extends GuardedEmitter {
   static async registerAgent(input: { apiUrl: string; token: string; publicKey: string; handle?: string; displayName?: string; fetch?: typeof fetch }): Promise<Tokens> {
     const { apiUrl, fetch: f, ...body } = input;
     return SesameClient.anonymousHttp(apiUrl, f).data<Tokens>('POST', '/broker/register', { body, anonymous: true });
+  }
+
+  /**
+   * Agent-initiated registration, step 1 (RFC 8628 device authorization): asks the broker to let
+   * this device's key become an agent. Show the human `verificationUriComplete` and `userCode`;
+   * keep `deviceCode` secret and poll with `pollAgentClaim` (or let `claimAgent` do it all).
+   */
+  static async openAgentClaim(input: { apiUrl: string; publicKey: string; handle?: string; displayName?: string; fetch?: typeof fetch }): Promise<BrokerClaimStart> {
+    const { apiUrl, fetch: f, ...body } = input;
+    return SesameClient.anonymousHttp(apiUrl, f).data<BrokerClaimStart>('POST', '/broker/claims', { body, anonymous: true });
+  }
+
+  /**
+   * One poll of a claim, signed by the device key: `{status: 'approved', tokens}` once a human
+   * approved (only the first poll after approval gets them), else `authorization_pending` or
+   * `slow_down` with the interval to keep. A denial is a `ForbiddenError`, an expired or used
+   * claim a `BadRequestError` (`problem.claimStatus`: `access_denied`, `expired_token`).
+   */
+  static async pollAgentClaim(input: { apiUrl: string; deviceCode: string; privateKey: string; fetch?: typeof fetch }): Promise<BrokerClaimPending | { status: 'approved'; tokens: Tokens }> {
+    const body = { deviceCode: input.deviceCode, signature: signClaimPoll(input.privateKey, input.deviceCode) };
+    return SesameClient.anonymousHttp(input.apiUrl, input.fetch).data('POST', '/broker/claims/token', { body, anonymous: true });
+  }
+
+  /**
+   * Registers this device's key as a new agent once a human approves it in the console: opens a
+   * claim, calls `onClaim` (show its `verificationUriComplete` and `userCode`), polls at the
+   * broker's interval and resolves to the agent's first tokens. Rejects with `ForbiddenError` when
+   * denied, `BadRequestError` when the claim expires (10 minutes), or when `signal` aborts.
+   */
+  static async claimAgent(input: {
+    apiUrl: string; privateKey: string; handle?: string; displayName?: string; fetch?: typeof fetch;
+    onClaim?: (claim: BrokerClaimStart) => void; signal?: AbortSignal;
+  }): Promise<Tokens> {
+    const { apiUrl, privateKey, fetch: f } = input;
+    const claim = await SesameClient.openAgentClaim({
+      apiUrl, publicKey: publicKeyOf(privateKey), ...(input.handle ? { handle: input.handle } : {}), ...(input.displayName ? { displayName: input.displayName } : {}), ...(f ? { fetch: f } : {}),
+    });
+    input.onClaim?.(claim);
+    let interval = claim.interval;
+    for (;;) {
+      await sleep(interval * 1000);
+      input.signal?.throwIfAborted();
+      const answer = await SesameClient.pollAgentClaim({ apiUrl, deviceCode: claim.deviceCode, privateKey, ...(f ? { fetch: f } : {}) });
+      if (answer.status === 'approved') return answer.tokens;
+      interval = answer.interval;
+    }
   }
 
   /** Ed25519 challenge–response once, for tokens to keep (what the `agent` option does on its own). */
@@ -378,8 +425,28 @@ export class SesameClient extends GuardedEmitter {
    * A single-use token that registers one agent device (admin): hand `token`
    * (`sesame-register:…`) to whoever runs `sesame login`. Default expiry: one day.
    */
-  createRegistrationToken(input: { handle?: string; ttlSeconds?: number } = {}): Promise<RegistrationToken> {
+  createRegistrationToken(input: { handle?: string; ttlSeconds?: number; vaults?: BrokerVaultGrant[] } = {}): Promise<RegistrationToken> {
     return this.http.data('POST', '/broker/registration-tokens', { body: input });
+  }
+
+  /**
+   * A device's claim by the user code `sesame login` printed (admin): check its `fingerprint`
+   * against the device's `sesame status` before approving. 404 once another workspace decided it.
+   */
+  async getAgentClaim(userCode: string): Promise<{ claim: BrokerClaim }> {
+    return { claim: await this.http.data('GET', `/broker/claims/${enc(userCode)}`) };
+  }
+  /**
+   * Approves a device's claim (admin): it becomes an agent of your workspace, with the handle
+   * and vault grants given (you must be allowed to add members to those vaults). Once: a second
+   * approval is a `ConflictError`.
+   */
+  async approveAgentClaim(userCode: string, input: ApproveBrokerClaimInput = {}): Promise<{ claim: BrokerClaim }> {
+    return { claim: await this.http.data('POST', `/broker/claims/${enc(userCode)}/approve`, { body: input }) };
+  }
+  /** Denies a device's claim (admin): its `sesame login` stops with "access_denied". */
+  async denyAgentClaim(userCode: string, input: { reason?: string } = {}): Promise<{ claim: BrokerClaim }> {
+    return { claim: await this.http.data('POST', `/broker/claims/${enc(userCode)}/deny`, { body: input }) };
   }
 
   /** Takes the calling agent out: its tokens and connections stop working. */

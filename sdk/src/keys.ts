@@ -42,3 +42,8 @@ export function publicKeyOf(privateKey: string): string {
 export function signChallenge(privateKey: string, handle: string, nonce: string): string {
   return toBase64(ed.sign(new TextEncoder().encode(`sesame-auth:${handle}:${nonce}`), seedFrom(privateKey)));
 }
+
+/** Signs `sesame-claim:<deviceCode>`: a device proving it holds the key it opened a claim with. */
+export function signClaimPoll(privateKey: string, deviceCode: string): string {
+  return toBase64(ed.sign(new TextEncoder().encode(`sesame-claim:${deviceCode}`), seedFrom(privateKey)));
+}

@@ -4,7 +4,7 @@ import type { MessageKind } from './protocol/index.js';
 export type {
   ApiKeyInfo, ApiKeyScope, Attachment, AuditEntry, AuditVerification, BrokerApprovalPending, BrokerHostname, BrokerRequestInput,
   BrokerResponse, Capability, Channel, ChannelKind, ChannelMember, DataEnvelope, DriveFile, Health, Invite, Manifest, MemberRole, Message,
-  RegistrationToken,
+  ApproveBrokerClaimInput, BrokerClaim, BrokerClaimPending, BrokerClaimStart, BrokerClaimStatus, BrokerVaultGrant, RegistrationToken,
   MessageKind, MessageMetadata, Page, Pagination, PendingWork, Principal, PrincipalKind, ReadReceipt, SesameEvent, SetupStatus, Tokens, UploadUrl,
   AgentCard, CalendarOccurrence, DiscoveredAgent, OccurrenceStatus, PermissionResponse, RecordOccurrenceInput, RecordOccurrenceResult,
   ScheduleAdjustment, ScheduleCalendar, ScheduleEvent, ScheduleEventInput, ScheduleEventPatch, ScheduleEventResult, ScheduleOccurrence,

@@ -1,4 +1,5 @@
-import { SesameClient, type Channel, type Message, type Principal } from '@sesamespace/sdk';
+import { SesameClient, generateKeyPair, type Channel, type Message, type Principal } from '@sesamespace/sdk';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -381,5 +382,48 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     } finally {
       await new Promise((resolve) => { receiver.close(resolve); });
     }
+  }, 60_000);
+
+  it('approves an agent that ran sesame login (Mode B): the claim page shows the code and device fingerprint, the human picks the handle and a vault; another claim is denied', async () => {
+    const admin = new SesameClient({ ...urls, apiKey: bootstrapKey });
+    const { vault } = await admin.createVault({ name: 'Claimed tools' });
+    const keys = generateKeyPair();
+    const fingerprint = createHash('sha256').update(Buffer.from(keys.publicKey, 'base64')).digest('hex').slice(0, 32);
+    const start = await SesameClient.openAgentClaim({ apiUrl: urls.apiUrl, publicKey: keys.publicKey, handle: 'claim-suggested' });
+    expect(start.verificationUriComplete.endsWith(`/claim/${start.userCode}`)).toBe(true);
+
+    await page.goto(`${urls.apiUrl}/claim/${start.userCode}`);
+    await page.getByRole('heading', { name: 'Approve an agent' }).waitFor();
+    const card = page.getByLabel('Agent claim');
+    await card.getByText(start.userCode).waitFor();
+    await card.getByText(fingerprint).waitFor();
+    await expect(page.getByLabel('Handle').inputValue()).resolves.toBe('claim-suggested');
+    await page.getByLabel('Handle').fill('claim-browser');
+    await page.getByLabel('Claimed tools').check();
+    await page.screenshot({ path: join(SCREENSHOTS, 'claim.png') });
+    await page.getByRole('button', { name: 'Approve agent' }).click();
+    await card.getByText('Approved: the device finishes signing in on its own.').waitFor();
+
+    // The device's next poll gets the agent's tokens; the vault grant came with it.
+    const answer = await SesameClient.pollAgentClaim({ apiUrl: urls.apiUrl, deviceCode: start.deviceCode, privateKey: keys.privateKey });
+    if (answer.status !== 'approved') throw new Error(`expected the claim approved, got ${answer.status}`);
+    expect(answer.tokens.principal.handle).toBe('claim-browser');
+    const { members } = await admin.listVaultMembers(vault.id);
+    expect(members).toContainEqual(expect.objectContaining({ principalId: answer.tokens.principal.id, role: 'requester' }));
+
+    // Another device: denied from the page, its poll then fails with access_denied.
+    const other = generateKeyPair();
+    const denied = await SesameClient.openAgentClaim({ apiUrl: urls.apiUrl, publicKey: other.publicKey });
+    // Admins reach the code form from Approvals.
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: /^Approvals/ }).click();
+    await page.getByRole('link', { name: 'Approve an agent' }).click();
+    await page.getByLabel('Code').fill(denied.userCode.toLowerCase());
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Agent claim').getByText(denied.userCode).waitFor();
+    await page.getByLabel('Reason').fill('not one of ours');
+    await page.getByRole('button', { name: 'Deny' }).click();
+    await page.getByText('Denied: the device').waitFor();
+    await expect(SesameClient.pollAgentClaim({ apiUrl: urls.apiUrl, deviceCode: denied.deviceCode, privateKey: other.privateKey })).rejects.toMatchObject({ status: 403 });
+    expect(browserErrors).toEqual([]);
   }, 60_000);
 });

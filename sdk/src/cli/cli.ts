@@ -96,16 +96,21 @@ class Cli {
       this.io.err(`You already have an active agent (${active.id}) on this device. Run sesame refresh to renew its tokens, or sesame login --new to register another agent.\n`);
       return 0;
     }
-    if (!token) {
-      throw new CliFailure(`A registration token is required: ask an admin of ${brokerUrl} for one, then run:\n  sesame login --broker-url ${brokerUrl} sesame-register:<token>`);
-    }
-    let device = this.store.readDeviceKey();
-    if (!device) {
-      device = generateKeyPair();
-      this.store.writeDeviceKey(device);
-    }
+    const device = this.store.readDeviceKey() ?? generateKeyPair();
+    this.store.writeDeviceKey(device);
     const handle = parsed.value('--handle');
-    const tokens = await SesameClient.registerAgent({ apiUrl: brokerUrl, token, publicKey: device.publicKey, ...(handle ? { handle } : {}) });
+    const tokens = token
+      // Mode A: a registration token an admin made.
+      ? await SesameClient.registerAgent({ apiUrl: brokerUrl, token, publicKey: device.publicKey, ...(handle ? { handle } : {}) })
+      // Mode B (the default): a claim a human approves in the console; the device key never leaves this device.
+      : await SesameClient.claimAgent({
+        apiUrl: brokerUrl, privateKey: device.privateKey, ...(handle ? { handle } : {}),
+        onClaim: (claim) => {
+          const minutes = Math.round(claim.expiresIn / 60);
+          this.io.err(`Open ${claim.verificationUriComplete} to approve this agent (code ${claim.userCode})\n`
+            + `Device fingerprint: ${fingerprint(device.publicKey)}\nWaiting for approval (the code expires in ${String(minutes)} minutes)…\n`);
+        },
+      });
     const agent: DeviceAgent = { id: tokens.principal.id, handle: tokens.principal.handle, workspaceId: tokens.principal.workspaceId, brokerUrl };
     this.store.writeTokens(agent.id, toStored(tokens));
     this.store.writeConfig({ brokerUrl, activeAgent: agent.id, agents: [...config.agents.filter((a) => a.id !== agent.id), agent] });
@@ -116,7 +121,7 @@ class Cli {
   private status(args: string[]): number {
     parseArgs(args, {}, 'status');
     const device = this.store.readDeviceKey();
-    if (!device) throw new CliFailure('No device identity. Register this device first: sesame login --broker-url <url> sesame-register:<token>');
+    if (!device) throw new CliFailure('No device identity. Register this device first: sesame login --broker-url <url>');
     const config = this.store.readConfig();
     const lines = [`Device fingerprint: ${fingerprint(device.publicKey)}`, `Agents (${config.agents.length}):`];
     for (const agent of config.agents) lines.push(`${agent.id === config.activeAgent ? '*' : ' '} ${agent.id}`);
@@ -273,10 +278,10 @@ class Cli {
   // ---- sessions ------------------------------------------------------------------------------
 
   private activeAgent(): DeviceAgent {
-    if (!this.store.readDeviceKey()) throw new CliFailure('No device identity. Register this device first: sesame login --broker-url <url> sesame-register:<token>');
+    if (!this.store.readDeviceKey()) throw new CliFailure('No device identity. Register this device first: sesame login --broker-url <url>');
     const config = this.store.readConfig();
     const agent = config.agents.find((a) => a.id === config.activeAgent);
-    if (!agent) throw new CliFailure('No active agent on this device. Run sesame login --broker-url <url> sesame-register:<token>');
+    if (!agent) throw new CliFailure('No active agent on this device. Run sesame login --broker-url <url>');
     return agent;
   }
 

@@ -5,7 +5,7 @@ The broker attaches the credential bound to the target hostname on the server; y
 Usage: sesame <command> [options]
 
 Commands:
-  login       Register this device's agent with a broker
+  login       Register this device's agent with a broker (approved in the dashboard, or with a token)
   status      Show the device identity, its agents and whether tokens are present
   hostnames   List the hostnames you can call through the broker
   request     Send an HTTP request through the broker (like curl)
@@ -24,14 +24,21 @@ export const GROUP_HELP: Record<string, string> = {
 
 Registers this device's agent: generates the Ed25519 device key (mode 0600 under
 $XDG_CONFIG_HOME/sesame/, default ~/.config/sesame/) on first use, registers it with the broker
-using a registration token from an admin, and saves the broker URL for every later command.
+and saves the broker URL for every later command. The private key never leaves this device.
+
+Mode B (default, no token): agent-initiated. Prints a claim URL and a code on stderr:
+  Open https://<broker>/claim/ABCD-EFGH to approve this agent (code ABCD-EFGH)
+then waits (up to 10 minutes) while a workspace admin opens it in the Sesame dashboard, checks
+the code and the device fingerprint, and approves. Denied or expired: exit 1 with the reason.
+Mode A: an admin created a registration link (createRegistrationToken); pass its token.
 
 Options:
   --broker-url URL         The broker (your Sesame API URL). Saved; default https://getsesame.dev
-  sesame-register:<token>  The registration token an admin created (createRegistrationToken)
-  --bootstrap-token T      The same token passed as an option
+  sesame-register:<token>  Mode A: the registration token an admin created
+  --bootstrap-token T      Mode A: the same token passed as an option
   --new                    Register an additional agent when one is already registered
-  --handle HANDLE          The new agent's handle, when the token does not name one
+  --handle HANDLE          The new agent's handle when the token names none (Mode B: a suggestion
+                           the approving admin may change)
 `,
   status: `Usage: sesame status
 

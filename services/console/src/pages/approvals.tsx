@@ -3,6 +3,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useClientEvent, useLoad } from '../hooks.js';
 import { describeError } from '../problem.js';
+import { Link } from '../router.js';
 import type { Session } from '../session.js';
 import type { ConsolePage, PageProps } from './page.js';
 
@@ -129,6 +130,7 @@ function ApprovalsPage(props: PageProps): JSX.Element {
   return (
     <section class="page">
       <h1>Approvals</h1>
+      {session.me.isAdmin ? <p class="muted">An agent's <code>sesame login</code> printed a code? <Link href="/claim">Approve an agent</Link></p> : null}
       <NotificationToggle />
       {requests.error ? <p class="error" role="alert">{requests.error}</p> : null}
       {requests.data?.length === 0 ? <p class="muted">No pending requests. New ones appear here as agents ask.</p> : null}

@@ -3,6 +3,7 @@ import { agentsPage } from './agents.js';
 import { approvalsPage } from './approvals.js';
 import { calendarPage } from './calendar.js';
 import { channelPage, channelsPage } from './channels.js';
+import { claimCodePage, claimPage } from './claim.js';
 import type { ConsolePage } from './page.js';
 import { taskBoardPage, taskRunPage, tasksPage } from './tasks.js';
 import { vaultPage, vaultsPage } from './vault.js';
@@ -14,5 +15,5 @@ import { webhookPage, webhooksPage } from './webhooks.js';
  */
 export const PAGES: ConsolePage[] = [
   channelsPage, channelPage, agentsPage, approvalsPage, tasksPage, taskBoardPage, taskRunPage, calendarPage, vaultsPage, vaultPage,
-  webhooksPage, webhookPage, adminPage,
+  webhooksPage, webhookPage, adminPage, claimCodePage, claimPage,
 ];

@@ -1,5 +1,5 @@
 // The broker policy and injection are stored as the wire protocol declares them (one definition).
-import type { BrokerPolicy, SecretInjection } from '@sesamespace/sdk/protocol';
+import type { BrokerPolicy, BrokerVaultGrant, SecretInjection } from '@sesamespace/sdk/protocol';
 import type { MaskingPolicy, SealedItem } from '@sesamespace/vault';
 import type { ColumnType, Generated, Selectable } from 'kysely';
 
@@ -72,6 +72,35 @@ export interface BrokerRegistrationTokenTable {
   created_at: Timestamp;
   used_at: NullableTimestamp;
   used_by: string | null;
+  /** Vault memberships the registered agent gets in the transaction that spends the token (migration 0011). */
+  vault_grants: Json<BrokerVaultGrant[]>;
+}
+/**
+ * A device's request to become an agent, approved by a workspace admin (`sesame login` without a
+ * token; RFC 8628's device flow, migration 0011). `workspace_id` stays null while pending: the
+ * deciding admin's workspace becomes the claim's.
+ */
+export interface BrokerClaimTable {
+  id: string;
+  /** SHA-256 of the device code, which only the device holds. */
+  device_code_hash: string;
+  /** `ABCDEFGH` (shown as `ABCD-EFGH`), what the human types or follows in the claim URL. */
+  user_code: string;
+  public_key: string;
+  handle: string | null;
+  display_name: string | null;
+  requester_address: string;
+  status: 'pending' | 'approved' | 'denied';
+  poll_interval_seconds: number;
+  last_polled_at: NullableTimestamp;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+  workspace_id: string | null;
+  decided_by: string | null;
+  decided_at: NullableTimestamp;
+  deny_reason: string | null;
+  principal_id: string | null;
+  redeemed_at: NullableTimestamp;
 }
 export interface StreamTable { id: string; workspace_id: string; head_seq: Int8 }
 export type ChannelKind = 'dm' | 'group' | 'channel' | 'collaboration' | 'task';
@@ -301,6 +330,7 @@ export interface Database {
   refresh_tokens: RefreshTokenTable;
   invites: InviteTable;
   broker_registration_tokens: BrokerRegistrationTokenTable;
+  broker_claims: BrokerClaimTable;
   streams: StreamTable;
   channels: ChannelTable;
   channel_members: ChannelMemberTable;

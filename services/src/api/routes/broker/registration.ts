@@ -5,14 +5,16 @@ import { sha256 } from '../../../shared/auth/secrets.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import { isUniqueViolation } from '../../../shared/db/errors.js';
 import { conflict, forbidden, unauthorized } from '../../../shared/errors.js';
-import { newId, randomToken } from '../../../shared/ids.js';
+import { randomToken } from '../../../shared/ids.js';
 import { caller, requireAdmin } from '../../../shared/http/authentication.js';
 import { authRateLimit } from '../../../shared/http/rate-limits.js';
 import { Data, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { iso, principalToWire } from '../../wire.js';
+import { vaultActor } from '../vaults/service.js';
 import { PrincipalSchema, TokensSchema } from '../auth/schemas.js';
 import { issueSession } from '../auth/sessions.js';
+import { createDeviceAgent, assertMayGrantVaults } from './device-agent.js';
 import { CreateRegistrationTokenBody, DEFAULT_REGISTRATION_TTL_SECONDS, REGISTRATION_TOKEN_PREFIX, RegisterBody, RegistrationTokenSchema } from './schemas.js';
 
 const INVALID_REGISTRATION = 'The registration token is invalid, expired or already used';
@@ -27,7 +29,9 @@ function registrationTokenHash(token: string): string {
  * Device registration for the `sesame` CLI: an admin creates a single-use, expiring
  * `sesame-register:` token; `sesame login` spends it with the device's Ed25519 public key and
  * becomes a new agent that signs in by challenge–response from then on. An agent can take
- * itself out again (`sesame agents deregister`).
+ * itself out again (`sesame agents deregister`). A token may grant vault memberships (checked
+ * when it is made: the admin must be allowed to add members), applied in the transaction that
+ * spends it. The agent-initiated mode (a claim a human approves) is in `claims.ts`.
  */
 export async function registrationRoutes(app: TypedApp, ctx: ServiceContext) {
   app.post('/broker/registration-tokens', {
@@ -37,23 +41,25 @@ export async function registrationRoutes(app: TypedApp, ctx: ServiceContext) {
       body: CreateRegistrationTokenBody, response: { 201: Data(RegistrationTokenSchema), ...errorResponses },
     },
   }, async (request, reply) => {
-    const admin = requireAdmin(request).principal;
-    const { handle, ttlSeconds = DEFAULT_REGISTRATION_TTL_SECONDS } = request.body;
+    const auth = requireAdmin(request);
+    const admin = auth.principal;
+    const { handle, ttlSeconds = DEFAULT_REGISTRATION_TTL_SECONDS, vaults = [] } = request.body;
     const token = `${REGISTRATION_TOKEN_PREFIX}${randomToken(32)}`;
     const now = new Date();
     const row = await ctx.db.transaction().execute(async (trx) => {
+      await assertMayGrantVaults(trx, vaultActor(auth), vaults);
       const created = await trx.insertInto('broker_registration_tokens').values({
         id: `brt_${randomToken(12)}`, workspace_id: admin.workspace_id, token_hash: registrationTokenHash(token), handle: handle ?? null,
-        created_by: admin.id, expires_at: new Date(now.getTime() + ttlSeconds * 1000), created_at: now,
+        created_by: admin.id, expires_at: new Date(now.getTime() + ttlSeconds * 1000), created_at: now, vault_grants: JSON.stringify(vaults),
       }).returningAll().executeTakeFirstOrThrow();
       await appendAudit(trx, {
         workspaceId: admin.workspace_id, actorId: admin.id, action: 'broker.registration_token_created', targetType: 'registration_token', targetId: created.id,
-        data: { handle: created.handle, expiresAt: iso(created.expires_at) },
+        data: { handle: created.handle, expiresAt: iso(created.expires_at), vaults },
       });
       return created;
     });
     reply.status(201);
-    return { data: { id: row.id, token, handle: row.handle, expiresAt: iso(row.expires_at) } };
+    return { data: { id: row.id, token, handle: row.handle, expiresAt: iso(row.expires_at), vaults: row.vault_grants } };
   });
 
   app.post('/broker/register', {
@@ -75,16 +81,11 @@ export async function registrationRoutes(app: TypedApp, ctx: ServiceContext) {
           .where('token_hash', '=', tokenHash).where('used_at', 'is', null).where('expires_at', '>', now)
           .returningAll().executeTakeFirst();
         if (!spent) throw unauthorized(INVALID_REGISTRATION);
-        const handle = spent.handle ?? body.handle ?? `agent-${randomToken(4).toLowerCase().replace(/[^a-z0-9]/g, '0')}`;
-        const created = await trx.insertInto('principals').values({
-          id: newId('pr'), workspace_id: spent.workspace_id, kind: 'agent', handle, display_name: body.displayName ?? handle,
-          email: null, password_hash: null, public_key: body.publicKey.trim(), is_admin: false, created_at: now,
-        }).returningAll().executeTakeFirstOrThrow();
-        await trx.updateTable('broker_registration_tokens').set({ used_by: created.id }).where('id', '=', spent.id).execute();
-        await appendAudit(trx, {
-          workspaceId: spent.workspace_id, actorId: created.id, action: 'broker.agent_registered', targetType: 'principal', targetId: created.id,
-          data: { handle: created.handle, registrationTokenId: spent.id },
+        const created = await createDeviceAgent(trx, {
+          workspaceId: spent.workspace_id, handle: spent.handle ?? body.handle ?? null, displayName: body.displayName ?? null, publicKey: body.publicKey,
+          vaults: spent.vault_grants, grantedBy: spent.created_by, via: { registrationTokenId: spent.id },
         });
+        await trx.updateTable('broker_registration_tokens').set({ used_by: created.id }).where('id', '=', spent.id).execute();
         return created;
       });
       reply.status(201);

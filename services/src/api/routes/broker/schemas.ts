@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Text } from '../../../shared/http/schemas.js';
 import { Handle } from '../auth/schemas.js';
+import { VaultGrantsSchema } from './claim-schemas.js';
 
 export const REGISTRATION_TOKEN_PREFIX = 'sesame-register:';
 export const DEFAULT_REGISTRATION_TTL_SECONDS = 24 * 3600;
@@ -9,6 +10,7 @@ const MAX_REGISTRATION_TTL_SECONDS = 30 * 24 * 3600;
 export const CreateRegistrationTokenBody = Type.Object({
   handle: Type.Optional(Handle),
   ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_REGISTRATION_TTL_SECONDS, description: `Default ${DEFAULT_REGISTRATION_TTL_SECONDS} (one day)` })),
+  vaults: Type.Optional(VaultGrantsSchema),
 }, { additionalProperties: false });
 
 export const RegistrationTokenSchema = Type.Object({
@@ -16,6 +18,7 @@ export const RegistrationTokenSchema = Type.Object({
   token: Type.String({ description: 'sesame-register:…, shown once; single use' }),
   handle: Type.Union([Type.String(), Type.Null()]),
   expiresAt: Type.String(),
+  vaults: VaultGrantsSchema,
 });
 
 export const RegisterBody = Type.Object({

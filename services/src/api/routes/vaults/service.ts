@@ -77,6 +77,14 @@ async function authorizeVault(db: Db | Trx, actor: VaultActor, vaultId: string, 
   return { vault, role: allow(await roleOf(db, actor, vaultId), operation) };
 }
 
+/**
+ * Throws as the member routes answer (404 a vault the actor cannot see, 403 not an owner) unless
+ * `actor` may add members to the vault: what a registration token's vault grants are checked by.
+ */
+export async function assertMayManageVault(db: Db | Trx, actor: VaultActor, vaultId: string): Promise<void> {
+  await authorizeVault(db, actor, vaultId, 'manage');
+}
+
 /** The item, its vault and the caller's role; an item in a vault the caller cannot see is a 404. */
 async function authorizeItem(db: Db | Trx, actor: VaultActor, itemId: string, operation: VaultOperation): Promise<{ item: VaultItemRow; vault: VaultRow; role: VaultRole }> {
   const item = await db.selectFrom('vault_items').selectAll().where('id', '=', itemId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
