@@ -23,10 +23,11 @@ export function freePort(): Promise<number> {
 export class TestRedis {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'sesame-redis-'));
-  private constructor(readonly port: number) {}
+  private constructor(readonly port: number, private readonly password?: string) {}
 
-  static async start(): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort());
+  /** With `password`, Redis requires it (`requirepass`); `url` leaves it out. */
+  static async start(options: { password?: string } = {}): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort(), options.password);
     await redis.launch();
     return redis;
   }
@@ -34,10 +35,12 @@ export class TestRedis {
   get url() { return `redis://127.0.0.1:${this.port}`; }
 
   private async launch() {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' });
+    const auth = this.password ? ['--requirepass', this.password] : [];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...auth], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       try {
-        execFileSync('redis-cli', ['-p', String(this.port), 'ping'], { stdio: 'ignore' });
+        const out = execFileSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, REDISCLI_AUTH: this.password ?? '' } });
+        if (!out.includes('PONG')) throw new Error(out);
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
@@ -78,8 +81,16 @@ export interface RedisClusterNode { id: string; port: number; role: 'master' | '
 export class TestRedisCluster {
   private constructor(readonly nodes: string, private readonly dir: string) {}
 
-  static start(masters = 3, replicasPerMaster = 0): TestRedisCluster {
-    const output = execFileSync('bash', [clusterScript, 'start', String(masters), String(replicasPerMaster)], { encoding: 'utf8' });
+  /**
+   * `password`: every node requires it; `tlsDir`: nodes speak TLS only, with the CA and node
+   * certificate in that directory (`ca.crt`, `redis.crt`, `redis.key`). The script's watchdog
+   * stops the cluster if this test process dies without `stop`.
+   */
+  static start(masters = 3, replicasPerMaster = 0, options: { password?: string; tlsDir?: string } = {}): TestRedisCluster {
+    const args = [clusterScript, 'start', String(masters), String(replicasPerMaster), '--owner', String(process.pid)];
+    if (options.password) args.push('--requirepass', '-');
+    if (options.tlsDir) args.push('--tls', options.tlsDir);
+    const output = execFileSync('bash', args, { encoding: 'utf8', env: { ...process.env, REDIS_CLUSTER_PASSWORD: options.password ?? '' } });
     const values = Object.fromEntries(output.trim().split('\n').map((line) => { const [key, ...rest] = line.split('='); return [key, rest.join('=')]; }));
     return new TestRedisCluster(values.TEST_REDIS_CLUSTER_NODES, values.SESAME_TEST_REDIS_CLUSTER_DIR);
   }
