@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,4 +205,34 @@ export class TestCluster {
     await this.ownRedis?.stop();
     await this.database.drop();
   }
+}
+
+/**
+ * Which of `pids` holds the TCP socket whose local port (on this machine) is `port` — who is at
+ * the other end of a loopback connection a test accepted, or of a Postgres backend
+ * (`pg_stat_activity.client_port`). Linux only: `/proc/net/tcp{,6}` name the socket's inode,
+ * `/proc/<pid>/fd` who holds it.
+ */
+export function processOwningPort(port: number, pids: number[]): number | undefined {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(table, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const columns = line.trim().split(/\s+/);
+      if (columns[1]?.endsWith(hex) && columns[9]) inodes.add(columns[9]);
+    }
+  }
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      let link = '';
+      try { link = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode && inodes.has(inode)) return pid;
+    }
+  }
+  return undefined;
 }
