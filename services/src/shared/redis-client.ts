@@ -96,33 +96,34 @@ function newCluster(nodes: RedisNodeAddress[], options: RedisOptions, cluster: P
 }
 
 /**
- * At start, one connection to the Redis (for a cluster, to the first seed node that answers) to
- * find out whether it takes our credentials and our TLS. A refusal is a configuration error,
- * naming the variable to fix and never echoing a secret; a Redis that does not answer is not
- * (the clients keep retrying, as they would later in an outage).
+ * At start, one connection to the Redis (to each seed node of a cluster, at once) to find out
+ * whether it takes our credentials and our TLS. A refusal is a configuration error, naming the
+ * variable to fix and never echoing a secret; a Redis that does not answer within `timeoutMs`
+ * is not (the clients keep retrying, as they would later in an outage).
  */
 export async function verifyRedisAccess(target: RedisTarget, timeoutMs = 5_000): Promise<void> {
   const seeds = target.mode === 'single' ? [target.url] : target.nodes;
-  for (const seed of seeds) {
+  const refusals = await Promise.all(seeds.map(async (seed) => {
     const options: RedisOptions = {
       ...accessOptions(target.access), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
       retryStrategy: () => null, connectTimeout: timeoutMs, commandTimeout: timeoutMs,
     };
     const client = typeof seed === 'string' ? new Redis(seed, options) : new Redis({ ...options, host: seed.host, port: seed.port });
-    const where = typeof seed === 'string' ? redactUrl(seed) : `${seed.host.includes(':') ? `[${seed.host}]` : seed.host}:${seed.port}`;
+    const where = typeof seed === 'string' ? redactUrl(seed) : `${seed.host.includes(':') ? `[${seed.host}]` : seed.host}:${String(seed.port)}`;
     let failure: Error | undefined;
     client.on('error', (err: Error) => { failure ??= err; });
     try {
       await client.connect();
       await client.ping();
-      return;
+      return undefined;
     } catch (err) {
-      const refusal = accessRefusal(target, where, failure ?? (err as Error));
-      if (refusal) throw refusal;
+      return accessRefusal(target, where, failure ?? (err as Error));
     } finally {
       client.disconnect();
     }
-  }
+  }));
+  const refusal = refusals.find((r) => r !== undefined);
+  if (refusal) throw refusal;
 }
 
 const TLS_FAILURES = /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/;
