@@ -16,7 +16,7 @@ import { RedisPresenceReader } from './shared/presence/presence-reader.js';
 import { TokenService } from './shared/auth/tokens.js';
 import { createEventPublisher } from './shared/events.js';
 import { createLogger } from './shared/logger.js';
-import { redisTarget } from './shared/redis-client.js';
+import { redisTarget, verifyRedisAccess } from './shared/redis-client.js';
 import { startWorker, type Worker } from './worker/worker.js';
 
 export type Role = 'api' | 'gateway' | 'worker';
@@ -42,10 +42,14 @@ export interface RunningServices {
 /** Opens the database (migrating it) and the bus: what every role needs. */
 export async function createContext(config: Config, name: string): Promise<ServiceContext> {
   const logger = createLogger(config.LOG_LEVEL, name);
+  const redis = redisTarget(config);
+  // Credentials or TLS that Redis refuses stop the start here, naming the variable (an
+  // unreachable Redis does not: the clients retry as in any outage).
+  if (redis) await verifyRedisAccess(redis);
   const paths = dataPaths(config);
   const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
-  const bus = createBus(redisTarget(config), logger);
+  const bus = createBus(redis, logger);
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : paths.jwtSecretFile);
   const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
   const blobs = new LocalDiskBlobStore(paths.blobDir);

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseOutboundAllow } from './outbound/address-policy.js';
@@ -33,6 +34,11 @@ const schema = Type.Object({
   REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
   // Checked entry by entry after the schema (`parseRedisClusterNodes`), so the message names the bad entry.
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ minLength: 1 })),
+  // Credentials and TLS for the Redis of either mode; checked together after the schema (`checkRedisAccess`).
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_TLS: Type.Optional(Type.Boolean({ errorMessage: 'must be true or false' })),
+  REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   SESAME_BOOTSTRAP_API_KEY: Type.Optional(Type.String({ pattern: '^sk_[A-Za-z0-9_-]{16,}$', errorMessage: 'must look like sk_ followed by at least 16 url-safe characters' })),
   SESAME_VAULT_KEY: Type.Optional(Type.String({
     pattern: '^\\s*([A-Za-z0-9+/]{43}=|v[0-9]+:[A-Za-z0-9+/]{43}=(\\s*,\\s*v[0-9]+:[A-Za-z0-9+/]{43}=)*)\\s*$',
@@ -167,12 +173,52 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError([{ variable: 'REDIS_CLUSTER_NODES', message: (err as Error).message }]);
     }
   }
+  checkRedisAccess(input);
   // Processes on a shared database may run on several machines: they can only agree on a
   // signing secret that is configured (the generated one lives in one machine's data dir).
   if (input.DATABASE_URL && !input.SESAME_JWT_SECRET) {
     throw new ConfigError([{ variable: 'SESAME_JWT_SECRET', message: 'required with DATABASE_URL: every process on the database must sign access tokens with the same secret (e.g. openssl rand -base64 48)' }]);
   }
   return Object.freeze(input);
+}
+
+/**
+ * `REDIS_USERNAME`/`REDIS_PASSWORD`/`REDIS_TLS`/`REDIS_TLS_CA_FILE` against the Redis they apply
+ * to. One place per setting: a `REDIS_URL` may carry its own password (`redis://:pw@host`,
+ * `redis://user:pw@host`, or take them from REDIS_USERNAME/REDIS_PASSWORD) and chooses TLS by its
+ * scheme (`rediss://`); a cluster's seed list cannot, so these variables carry them for every
+ * node. Messages never include a value.
+ */
+function checkRedisAccess(input: Static<typeof schema>): void {
+  const issues: ConfigError['issues'] = [];
+  const url = input.REDIS_URL ? new URL(input.REDIS_URL) : undefined;
+  if (!url && !input.REDIS_CLUSTER_NODES) {
+    for (const variable of ['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS', 'REDIS_TLS_CA_FILE'] as const) {
+      if (input[variable] !== undefined) issues.push({ variable, message: 'set without REDIS_URL or REDIS_CLUSTER_NODES: there is no Redis to apply it to' });
+    }
+  }
+  if (url) {
+    if (url.password && input.REDIS_PASSWORD) issues.push({ variable: 'REDIS_PASSWORD', message: 'REDIS_URL already carries a password: set it in one place' });
+    if (url.username && input.REDIS_USERNAME) issues.push({ variable: 'REDIS_USERNAME', message: 'REDIS_URL already carries a user name: set it in one place' });
+    if (input.REDIS_TLS !== undefined) issues.push({ variable: 'REDIS_TLS', message: 'with REDIS_URL the scheme chooses TLS: use a rediss:// URL (REDIS_TLS is for REDIS_CLUSTER_NODES)' });
+    if (input.REDIS_TLS_CA_FILE) issues.push({ variable: 'REDIS_TLS_CA_FILE', message: 'is for REDIS_CLUSTER_NODES with REDIS_TLS=true; for a rediss:// REDIS_URL with a private CA, name the CA file in NODE_EXTRA_CA_CERTS' });
+  }
+  if (input.REDIS_CLUSTER_NODES && input.REDIS_TLS_CA_FILE && !input.REDIS_TLS) {
+    issues.push({ variable: 'REDIS_TLS_CA_FILE', message: 'set without REDIS_TLS=true (no TLS to verify)' });
+  }
+  if (input.REDIS_USERNAME && !input.REDIS_PASSWORD && !url?.password) {
+    issues.push({ variable: 'REDIS_USERNAME', message: 'set without a password (REDIS_PASSWORD): Redis ACL users authenticate with both' });
+  }
+  if (input.REDIS_TLS_CA_FILE && !issues.some((i) => i.variable === 'REDIS_TLS_CA_FILE')) {
+    try {
+      if (!readFileSync(input.REDIS_TLS_CA_FILE, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+        issues.push({ variable: 'REDIS_TLS_CA_FILE', message: `${input.REDIS_TLS_CA_FILE} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` });
+      }
+    } catch (err) {
+      issues.push({ variable: 'REDIS_TLS_CA_FILE', message: `cannot read ${input.REDIS_TLS_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+    }
+  }
+  if (issues.length) throw new ConfigError(issues);
 }
 
 export interface RedisNodeAddress { host: string; port: number }

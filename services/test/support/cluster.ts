@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +23,11 @@ export function freePort(): Promise<number> {
 export class TestRedis {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'sesame-redis-'));
-  private constructor(readonly port: number) {}
+  private constructor(readonly port: number, private readonly password?: string) {}
 
-  static async start(): Promise<TestRedis> {
-    const redis = new TestRedis(await freePort());
+  /** With `password`, Redis requires it (`requirepass`); `url` leaves it out. */
+  static async start(options: { password?: string } = {}): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort(), options.password);
     await redis.launch();
     return redis;
   }
@@ -34,10 +35,12 @@ export class TestRedis {
   get url() { return `redis://127.0.0.1:${this.port}`; }
 
   private async launch() {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' });
+    const auth = this.password ? ['--requirepass', this.password] : [];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, ...auth], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       try {
-        execFileSync('redis-cli', ['-p', String(this.port), 'ping'], { stdio: 'ignore' });
+        const out = execFileSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, REDISCLI_AUTH: this.password ?? '' } });
+        if (!out.includes('PONG')) throw new Error(out);
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
@@ -78,8 +81,16 @@ export interface RedisClusterNode { id: string; port: number; role: 'master' | '
 export class TestRedisCluster {
   private constructor(readonly nodes: string, private readonly dir: string) {}
 
-  static start(masters = 3, replicasPerMaster = 0): TestRedisCluster {
-    const output = execFileSync('bash', [clusterScript, 'start', String(masters), String(replicasPerMaster)], { encoding: 'utf8' });
+  /**
+   * `password`: every node requires it; `tlsDir`: nodes speak TLS only, with the CA and node
+   * certificate in that directory (`ca.crt`, `redis.crt`, `redis.key`). The script's watchdog
+   * stops the cluster if this test process dies without `stop`.
+   */
+  static start(masters = 3, replicasPerMaster = 0, options: { password?: string; tlsDir?: string } = {}): TestRedisCluster {
+    const args = [clusterScript, 'start', String(masters), String(replicasPerMaster), '--owner', String(process.pid)];
+    if (options.password) args.push('--requirepass', '-');
+    if (options.tlsDir) args.push('--tls', options.tlsDir);
+    const output = execFileSync('bash', args, { encoding: 'utf8', env: { ...process.env, REDIS_CLUSTER_PASSWORD: options.password ?? '' } });
     const values = Object.fromEntries(output.trim().split('\n').map((line) => { const [key, ...rest] = line.split('='); return [key, rest.join('=')]; }));
     return new TestRedisCluster(values.TEST_REDIS_CLUSTER_NODES, values.SESAME_TEST_REDIS_CLUSTER_DIR);
   }
@@ -194,4 +205,34 @@ export class TestCluster {
     await this.ownRedis?.stop();
     await this.database.drop();
   }
+}
+
+/**
+ * Which of `pids` holds the TCP socket whose local port (on this machine) is `port` — who is at
+ * the other end of a loopback connection a test accepted, or of a Postgres backend
+ * (`pg_stat_activity.client_port`). Linux only: `/proc/net/tcp{,6}` name the socket's inode,
+ * `/proc/<pid>/fd` who holds it.
+ */
+export function processOwningPort(port: number, pids: number[]): number | undefined {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(table, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const columns = line.trim().split(/\s+/);
+      if (columns[1]?.endsWith(hex) && columns[9]) inodes.add(columns[9]);
+    }
+  }
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
+    for (const fd of fds) {
+      let link = '';
+      try { link = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode && inodes.has(inode)) return pid;
+    }
+  }
+  return undefined;
 }
