@@ -39,13 +39,13 @@ const API_CONTENT_SECURITY_POLICY = {
  * response then gets the same frozen set, instead of helmet being rebuilt per request.
  */
 function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
-  const headers: Record<string, string> = {};
+  const headers = new Map<string, string>();
   const recorder = {
-    setHeader(name: string, value: unknown) { headers[name.toLowerCase()] = String(value); },
-    removeHeader(name: string) { delete headers[name.toLowerCase()]; },
+    setHeader(name: string, value: unknown) { headers.set(name.toLowerCase(), String(value)); },
+    removeHeader(name: string) { headers.delete(name.toLowerCase()); },
   };
-  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, () => {});
-  return Object.freeze(headers);
+  helmet(options)(Object.create(null) as IncomingMessage, recorder as unknown as ServerResponse, () => {});
+  return Object.freeze(Object.fromEntries(headers));
 }
 
 const API_SECURITY_HEADERS = securityHeaders({ contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
