@@ -28,6 +28,9 @@ export const RATE_SYNC_INTERVAL_MS = 100;
  */
 const LOCAL_SHARE_DIVISOR = 16;
 
+/** Most callers counted at once in one process (the oldest go first). */
+const MAX_COUNTERS = 100_000;
+
 interface WindowCount {
   /** The shared total as Redis last answered it (every process's synced counts). */
   known: number;
@@ -57,10 +60,12 @@ export interface RateCount { current: number; ttl: number }
  */
 export class SharedRateCounter {
   private readonly counts = new Map<string, WindowCount>();
-  private readonly countCommand: CountCommand;
+  private readonly countCommand: CountCommand | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(redis: RedisClient, private readonly now: () => number = Date.now) {
+  /** Without `redis` the counters are this process's alone (one process is the whole budget). */
+  constructor(redis: RedisClient | undefined, private readonly now: () => number = Date.now) {
+    if (!redis) return;
     if (!('sesameRateCount' in redis)) redis.defineCommand('sesameRateCount', { numberOfKeys: 1, lua: COUNT_SCRIPT });
     const command = (redis as unknown as { sesameRateCount: CountCommand }).sesameRateCount;
     this.countCommand = (key, amount, windowMs) => command.call(redis, key, amount, windowMs);
@@ -83,6 +88,8 @@ export class SharedRateCounter {
     const now = this.now();
     let count = this.counts.get(key);
     if (!count) {
+      // Bounded: a flood of new callers (addresses) drops the oldest counters first.
+      if (this.counts.size >= MAX_COUNTERS) this.counts.delete(this.counts.keys().next().value as string);
       count = { known: 0, pending: 0, inFlight: 0, resetAt: now + windowMs, windowMs };
       this.counts.set(key, count);
     } else if (now >= count.resetAt) {
@@ -93,7 +100,7 @@ export class SharedRateCounter {
       count.resetAt = now + windowMs;
     }
     const current = count.known + count.pending + count.inFlight + 1;
-    if (current < max / 2 && count.pending + 1 < max / LOCAL_SHARE_DIVISOR) {
+    if (!this.countCommand || (current < max / 2 && count.pending + 1 < max / LOCAL_SHARE_DIVISOR)) {
       count.pending++;
       return { current, ttl: count.resetAt - now };
     }
@@ -115,7 +122,9 @@ export class SharedRateCounter {
     const now = this.now();
     const sends: Array<Promise<unknown>> = [];
     for (const [key, count] of this.counts) {
-      if (count.pending > 0) {
+      if (!this.countCommand) {
+        if (now >= count.resetAt) this.counts.delete(key);
+      } else if (count.pending > 0) {
         const amount = count.pending;
         count.pending = 0;
         sends.push(this.send(key, count, amount).catch(() => { count.pending += amount; }));
@@ -127,6 +136,7 @@ export class SharedRateCounter {
   }
 
   private async send(key: string, count: WindowCount, amount: number): Promise<RateCount> {
+    if (!this.countCommand) throw new Error('no shared counters without Redis');
     count.inFlight += amount;
     try {
       const [total, ttl] = await this.countCommand(key, amount, count.windowMs);
