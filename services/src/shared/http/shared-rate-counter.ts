@@ -18,7 +18,7 @@ return {current, ttl}`;
 type CountCommand = (key: string, amount: number, windowMs: number) => Promise<[number | string, number | string]>;
 
 /** How often counts made in this process are added to the shared counters in Redis. */
-export const RATE_SYNC_INTERVAL_MS = 100;
+const RATE_SYNC_INTERVAL_MS = 100;
 
 /**
  * A request counted in this process is answered at once while its caller is far from the
