@@ -24,7 +24,7 @@ const CHANNELS = 16;
 const CONTENT = 'writes bench {n} '.padEnd(100, 'x');
 const COMMAND = 'npx tsx scripts/bench/writes.ts';
 
-interface Cell { label: string; runs: LoadResult[]; cpu: Array<Record<string, number>> }
+interface Cell { label: string; runs: LoadResult[]; cpu: Array<Record<string, number>>; cpuPerOp: number[] }
 
 async function main() {
   const services = startTestServices();
@@ -60,21 +60,43 @@ async function main() {
     'bare Fastify GET': { url: echoUrl, paths: ['/health'], headers: {}, cpu: { server: () => [echo.pid] } },
   };
 
+  // Streaming edits (`PATCH … {content, streaming: true}`, as an agent streams tokens into its
+  // message): 16 messages, in one channel or one per channel, each edited over and over.
+  const streamed = async (inChannels: string[]) => {
+    const paths: string[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const channel = inChannels[i % inChannels.length];
+      const sent = await sesame.rest.call<{ data: { id: string } }>('POST', `/channels/${channel}/messages`, { content: 'streaming…', kind: 'text' });
+      paths.push(`${apiBase.pathname}/channels/${channel}/messages/${sent.data.id}`);
+    }
+    return paths;
+  };
+  const editBody = JSON.stringify({ content: CONTENT, streaming: true });
+  const edits = {
+    'Sesame streaming edits | one channel': { url: apiBase.origin, paths: await streamed(channels.slice(0, 1)), headers: sesameAuth, cpu: sesameCpu, body: editBody },
+    [`Sesame streaming edits | ${CHANNELS} channels`]: { url: apiBase.origin, paths: await streamed(channels), headers: sesameAuth, cpu: sesameCpu, body: editBody },
+    'bare Fastify echo PATCH': { url: echoUrl, paths: [`/channels/${channels[0]}/messages/m`], headers: {}, cpu: { server: () => [echo.pid] }, body: editBody },
+  };
+
   // BENCH_ONLY=Sesame (a prefix of system names) measures only those, e.g. while profiling.
   const only = process.env.BENCH_ONLY;
   const systems: Partial<typeof allSystems> = only ? Object.fromEntries(Object.entries(allSystems).filter(([name]) => name.startsWith(only))) : allSystems;
   const cells = new Map<string, Cell>();
-  const measure = async (key: string, label: string, target: { url: string; paths: string[]; headers: Record<string, string>; cpu: Record<string, () => number[]> }, method: LoadRun['method'], seconds: number, record: boolean) => {
+  const measure = async (key: string, label: string, target: { url: string; paths: string[]; headers: Record<string, string>; cpu: Record<string, () => number[]>; body?: string }, method: LoadRun['method'], seconds: number, record: boolean) => {
     const cpu = meter(target.cpu);
     cpu.start();
-    const result = await client.request<LoadResult>({ cmd: 'run', url: target.url, paths: target.paths, headers: target.headers, body, method, connections: CONNECTIONS, seconds } satisfies LoadRun & { cmd: string });
+    const result = await client.request<LoadResult>({ cmd: 'run', url: target.url, paths: target.paths, headers: target.headers, body: target.body ?? body, method, connections: CONNECTIONS, seconds } satisfies LoadRun & { cmd: string });
     const usage = cpu.stop();
+    // The server's CPU per answered request (its first group: the api, or the peer server),
+    // a measure the machine's other load disturbs far less than rates do.
+    const perOp = (usage[Object.keys(target.cpu)[0]] * result.seconds * 1e6) / Math.max(1, result.ok);
     if (!record) return;
-    const cell = cells.get(key) ?? { label, runs: [], cpu: [] };
+    const cell = cells.get(key) ?? { label, runs: [], cpu: [], cpuPerOp: [] };
     cell.runs.push(result);
     cell.cpu.push(usage);
+    cell.cpuPerOp.push(perOp);
     cells.set(key, cell);
-    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request`);
   };
 
   // Warm-up (JIT, pools, plans), not recorded.
@@ -89,6 +111,7 @@ async function main() {
     for (const [shape, paths] of Object.entries(shapes)) {
       for (const name of order) await measure(`${name} | ${shape}`, name, systems[name as keyof typeof systems]!(paths), 'POST', SECONDS, true);
     }
+    for (const [name, target] of Object.entries(edits)) await measure(name, name, target, 'PATCH', SECONDS, true);
     for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', Math.max(3, SECONDS / 2), true);
   }
 
@@ -116,13 +139,14 @@ async function main() {
     const r = rate(cell);
     const ratios = ` | ${(r / rate(cellOf(ref.echo))).toFixed(2)}×${ref.naive === undefined ? '' : ` | ${ref.naive ? `${(r / rate(cellOf(ref.naive))).toFixed(2)}×` : '—'}`}`;
     const errors = cell.runs.reduce((s, x) => s + x.non2xx + x.errors, 0);
-    return `| ${key} | **${int(r)}** (${cell.runs.map((x) => int(x.perSecond)).join(' / ')})${ratios} | ${median(cell.runs.map((x) => x.p50))} | ${median(cell.runs.map((x) => x.p99))} | ${errors} | ${fmtCpu(cell.cpu)} |`;
+    return `| ${key} | **${int(r)}** (${cell.runs.map((x) => int(x.perSecond)).join(' / ')})${ratios} | ${median(cell.runs.map((x) => x.p50))} | ${median(cell.runs.map((x) => x.p99))} | ${errors} | ${int(median(cell.cpuPerOp))} | ${fmtCpu(cell.cpu)} |`;
   };
   const lines: string[] = [];
   for (const shape of Object.keys(shapes)) {
     for (const name of Object.keys(systems)) lines.push(row(`${name} | ${shape}`, { echo: `bare Fastify echo | ${shape}`, naive: name === 'bare Fastify echo' ? null : `naive durable (Fastify + pg) | ${shape}` }));
   }
   const getLines = Object.keys(gets).map((name) => row(name, { echo: 'bare Fastify GET' }));
+  const editLines = Object.keys(edits).map((name) => row(name, { echo: 'bare Fastify echo PATCH' }));
 
   writeSection('writes', `
 ## Writes (messages persisted through REST, 16 concurrent senders)
@@ -131,13 +155,17 @@ Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback; Pos
 
 Sesame = separate api and gateway processes (the gateway idle), the admin's API key POSTing \`{content, kind}\` to \`/channels/:id/messages\`. Peers on the same Fastify 5: the *naive durable* write (one transaction per message on a pg pool of 10: row-locked seq, message row, event row, commit; no auth, no publish) on the same PostgreSQL, and a *bare Fastify echo* (the HTTP ceiling). Warm-up 2 s per system, then ${ROUNDS} interleaved rounds of ${SECONDS} s per cell (order rotated per round); the figure is the median round (all rounds in brackets), latencies (ms, per request) the median round's. CPU: 100% = one core, median round.
 
-| system | shape | msg/s (rounds) | × echo | × naive | p50 | p99 | errors | CPU |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| system | shape | msg/s (rounds) | × echo | × naive | p50 | p99 | errors | server CPU µs/msg | CPU |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${lines.join('\n')}
 
-| request | req/s (rounds) | × bare GET | p50 | p99 | errors | CPU |
-| --- | --- | --- | --- | --- | --- | --- |
+| request | req/s (rounds) | × bare GET | p50 | p99 | errors | server CPU µs/req | CPU |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 ${getLines.join('\n')}
+
+| streaming edits (\`PATCH … {content, streaming: true}\`, 16 messages) | edits/s (rounds) | × echo PATCH | p50 | p99 | errors | server CPU µs/edit | CPU |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${editLines.join('\n')}
 
 Check: ${check}.
 `);

@@ -1,7 +1,7 @@
 /**
  * The writes bench's reference servers (child process), both on Fastify 5 like Sesame:
  *   MODE=echo   `POST /channels/:id/messages` answers 201 with the parsed body (the HTTP ceiling:
- *               no auth, no database)
+ *               no auth, no database), `PATCH /channels/:id/messages/:messageId` 200 likewise
  *   MODE=naive  the plainest durable write on DATABASE_URL: per request one transaction that
  *               row-locks the channel's seq (`UPDATE … head_seq + 1 RETURNING`), inserts the
  *               message and its event, commits; pg pool of 10 (Sesame's default)
@@ -22,6 +22,7 @@ if (mode === 'echo') {
     reply.status(201);
     return { data: request.body };
   });
+  app.patch('/channels/:id/messages/:messageId', async (request) => ({ data: request.body }));
 } else {
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
   await pool.query(`

@@ -8,12 +8,29 @@ const SetupStatus = Type.Object({
   hasAdmin: Type.Boolean({ description: 'An enabled admin exists now, so someone can administer the server. False once every admin is disabled.' }),
 });
 
+/** How long a successful database check answers `/health` (a failed one is never reused). */
+const DATABASE_CHECK_TTL_MS = 1000;
+
 export async function healthRoutes(app: TypedApp, ctx: ServiceContext) {
+  // The database check is shared: at most one `SELECT 1` per second however often health is
+  // asked (a probe or a load balancer polling many times a second costs the database nothing
+  // more). Concurrent requests wait for the same check; a failure answers its waiters and the
+  // next request checks again.
+  let lastCheck: { at: number; done: Promise<unknown> } | undefined;
+  const checkDatabase = (): Promise<unknown> => {
+    const now = performance.now();
+    if (lastCheck && now - lastCheck.at < DATABASE_CHECK_TTL_MS) return lastCheck.done;
+    const check = { at: now, done: sql`SELECT 1`.execute(ctx.db) };
+    lastCheck = check;
+    check.done.catch(() => { if (lastCheck === check) lastCheck = undefined; });
+    return check.done;
+  };
+
   app.get('/health', {
     config: { public: true },
-    schema: { tags: ['system'], summary: 'Liveness and database reachability', response: { 200: Type.Object({ status: Type.String(), timestamp: Type.String() }) } },
+    schema: { tags: ['system'], summary: 'Liveness and database reachability (checked at most once a second)', response: { 200: Type.Object({ status: Type.String(), timestamp: Type.String() }) } },
   }, async () => {
-    await sql`SELECT 1`.execute(ctx.db);
+    await checkDatabase();
     return { status: 'healthy', timestamp: new Date().toISOString() };
   });
 

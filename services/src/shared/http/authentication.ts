@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticateCredential, credentialFromHeaders, CredentialCache, type AuthContext } from '../auth/authenticate.js';
+import { authenticateCredential, cachedCredential, credentialFromHeaders, CredentialCache, type AuthContext } from '../auth/authenticate.js';
 import { watchCredentialChanges } from '../auth/revocations.js';
 import { grants, type Scope } from '../auth/scopes.js';
 import type { ServiceContext } from '../context.js';
@@ -32,20 +32,25 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
   const stopWatching = watchCredentialChanges(ctx.bus, (change) => { credentials.forget(change); });
   const stopReconnectWatch = ctx.bus.onReconnect(() => { credentials.clear(); });
   app.addHook('onClose', async () => { stopWatching(); stopReconnectWatch(); });
-  app.addHook('onRequest', async (request) => {
-    const credential = credentialFromHeaders(request.headers);
-    if (credential) {
-      request.auth = await authenticateCredential(ctx.db, ctx.tokens, credential, credentials);
-      if (!request.auth) throw unauthorized('The API key or access token is invalid, expired or revoked');
+  // Synchronous when it can be (no credential, or a cached API key): no promise per request.
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      const credential = credentialFromHeaders(request.headers);
+      const cached = credential ? cachedCredential(credential, credentials) : undefined;
+      if (!credential || cached) {
+        request.auth = cached ?? null;
+        authorize(request);
+        done();
+        return;
+      }
+      authenticateCredential(ctx.db, ctx.tokens, credential, credentials).then((auth) => {
+        if (!auth) throw unauthorized('The API key or access token is invalid, expired or revoked');
+        request.auth = auth;
+        authorize(request);
+      }).then(() => { done(); }, (err: unknown) => { done(err instanceof Error ? err : new Error(String(err))); });
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
     }
-    // No route matched: the not-found handler answers, whoever asks.
-    if (!request.routeOptions.url) return;
-    const { public: isPublic, scope } = request.routeOptions.config;
-    if (isPublic) return;
-    if (!request.auth) throw unauthorized();
-    // Unreachable once the app is ready (see below); fail closed all the same.
-    if (!scope) throw forbidden('This route declares no access scope');
-    assertScope(request.auth, scope);
   });
 
   // Routes are collected as they register and checked once every plugin has added its hooks
@@ -56,6 +61,18 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
     const undeclared = routes.filter((route) => !declaresAccess(route)).map((route) => `${String(route.method)} ${route.url}`);
     if (undeclared.length) throw new Error(`routes without config.scope or config.public: ${[...new Set(undeclared)].join(', ')}`);
   });
+}
+
+/** Enforces the route's declared access on an authenticated (or anonymous) request. */
+function authorize(request: FastifyRequest): void {
+  // No route matched: the not-found handler answers, whoever asks.
+  if (!request.routeOptions.url) return;
+  const { public: isPublic, scope } = request.routeOptions.config;
+  if (isPublic) return;
+  if (!request.auth) throw unauthorized();
+  // Unreachable once the app is ready (see below); fail closed all the same.
+  if (!scope) throw forbidden('This route declares no access scope');
+  assertScope(request.auth, scope);
 }
 
 /** Whether a route says who may call it: `public: true`, or the scope it needs. */

@@ -1,5 +1,6 @@
-import helmet from '@fastify/helmet';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import helmet, { type HelmetOptions } from 'helmet';
 import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
@@ -31,6 +32,29 @@ const API_CONTENT_SECURITY_POLICY = {
   useDefaults: false,
   directives: { 'default-src': ["'none'"], 'base-uri': ["'none'"], 'form-action': ["'none'"], 'frame-ancestors': ["'none'"] },
 } as const;
+
+/**
+ * The headers helmet sets (its defaults: HSTS, nosniff, frame and referrer policies…, with
+ * `options`), computed once by running helmet's own middleware against a recorder: every
+ * response then gets the same frozen set, instead of helmet being rebuilt per request.
+ */
+function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
+  const headers = new Map<string, string>();
+  const recorder = {
+    setHeader(name: string, value: unknown) { headers.set(name.toLowerCase(), String(value)); },
+    removeHeader(name: string) { headers.delete(name.toLowerCase()); },
+  };
+  helmet(options)(Object.create(null) as IncomingMessage, recorder as unknown as ServerResponse, () => {});
+  return Object.freeze(Object.fromEntries(headers));
+}
+
+const API_SECURITY_HEADERS = securityHeaders({ contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
+
+/** The headers every response of the edge carries: the security set and the request's id. */
+function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(API_SECURITY_HEADERS);
+  reply.header(REQUEST_ID_HEADER, request.id);
+}
 
 /**
  * The OpenAPI page (`/api/docs`): swagger-ui's own scripts, styles and images and the spec, all
@@ -66,12 +90,17 @@ export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): Fas
     trustProxy: trustProxySetting(ctx),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Errors raised by the router before any route runs (bad URL encoding, oversize params).
-    frameworkErrors: (error, _request, reply) => { void sendFrameworkError(error, reply); },
+    frameworkErrors: (error, request, reply) => {
+      setEdgeHeaders(request, reply);
+      void sendFrameworkError(error, reply);
+    },
   });
-  app.addHook('onSend', async (request, reply) => { reply.header(REQUEST_ID_HEADER, request.id); });
-  // Security headers (helmet's defaults: HSTS, nosniff, frame and referrer policies…) with a CSP
-  // for JSON; the OpenAPI page sets its own (`installOpenApi`).
-  void app.register(helmet, { contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
+  // Security headers with a CSP for JSON (the OpenAPI page and the console set their own), and
+  // the request id, set as the request arrives: errors and the not-found answer carry them too.
+  app.addHook('onRequest', (request, reply, done) => {
+    setEdgeHeaders(request, reply);
+    done();
+  });
   installValidators(app);
   installProblemDetails(app);
   installMetrics(app, options.edge, ctx.config.SESAME_METRICS === 'on');

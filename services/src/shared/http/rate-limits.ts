@@ -1,8 +1,8 @@
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceContext } from '../context.js';
 import { SesameError } from '../errors.js';
 import { createRedisClient, redisTarget } from '../redis-client.js';
+import { SharedRateCounter, type RateCount } from './shared-rate-counter.js';
 
 /** Reads get their own, larger budget: an agent looking things up per message must still send. */
 export type RateBudget = 'read' | 'write';
@@ -20,38 +20,80 @@ function rateBudgetOf(method: string): RateBudget {
  *
  * With REDIS_URL (or REDIS_CLUSTER_NODES) the counters live in Redis, so every api replica
  * shares one budget per caller. Each counter is one key, so on a cluster each lands on its
- * slot's master.
+ * slot's master. A request far from its caller's limit is counted in this process and synced to
+ * Redis in the background (`SharedRateCounter`: no Redis round trip per request, a bounded
+ * overshoot across replicas); near the limit each request is counted in Redis first.
  */
 export async function installRateLimits(app: FastifyInstance, ctx: ServiceContext) {
   const { SESAME_RATE_LIMIT_PER_MINUTE, SESAME_READ_RATE_LIMIT_PER_MINUTE } = ctx.config;
   const target = redisTarget(ctx.config);
-  // Counting is skipped while Redis is down (skipOnError); the watch says so once per outage.
+  // Counting is skipped while Redis is down; the watch says so once per outage.
   const redis = target ? createRedisClient(target, ctx.logger, 'rate-limits', { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }) : undefined;
-  if (redis) {
-    app.addHook('onClose', async () => { redis.disconnect(); });
-    // Without the offline queue a command sent before the connection is up fails, and is not
-    // counted: connect first, so a fresh replica counts its first requests too. A Redis that
-    // is down at start does not stop the api (the client keeps reconnecting).
-    await redis.connect().catch(() => {});
-  }
+  const counter = new SharedRateCounter(redis);
+  counter.start();
+  app.addHook('onClose', async () => {
+    await counter.stop().catch(() => {});
+    redis?.disconnect();
+  });
+  // Without the offline queue a command sent before the connection is up fails, and is not
+  // counted: connect first, so a fresh replica counts its first requests too. A Redis that
+  // is down at start does not stop the api (the client keeps reconnecting).
+  if (redis) await redis.connect().catch(() => {});
   // Reads are never budgeted below writes: raising the write limit raises both.
   const defaults: Record<RateBudget, number> = { read: Math.max(SESAME_READ_RATE_LIMIT_PER_MINUTE, SESAME_RATE_LIMIT_PER_MINUTE), write: SESAME_RATE_LIMIT_PER_MINUTE };
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'preHandler',
-    timeWindow: 60_000,
-    redis,
-    nameSpace: 'sesame-rl:',
-    skipOnError: true,
-    max: (request) => request.auth?.apiKey?.rateLimitPerMinute ?? defaults[rateBudgetOf(request.method)],
-    keyGenerator: (request) => `${rateBudgetOf(request.method)}:${callerKey(request)}`,
-    errorResponseBuilder: (request, context) => {
-      const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      const budget = rateBudgetOf(request.method) === 'read' ? 'read requests' : 'requests';
-      return new SesameError('rate-limited', `Rate limit of ${context.max} ${budget} per minute exceeded; retry in ${retryAfter}s`, { retryAfter });
-    },
+
+  // Every route registered from here on is counted before its handler (after authentication,
+  // which tells whose budget it is): its own limit if it declares one, else the caller's budget.
+  app.addHook('onRoute', (route) => {
+    const own = route.config?.rateLimit;
+    const routePrefix = own ? `${NAMESPACE}${String(route.method)}${route.url}-` : NAMESPACE;
+    const limit: FastifyRouteHook = (request, reply, done) => {
+      let key: string;
+      let max: number;
+      let windowMs: number;
+      if (own) {
+        key = routePrefix + own.keyGenerator(request);
+        max = own.max;
+        windowMs = own.timeWindow;
+      } else {
+        const budget = rateBudgetOf(request.method);
+        key = `${routePrefix}${budget}:${callerKey(request)}`;
+        max = request.auth?.apiKey?.rateLimitPerMinute ?? defaults[budget];
+        windowMs = WINDOW_MS;
+      }
+      const decide = ({ current, ttl }: RateCount) => {
+        const resetSeconds = Math.ceil(ttl / 1000);
+        reply.header('x-ratelimit-limit', max);
+        reply.header('x-ratelimit-remaining', Math.max(0, max - current));
+        reply.header('x-ratelimit-reset', resetSeconds);
+        if (current <= max) {
+          done();
+          return;
+        }
+        const retryAfter = Math.max(1, resetSeconds);
+        const what = rateBudgetOf(request.method) === 'read' ? 'read requests' : 'requests';
+        done(new SesameError('rate-limited', `Rate limit of ${max} ${what} per minute exceeded; retry in ${retryAfter}s`, { retryAfter }));
+      };
+      let counted: RateCount | Promise<RateCount>;
+      try {
+        counted = counter.incr(key, windowMs, max);
+      } catch {
+        done();
+        return;
+      }
+      // Far from the limit the answer is at hand (no promise, no tick); near it Redis decides,
+      // and a Redis that fails lets the request through uncounted.
+      if (counted instanceof Promise) counted.then(decide, () => { done(); });
+      else decide(counted);
+    };
+    route.preHandler = route.preHandler ? [...[route.preHandler].flat(), limit] : [limit];
   });
 }
+
+type FastifyRouteHook = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
+
+const NAMESPACE = 'sesame-rl:';
+const WINDOW_MS = 60_000;
 
 function callerKey(request: FastifyRequest): string {
   if (request.auth?.apiKey) return `key:${request.auth.apiKey.id}`;
@@ -59,7 +101,23 @@ function callerKey(request: FastifyRequest): string {
   return `ip:${request.ip}`;
 }
 
+/** A route's own limit, instead of the caller's budget (`config.rateLimit`). */
+interface RouteRateLimit {
+  max: number;
+  /** Window length, ms. */
+  timeWindow: number;
+  /** Whose counter a request counts on. */
+  keyGenerator: (request: FastifyRequest) => string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's own limit (auth endpoints: per address), replacing the caller budgets. */
+    rateLimit?: RouteRateLimit;
+  }
+}
+
 /** Route config for auth endpoints: 10 attempts per minute per client address. */
-export function authRateLimit(ctx: ServiceContext) {
-  return { max: ctx.config.SESAME_AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (request: { ip: string }) => `auth:${request.ip}` };
+export function authRateLimit(ctx: ServiceContext): RouteRateLimit {
+  return { max: ctx.config.SESAME_AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth:${request.ip}` };
 }

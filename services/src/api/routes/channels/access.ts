@@ -9,11 +9,16 @@ import { actsAsAdmin } from '../../../shared/http/authentication.js';
  * not revealed); a channel of your workspace you are not a member of is a 403.
  */
 export async function channelForMember(db: Db, principal: Principal, channelId: string): Promise<{ channel: Channel; role: MemberRole }> {
-  const channel = await db.selectFrom('channels').selectAll().where('id', '=', channelId).where('workspace_id', '=', principal.workspace_id).executeTakeFirst();
-  if (!channel) throw notFound('Channel');
-  const membership = await db.selectFrom('channel_members').select('role').where('channel_id', '=', channelId).where('principal_id', '=', principal.id).executeTakeFirst();
-  if (!membership) throw forbidden('You are not a member of this channel');
-  return { channel, role: membership.role };
+  // One query: the channel and the caller's membership row, if any.
+  const row = await db.selectFrom('channels')
+    .leftJoin('channel_members', (join) => join.onRef('channel_members.channel_id', '=', 'channels.id').on('channel_members.principal_id', '=', principal.id))
+    .selectAll('channels').select('channel_members.role as member_role')
+    .where('channels.id', '=', channelId).where('channels.workspace_id', '=', principal.workspace_id)
+    .executeTakeFirst();
+  if (!row) throw notFound('Channel');
+  const { member_role: role, ...channel } = row;
+  if (!role) throw forbidden('You are not a member of this channel');
+  return { channel, role };
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
-import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
+import type { EventTable, MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { withEvents } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
 import { validateMetadata } from './kinds.js';
@@ -13,6 +13,7 @@ export interface SendOutcome { message: Message; created: boolean }
 
 interface PendingSend {
   sender: Principal;
+  channelId: string;
   input: SendInput;
   baseUrl: string;
   resolve: (outcome: SendOutcome) => void;
@@ -35,20 +36,27 @@ function validMetadata(input: SendInput): boolean {
 const inList = (values: readonly string[]): RawBuilder<unknown> => sql.join(values.map((v) => sql`${v}`));
 
 /**
- * Group commit of the sends to one channel. The first send to an idle channel starts a
- * transaction at once (no waiting for company); sends that arrive while it runs queue, and go
- * together in the next transaction: one row lock on the channel's stream, consecutive seqs in
- * arrival order, one multi-row INSERT of the messages and one of their events, one commit, then
- * each caller gets its own message and the events are published. Under load a channel writes
- * at the rate of transactions × batch size instead of one message per transaction.
+ * Group commit of the sends of one workspace, across its channels. The first send when no
+ * transaction runs starts one at once (no waiting for company); sends that arrive while it
+ * runs queue, whatever their channel, and go together in the next transaction: the row locks
+ * of every channel's stream in one statement (in id order), consecutive seqs per channel in
+ * arrival order, one multi-row INSERT of the messages, one of their events and one UPDATE of
+ * the heads, one commit; then each caller gets its own message and the events are published.
+ * Under load the process writes at the rate of transactions × batch size instead of one
+ * message per transaction, whether its senders share a channel or each has its own.
  *
- * A batch decides per message, inside its transaction and under the stream lock, what the
- * one-by-one path would: a sender that is not a member, metadata its kind refuses, a thread root that is not in the
- * channel, a `clientGeneratedId` already used (or used twice in the batch) — those messages are
- * left out of the batch and sent alone afterwards by `sendAlone` (the one-by-one path), which
- * answers each exactly as it always did (404/403/422, or the existing message). If the batch's
- * transaction fails as a whole, nothing of it was committed and every message is retried
- * alone, so one bad message never loses the others.
+ * Lock order: a batch locks its streams in one statement sorted by stream id, so two batches
+ * (of this process or another replica) wait for each other instead of deadlocking; every other
+ * writer of a channel's stream (the one-by-one path, `nextSeq`) locks that one stream only.
+ *
+ * A batch decides per message, inside its transaction and under the stream locks, what the
+ * one-by-one path would: a sender that is not a member, metadata its kind refuses, a thread root
+ * that is not in the channel, a `clientGeneratedId` already used (or used twice in the batch) —
+ * those messages are left out of the batch and sent alone afterwards by `sendAlone` (the
+ * one-by-one path), which answers each exactly as it always did (404/403/422, or the existing
+ * message). If the batch's transaction fails as a whole, nothing of it was committed and every
+ * message is retried alone, so one bad message never loses the others (and an outage fails
+ * each of them, with nothing written).
  */
 export class GroupCommit {
   private readonly queues = new Map<string, PendingSend[]>();
@@ -60,79 +68,75 @@ export class GroupCommit {
     private readonly observeBatch: (size: number) => void = () => {},
   ) {}
 
-  /** Sends `input` to `channelId` as `sender`, in the channel's next batch. */
+  /** Sends `input` to `channelId` as `sender`, in its workspace's next batch. */
   send(sender: Principal, channelId: string, input: SendInput, baseUrl: string): Promise<SendOutcome> {
-    // One queue per (workspace, channel): a batch's events belong to one workspace, and a
-    // sender of another workspace naming this channel id is refused by the lone path (404).
-    const key = `${sender.workspace_id}\u0000${channelId}`;
+    // One queue per workspace: a batch's events belong to one workspace, and a sender of
+    // another workspace naming this channel id is refused by the lone path (404).
+    const workspaceId = sender.workspace_id;
     return new Promise<SendOutcome>((resolve, reject) => {
-      const queue = this.queues.get(key);
-      const pending = { sender, input, baseUrl, resolve, reject };
+      const queue = this.queues.get(workspaceId);
+      const pending = { sender, channelId, input, baseUrl, resolve, reject };
       if (queue) queue.push(pending);
-      else this.queues.set(key, [pending]);
-      if (!this.running.has(key)) void this.drain(key, sender.workspace_id, channelId);
+      else this.queues.set(workspaceId, [pending]);
+      if (!this.running.has(workspaceId)) void this.drain(workspaceId);
     });
   }
 
-  private async drain(key: string, workspaceId: string, channelId: string): Promise<void> {
-    this.running.add(key);
+  private async drain(workspaceId: string): Promise<void> {
+    this.running.add(workspaceId);
     try {
       for (;;) {
-        const queue = this.queues.get(key);
+        const queue = this.queues.get(workspaceId);
         if (!queue?.length) {
-          this.queues.delete(key);
+          this.queues.delete(workspaceId);
           return;
         }
         const batch = queue.splice(0, MAX_BATCH);
-        await this.commit(workspaceId, channelId, batch);
+        await this.commit(workspaceId, batch);
       }
     } finally {
-      this.running.delete(key);
+      this.running.delete(workspaceId);
     }
   }
 
-  private async commit(workspaceId: string, channelId: string, batch: PendingSend[]): Promise<void> {
+  private async commit(workspaceId: string, batch: PendingSend[]): Promise<void> {
     let accepted: Array<{ pending: PendingSend; message: Message }> = [];
     let alone: PendingSend[] = [];
     try {
       await withEvents(this.ctx.db, workspaceId, this.ctx.publish, async (trx, events) => {
         accepted = [];
         alone = [];
+        const channelIds = [...new Set(batch.map((p) => p.channelId))].sort();
         const senders = [...new Set(batch.map((p) => p.sender.id))];
         const roots = [...new Set(batch.flatMap((p) => (p.input.threadRootId ? [p.input.threadRootId] : [])))];
         const clientIds = [...new Set(batch.flatMap((p) => (p.input.clientGeneratedId ? [p.input.clientGeneratedId] : [])))];
-        // One statement: the stream's row lock (held to commit: seqs stay gapless, and a
-        // duplicate racing us on another connection is visible once we hold it) and everything
-        // the batch must check.
-        const check = await sql<{ head_seq: number | string; members: string[]; roots: string[]; used: string[] }>`
-          SELECT s.head_seq,
+        // One statement: the streams' row locks, taken in id order (held to commit: seqs stay
+        // gapless, and a duplicate racing us on another connection is visible once we hold
+        // them), and everything the batch must check, per channel.
+        const check = await sql<{ id: string; head_seq: number | string; members: string[]; roots: string[]; used: string[] }>`
+          SELECT s.id, s.head_seq,
             ARRAY(SELECT cm.principal_id FROM channel_members cm JOIN channels c ON c.id = cm.channel_id
-                  WHERE cm.channel_id = ${channelId} AND c.workspace_id = ${workspaceId} AND cm.principal_id IN (${inList(senders)})) AS members,
-            ${roots.length ? sql`ARRAY(SELECT id FROM messages WHERE channel_id = ${channelId} AND id IN (${inList(roots)}))` : sql`ARRAY[]::text[]`} AS roots,
-            ${clientIds.length ? sql`ARRAY(SELECT sender_id || ' ' || client_generated_id FROM messages WHERE channel_id = ${channelId} AND client_generated_id IN (${inList(clientIds)}))` : sql`ARRAY[]::text[]`} AS used
-          FROM streams s WHERE s.id = ${channelId} FOR UPDATE`.execute(trx);
-        const head = check.rows.at(0);
-        if (!head) {
-          // No stream row yet: the lone path creates it.
-          alone = batch;
-          return;
-        }
-        const members = new Set(head.members);
-        const knownRoots = new Set(head.roots);
-        const used = new Set(head.used);
-        let seq = Number(head.head_seq);
+                  WHERE cm.channel_id = s.id AND c.workspace_id = ${workspaceId} AND cm.principal_id IN (${inList(senders)})) AS members,
+            ${roots.length ? sql`ARRAY(SELECT id FROM messages WHERE channel_id = s.id AND id IN (${inList(roots)}))` : sql`ARRAY[]::text[]`} AS roots,
+            ${clientIds.length ? sql`ARRAY(SELECT sender_id || ' ' || client_generated_id FROM messages WHERE channel_id = s.id AND client_generated_id IN (${inList(clientIds)}))` : sql`ARRAY[]::text[]`} AS used
+          FROM streams s WHERE s.id IN (${inList(channelIds)}) ORDER BY s.id FOR UPDATE OF s`.execute(trx);
+        const channels = new Map(check.rows.map((row) => [row.id, {
+          members: new Set(row.members), roots: new Set(row.roots), used: new Set(row.used), head: Number(row.head_seq), seq: Number(row.head_seq),
+        }]));
         const now = new Date();
         const rows: MessageRow[] = [];
         for (const pending of batch) {
-          const { sender, input } = pending;
+          const { sender, input, channelId } = pending;
+          // No stream row yet (the lone path creates it), or a send the lone path must answer.
+          const channel = channels.get(channelId);
           const clientKey = input.clientGeneratedId ? `${sender.id} ${input.clientGeneratedId}` : null;
-          if (!members.has(sender.id) || !validMetadata(input) || (input.threadRootId && !knownRoots.has(input.threadRootId)) || (clientKey && used.has(clientKey))) {
+          if (!channel || !channel.members.has(sender.id) || !validMetadata(input) || (input.threadRootId && !channel.roots.has(input.threadRootId)) || (clientKey && channel.used.has(clientKey))) {
             alone.push(pending);
             continue;
           }
-          if (clientKey) used.add(clientKey);
+          if (clientKey) channel.used.add(clientKey);
           const row: MessageRow = {
-            id: newId('msg'), channel_id: channelId, workspace_id: workspaceId, sender_id: sender.id, seq: ++seq, kind: input.kind ?? 'text',
+            id: newId('msg'), channel_id: channelId, workspace_id: workspaceId, sender_id: sender.id, seq: ++channel.seq, kind: input.kind ?? 'text',
             content: input.content, metadata: input.metadata ?? {}, intent: input.intent ?? null, thread_root_id: input.threadRootId ?? null,
             client_generated_id: input.clientGeneratedId ?? null, attachment_ids: [], streaming: false, edited_at: null, deleted_at: null, created_at: now,
           };
@@ -145,25 +149,37 @@ export class GroupCommit {
           metadata: JSON.stringify(r.metadata), intent: r.intent, thread_root_id: r.thread_root_id, client_generated_id: r.client_generated_id,
           attachment_ids: JSON.stringify(r.attachment_ids), created_at: r.created_at,
         }));
-        // Messages, their events and the stream's new head in one statement.
-        await events.appendMany(channelId, accepted.map(({ message }) => ({ type: EventType.MessageCreated, data: message, seq: message.seq })), (eventRows) => trx
+        // Each channel's events, collected (and published after commit) per stream…
+        const eventRows: Array<Insertable<EventTable>> = [];
+        const byChannel = new Map<string, Array<{ type: string; data: Message; seq: number }>>();
+        for (const { message } of accepted) {
+          const items = byChannel.get(message.channelId) ?? [];
+          items.push({ type: EventType.MessageCreated, data: message, seq: message.seq });
+          byChannel.set(message.channelId, items);
+        }
+        for (const [channelId, items] of byChannel) await events.appendMany(channelId, items, async (written) => { eventRows.push(...written); });
+        // …then the messages, their events and the streams' new heads in one statement.
+        const heads = [...channels].filter(([id]) => byChannel.has(id)).map(([id, channel]) => [id, channel.seq] as const);
+        await trx
           .with('inserted_messages', (db) => db.insertInto('messages').values(messageRows))
           .with('inserted_events', (db) => db.insertInto('events').values(eventRows))
-          .updateTable('streams').set({ head_seq: seq }).where('id', '=', channelId)
-          .execute());
+          .updateTable('streams')
+          .set({ head_seq: sql<number>`CASE id ${sql.join(heads.map(([id, head]) => sql`WHEN ${id} THEN ${head}::bigint`), sql` `)} END` })
+          .where('id', 'in', heads.map(([id]) => id))
+          .execute();
       });
     } catch (err) {
       // Nothing of the batch was committed: each message goes alone and meets its own fate.
-      this.ctx.logger.debug({ err, channelId, size: batch.length }, 'group commit failed; sending its messages one by one');
+      this.ctx.logger.debug({ err, size: batch.length }, 'group commit failed; sending its messages one by one');
       accepted = [];
       alone = batch;
     }
     if (accepted.length) this.observeBatch(accepted.length);
     for (const { pending, message } of accepted) pending.resolve({ message, created: true });
-    // In arrival order, one after the other: they would serialise on the stream lock anyway,
-    // and a repeated clientGeneratedId then finds the message its first copy created.
+    // In arrival order, one after the other: they would serialise on their stream's lock
+    // anyway, and a repeated clientGeneratedId then finds the message its first copy created.
     for (const pending of alone) {
-      await this.sendAlone(pending.sender, channelId, pending.input, pending.baseUrl).then(pending.resolve, pending.reject);
+      await this.sendAlone(pending.sender, pending.channelId, pending.input, pending.baseUrl).then(pending.resolve, pending.reject);
     }
   }
 }

@@ -6,6 +6,7 @@ import type { TypedApp } from '../../../../shared/http/typed-app.js';
 import { canManage, channelForMember } from '../../channels/access.js';
 import { publicBaseUrl, withFreshDownloadUrls } from '../../drive/files.js';
 import type { Principal } from '../../../../shared/db/schema.js';
+import type { SenderInfo } from '../../../wire.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
 import { GroupCommit } from './group-commit.js';
 import { metrics } from '../../../../shared/metrics.js';
@@ -22,9 +23,13 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
 
   async function loadMessage({ id, messageId }: { id: string; messageId: string }, principal: Parameters<typeof channelForMember>[1]) {
     const { channel, role } = await channelForMember(ctx.db, principal, id);
-    const message = await ctx.db.selectFrom('messages').selectAll().where('id', '=', messageId).where('channel_id', '=', channel.id).executeTakeFirst();
-    if (!message) throw notFound('Message');
-    const sender = await ctx.db.selectFrom('principals').selectAll().where('id', '=', message.sender_id).executeTakeFirstOrThrow();
+    // The message and who sent it, in one query.
+    const row = await ctx.db.selectFrom('messages').innerJoin('principals', 'principals.id', 'messages.sender_id')
+      .selectAll('messages').select(['principals.handle', 'principals.display_name', 'principals.kind as sender_kind'])
+      .where('messages.id', '=', messageId).where('messages.channel_id', '=', channel.id).executeTakeFirst();
+    if (!row) throw notFound('Message');
+    const { handle, display_name, sender_kind, ...message } = row;
+    const sender: SenderInfo = { handle, display_name, kind: sender_kind };
     return { channel, role, message, sender };
   }
 

@@ -112,23 +112,38 @@ async function redactMessageEvents(trx: Trx, message: MessageRow, tombstone: Mes
     .execute();
 }
 
-/** Applies an edit or tombstone and records it as an event on the channel's stream. */
+/**
+ * Applies an edit or tombstone and records it as an event on the channel's stream. An edit
+ * (streaming tokens into a message is one per chunk) is three statements: the stream's seq, then
+ * the message's new state and its event in one statement, then the commit.
+ */
 export async function updateMessage(
-  ctx: ServiceContext, actor: Principal, message: MessageRow, sender: Principal,
+  ctx: ServiceContext, actor: Principal, message: MessageRow, sender: SenderInfo,
   change: { content?: string; streaming?: boolean; delete?: boolean },
 ): Promise<Message> {
+  if (!change.delete) {
+    const edited: MessageRow = { ...message, content: change.content ?? message.content, streaming: change.streaming ?? false, edited_at: new Date() };
+    const wire = toWire(edited, sender);
+    await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
+      const seq = await nextSeq(trx, actor.workspace_id, message.channel_id);
+      await events.appendMany(message.channel_id, [{ type: EventType.MessageUpdated, data: wire, seq }], (rows) => trx
+        .with('updated', (db) => db.updateTable('messages').set({ content: edited.content, streaming: edited.streaming, edited_at: edited.edited_at }).where('id', '=', message.id))
+        .insertInto('events').values(rows)
+        .execute());
+    });
+    return wire;
+  }
   const row = await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
+    // The stream's lock first, then the message's row, as an edit takes them (no deadlock
+    // between an edit and a delete of one message).
+    const seq = await nextSeq(trx, actor.workspace_id, message.channel_id);
     const now = new Date();
     const updated = await trx.updateTable('messages')
-      .set(change.delete
-        ? { deleted_at: now, streaming: false, content: '', metadata: JSON.stringify(tombstoneMetadata(message)) }
-        : { content: change.content ?? message.content, streaming: change.streaming ?? false, edited_at: now })
+      .set({ deleted_at: now, streaming: false, content: '', metadata: JSON.stringify(tombstoneMetadata(message)) })
       .where('id', '=', message.id).returningAll().executeTakeFirstOrThrow();
     const wire = toWire(updated, sender);
-    if (change.delete) {
-      await redactMessageEvents(trx, message, wire);
-      await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: message.seq, deletedBy: actor.id, deletedAt: wire.deletedAt });
-    } else await events.append(message.channel_id, EventType.MessageUpdated, wire);
+    await redactMessageEvents(trx, message, wire);
+    await events.append(message.channel_id, EventType.MessageDeleted, { id: message.id, channelId: message.channel_id, seq: message.seq, deletedBy: actor.id, deletedAt: wire.deletedAt }, seq);
     return updated;
   });
   return toWire(row, sender);
