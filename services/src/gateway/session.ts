@@ -5,7 +5,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
-import { readEvents, readHeads } from '../shared/events.js';
+import { readHeads } from '../shared/events.js';
 import type { ChannelRosters } from './channel-rosters.js';
 import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
@@ -98,7 +98,7 @@ export class RealtimeSession implements FollowerOwner {
   }
 
   private createFollower(stream: string): { stream: string; ready: Promise<void>; rostered: Promise<void> } {
-    const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => readEvents(this.ctx.db, s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
+    const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => this.deps.hub.read(s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
     const entry = { follower, unfollow: () => {} };
     this.followers.set(stream, entry);
     const ready = this.deps.hub.follow(stream, follower).then((unfollow) => {
@@ -302,12 +302,14 @@ export class RealtimeSession implements FollowerOwner {
    * the last event of that channel we deliver; a `member_added` in our inbox starts the channel.
    */
   private applyMembership(stream: string, event: SesameEvent): void {
+    // The type first: a replayed event parses its payload only when `data` is read.
+    if (event.type !== EventType.MemberRemoved && event.type !== EventType.MemberAdded) return;
     const data = event.data as { channelId?: string; principalId?: string; channelSeq?: number } | null;
     const channelId = data?.channelId;
     if (!data || data.principalId !== this.principal.id || !channelId) return;
     if (event.type === EventType.MemberRemoved) {
       this.unfollowChannel(channelId);
-    } else if (event.type === EventType.MemberAdded && isInboxStream(stream)) {
+    } else if (isInboxStream(stream)) {
       void this.followChannel(channelId, Math.max(0, (data.channelSeq ?? 1) - 1)).catch((err: unknown) => { this.failed(channelId, err); });
     }
   }
