@@ -1,10 +1,9 @@
 import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMessage } from '../src/api/routes/channels/messages/service.js';
-import { storedEventFrame } from '../src/gateway/stored-events.js';
 import { StreamHub } from '../src/gateway/stream-hub.js';
 import type { Principal } from '../src/shared/db/schema.js';
-import { readEvents, withEvents } from '../src/shared/events.js';
+import { eventJson, readEvents, withEvents } from '../src/shared/events.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { targets } from './support/targets.js';
 
@@ -17,6 +16,7 @@ describe.each(targets())('gateway stored events on %s', (target) => {
   let api: TestApi;
   let hub: StreamHub;
   let alice: Principal;
+  let aliceKey: string;
   let channelId: string;
   let otherChannelId: string;
   const published: SesameEvent[] = [];
@@ -26,6 +26,7 @@ describe.each(targets())('gateway stored events on %s', (target) => {
     api = await startTestApi(target, { SESAME_HEAD_POLL_INTERVAL_MS: '3600000' });
     hub = new StreamHub(api.ctx);
     const agent = await api.createAgent('stored-alice');
+    aliceKey = agent.apiKey;
     alice = await api.ctx.db.selectFrom('principals').selectAll().where('id', '=', agent.id).executeTakeFirstOrThrow();
     channelId = (await api.call(agent.apiKey, 'POST', '/channels', { kind: 'group', name: 'stored', memberIds: [] })).json().data.id;
     otherChannelId = (await api.call(agent.apiKey, 'POST', '/channels', { kind: 'group', name: 'stored-2', memberIds: [] })).json().data.id;
@@ -62,10 +63,22 @@ describe.each(targets())('gateway stored events on %s', (target) => {
 
   it('frames a payload text as given, message or not', () => {
     const stream = JSON.stringify('ch_"x"');
-    expect(storedEventFrame('message', stream, 7, '2026-01-01T00:00:00.000Z', '{"id": "m"}'))
+    const at = '2026-01-01T00:00:00.000Z';
+    expect(eventJson({ type: 'message', seq: 7, at, data: '{"id": "m"}' }, stream, true))
       .toBe('{"type":"message","stream":"ch_\\"x\\"","seq":7,"at":"2026-01-01T00:00:00.000Z","message":{"id": "m"}}');
-    expect(storedEventFrame('task.updated', stream, 8, '2026-01-01T00:00:00.000Z', '[1, 2]'))
+    expect(eventJson({ type: 'task.updated', seq: 8, at, data: '[1, 2]' }, stream))
       .toBe('{"type":"task.updated","stream":"ch_\\"x\\"","seq":8,"data":[1, 2],"at":"2026-01-01T00:00:00.000Z"}');
+  });
+
+  it('answers REST pages built around the stored text exactly as the parsed events, with the pagination', async () => {
+    const key = aliceKey;
+    const all = await readEvents(api.ctx.db, channelId, 0, 10_000);
+    const first = await api.call(key, 'GET', `/streams/${channelId}/events?after=0&limit=${String(all.length - 1)}`);
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(first.json()).toEqual({ data: JSON.parse(JSON.stringify(all.slice(0, -1))), pagination: { hasMore: true, nextCursor: String(all.at(-2)!.seq) } });
+    const rest = await api.call(key, 'GET', `/streams/${channelId}/events?after=${String(all.at(-2)!.seq)}`);
+    expect(rest.json()).toEqual({ data: JSON.parse(JSON.stringify(all.slice(-1))), pagination: { hasMore: false, nextCursor: null } });
   });
 
   it('shares one read between identical requests of one tick, never with a later one, and keeps streams apart in order', async () => {

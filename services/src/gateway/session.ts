@@ -169,9 +169,13 @@ export class RealtimeSession implements FollowerOwner {
     this.ctx.logger.warn({ err, stream, session: this.id }, 'replay failed; the head poll retries it');
   }
 
-  async waitForCapacity(): Promise<void> {
+  waitForCapacity(): Promise<void> | undefined {
     const limit = this.ctx.config.SESAME_SEND_BUFFER_BYTES * REPLAY_HIGH_WATER_SHARE;
-    while (!this.closed && this.sink.bufferedAmount() > limit) await new Promise((r) => setTimeout(r, CAPACITY_POLL_MS));
+    const full = () => !this.closed && this.sink.bufferedAmount() > limit;
+    if (!full()) return undefined;
+    return (async () => {
+      while (full()) await new Promise((r) => setTimeout(r, CAPACITY_POLL_MS));
+    })();
   }
 
   // ---- client requests ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import type { SesameEvent } from '@sesamespace/sdk/protocol';
-import { sql } from 'kysely';
 import type { Db } from '../shared/db/database.js';
+import { eventJson, readEventTexts } from '../shared/events.js';
 import type { HubEvent } from './stream-hub.js';
 
 const UNPARSED: unique symbol = Symbol('unparsed');
@@ -26,33 +26,15 @@ class StoredEvent implements SesameEvent {
 }
 
 /**
- * The wire frame of a stored event, built around its payload's JSON text: what
- * `JSON.stringify(toWireEventFrame(event))` gives for the parsed event, in the same key order
- * (`message` instead of `data` for messages), without parsing and re-serialising the payload.
- * Postgres prints jsonb with a space after `:` and `,`, which JSON readers ignore.
- */
-export function storedEventFrame(type: string, streamJson: string, seq: number, at: string, dataText: string): string {
-  const head = `{"type":${JSON.stringify(type)},"stream":${streamJson},"seq":${String(seq)}`;
-  return type === 'message' ? `${head},"at":"${at}","message":${dataText}}` : `${head},"data":${dataText},"at":"${at}"}`;
-}
-
-interface StoredRow { type: string; seq: number | string; data: string; at: string }
-
-/**
- * Events of `stream` after `afterSeq`, in seq order, at most `limit`, each with its wire frame:
- * one range scan of the `(stream, seq)` primary key; the payload comes back as text and `at`
- * already in ISO form (what `Date#toISOString` prints), so nothing is parsed per event.
+ * Events of `stream` after `afterSeq`, in seq order, at most `limit`, each with its wire frame
+ * built once around the stored payload text: what `JSON.stringify(toWireEventFrame(event))`
+ * gives for the parsed event, in the same key order, with no parse or re-serialisation.
  */
 export async function readEventFrames(db: Db, stream: string, afterSeq: number, limit: number): Promise<HubEvent[]> {
-  const { rows } = await sql<StoredRow>`
-    SELECT type, seq, data::text AS data, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
-    FROM events WHERE stream = ${stream} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.execute(db);
+  const rows = await readEventTexts(db, stream, afterSeq, limit);
   const streamJson = JSON.stringify(stream);
-  return rows.map((row) => {
-    const seq = Number(row.seq);
-    return {
-      event: new StoredEvent(row.type, stream, seq, row.at, row.data),
-      frame: Buffer.from(storedEventFrame(row.type, streamJson, seq, row.at, row.data)),
-    };
-  });
+  return rows.map((row) => ({
+    event: new StoredEvent(row.type, stream, row.seq, row.at, row.data),
+    frame: Buffer.from(eventJson(row, streamJson, row.type === 'message')),
+  }));
 }
