@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Sender } from 'ws';
+import * as ws from 'ws';
 import { wsTextFrame } from '../src/gateway/websocket-connection.js';
 
 /** What `ws` itself puts on the wire for a server's text frame of `payload`. */
 function wsFraming(payload: Buffer): Buffer {
-  const frame = (Sender as unknown as { frame: (data: Buffer, options: object) => Buffer[] }).frame;
+  // `ws` exports its Sender at runtime; its types do not declare it.
+  const { frame } = (ws as unknown as { Sender: { frame: (data: Buffer, options: object) => Buffer[] } }).Sender;
   return Buffer.concat(frame(payload, { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }));
 }
 
