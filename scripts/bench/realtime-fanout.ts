@@ -14,10 +14,10 @@
  */
 import { connectSocketIo, connectWs } from './support/clients.js';
 import { FanoutDriver, type PhaseResult, type SubscriberReport } from './support/fanout-driver.js';
-import { runBench, sleep } from './support/lifecycle.js';
+import { onCleanup, runBench, sleep } from './support/lifecycle.js';
 import { startSocketIoServer, startWsServer } from './support/peers.js';
 import { startSesame, type SentMessage } from './support/sesame.js';
-import { CpuMeter, Histogram, int, median, ms, processTree } from './support/stats.js';
+import { CpuMeter, Histogram, int, median, ms, nowNs, processTree } from './support/stats.js';
 import { startTestServices, type TestServices } from './support/test-services.js';
 import { machineFacts, writeSection } from './write-results.js';
 
@@ -26,11 +26,13 @@ const SUBSCRIBER_PROCESSES = 2;
 const CONTENT_BYTES = 100;
 const WARMUP_MESSAGES = 100;
 const WARMUP_WINDOW = 4;
-const ROUNDS = 3;
-const RATE_PER_SECOND = 20;
-const RATE_SECONDS = 5;
+// BENCH_ROUNDS / BENCH_SECONDS shorten a run while iterating (the recorded figures use the defaults).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Fixed-rate phases, messages/s: ×1,000 subscribers = 20k and 50k deliveries/s offered. */
+const RATES = [20, 50] as const;
+const RATE_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const LOOP_WINDOW = 8;
-const LOOP_SECONDS = 5;
+const LOOP_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const COMMAND = 'npx tsx scripts/bench/realtime-fanout.ts';
 
 interface System {
@@ -46,15 +48,18 @@ interface System {
 /** A process group's CPU share in a round; groups with no process there are absent. */
 const cpuShare = (cpu: Record<string, number>, label: string): number => (Object.hasOwn(cpu, label) ? cpu[label] : 0);
 
-interface Round { rate: PhaseResult; loop: PhaseResult; cpu: Record<string, number> }
+interface Round { rates: PhaseResult[]; rateCpu: Array<Record<string, number>>; loop: PhaseResult; cpu: Record<string, number> }
 
 async function setupSesame(services: TestServices): Promise<System> {
-  const sesame = await startSesame(services);
+  // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the api and the gateway (written when they exit).
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const sesame = await startSesame(services, { apiNodeArgs: prof, gatewayNodeArgs: prof });
   console.log('[Sesame] creating 1,000 agents and a group channel of them…');
   const agents = await sesame.rest.createAgents('fanout', SUBSCRIBERS);
   const channel = await sesame.rest.createGroup('fanout', agents.map((a) => a.id));
   const driver = new FanoutDriver('sesame', { send: (content) => sesame.rest.sendMessage(channel.id, content), close: () => {} }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
   await driver.connect({ kind: 'sesame', url: sesame.gatewayUrl, keys: agents.map((a) => a.apiKey) });
+  if (process.env.BENCH_HOPS) await probeBus(services.redisUrl, channel.id);
   return {
     key: 'sesame',
     name: 'Sesame',
@@ -115,6 +120,26 @@ async function setupWs(): Promise<System> {
   };
 }
 
+/** Send → Redis arrival per phase (BENCH_HOPS=1): the api's share of the latency (HTTP, commit, publish). */
+const profDir = process.env.BENCH_CPU_PROF;
+
+const busLatency = new Map<string, Histogram>();
+
+async function probeBus(redisUrl: string, channelId: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl);
+  onCleanup('close the bus probe', () => { redis.disconnect(); });
+  redis.on('message', (_topic: string, payload: string) => {
+    const now = nowNs();
+    const match = /"b:([^:]+):\d+:(\d+):/.exec(payload);
+    if (!match) return;
+    let hist = busLatency.get(match[1]);
+    if (!hist) busLatency.set(match[1], (hist = new Histogram()));
+    hist.add(Number(now - BigInt(match[2])) / 1000);
+  });
+  await redis.subscribe(`sesame:${channelId}`);
+}
+
 const cores = (usage: Record<string, number>, labels: string[]) => labels.reduce((sum, label) => sum + (usage[label] ?? 0), 0);
 const pct = (c: number) => `${(c * 100).toFixed(0)}%`;
 
@@ -140,17 +165,29 @@ void runBench(async () => {
     await system.driver.closedLoop('warm', WARMUP_WINDOW, { count: WARMUP_MESSAGES });
   }
 
-  const ranges = new Map<string, Array<{ rate: { first: number; sent: number }; loop: { first: number; sent: number }; cpu: Record<string, number> }>>();
+  type Range = { first: number; sent: number };
+  const ranges = new Map<string, Array<{ rates: Range[]; rateCpu: Array<Record<string, number>>; loop: Range; cpu: Record<string, number> }>>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (let k = 0; k < systems.length; k++) {
       const system = systems[(k + round - 1) % systems.length];
-      const rate = await system.driver.fixedRate(`rate${round}`, RATE_PER_SECOND, RATE_SECONDS);
-      await sleep(300);
-      const meter = new CpuMeter({ ...system.servers, subscribers: () => system.driver.subscriberPids, sender: () => [process.pid] });
-      meter.start();
+      const meter = () => new CpuMeter({ ...system.servers, subscribers: () => system.driver.subscriberPids, sender: () => [process.pid] });
+      const rates: Range[] = [];
+      const rateCpu: Array<Record<string, number>> = [];
+      for (const rate of RATES) {
+        const rateMeter = meter();
+        rateMeter.start();
+        const startedNs = nowNs();
+        rates.push(await system.driver.fixedRate(`rate${rate}-${round}`, rate, RATE_SECONDS));
+        // Phase bounds on the monotonic clock (µs), the clock of V8 CPU profiles: to cut a profile to a phase.
+        if (profDir) console.log(`[${system.key}] phase rate${rate}-${round} µs ${startedNs / 1000n}–${nowNs() / 1000n}`);
+        rateCpu.push(rateMeter.stopSeconds());
+        await sleep(300);
+      }
+      const loopMeter = meter();
+      loopMeter.start();
       const loop = await system.driver.closedLoop(`loop${round}`, LOOP_WINDOW, { seconds: LOOP_SECONDS });
-      const cpu = meter.stop();
-      ranges.set(system.key, [...(ranges.get(system.key) ?? []), { rate, loop, cpu }]);
+      const cpu = loopMeter.stop();
+      ranges.set(system.key, [...(ranges.get(system.key) ?? []), { rates, rateCpu, loop, cpu }]);
       console.log(`[${system.key}] round ${round}: closed loop ${loop.sent} messages; CPU ${Object.entries(cpu).map(([l, c]) => `${l} ${pct(c)}`).join(', ')}`);
       await sleep(300);
     }
@@ -158,42 +195,54 @@ void runBench(async () => {
 
   const rows: string[] = [];
   const notes: string[] = [];
+  const rateP99 = new Map<string, number[]>();
   const others = [...ranges.values()].flat().map((r) => cpuShare(r.cpu, 'others'));
   for (const system of systems) {
     await Promise.all(system.driver.sent);
     if (system.driver.sendErrors) throw new Error(`${system.name}: ${system.driver.sendErrors} sends failed; first: ${String(system.driver.firstSendError)}`);
     const reports = await system.driver.report();
     const rounds: Round[] = ranges.get(system.key)!.map((r, i) => ({
-      rate: system.driver.phaseResult(reports, `rate${i + 1}`, r.rate),
+      rates: RATES.map((rate, j) => system.driver.phaseResult(reports, `rate${rate}-${i + 1}`, r.rates[j])),
+      rateCpu: r.rateCpu,
       loop: system.driver.phaseResult(reports, `loop${i + 1}`, r.loop),
       cpu: r.cpu,
     }));
     for (const [i, r] of rounds.entries()) {
-      console.log(`[${system.key}] round ${i + 1}: fixed rate p50 ${ms(r.rate.hist.percentile(50))} / p99 ${ms(r.rate.hist.percentile(99))} / max ${ms(r.rate.hist.max)} ms; ` +
+      const fixed = RATES.map((rate, j) => `${rate}/s p50 ${ms(r.rates[j].hist.percentile(50))} / p99 ${ms(r.rates[j].hist.percentile(99))} / max ${ms(r.rates[j].hist.max)} ms`).join('; ');
+      console.log(`[${system.key}] round ${i + 1}: fixed rate ${fixed}; ` +
         `closed loop ${int(r.loop.deliveriesPerSecond)}/s, p50 ${ms(r.loop.hist.percentile(50))} / p99 ${ms(r.loop.hist.percentile(99))} ms; others ${pct(cpuShare(r.cpu, 'others'))}`);
     }
-    const rateHist = rounds.reduce((h, r) => h.merge(r.rate.hist.toJSON()), new Histogram());
+    const rateHists = RATES.map((_, j) => rounds.reduce((h, r) => h.merge(r.rates[j].hist.toJSON()), new Histogram()));
+    rateP99.set(system.key, rateHists.map((h) => h.percentile(99)));
     const loopHist = rounds.reduce((h, r) => h.merge(r.loop.hist.toJSON()), new Histogram());
-    const missing = rounds.reduce((n, r) => n + r.rate.expected - r.rate.delivered + r.loop.expected - r.loop.delivered, 0);
+    const missing = rounds.reduce((n, r) => n + r.rates.reduce((m, p) => m + p.expected - p.delivered, 0) + r.loop.expected - r.loop.delivered, 0);
     const loopRates = rounds.map((r) => r.loop.deliveriesPerSecond);
-    const rateRates = rounds.map((r) => r.rate.deliveriesPerSecond);
     const serverLabels = Object.keys(system.servers);
     const serverCores = median(rounds.map((r) => cores(r.cpu, serverLabels)));
     // Deliveries per second of server CPU: the efficiency figure least sensitive to the clients sharing the machine.
     const perServerCpuSecond = median(rounds.map((r) => r.loop.deliveriesPerSecond / cores(r.cpu, serverLabels)));
     const cpuDetail = serverLabels.map((label) => `${label} ${pct(median(rounds.map((r) => r.cpu[label] ?? 0)))}`).join(' + ');
-    rows.push(`| ${system.name} | ${int(median(rateRates))} | ${ms(rateHist.percentile(50))} | ${ms(rateHist.percentile(99))} | ` +
+    // Server CPU per 1,000 deliveries at each fixed rate (ms), by process group.
+    const perThousand = RATES.map((rate, j) => `${rate}/s: ` + serverLabels.map((label) =>
+      `${label} ${median(rounds.map((r) => ((r.rateCpu[j][label] ?? 0) * 1e6) / r.rates[j].delivered)).toFixed(1)}`).join(', ')).join('; ');
+    console.log(`[${system.key}] server CPU ms per 1,000 deliveries at fixed rate: ${perThousand}`);
+    rows.push(`| ${system.name} | ${rateHists.map((h) => `${ms(h.percentile(50))} | ${ms(h.percentile(99))}`).join(' | ')} | ` +
       `**${int(median(loopRates))}** (${int(Math.min(...loopRates))}–${int(Math.max(...loopRates))}) | ${ms(loopHist.percentile(50))} | ${ms(loopHist.percentile(99))} | ` +
       `${pct(serverCores)} (${cpuDetail}) | ${pct(median(rounds.map((r) => cpuShare(r.cpu, 'subscribers'))))} | ${int(perServerCpuSecond)} |`);
     const closes = reports.reduce((n, r) => n + r.unexpectedCloses, 0);
     const verdict = system.verify ? ` ${await system.verify(reports)}.` : '';
     const frameBytes = Math.max(...reports.map((r) => r.frameBytes));
-    const perRound = `per round, fixed-rate p99 ${rounds.map((r) => ms(r.rate.hist.percentile(99))).join(' / ')} ms and closed-loop p99 ${rounds.map((r) => ms(r.loop.hist.percentile(99))).join(' / ')} ms`;
-    notes.push(`- **${system.name}**: ${system.setup}. ${int(frameBytes)}-byte frame per delivery; ${int(SUBSCRIBERS)} subscribers connected${system.key === 'sesame' ? ' and authenticated' : ''} in ${system.driver.connectSeconds.toFixed(1)} s; ${perRound}.${verdict}${missing ? ` ${int(missing)} deliveries missing.` : ''}${closes ? ` ${closes} subscriber connections closed during the run.` : ''}`);
-    console.log(`${system.name}: fixed rate p50 ${ms(rateHist.percentile(50))} ms p99 ${ms(rateHist.percentile(99))} ms; closed loop ${loopRates.map(int).join(' / ')} deliveries/s, p50 ${ms(loopHist.percentile(50))} ms p99 ${ms(loopHist.percentile(99))} ms; server CPU ${pct(serverCores)} (${cpuDetail}); ${int(perServerCpuSecond)} deliveries per server CPU-second.${verdict}`);
+    const perRound = `per round, ${RATES.map((rate, j) => `${int(rate * SUBSCRIBERS)}/s p99 ${rounds.map((r) => ms(r.rates[j].hist.percentile(99))).join(' / ')} ms`).join(', ')} and closed-loop p99 ${rounds.map((r) => ms(r.loop.hist.percentile(99))).join(' / ')} ms`;
+    notes.push(`- **${system.name}**: ${system.setup}. ${int(frameBytes)}-byte frame per delivery; ${int(SUBSCRIBERS)} subscribers connected${system.key === 'sesame' ? ' and authenticated' : ''} in ${system.driver.connectSeconds.toFixed(1)} s; ${perRound}; server CPU per 1,000 deliveries (ms) ${perThousand}.${verdict}${missing ? ` ${int(missing)} deliveries missing.` : ''}${closes ? ` ${closes} subscriber connections closed during the run.` : ''}`);
+    console.log(`${system.name}: fixed rate ${RATES.map((rate, j) => `${rate}/s p50 ${ms(rateHists[j].percentile(50))} ms p99 ${ms(rateHists[j].percentile(99))} ms`).join(', ')}; closed loop ${loopRates.map(int).join(' / ')} deliveries/s, p50 ${ms(loopHist.percentile(50))} ms p99 ${ms(loopHist.percentile(99))} ms; server CPU ${pct(serverCores)} (${cpuDetail}); ${int(perServerCpuSecond)} deliveries per server CPU-second.${verdict}`);
   }
   for (const system of systems) await system.driver.close();
+  for (const [phase, hist] of busLatency) console.log(`[sesame] ${phase}: send → Redis p50 ${ms(hist.percentile(50))} / p99 ${ms(hist.percentile(99))} ms`);
   console.log(`other processes on the machine during the closed loops: ${others.map(pct).join(', ')}`);
+  const sesameP99 = rateP99.get('sesame');
+  const wsP99 = rateP99.get('ws');
+  const ratios = sesameP99 && wsP99 ? RATES.map((rate, j) => `${int(rate * SUBSCRIBERS)}/s ${(sesameP99[j] / wsP99[j]).toFixed(2)}×`).join(', ') : '';
+  if (ratios) console.log(`Sesame p99 ÷ bare ws p99 at fixed rate: ${ratios}`);
   if (only.length) return;
 
   const markdown = [
@@ -202,13 +251,13 @@ void runBench(async () => {
     `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback; PostgreSQL and Redis from \`scripts/dev/test-services.sh\` (fsync off).`,
     '',
     `One channel (room) of ${int(SUBSCRIBERS)} subscribers held by ${SUBSCRIBER_PROCESSES} client processes of ${SUBSCRIBERS / SUBSCRIBER_PROCESSES} connections, separate from the server processes; the sender runs in the bench process. Each message has a ${CONTENT_BYTES}-byte content carrying its send time on the machine's monotonic clock; latency = receive time − send time, for every delivery. All systems are set up and warmed up (${WARMUP_MESSAGES} messages each, not counted) first, then measured in ${ROUNDS} interleaved rounds (order rotated each round), each round running for each system:`,
-    `- **fixed rate**: ${RATE_PER_SECOND} messages/s for ${RATE_SECONDS} s (${int(RATE_PER_SECOND * SUBSCRIBERS)} deliveries/s offered), sent on schedule whatever the deliveries do: latency under a moderate load;`,
+    `- **fixed rate**: ${RATES.map((rate) => `${rate} messages/s`).join(', then ')}, ${RATE_SECONDS} s each (${RATES.map((rate) => int(rate * SUBSCRIBERS)).join(' and ')} deliveries/s offered), sent on schedule whatever the deliveries do: latency under a set load;`,
     `- **closed loop**: for ${LOOP_SECONDS} s the sender keeps ${LOOP_WINDOW} messages in flight, a message leaving flight when the last of the ${int(SUBSCRIBERS)} subscribers has it: the saturation throughput, and latency at saturation (mostly queueing).`,
     '',
-    `Deliveries/s = deliveries to all subscribers ÷ (last receive − first send of the phase); the median of the ${ROUNDS} rounds, closed-loop range in brackets. Latency percentiles (ms) pool every delivery of the ${ROUNDS} rounds. CPU is measured during the closed loop (100% = one core; server = every process of the system, databases included). The 2 cores are shared by servers, databases, clients and sender — and here by other users of the machine — so the closed loop is bounded by the whole machine: *deliveries per server CPU-second* is the figure least distorted by that.`,
+    `Deliveries/s = deliveries to all subscribers ÷ (last receive − first send of the phase); the median of the ${ROUNDS} rounds, closed-loop range in brackets. Latency percentiles (ms) pool every delivery of the ${ROUNDS} rounds. CPU is measured during the closed loop (100% = one core; server = every process of the system, databases included). The 2 cores are shared by servers, databases, clients and sender — and here by other users of the machine — so the closed loop is bounded by the whole machine: *deliveries per server CPU-second* is the figure least distorted by that.${ratios ? ` Sesame's fixed-rate p99 ÷ bare \`ws\`'s in this run: ${ratios}.` : ''}`,
     '',
-    '| system | fixed rate: deliveries/s | p50 | p99 | closed loop: deliveries/s | p50 | p99 | server CPU | subscribers CPU | deliveries per server CPU-second |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| system | ${RATES.map((rate) => `${int(rate * SUBSCRIBERS)}/s: p50 | p99`).join(' | ')} | closed loop: deliveries/s | p50 | p99 | server CPU | subscribers CPU | deliveries per server CPU-second |`,
+    `| --- | ${RATES.map(() => '--- | ---').join(' | ')} | --- | --- | --- | --- | --- | --- |`,
     ...rows,
     '',
     ...notes,

@@ -17,7 +17,7 @@ import { startTestServices } from './support/test-services.js';
 import { machineFacts, writeSection } from './write-results.js';
 
 const MESSAGES = 10_000;
-const RUNS = 3;
+const RUNS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SEND_CONCURRENCY = 16;
 const PAGE = 1000;
 const CONTENT_BYTES = 100;

@@ -5,7 +5,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
-import { readEvents, readHeads } from '../shared/events.js';
+import { readHeads } from '../shared/events.js';
 import type { ChannelRosters } from './channel-rosters.js';
 import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
@@ -98,7 +98,7 @@ export class RealtimeSession implements FollowerOwner {
   }
 
   private createFollower(stream: string): { stream: string; ready: Promise<void>; rostered: Promise<void> } {
-    const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => readEvents(this.ctx.db, s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
+    const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => this.deps.hub.read(s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
     const entry = { follower, unfollow: () => {} };
     this.followers.set(stream, entry);
     const ready = this.deps.hub.follow(stream, follower).then((unfollow) => {
@@ -169,9 +169,13 @@ export class RealtimeSession implements FollowerOwner {
     this.ctx.logger.warn({ err, stream, session: this.id }, 'replay failed; the head poll retries it');
   }
 
-  async waitForCapacity(): Promise<void> {
+  waitForCapacity(): Promise<void> | undefined {
     const limit = this.ctx.config.SESAME_SEND_BUFFER_BYTES * REPLAY_HIGH_WATER_SHARE;
-    while (!this.closed && this.sink.bufferedAmount() > limit) await new Promise((r) => setTimeout(r, CAPACITY_POLL_MS));
+    const full = () => !this.closed && this.sink.bufferedAmount() > limit;
+    if (!full()) return undefined;
+    return (async () => {
+      while (full()) await new Promise((r) => setTimeout(r, CAPACITY_POLL_MS));
+    })();
   }
 
   // ---- client requests ------------------------------------------------------------------
@@ -302,12 +306,14 @@ export class RealtimeSession implements FollowerOwner {
    * the last event of that channel we deliver; a `member_added` in our inbox starts the channel.
    */
   private applyMembership(stream: string, event: SesameEvent): void {
+    // The type first: a replayed event parses its payload only when `data` is read.
+    if (event.type !== EventType.MemberRemoved && event.type !== EventType.MemberAdded) return;
     const data = event.data as { channelId?: string; principalId?: string; channelSeq?: number } | null;
     const channelId = data?.channelId;
     if (!data || data.principalId !== this.principal.id || !channelId) return;
     if (event.type === EventType.MemberRemoved) {
       this.unfollowChannel(channelId);
-    } else if (event.type === EventType.MemberAdded && isInboxStream(stream)) {
+    } else if (isInboxStream(stream)) {
       void this.followChannel(channelId, Math.max(0, (data.channelSeq ?? 1) - 1)).catch((err: unknown) => { this.failed(channelId, err); });
     }
   }

@@ -8,15 +8,23 @@ export interface FollowerOwner {
   deliverEphemeral(stream: string, frame: EphemeralFrame, serialized: WireFrame): void;
   /** History between `fromSeq` and `oldestSeq` was pruned: tell the client to resync. */
   resync(stream: string, fromSeq: number, oldestSeq: number): void;
-  /** Resolves when the connection's send buffer has room (replay is paced, never dropped). */
-  waitForCapacity(): Promise<void>;
+  /**
+   * Resolves when the connection's send buffer has room (replay is paced, never dropped);
+   * `undefined` when it has room now, so a replay costs no promise hop per event.
+   */
+  waitForCapacity(): Promise<void> | undefined;
   /** Called after an initial replay completed (for the `replayed` frame). */
   replayed(stream: string, seq: number): void;
   failed(stream: string, err: unknown): void;
 }
 
-/** Reads a stream's committed events after `afterSeq`, in seq order (Postgres, or a fake in tests). */
-export type ReadEvents = (stream: string, afterSeq: number, limit: number) => Promise<SesameEvent[]>;
+/**
+ * Reads a stream's committed events after `afterSeq`, in seq order (Postgres through the hub,
+ * or a fake in tests); an event may come with its frame already built.
+ */
+export type ReadEvents = (stream: string, afterSeq: number, limit: number) => Promise<ReadonlyArray<SesameEvent | HubEvent>>;
+
+const eventOf = (item: SesameEvent | HubEvent): SesameEvent => ('frame' in item ? item.event : item);
 
 // A hole that Postgres cannot fill yet (it never should: events are published after commit)
 // is retried after this long rather than in a tight loop.
@@ -118,29 +126,33 @@ export class StreamFollower implements TopicListener {
     do {
       this.refill = false;
       for (;;) {
+        // The head as known before the read: the read sees at least that far, so finding nothing
+        // below it means pruned (a head learnt while the read ran may be past its snapshot).
+        const headBefore = this.knownHead();
         const batch = await this.readEvents(this.stream, this.sent, this.batchSize);
         if (this.stopped) return;
-        const first = batch.at(0);
+        const first = batch.length ? eventOf(batch[0]) : undefined;
         if (first && first.seq > this.sent + 1) {
           // Seq is gapless, so a first event past sent+1 means the ones between were pruned.
           this.owner.resync(this.stream, this.sent + 1, first.seq);
           this.sent = first.seq - 1;
-        } else if (!first && this.knownHead() > this.sent && this.pending.size === 0) {
+        } else if (!first && headBefore > this.sent && this.pending.size === 0) {
           // Every event up to the head is gone (pruned): skip to the head.
-          const head = this.knownHead();
-          this.owner.resync(this.stream, this.sent + 1, head + 1);
-          this.sent = head;
+          this.owner.resync(this.stream, this.sent + 1, headBefore + 1);
+          this.sent = headBefore;
         }
-        for (const event of batch) {
+        for (const item of batch) {
+          const event = eventOf(item);
           // Only spares a wait for capacity: the same check after the wait skips the event anyway.
           // Stryker disable next-line ConditionalExpression: equivalent (see above)
           if (event.seq !== this.sent + 1) continue;
-          await this.owner.waitForCapacity();
+          const room = this.owner.waitForCapacity();
+          if (room) await room;
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
           if (this.stopped) return;
           if (event.seq !== this.sent + 1) continue; // a rewind or a live delivery moved us meanwhile
-          const live = this.pending.get(event.seq);
-          this.send(event, live?.frame ?? toWireFrame(toWireEventFrame(event)));
+          const frame = this.pending.get(event.seq)?.frame ?? ('frame' in item ? item.frame : toWireFrame(toWireEventFrame(event)));
+          this.send(event, frame);
         }
         if (batch.length < this.batchSize) break;
       }

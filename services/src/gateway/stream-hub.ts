@@ -2,6 +2,7 @@ import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import type { BusMessage } from '../shared/bus/index.js';
 import type { ServiceContext } from '../shared/context.js';
 import { readHeads } from '../shared/events.js';
+import { readEventFrames } from './stored-events.js';
 
 /**
  * A frame serialised once per node as UTF-8 JSON bytes: a thousand connections following a
@@ -32,6 +33,10 @@ interface Topic {
   unsubscribe: () => void;
   /** Highest seq this node knows exists (live events and head polls). */
   head: number;
+  /** Highest seq heard on the bus. */
+  liveHead: number;
+  /** The stream's head in Postgres at the previous poll. */
+  polledHead: number;
   durable: boolean;
 }
 
@@ -46,6 +51,8 @@ const SUBSCRIBE_WAIT_MS = 2_000;
  */
 export class StreamHub {
   private readonly topics = new Map<string, Topic>();
+  /** Reads issued in the current tick, by stream, cursor and limit (see `read`). */
+  private readonly reads = new Map<string, Promise<HubEvent[]>>();
   private readonly pollTimer: NodeJS.Timeout;
   private readonly unhookReconnect: () => void;
   private polling = false;
@@ -54,7 +61,7 @@ export class StreamHub {
   constructor(private readonly ctx: ServiceContext) {
     this.pollTimer = setInterval(() => void this.pollHeads(), ctx.config.SESAME_HEAD_POLL_INTERVAL_MS).unref();
     // Messages published while the bus was reconnecting are gone: check every head at once.
-    this.unhookReconnect = ctx.bus.onReconnect(() => void this.pollHeads());
+    this.unhookReconnect = ctx.bus.onReconnect(() => void this.pollHeads(true));
   }
 
   /**
@@ -65,7 +72,7 @@ export class StreamHub {
   async follow(topic: string, listener: TopicListener, durable = true): Promise<() => void> {
     let entry = this.topics.get(topic);
     if (!entry) {
-      const created: Topic = { listeners: new Set(), head: 0, durable, unsubscribe: () => {} };
+      const created: Topic = { listeners: new Set(), head: 0, liveHead: 0, polledHead: 0, durable, unsubscribe: () => {} };
       created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => { this.dispatch(created, message); });
       this.topics.set(topic, created);
       entry = created;
@@ -102,6 +109,24 @@ export class StreamHub {
     }
   }
 
+  /**
+   * Committed events of `stream` after `afterSeq` (at most `limit`), framed once. Identical
+   * reads issued in one synchronous run (one bus message or head poll waking every follower of
+   * a channel) share one query: when a thousand followers need the same gap filled, Postgres is
+   * asked once, not a thousand times. Never longer: a read issued later must see what was
+   * committed since, and the shared query runs after every caller that joined it.
+   */
+  read(stream: string, afterSeq: number, limit: number): Promise<HubEvent[]> {
+    const key = `${stream}\u0000${String(afterSeq)}\u0000${String(limit)}`;
+    let pending = this.reads.get(key);
+    if (!pending) {
+      pending = readEventFrames(this.ctx.db, stream, afterSeq, limit);
+      this.reads.set(key, pending);
+      queueMicrotask(() => this.reads.delete(key));
+    }
+    return pending;
+  }
+
   async publishEphemeral(topic: string, frame: EphemeralFrame): Promise<void> {
     await this.ctx.bus.publish(topic, { kind: 'ephemeral', frame });
   }
@@ -110,6 +135,7 @@ export class StreamHub {
     if (message.kind === 'event') {
       const event = message.event;
       if (event.seq > topic.head) topic.head = event.seq;
+      if (event.seq > topic.liveHead) topic.liveHead = event.seq;
       const hubEvent: HubEvent = { event, frame: toWireFrame(toWireEventFrame(event)) };
       for (const listener of [...topic.listeners]) listener.onEvent?.(hubEvent);
     } else if (message.kind === 'ephemeral') {
@@ -118,8 +144,16 @@ export class StreamHub {
     }
   }
 
-  /** Compares every followed stream's head with Postgres and wakes listeners that are behind. */
-  async pollHeads(): Promise<void> {
+  /**
+   * Compares every followed stream's head with Postgres and wakes listeners that are behind.
+   * A head past what the bus delivered is usually an event committed a moment ago whose
+   * publish is still on its way: reading it from Postgres for every listener then would cost a
+   * query per connection for an event about to arrive anyway. So listeners are woken up to a
+   * head the bus has delivered, or that the previous poll already saw (a publish that late is
+   * lost) — or to any head when `now` (after a bus reconnect, which loses what was published
+   * meanwhile).
+   */
+  async pollHeads(now = false): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
@@ -130,7 +164,9 @@ export class StreamHub {
           const entry = this.topics.get(stream);
           if (!entry) continue;
           if (head > entry.head) entry.head = head;
-          for (const listener of [...entry.listeners]) listener.onHead?.(entry.head);
+          const due = now ? entry.head : Math.max(entry.liveHead, Math.min(head, entry.polledHead));
+          entry.polledHead = head;
+          for (const listener of [...entry.listeners]) listener.onHead?.(due);
         }
       }
     } catch (err) {

@@ -12,6 +12,44 @@ import { RealtimeSession, type SessionDeps, type Sink } from './session.js';
 const FRAME_BURST = 100;
 const FRAME_RATE_PER_SECOND = 20;
 
+const TEXT = { binary: false } as const;
+
+/** A text frame's bytes as a server sends them (FIN, opcode 1, unmasked), by payload. */
+const framedPayloads = new WeakMap<Buffer, Buffer>();
+
+/**
+ * The whole WebSocket text frame (header and payload in one buffer) of a shared payload, built
+ * once however many connections send it: each then writes one buffer instead of `ws` building
+ * a header per connection and writing header and payload apart. Byte for byte what `ws` sends.
+ */
+export function wsTextFrame(payload: Buffer): Buffer {
+  let bytes = framedPayloads.get(payload);
+  if (bytes) return bytes;
+  const length = payload.length;
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  bytes = Buffer.allocUnsafe(header + length);
+  bytes[0] = 0x81;
+  if (length < 126) {
+    bytes[1] = length;
+  } else if (length < 65536) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(length, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    bytes.writeUInt32BE(length >>> 0, 6);
+  }
+  payload.copy(bytes, header);
+  framedPayloads.set(payload, bytes);
+  return bytes;
+}
+
+/** The parts of `ws`'s sender that say a frame written straight to the socket keeps its place. */
+interface WsInternals {
+  _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean };
+  _sender?: { _state?: number; _firstFragment?: boolean };
+}
+
 /**
  * One WebSocket client: the auth handshake, frame dispatch, heartbeat bookkeeping and the close
  * codes of `@sesamespace/sdk/protocol`. Streams and replay live in `RealtimeSession`.
@@ -130,7 +168,14 @@ export class WebSocketConnection {
     // The TCP socket under ws. Frames sent to one connection in the same tick (a burst of events
     // parsed from one Redis read, a replay batch) leave in one writev instead of one each:
     // per-frame syscalls are most of a gateway's CPU at high fan-out.
-    const tcp = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    const internals = socket as unknown as WsInternals;
+    const tcp = internals._socket;
+    const sender = internals._sender;
+    // Pre-framed buffers go straight to the TCP socket only while `ws` itself would write at
+    // once: no extension (compression) negotiated, its sender idle (not compressing or reading a
+    // Blob: state 0) and not inside a fragmented message. Otherwise `ws` frames and orders them.
+    const plain = socket.extensions === '';
+    const direct = () => plain && sender?._state === 0 && sender._firstFragment === true;
     let corked = false;
     const uncork = () => { corked = false; tcp?.uncork(); };
     return {
@@ -142,7 +187,8 @@ export class WebSocketConnection {
           tcp.cork();
           process.nextTick(uncork);
         }
-        socket.send(frame, { binary: false });
+        if (tcp && typeof frame !== 'string' && direct()) tcp.write(wsTextFrame(frame));
+        else socket.send(frame, TEXT);
       },
       bufferedAmount: () => socket.bufferedAmount,
       close: (code, reason) => { this.close(code, reason); },

@@ -114,6 +114,30 @@ export async function readEvents(db: Db, stream: string, afterSeq: number, limit
   return rows.map((r) => ({ type: r.type, stream: r.stream, seq: int8(r.seq), data: r.data, at: new Date(r.at).toISOString() }));
 }
 
+/** A stored event as text: its payload the JSON Postgres prints, `at` already in `Date#toISOString` form. */
+export interface EventText { type: string; seq: number; data: string; at: string }
+
+/**
+ * `readEvents` without parsing anything per event (replay and REST pages build their JSON
+ * around the payload text): one range scan of the `(stream, seq)` primary key. Postgres prints
+ * jsonb with a space after `:` and `,`, which JSON readers ignore.
+ */
+export async function readEventTexts(db: Db, stream: string, afterSeq: number, limit: number): Promise<EventText[]> {
+  const { rows } = await sql<{ type: string; seq: number | string; data: string; at: string }>`
+    SELECT type, seq, data::text AS data, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
+    FROM events WHERE stream = ${stream} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.execute(db);
+  return rows.map((r) => ({ type: r.type, seq: int8(r.seq), data: r.data, at: r.at }));
+}
+
+/**
+ * The JSON of a stored event as `JSON.stringify` prints a `SesameEvent` (`message`: its wire
+ * frame, `{…, at, message}` like `toWireEventFrame`), built around the payload text.
+ */
+export function eventJson(event: EventText, streamJson: string, message = false): string {
+  const head = `{"type":${JSON.stringify(event.type)},"stream":${streamJson},"seq":${String(event.seq)}`;
+  return message ? `${head},"at":"${event.at}","message":${event.data}}` : `${head},"data":${event.data},"at":"${event.at}"}`;
+}
+
 /** Current head seq of each stream (0 for a stream with no events yet). */
 export async function readHeads(db: Db, streams: string[]): Promise<Record<string, number>> {
   const heads: Record<string, number> = Object.fromEntries(streams.map((s) => [s, 0]));

@@ -1,0 +1,40 @@
+import type { SesameEvent } from '@sesamespace/sdk/protocol';
+import type { Db } from '../shared/db/database.js';
+import { eventJson, readEventTexts } from '../shared/events.js';
+import type { HubEvent } from './stream-hub.js';
+
+const UNPARSED: unique symbol = Symbol('unparsed');
+
+/**
+ * A stored event as replay reads it: its payload stays the JSON text Postgres returned, parsed
+ * only if someone reads `data` (the session does for membership events; a message needs only
+ * its frame). Serialises like a plain `SesameEvent`.
+ */
+class StoredEvent implements SesameEvent {
+  private parsed: unknown = UNPARSED;
+
+  constructor(readonly type: string, readonly stream: string, readonly seq: number, readonly at: string, private readonly text: string) {}
+
+  get data(): unknown {
+    if (this.parsed === UNPARSED) this.parsed = JSON.parse(this.text);
+    return this.parsed;
+  }
+
+  toJSON(): SesameEvent {
+    return { type: this.type, stream: this.stream, seq: this.seq, data: this.data, at: this.at };
+  }
+}
+
+/**
+ * Events of `stream` after `afterSeq`, in seq order, at most `limit`, each with its wire frame
+ * built once around the stored payload text: what `JSON.stringify(toWireEventFrame(event))`
+ * gives for the parsed event, in the same key order, with no parse or re-serialisation.
+ */
+export async function readEventFrames(db: Db, stream: string, afterSeq: number, limit: number): Promise<HubEvent[]> {
+  const rows = await readEventTexts(db, stream, afterSeq, limit);
+  const streamJson = JSON.stringify(stream);
+  return rows.map((row) => ({
+    event: new StoredEvent(row.type, stream, row.seq, row.at, row.data),
+    frame: Buffer.from(eventJson(row, streamJson, row.type === 'message')),
+  }));
+}
