@@ -14,13 +14,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { repoRoot, spawnNode } from './support/child.js';
 import { onCleanup, runBench } from './support/lifecycle.js';
-import { Histogram } from './support/stats.js';
+import { CpuMeter, Histogram, int } from './support/stats.js';
 import { machineFacts, writeSection } from './write-results.js';
 
+/** `BENCH_SEQUENTIAL` and `BENCH_SECONDS` shorten the cells for a quick directional run on a busy machine. */
 const WARMUP = 200;
-const SEQUENTIAL = 2000;
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 2000);
 const CONCURRENCY = 16;
-const THROUGHPUT_MS = 5000;
+const THROUGHPUT_MS = Number(process.env.BENCH_SECONDS ?? 5) * 1000;
 
 async function json(url: string, key: string, method: string, body?: unknown): Promise<unknown> {
   const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -91,9 +92,14 @@ void runBench(async () => {
   };
 
   const directLatency = await latency(direct);
+  // The server's CPU per brokered request (load-robust, unlike latency): measured over the sequential run.
+  const meter = new CpuMeter({ server: () => [server.pid] });
+  meter.start();
   const brokerLatency = await latency(brokered);
+  const serverCpuUs = (meter.stopSeconds().server ?? NaN) / (WARMUP + SEQUENTIAL) * 1e6;
   const directRate = await throughput(direct);
   const brokerRate = await throughput(brokered);
+  console.log(`server CPU per brokered request: ${int(serverCpuUs)} µs`);
 
   const ms = (us: number) => (us / 1000).toFixed(2);
   const row = (name: string, h: Histogram, rate: number) => `| ${name} | ${ms(h.percentile(50))} | ${ms(h.percentile(90))} | ${ms(h.percentile(99))} | ${rate.toFixed(0)} |`;

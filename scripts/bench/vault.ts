@@ -14,21 +14,25 @@ import { generateMasterKey, Keyring, openItem, sealItem } from '../../vault/src/
 import { runBench, sleep } from './support/lifecycle.js';
 import { spawnBenchProcess } from './support/child.js';
 import { startSesame } from './support/sesame.js';
-import { int, median } from './support/stats.js';
+import { CpuMeter, int, median, processTree } from './support/stats.js';
 import { startTestServices } from './support/test-services.js';
 import { machineFacts, writeSection } from './write-results.js';
 
 const COMMAND = 'npx tsx scripts/bench/vault.ts';
 const CONCURRENCY = 16;
-const WARMUP_MS = 1500;
-const DURATION_MS = 8000;
+/** `BENCH_SECONDS` shortens the cells for a quick directional run on a busy machine. */
+const WARMUP_MS = process.env.BENCH_SECONDS ? 500 : 1500;
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
 const APPROVALS = 40;
 const FIELDS = { username: 'bench-user', password: 'bench-password-0123456789abcdef', url: 'postgres://db.bench.internal:5432/app' };
 
-interface Load { perSecond: number; p50: number; p99: number; errors: number }
+interface Load { perSecond: number; p50: number; p99: number; errors: number; calls: number; cpu: Record<string, number> }
 
-/** `CONCURRENCY` loops calling `once` for `DURATION_MS` (after a warm-up); calls/s and latency (ms). */
-async function load(once: () => Promise<boolean>): Promise<Load> {
+/**
+ * `CONCURRENCY` loops calling `once` for `DURATION_MS` (after a warm-up); calls/s, latency (ms),
+ * and the CPU seconds `meter`'s processes used during the measured part (load-robust, unlike rates).
+ */
+async function load(once: () => Promise<boolean>, meter: CpuMeter): Promise<Load> {
   const run = async (ms: number, latencies: number[] | null) => {
     let calls = 0;
     let errors = 0;
@@ -45,10 +49,12 @@ async function load(once: () => Promise<boolean>): Promise<Load> {
   await run(WARMUP_MS, null);
   const latencies: number[] = [];
   const started = performance.now();
+  meter.start();
   const { calls, errors } = await run(DURATION_MS, latencies);
+  const cpu = meter.stopSeconds();
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { perSecond: calls / seconds, p50: median(latencies), p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, errors };
+  return { perSecond: calls / seconds, p50: median(latencies), p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, errors, calls, cpu };
 }
 
 async function post(url: string, key: string, body?: unknown): Promise<Response> {
@@ -105,13 +111,17 @@ void runBench(async () => {
   if (check.data.fields.password !== FIELDS.password) throw new Error('useSecret did not return the fields');
 
   console.log(`useSecret, ${CONCURRENCY} concurrent callers, ${DURATION_MS / 1000} s`);
-  const useSecret = await load(async () => { const r = await post(useUrl, agent.apiKey); await r.arrayBuffer(); return r.ok; });
+  const useMeter = new CpuMeter({ api: () => [sesame.api.pid], postgres: () => processTree(services.postgresPid) });
+  const useSecret = await load(async () => { const r = await post(useUrl, agent.apiKey); await r.arrayBuffer(); return r.ok; }, useMeter);
+  const perUse = (label: string) => (useSecret.cpu[label] ?? NaN) / useSecret.calls * 1e6;
   console.log(`  ${int(useSecret.perSecond)}/s, p50 ${useSecret.p50.toFixed(2)} ms, p99 ${useSecret.p99.toFixed(2)} ms, errors ${useSecret.errors}`);
+  console.log(`  CPU per use: api ${int(perUse('api'))} µs, postgres ${int(perUse('postgres'))} µs`);
   await sleep(500);
   console.log('bare Fastify route, same client and concurrency');
   const bareUrl = `http://127.0.0.1:${barePort}/use`;
-  const bareLoad = await load(async () => { const r = await post(bareUrl, agent.apiKey); await r.arrayBuffer(); return r.ok; });
-  console.log(`  ${int(bareLoad.perSecond)}/s, p50 ${bareLoad.p50.toFixed(2)} ms, p99 ${bareLoad.p99.toFixed(2)} ms`);
+  const bareLoad = await load(async () => { const r = await post(bareUrl, agent.apiKey); await r.arrayBuffer(); return r.ok; }, new CpuMeter({ bare: () => [bare.pid] }));
+  const perBare = (bareLoad.cpu.bare ?? NaN) / bareLoad.calls * 1e6;
+  console.log(`  ${int(bareLoad.perSecond)}/s, p50 ${bareLoad.p50.toFixed(2)} ms, p99 ${bareLoad.p99.toFixed(2)} ms; CPU per call ${int(perBare)} µs`);
   console.log('raw AES-256-GCM decrypts of the same three fields (and the vault envelope open), in-process');
   const raw = rawDecrypts();
   console.log(`  raw ${int(raw.perSecond)} items/s, envelope ${int(raw.envelopePerSecond)} items/s`);
