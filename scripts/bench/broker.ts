@@ -5,6 +5,7 @@
  * PGlite, in-process bus).
  *
  *   npx tsx scripts/bench/broker.ts      (or: npm run bench -- broker)
+ *   BENCH_CPU_PROF=<dir>                 the server runs with --cpu-prof, profile written into <dir>
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -63,7 +64,8 @@ void runBench(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'sesame-bench-broker-'));
   onCleanup('data dir', () => { rmSync(dataDir, { recursive: true, force: true }); });
   const adminKey = `sk_bench${randomBytes(18).toString('base64url')}`;
-  const server = spawnNode(['--enable-source-maps', 'bin/sesame-server.mjs', 'start'], {
+  const profDir = process.env.BENCH_CPU_PROF;
+  const server = spawnNode([...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), '--enable-source-maps', 'bin/sesame-server.mjs', 'start'], {
     cwd: `${repoRoot}services`, label: 'sesame start',
     env: {
       HOST: '127.0.0.1', PORT: '0', GATEWAY_PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'production', SESAME_DATA_DIR: dataDir,

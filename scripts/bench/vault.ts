@@ -7,6 +7,7 @@
  * approver's `approve` call to the requester holding the fields.
  *
  *   npx tsx scripts/bench/vault.ts      (or: npm run bench -- vault)
+ *   BENCH_CPU_PROF=<dir>                the api runs with --cpu-prof, profile written into <dir>
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -92,7 +93,8 @@ function rawDecrypts(): { perSecond: number; envelopePerSecond: number } {
 void runBench(async () => {
   console.log('starting PostgreSQL + Redis, Sesame (api + gateway), and a bare Fastify server');
   const services = startTestServices();
-  const sesame = await startSesame(services, { env: { SESAME_VAULT_KEY: generateMasterKey() } });
+  const profDir = process.env.BENCH_CPU_PROF;
+  const sesame = await startSesame(services, { env: { SESAME_VAULT_KEY: generateMasterKey() }, apiNodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
   const bare = spawnBenchProcess('support/bare-fastify-server.ts', 'bare fastify');
   const barePort = Number((await bare.waitForOutput(/LISTENING (\d+)/))[1]);
 

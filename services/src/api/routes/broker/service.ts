@@ -1,4 +1,4 @@
-import { appendAudit } from '../../../shared/audit.js';
+import { appendAuditCommitted } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { VaultItemRow, VaultLeaseRow } from '../../../shared/db/schema.js';
 import { forbidden, SesameError, unprocessable } from '../../../shared/errors.js';
@@ -141,11 +141,10 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
     if (err instanceof OutboundFailedError) throw new SesameError('service-unavailable', `The upstream request failed (${err.reason}): ${err.message}`);
     throw err;
   } finally {
-    await ctx.db.transaction().execute(async (trx) => {
-      await appendAudit(trx, {
-        workspaceId: actor.workspaceId, actorId: actor.id, action: 'broker.request', targetType: 'vault_item', targetId: item.id,
-        data: { leaseId: lease.id, method, hostname: host, path: url.pathname, statusCode: status ?? null },
-      });
+    // Batched with concurrent requests of the workspace (group commit); the answer waits for the commit.
+    await appendAuditCommitted(ctx.db, {
+      workspaceId: actor.workspaceId, actorId: actor.id, action: 'broker.request', targetType: 'vault_item', targetId: item.id,
+      data: { leaseId: lease.id, method, hostname: host, path: url.pathname, statusCode: status ?? null },
     });
   }
 }

@@ -5,7 +5,7 @@ import {
   validateMaskingPolicy, VaultError, type Clock, type Lease, type MaskingPolicy,
 } from '@sesamespace/vault';
 import { sql } from 'kysely';
-import { appendAudit } from '../../../shared/audit.js';
+import { appendAudit, appendAuditCommitted } from '../../../shared/audit.js';
 import type { AuthContext } from '../../../shared/auth/authenticate.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { Db } from '../../../shared/db/database.js';
@@ -257,9 +257,7 @@ export async function describeVaultItem(ctx: ServiceContext, actor: VaultActor, 
 export async function revealItem(ctx: ServiceContext, actor: VaultActor, itemId: string, only?: string[]): Promise<Record<string, string>> {
   const { item } = await authorizeItem(ctx.db, actor, itemId, 'reveal');
   const fields = openItemFields(ctx, item, only);
-  await ctx.db.transaction().execute(async (trx) => {
-    await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.item_revealed', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id, fieldKeys: Object.keys(fields).sort() } });
-  });
+  await appendAuditCommitted(ctx.db, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.item_revealed', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id, fieldKeys: Object.keys(fields).sort() } });
   return fields;
 }
 
@@ -284,9 +282,7 @@ export async function generateItemTotp(ctx: ServiceContext, actor: VaultActor, i
     if (err instanceof VaultError) throw unprocessable('The item\'s TOTP secret is not valid base32 or otpauth:// URI');
     throw err;
   }
-  await ctx.db.transaction().execute(async (trx) => {
-    await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.totp_generated', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id } });
-  });
+  await appendAuditCommitted(ctx.db, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.totp_generated', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id } });
   return result;
 }
 
@@ -454,35 +450,33 @@ export async function useSecret(ctx: ServiceContext, actor: VaultActor, leaseId:
 }
 
 /**
- * The common case in as short a locked section as possible: the item is read and opened before
- * the transaction, then one conditional UPDATE claims the use (requester, status and expiry
- * checked by the database against `clock`) and the audit entry is appended. Undefined when the
- * UPDATE matches nothing: `useSecretChecked` then finds out why and answers accordingly. The
- * plaintext opened here is only returned when the use was recorded.
+ * The common case, a lease already active: one conditional UPDATE claims the use (requester,
+ * status, expiry against `clock` and the use cap checked by the database, the row locked only
+ * for that statement) and returns the item's sealed fields with it; the fields are opened, and
+ * the `vault.secret_used` entry is appended through the audit group commit, which resolves
+ * only once the entry is committed. The plaintext leaves this function only after that: an
+ * append that fails fails the call, and the use counted is then one that returned nothing.
+ * Undefined when the UPDATE matches nothing (a first use, a refusal, an expiry):
+ * `useSecretChecked` then finds out why and answers accordingly.
  */
 async function useSecretFast(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock) {
-  const head = await ctx.db.selectFrom('vault_leases').select(['item_id', 'vault_id', 'requester_id', 'status'])
-    .where('id', '=', leaseId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
-  if (head?.requester_id !== actor.id || (head.status !== 'approved' && head.status !== 'active')) return undefined;
-  const item = await ctx.db.selectFrom('vault_items').select(['id', 'vault_id', 'sealed']).where('id', '=', head.item_id).executeTakeFirst();
-  if (!item) return undefined;
-  const fields = openItemFields(ctx, item);
   const now = clock.now();
-  const lease = await withEvents(ctx.db, actor.workspaceId, ctx.publish, async (trx, events) => {
-    const updated = await trx.updateTable('vault_leases')
-      .set((eb) => ({ status: 'active', uses_count: eb('uses_count', '+', 1), activated_at: eb.fn.coalesce('activated_at', eb.val(now)), last_used_at: now }))
-      .where('id', '=', leaseId).where('requester_id', '=', actor.id).where('status', 'in', ['approved', 'active']).where('expires_at', '>', now)
-      .where((eb) => eb.or([eb('uses_allowed', 'is', null), eb('uses_count', '<', eb.ref('uses_allowed'))]))
-      .returningAll().executeTakeFirst();
-    if (!updated) return undefined;
-    if (updated.uses_count === 1) await notifyRequester(events, updated);
-    await appendAudit(trx, {
-      workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: leaseId,
-      data: { vaultId: head.vault_id, itemId: head.item_id, fieldKeys: Object.keys(fields).sort(), use: updated.uses_count },
-    });
-    return updated;
+  const claimed = await ctx.db.updateTable('vault_leases').from('vault_items')
+    .set((eb) => ({ uses_count: eb('vault_leases.uses_count', '+', 1), last_used_at: now }))
+    .whereRef('vault_items.id', '=', 'vault_leases.item_id')
+    .where('vault_leases.id', '=', leaseId).where('vault_leases.workspace_id', '=', actor.workspaceId).where('vault_leases.requester_id', '=', actor.id)
+    .where('vault_leases.status', '=', 'active').where('vault_leases.expires_at', '>', now)
+    .where((eb) => eb.or([eb('vault_leases.uses_allowed', 'is', null), eb('vault_leases.uses_count', '<', eb.ref('vault_leases.uses_allowed'))]))
+    .returningAll('vault_leases').returning(['vault_items.vault_id as item_vault_id', 'vault_items.sealed'])
+    .executeTakeFirst();
+  if (!claimed) return undefined;
+  const { item_vault_id: itemVaultId, sealed, ...lease } = claimed;
+  const fields = openItemFields(ctx, { id: lease.item_id, vault_id: itemVaultId, sealed });
+  await appendAuditCommitted(ctx.db, {
+    workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: leaseId,
+    data: { vaultId: lease.vault_id, itemId: lease.item_id, fieldKeys: Object.keys(fields).sort(), use: lease.uses_count },
   });
-  return lease ? { fields, lease } : undefined;
+  return { fields, lease };
 }
 
 /** Every other case, under the lease's row lock: refusals with their reason, and an expiry found at use recorded. */
