@@ -98,7 +98,7 @@ void runBench(async () => {
   const meter = new CpuMeter({ server: () => [server.pid] });
   meter.start();
   const brokerLatency = await latency(brokered);
-  const serverCpuUs = (meter.stopSeconds().server ?? NaN) / (WARMUP + SEQUENTIAL) * 1e6;
+  const serverCpuUs = meter.stopSeconds().server / (WARMUP + SEQUENTIAL) * 1e6;
   const directRate = await throughput(direct);
   const brokerRate = await throughput(brokered);
   console.log(`server CPU per brokered request: ${int(serverCpuUs)} µs`);

@@ -122,7 +122,7 @@ void runBench(async () => {
   console.log('bare Fastify route, same client and concurrency');
   const bareUrl = `http://127.0.0.1:${barePort}/use`;
   const bareLoad = await load(async () => { const r = await post(bareUrl, agent.apiKey); await r.arrayBuffer(); return r.ok; }, new CpuMeter({ bare: () => [bare.pid] }));
-  const perBare = (bareLoad.cpu.bare ?? NaN) / bareLoad.calls * 1e6;
+  const perBare = bareLoad.cpu.bare / bareLoad.calls * 1e6;
   console.log(`  ${int(bareLoad.perSecond)}/s, p50 ${bareLoad.p50.toFixed(2)} ms, p99 ${bareLoad.p99.toFixed(2)} ms; CPU per call ${int(perBare)} µs`);
   console.log('raw AES-256-GCM decrypts of the same three fields (and the vault envelope open), in-process');
   const raw = rawDecrypts();
