@@ -62,7 +62,7 @@ describe.each(targets())('audit group commit on %s', (target) => {
     const other = new AuditBatcher(second ?? api.ctx.db);
     try {
       const before = (await chainOf()).length;
-      const entry = (i: number, via: string): AuditInput => ({ workspaceId, actorId: null, action: 'test.appended', targetType: 'test', targetId: `${via}-${String(i)}`, data: { i } });
+      const entry = (i: number, via: string): AuditInput => ({ workspaceId, actorId: null, action: 'test.appended', targetType: 'test', targetId: `${via}-${String(i)}`, data: { i, note: 'déjà-vu ✓ 漢字 "quoted" \\ back' } });
       await Promise.all([
         ...Array.from({ length: 40 }, (_, i) => appendAuditCommitted(api.ctx.db, entry(i, 'first'))),
         ...Array.from({ length: 40 }, (_, i) => other.append(entry(i, 'second'))),

@@ -1,4 +1,4 @@
-import { chainHash, GENESIS_HASH, verifyHashChain, type ChainHashOptions } from '@sesamespace/vault';
+import { canonicalJson, verifyHashChain, type ChainHashOptions } from '@sesamespace/vault';
 import { sql } from 'kysely';
 import type { Db } from './db/database.js';
 import type { Trx } from './events.js';
@@ -30,34 +30,26 @@ interface AuditBody {
 interface PendingEntry { input: AuditInput; at: Date }
 
 /**
- * Takes the workspace's chain lock for the rest of `trx`. Every writer of the chain (this
- * process's batches, `appendAudit` inside other transactions, other processes) takes it before
- * reading the chain head, so appends are ordered and the chain never forks.
+ * Appends `entries` in order to the workspace's chain in one statement: `audit_append` (migration
+ * 0012) takes the workspace's transaction-scoped advisory lock — which every writer of the chain
+ * takes, in this process or another, so appends are ordered and the chain never forks — reads
+ * the head after it, and inserts each entry chained onto the one before, its hash
+ * `sha256(prev_hash ‖ canonical JSON of the body)` (the `prefixed` format `verifyAuditChain`
+ * recomputes). Inside a transaction the lock is held until it ends; alone, until the statement's own.
  */
-async function lockChain(trx: Trx, workspaceId: string): Promise<void> {
-  await sql`SELECT pg_advisory_xact_lock(hashtext(${'audit:' + workspaceId}))`.execute(trx);
-}
-
-/** Reads the chain head once and inserts `entries` in order, each chained onto the one before (one statement). The lock must be held. */
-async function insertChained(trx: Trx, workspaceId: string, entries: readonly PendingEntry[]): Promise<void> {
+async function appendChained(db: Db | Trx, workspaceId: string, entries: readonly PendingEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  const last = await trx.selectFrom('audit_log').select('hash').where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(1).executeTakeFirst();
-  let prevHash = last?.hash ?? GENESIS_HASH;
   const rows = entries.map(({ input, at }) => {
     const body: AuditBody = {
       workspaceId, actorId: input.actorId, action: input.action,
       targetType: input.targetType ?? null, targetId: input.targetId ?? null, data: input.data ?? {}, at: at.toISOString(),
     };
-    const hash = chainHash(prevHash, { ...body }, CHAIN_FORMAT);
-    const row = {
-      workspace_id: workspaceId, actor_id: body.actorId, action: body.action, target_type: body.targetType, target_id: body.targetId,
-      data: JSON.stringify(body.data), at: body.at, prev_hash: prevHash, hash,
+    return {
+      actor_id: body.actorId, action: body.action, target_type: body.targetType, target_id: body.targetId, data: body.data, at: body.at,
+      canonical: canonicalJson({ ...body }),
     };
-    prevHash = hash;
-    return row;
   });
-  // Rows of one VALUES list take their ids from the sequence in list order, so `ORDER BY id` (how the chain is read back) is chain order.
-  await trx.insertInto('audit_log').values(rows).execute();
+  await sql`SELECT audit_append(${workspaceId}, ${JSON.stringify(rows)}::jsonb)`.execute(db);
 }
 
 /**
@@ -66,11 +58,10 @@ async function insertChained(trx: Trx, workspaceId: string, entries: readonly Pe
  * workspace keeps two concurrent appends from forking the chain.
  */
 export async function appendAudit(trx: Trx, input: AuditInput): Promise<void> {
-  await lockChain(trx, input.workspaceId);
-  await insertChained(trx, input.workspaceId, [{ input, at: new Date() }]);
+  await appendChained(trx, input.workspaceId, [{ input, at: new Date() }]);
 }
 
-/** The most entries one group commit writes (one multi-row INSERT); more wait for the next batch. */
+/** The most entries one group commit writes (one statement); more wait for the next batch. */
 const MAX_BATCH = 256;
 
 interface Waiter extends PendingEntry { resolve: () => void; reject: (err: unknown) => void }
@@ -78,10 +69,10 @@ interface Waiter extends PendingEntry { resolve: () => void; reject: (err: unkno
 /**
  * Group commit of audit entries that stand alone (a secret used, a brokered request: the entry
  * is the only write). Concurrent appends of one workspace in this process share one
- * transaction: one chain lock, one read of the chain head, one multi-row INSERT. While a batch
- * is being written the next appends queue, and they form the next batch once it is done (and
- * the lock is theirs), so a lone append waits for nobody and a busy workspace pays one
- * transaction per batch instead of one per entry, in turn under the lock.
+ * transaction — one statement: one chain lock, one read of the chain head, every entry chained
+ * and inserted. While a batch is being written the next appends queue, and they form the next
+ * batch once it is done, so a lone append waits for nobody and a busy workspace pays one
+ * statement per batch instead of a transaction per entry, in turn under the lock.
  *
  * Each caller's promise settles after its batch's COMMIT: resolved once the entry is durable,
  * rejected (every entry of the batch, with the batch's error) when the batch fails. A caller
@@ -109,17 +100,12 @@ export class AuditBatcher {
   private async drain(workspaceId: string): Promise<void> {
     const queue = this.queues.get(workspaceId) ?? [];
     while (queue.length > 0) {
-      let batch: Waiter[] = [];
+      // Appends issued together (in the same tick) join the same batch.
+      await Promise.resolve();
+      const batch = queue.splice(0, MAX_BATCH);
       try {
-        await this.db.transaction().execute(async (trx) => {
-          await lockChain(trx, workspaceId);
-          // Taken once the lock is ours: everything that queued while another batch (or process) held it joins this one.
-          batch = queue.splice(0, MAX_BATCH);
-          await insertChained(trx, workspaceId, batch);
-        });
+        await appendChained(this.db, workspaceId, batch);
       } catch (err) {
-        // Failed before the batch was taken (no connection, the lock query failed): it fails those it would have taken.
-        if (batch.length === 0) batch = queue.splice(0, MAX_BATCH);
         for (const waiter of batch) waiter.reject(err);
         continue;
       }

@@ -9,6 +9,7 @@ import { tasks } from './0007-tasks.js';
 import { schedules } from './0008-schedules.js';
 import { webhooks } from './0009-webhooks.js';
 import { broker } from './0010-broker.js';
+import { auditAppend } from './0012-audit-append.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008-schedules': schedules,
   '0009-webhooks': webhooks,
   '0010-broker': broker,
+  '0012-audit-append': auditAppend,
 };
