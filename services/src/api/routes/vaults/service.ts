@@ -286,23 +286,39 @@ export async function generateItemTotp(ctx: ServiceContext, actor: VaultActor, i
   return result;
 }
 
+/** The caller's usable lease on an item for one hostname (approved or active, not past its expiry), as `findItemsByHostname` returns it. */
+export interface ActiveLeaseRef { id: string; status: 'approved' | 'active' }
+
 /**
  * Items whose hostname is `hostname` or a parent domain of it (`example.com` for
  * `api.example.com`; the broker then applies the item's `allowed_subdomains`), among the vaults
- * the actor may request leases from. Exact matches first.
+ * the actor may request leases from. Exact matches first. Each comes with the actor's usable
+ * lease on it for `hostname`, if any (what `findActiveLease` finds, read in the same statement).
  */
-export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: string): Promise<VaultItemRow[]> {
+export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: string, clock: Clock = systemClock): Promise<(VaultItemRow & { activeLease: ActiveLeaseRef | null })[]> {
   const host = normalizeHostname(hostname) ?? '';
   const labels = host.split('.');
   const candidates = labels.map((_, i) => labels.slice(i).join('.')).filter((h) => h.includes('.') || h === host);
   if (candidates.length === 0) return [];
+  const now = clock.now();
   const rows = await db.selectFrom('vault_items').selectAll('vault_items')
+    .select((eb) => eb.selectFrom('vault_leases').select(sql<string>`vault_leases.status || ' ' || vault_leases.id`.as('lease'))
+      .whereRef('vault_leases.item_id', '=', 'vault_items.id').where('vault_leases.workspace_id', '=', actor.workspaceId)
+      .where('vault_leases.requester_id', '=', actor.id).where('vault_leases.status', 'in', ['approved', 'active'])
+      .where('vault_leases.expires_at', '>', now).where('vault_leases.hostname', '=', host)
+      .orderBy('vault_leases.expires_at', 'desc').limit(1).as('active_lease'))
     .where('vault_items.workspace_id', '=', actor.workspaceId)
     .where(sql<string>`lower(vault_items.hostname)`, 'in', candidates)
     .$if(!actor.isAdmin, (q) => q.where((eb) => eb.exists(eb.selectFrom('vault_members').select('vault_members.vault_id')
       .whereRef('vault_members.vault_id', '=', 'vault_items.vault_id').where('vault_members.principal_id', '=', actor.id))))
     .execute();
-  return rows.sort((a, b) => candidates.indexOf(a.hostname ?? '') - candidates.indexOf(b.hostname ?? '') || a.id.localeCompare(b.id));
+  return rows
+    .map(({ active_lease: lease, ...item }) => {
+      const [status, id] = lease?.split(' ') ?? [];
+      const activeLease: ActiveLeaseRef | null = id && (status === 'approved' || status === 'active') ? { id, status } : null;
+      return { ...item, activeLease };
+    })
+    .sort((a, b) => candidates.indexOf(a.hostname ?? '') - candidates.indexOf(b.hostname ?? '') || a.id.localeCompare(b.id));
 }
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
