@@ -461,38 +461,107 @@ export async function revokeLease(ctx: ServiceContext, actor: VaultActor, leaseI
  * active: the TTL is checked here against `clock` at every call (a lease past its expiry is
  * marked expired now, whether or not the worker has swept it). Each use is counted and audited.
  */
-export async function useSecret(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock = systemClock): Promise<{ fields: Record<string, string>; lease: VaultLeaseRow }> {
+export async function useSecret(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock = systemClock): Promise<SecretUse> {
   return (await useSecretFast(ctx, actor, leaseId, clock)) ?? useSecretChecked(ctx, actor, leaseId, clock);
 }
 
+type SecretUse = { fields: Record<string, string>; lease: VaultLeaseRow };
+
+/** The most uses of one lease one UPDATE claims; more wait for the next claim. */
+const MAX_USES_PER_CLAIM = 256;
+
+interface UseWaiter { resolve: (use: SecretUse | undefined) => void; reject: (err: unknown) => void }
+
+/** Uses of one lease by one actor waiting to be claimed, per database handle. */
+const useQueues = new WeakMap<Db, Map<string, UseWaiter[]>>();
+
 /**
- * The common case, a lease already active: one conditional UPDATE claims the use (requester,
- * status, expiry against `clock` and the use cap checked by the database, the row locked only
- * for that statement) and returns the item's sealed fields with it; the fields are opened, and
- * the `vault.secret_used` entry is appended through the audit group commit, which resolves
- * only once the entry is committed. The plaintext leaves this function only after that: an
+ * The common case, a lease already active: concurrent uses of one lease by its requester are
+ * claimed together (otherwise each would wait, in turn, for the lease row the one before it
+ * updated). One conditional UPDATE claims the waiting uses — requester, status, expiry against
+ * the clock and the use cap checked by the database, the row locked only for that statement —
+ * and returns the item's sealed fields with it; they are opened once, and each use gets its own
+ * number and its own `vault.secret_used` entry through the audit group commit, which resolves
+ * only once the entries are committed. The plaintext leaves this function only after that: an
  * append that fails fails the call, and the use counted is then one that returned nothing.
  * Undefined when the UPDATE matches nothing (a first use, a refusal, an expiry):
- * `useSecretChecked` then finds out why and answers accordingly.
+ * `useSecretChecked` then finds out why and answers accordingly. An injected clock (tests)
+ * claims its use alone.
  */
-async function useSecretFast(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock) {
+function useSecretFast(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock): Promise<SecretUse | undefined> {
+  if (clock !== systemClock) return claimUses(ctx, actor, leaseId, clock, 1).then((uses) => uses?.[0]);
+  let queues = useQueues.get(ctx.db);
+  if (!queues) {
+    queues = new Map();
+    useQueues.set(ctx.db, queues);
+  }
+  const key = `${actor.workspaceId} ${actor.id} ${leaseId}`;
+  return new Promise((resolve, reject) => {
+    const queue = queues.get(key);
+    if (queue) {
+      queue.push({ resolve, reject });
+      return;
+    }
+    const fresh = [{ resolve, reject }];
+    queues.set(key, fresh);
+    void drainUses(ctx, actor, leaseId, fresh, () => { queues.delete(key); });
+  });
+}
+
+/** Claims the queue's uses batch after batch; each batch is opened and audited while the next is claimed. */
+async function drainUses(ctx: ServiceContext, actor: VaultActor, leaseId: string, queue: UseWaiter[], done: () => void): Promise<void> {
+  while (queue.length > 0) {
+    // Uses that arrived together (in the same tick) are claimed together.
+    await Promise.resolve();
+    const batch = queue.splice(0, MAX_USES_PER_CLAIM);
+    let claimed: Awaited<ReturnType<typeof claimRow>>;
+    try {
+      claimed = await claimRow(ctx, actor, leaseId, systemClock, batch.length);
+    } catch (err) {
+      for (const waiter of batch) waiter.reject(err);
+      continue;
+    }
+    if (!claimed) {
+      for (const waiter of batch) waiter.resolve(undefined);
+      continue;
+    }
+    openAndAudit(ctx, actor, claimed, batch.length).then(
+      (uses) => { batch.forEach((waiter, i) => { waiter.resolve(uses[i]); }); },
+      (err: unknown) => { for (const waiter of batch) waiter.reject(err); },
+    );
+  }
+  done();
+}
+
+async function claimUses(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock, count: number): Promise<SecretUse[] | undefined> {
+  const claimed = await claimRow(ctx, actor, leaseId, clock, count);
+  return claimed ? openAndAudit(ctx, actor, claimed, count) : undefined;
+}
+
+/** `count` uses of an active lease counted in one statement, with the item's sealed fields; undefined when the lease may not be used now. */
+async function claimRow(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock, count: number) {
   const now = clock.now();
-  const claimed = await ctx.db.updateTable('vault_leases').from('vault_items')
-    .set((eb) => ({ uses_count: eb('vault_leases.uses_count', '+', 1), last_used_at: now }))
+  return ctx.db.updateTable('vault_leases').from('vault_items')
+    .set((eb) => ({ uses_count: eb('vault_leases.uses_count', '+', count), last_used_at: now }))
     .whereRef('vault_items.id', '=', 'vault_leases.item_id')
     .where('vault_leases.id', '=', leaseId).where('vault_leases.workspace_id', '=', actor.workspaceId).where('vault_leases.requester_id', '=', actor.id)
     .where('vault_leases.status', '=', 'active').where('vault_leases.expires_at', '>', now)
-    .where((eb) => eb.or([eb('vault_leases.uses_allowed', 'is', null), eb('vault_leases.uses_count', '<', eb.ref('vault_leases.uses_allowed'))]))
+    .where((eb) => eb.or([eb('vault_leases.uses_allowed', 'is', null), eb(eb('vault_leases.uses_count', '+', count), '<=', eb.ref('vault_leases.uses_allowed'))]))
     .returningAll('vault_leases').returning(['vault_items.vault_id as item_vault_id', 'vault_items.sealed'])
     .executeTakeFirst();
-  if (!claimed) return undefined;
+}
+
+/** Opens the claimed item once and audits each claimed use (numbered up to the lease's new count); resolves once every entry is committed. */
+async function openAndAudit(ctx: ServiceContext, actor: VaultActor, claimed: NonNullable<Awaited<ReturnType<typeof claimRow>>>, count: number): Promise<SecretUse[]> {
   const { item_vault_id: itemVaultId, sealed, ...lease } = claimed;
   const fields = openItemFields(ctx, { id: lease.item_id, vault_id: itemVaultId, sealed });
-  await appendAuditCommitted(ctx.db, {
-    workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: leaseId,
-    data: { vaultId: lease.vault_id, itemId: lease.item_id, fieldKeys: Object.keys(fields).sort(), use: lease.uses_count },
-  });
-  return { fields, lease };
+  const fieldKeys = Object.keys(fields).sort();
+  const uses = Array.from({ length: count }, (_, i) => ({ fields: { ...fields }, lease: { ...lease, uses_count: lease.uses_count - count + 1 + i } }));
+  await Promise.all(uses.map((use) => appendAuditCommitted(ctx.db, {
+    workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: lease.id,
+    data: { vaultId: lease.vault_id, itemId: lease.item_id, fieldKeys, use: use.lease.uses_count },
+  })));
+  return uses;
 }
 
 /** Every other case, under the lease's row lock: refusals with their reason, and an expiry found at use recorded. */
