@@ -168,3 +168,89 @@ describe('sendOutbound', () => {
     expect((error as Error).message).not.toContain('s3cret');
   });
 });
+
+describe('sendOutbound connection reuse', () => {
+  /** A receiver on `host` counting the connections it accepted and naming itself in every answer. */
+  async function receiver(host: string, name: string, atPort = 0) {
+    let connections = 0;
+    const srv = createServer((req, res) => { req.resume(); req.on('end', () => { res.end(name); }); });
+    srv.on('connection', () => { connections += 1; });
+    await new Promise<void>((resolve) => srv.listen(atPort, host, resolve));
+    return {
+      port: (srv.address() as AddressInfo).port,
+      connections: () => connections,
+      close: async () => { srv.closeAllConnections(); await new Promise((resolve) => srv.close(resolve)); },
+    };
+  }
+
+  it('reuses a kept-alive connection to the same checked address', async () => {
+    const upstream = await receiver('127.0.0.1', 'one');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await sendOutbound({ method: 'GET', url: `http://127.0.0.1:${String(upstream.port)}/again` }, allow('127.0.0.1'));
+        expect(response.body.toString()).toBe('one');
+      }
+      expect(upstream.connections()).toBe(1);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('checks every request\'s resolution: a host now resolving to a refused address is refused though a connection to its old address is pooled', async () => {
+    const upstream = await receiver('127.0.0.1', 'old');
+    let answer = '127.0.0.1';
+    const dns = async () => [{ address: answer, family: 4 }];
+    const url = `http://moving.example:${String(upstream.port)}/`;
+    try {
+      expect((await sendOutbound({ method: 'GET', url }, allow('127.0.0.1'), dns)).body.toString()).toBe('old');
+      answer = '10.0.0.1';
+      await expect(sendOutbound({ method: 'GET', url }, allow('127.0.0.1'), dns)).rejects.toThrow(/moving\.example resolves to 10\.0\.0\.1 is in a blocked range/);
+      answer = '169.254.169.254';
+      await expect(sendOutbound({ method: 'GET', url }, allow('127.0.0.1'), dns)).rejects.toBeInstanceOf(OutboundRefusedError);
+      expect(upstream.connections()).toBe(1);
+    } finally {
+      await upstream.close();
+    }
+  });
+
+  it('keys pooled connections by the checked address: a host that moves to another allowed address is reached there', async () => {
+    const first = await receiver('127.0.0.1', 'first');
+    const second = await receiver('127.0.0.2', 'second', first.port);
+    let answer = '127.0.0.1';
+    const dns = async () => [{ address: answer, family: 4 }];
+    const url = `http://moving.example:${String(first.port)}/`;
+    try {
+      expect((await sendOutbound({ method: 'GET', url }, allow('127.0.0.0/8'), dns)).body.toString()).toBe('first');
+      answer = '127.0.0.2';
+      expect((await sendOutbound({ method: 'GET', url }, allow('127.0.0.0/8'), dns)).body.toString()).toBe('second');
+      answer = '127.0.0.1';
+      expect((await sendOutbound({ method: 'GET', url }, allow('127.0.0.0/8'), dns)).body.toString()).toBe('first');
+      expect([first.connections(), second.connections()]).toEqual([1, 1]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('repeats an idempotent request once when the upstream drops a reused connection unanswered; never a POST', async () => {
+    // Every connection's second request is cut off unanswered (an upstream that closed the idle socket as it was reused).
+    const served = new WeakMap<object, number>();
+    const flaky = createServer((req, res) => {
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (n > 1) { req.socket.destroy(); return; }
+      req.resume();
+      req.on('end', () => { res.end('fresh'); });
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${String((flaky.address() as AddressInfo).port)}/`;
+    try {
+      expect((await sendOutbound({ method: 'GET', url }, allow('127.0.0.1'))).body.toString()).toBe('fresh');
+      expect((await sendOutbound({ method: 'GET', url }, allow('127.0.0.1'))).body.toString()).toBe('fresh');
+      await expect(sendOutbound({ method: 'POST', url, body: 'once' }, allow('127.0.0.1'))).rejects.toMatchObject({ name: 'OutboundFailedError', reason: 'network' });
+    } finally {
+      flaky.closeAllConnections();
+      await new Promise((resolve) => flaky.close(resolve));
+    }
+  });
+});

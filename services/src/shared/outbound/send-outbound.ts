@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -112,6 +112,38 @@ function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
   };
 }
 
+/**
+ * Upstream connections are kept alive and reused, but only for the addresses they were checked
+ * against: a pool's name (Node's `host:port:…` plus, for TLS, the servername) is extended with
+ * the checked address list, so a request reuses a socket only when this request's own
+ * resolution, checked just now, yields the same addresses. A host whose resolution changes gets
+ * a new pool (and a refused address never reaches a pool: the check comes first), while a
+ * pooled socket to the old address is left to idle out.
+ */
+interface CheckedRequestArgs { checkedAddresses?: string }
+const pinnedName = (name: string, options: object | undefined) => `${name}|${(options as CheckedRequestArgs | undefined)?.checkedAddresses ?? ''}`;
+
+class CheckedHttpAgent extends HttpAgent {
+  override getName(options?: ClientRequestArgs): string { return pinnedName(super.getName(options), options); }
+}
+class CheckedHttpsAgent extends HttpsAgent {
+  override getName(options?: HttpsRequestOptions): string { return pinnedName(super.getName(options), options); }
+}
+
+/**
+ * An idle pooled socket is closed after this long (and sooner when the upstream's
+ * `Keep-Alive: timeout=` says so, which Node honours), before a typical server closes it.
+ */
+const IDLE_SOCKET_MS = 4000;
+const POOL = { keepAlive: true, timeout: IDLE_SOCKET_MS, maxFreeSockets: 64, scheduling: 'lifo' } as const;
+const agents = { 'http:': new CheckedHttpAgent(POOL), 'https:': new CheckedHttpsAgent(POOL) };
+
+/** Methods a request may be repeated with when a pooled socket turned out to be closed by the upstream before answering. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** The upstream reset a reused keep-alive socket before any response: the request may never have reached it. */
+class StaleSocketError extends Error {}
+
 function headersOf(response: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(response.headers)) {
@@ -122,8 +154,9 @@ function headersOf(response: IncomingMessage): Record<string, string> {
 
 /**
  * One HTTP request to a destination outside Sesame: the host's addresses are resolved and every one
- * checked, the connection goes to a checked address, redirects are returned as they are (never
- * followed), and the exchange is bounded in time and size.
+ * checked, the connection goes to a checked address (a kept-alive one only when it was opened to
+ * the same checked addresses), redirects are returned as they are (never followed), and the
+ * exchange is bounded in time and size.
  */
 export async function sendOutbound(
   request: OutboundRequest, allow: OutboundAllowList, resolve: Resolver = systemResolver,
@@ -132,29 +165,48 @@ export async function sendOutbound(
   if (typeof url === 'string') throw new OutboundRefusedError(url);
   const started = performance.now();
   const addresses = await checkedAddresses(bareHost(url), allow, resolve);
-  const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = started + (request.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  try {
+    return await exchange(url, addresses, request, started, deadline);
+  } catch (err) {
+    // A keep-alive socket the upstream closed just as it was reused: once more on a fresh one, when repeating is safe.
+    if (!(err instanceof StaleSocketError)) throw err;
+    if (!IDEMPOTENT.has(request.method.toUpperCase())) throw new OutboundFailedError('network', 'ECONNRESET');
+    return exchange(url, addresses, request, started, deadline);
+  }
+}
+
+function exchange(url: URL, addresses: LookupAddress[], request: OutboundRequest, started: number, deadline: number): Promise<OutboundResponse> {
+  const timeoutMs = Math.max(0, Math.round(deadline - performance.now()));
   const maxBytes = request.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
 
   return new Promise<OutboundResponse>((resolvePromise, reject) => {
     const controller = new AbortController();
     const timer = setTimeout(() => { controller.abort(); }, timeoutMs);
+    let answered = false;
     const fail = (error: Error) => {
       clearTimeout(timer);
+      if (!answered && !controller.signal.aborted && outgoing?.reusedSocket && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        reject(new StaleSocketError());
+        return;
+      }
       reject(controller.signal.aborted
-        ? new OutboundFailedError('timeout', `no complete response within ${String(timeoutMs)} ms`)
+        ? new OutboundFailedError('timeout', `no complete response within ${String(request.timeoutMs ?? DEFAULT_TIMEOUT_MS)} ms`)
         : error instanceof OutboundRefusedError || error instanceof OutboundFailedError ? error
           : new OutboundFailedError('network', (error as NodeJS.ErrnoException).code ?? 'connection failed'));
     };
-    let outgoing;
+    let outgoing: ReturnType<typeof send> | undefined;
     try {
-      outgoing = send(url, {
+      const options: HttpsRequestOptions & CheckedRequestArgs = {
         method: request.method,
         headers: request.headers,
         lookup: pinnedLookup(addresses),
         signal: controller.signal,
-        agent: false,
-      });
+        agent: agents[url.protocol as 'http:' | 'https:'],
+        checkedAddresses: addresses.map((a) => a.address).join(','),
+      };
+      outgoing = send(url, options);
     } catch {
       // Node rejects invalid header names/values synchronously; the value is not repeated.
       clearTimeout(timer);
@@ -163,6 +215,7 @@ export async function sendOutbound(
     }
     outgoing.on('error', fail);
     outgoing.on('response', (response) => {
+      answered = true;
       const chunks: Buffer[] = [];
       let size = 0;
       let truncated = false;

@@ -1,9 +1,9 @@
-import { appendAudit } from '../../../shared/audit.js';
+import { appendAuditCommitted } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { VaultItemRow, VaultLeaseRow } from '../../../shared/db/schema.js';
 import { forbidden, SesameError, unprocessable } from '../../../shared/errors.js';
 import { OutboundFailedError, OutboundRefusedError, outboundAllowList, refusedOutboundUrl, sendOutbound } from '../../../shared/outbound/index.js';
-import { findActiveLease, findItemsByHostname, openItemFields, requestLease, useSecret, type VaultActor } from '../vaults/service.js';
+import { findItemsByHostname, openItemFields, requestLease, useSecret, type ActiveLeaseRef, type VaultActor } from '../vaults/service.js';
 import { credentialValues, injectCredential, MissingCredentialFieldError, type PreparedRequest } from './injection.js';
 import { hostAllowed, normaliseHost, policyDenial } from './policy.js';
 
@@ -27,7 +27,7 @@ function hostOf(url: URL): string {
  * parent whose policy lists this subdomain in `allowed_subdomains`), among the vaults the
  * caller may request from. 404 when there is none.
  */
-async function itemFor(ctx: ServiceContext, actor: VaultActor, url: URL): Promise<{ item: VaultItemRow; host: string }> {
+async function itemFor(ctx: ServiceContext, actor: VaultActor, url: URL): Promise<{ item: VaultItemRow & { activeLease: ActiveLeaseRef | null }; host: string }> {
   const hosts = [...new Set([hostOf(url), normaliseHost(url.hostname)])];
   for (const host of hosts) {
     const items = await findItemsByHostname(ctx.db, actor, host);
@@ -92,7 +92,8 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
   if (denial) throw forbidden(denial);
   if (!item.injection) throw unprocessable(`The secret for ${host} has no injection mode; set one (bearer, basic, header or query) on the item`);
 
-  let lease = await findActiveLease(ctx.db, actor, item.id, { hostname: host });
+  // The caller's usable lease for this host, read with the item and checked against the clock just now.
+  let lease: ActiveLeaseRef | VaultLeaseRow | null = item.activeLease;
   if (!lease) {
     const pending = await pendingLease(ctx, actor, item.id, host)
       ?? await requestLease(ctx, actor, { itemId: item.id, hostname: host, reason: `First use of ${host} through the credential broker` });
@@ -116,7 +117,7 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
       throw err;
     }
   } else {
-    // An active lease, checked against the clock just now (findActiveLease): each later use is
+    // An active lease, checked against the clock just now (findItemsByHostname): each later use is
     // recorded by the `broker.request` audit entry below rather than a second transaction.
     fields = openItemFields(ctx, item);
   }
@@ -141,11 +142,10 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
     if (err instanceof OutboundFailedError) throw new SesameError('service-unavailable', `The upstream request failed (${err.reason}): ${err.message}`);
     throw err;
   } finally {
-    await ctx.db.transaction().execute(async (trx) => {
-      await appendAudit(trx, {
-        workspaceId: actor.workspaceId, actorId: actor.id, action: 'broker.request', targetType: 'vault_item', targetId: item.id,
-        data: { leaseId: lease.id, method, hostname: host, path: url.pathname, statusCode: status ?? null },
-      });
+    // Batched with concurrent requests of the workspace (group commit); the answer waits for the commit.
+    await appendAuditCommitted(ctx.db, {
+      workspaceId: actor.workspaceId, actorId: actor.id, action: 'broker.request', targetType: 'vault_item', targetId: item.id,
+      data: { leaseId: lease.id, method, hostname: host, path: url.pathname, statusCode: status ?? null },
     });
   }
 }

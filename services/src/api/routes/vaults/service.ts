@@ -5,7 +5,7 @@ import {
   validateMaskingPolicy, VaultError, type Clock, type Lease, type MaskingPolicy,
 } from '@sesamespace/vault';
 import { sql } from 'kysely';
-import { appendAudit } from '../../../shared/audit.js';
+import { appendAudit, appendAuditCommitted } from '../../../shared/audit.js';
 import type { AuthContext } from '../../../shared/auth/authenticate.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { Db } from '../../../shared/db/database.js';
@@ -265,9 +265,7 @@ export async function describeVaultItem(ctx: ServiceContext, actor: VaultActor, 
 export async function revealItem(ctx: ServiceContext, actor: VaultActor, itemId: string, only?: string[]): Promise<Record<string, string>> {
   const { item } = await authorizeItem(ctx.db, actor, itemId, 'reveal');
   const fields = openItemFields(ctx, item, only);
-  await ctx.db.transaction().execute(async (trx) => {
-    await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.item_revealed', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id, fieldKeys: Object.keys(fields).sort() } });
-  });
+  await appendAuditCommitted(ctx.db, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.item_revealed', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id, fieldKeys: Object.keys(fields).sort() } });
   return fields;
 }
 
@@ -292,29 +290,43 @@ export async function generateItemTotp(ctx: ServiceContext, actor: VaultActor, i
     if (err instanceof VaultError) throw unprocessable('The item\'s TOTP secret is not valid base32 or otpauth:// URI');
     throw err;
   }
-  await ctx.db.transaction().execute(async (trx) => {
-    await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.totp_generated', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id } });
-  });
+  await appendAuditCommitted(ctx.db, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.totp_generated', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id } });
   return result;
 }
+
+/** The caller's usable lease on an item for one hostname (approved or active, not past its expiry), as `findItemsByHostname` returns it. */
+export interface ActiveLeaseRef { id: string; status: 'approved' | 'active' }
 
 /**
  * Items whose hostname is `hostname` or a parent domain of it (`example.com` for
  * `api.example.com`; the broker then applies the item's `allowed_subdomains`), among the vaults
- * the actor may request leases from. Exact matches first.
+ * the actor may request leases from. Exact matches first. Each comes with the actor's usable
+ * lease on it for `hostname`, if any (what `findActiveLease` finds, read in the same statement).
  */
-export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: string): Promise<VaultItemRow[]> {
+export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: string, clock: Clock = systemClock): Promise<(VaultItemRow & { activeLease: ActiveLeaseRef | null })[]> {
   const host = normalizeHostname(hostname) ?? '';
   const labels = host.split('.');
   const candidates = labels.map((_, i) => labels.slice(i).join('.')).filter((h) => h.includes('.') || h === host);
   if (candidates.length === 0) return [];
+  const now = clock.now();
   const rows = await db.selectFrom('vault_items').selectAll('vault_items')
+    .select((eb) => eb.selectFrom('vault_leases').select(sql<string>`vault_leases.status || ' ' || vault_leases.id`.as('lease'))
+      .whereRef('vault_leases.item_id', '=', 'vault_items.id').where('vault_leases.workspace_id', '=', actor.workspaceId)
+      .where('vault_leases.requester_id', '=', actor.id).where('vault_leases.status', 'in', ['approved', 'active'])
+      .where('vault_leases.expires_at', '>', now).where('vault_leases.hostname', '=', host)
+      .orderBy('vault_leases.expires_at', 'desc').limit(1).as('active_lease'))
     .where('vault_items.workspace_id', '=', actor.workspaceId)
     .where(sql<string>`lower(vault_items.hostname)`, 'in', candidates)
     .$if(!actor.isAdmin, (q) => q.where((eb) => eb.exists(eb.selectFrom('vault_members').select('vault_members.vault_id')
       .whereRef('vault_members.vault_id', '=', 'vault_items.vault_id').where('vault_members.principal_id', '=', actor.id))))
     .execute();
-  return rows.sort((a, b) => candidates.indexOf(a.hostname ?? '') - candidates.indexOf(b.hostname ?? '') || a.id.localeCompare(b.id));
+  return rows
+    .map(({ active_lease: lease, ...item }) => {
+      const [status, id] = lease?.split(' ') ?? [];
+      const activeLease: ActiveLeaseRef | null = id && (status === 'approved' || status === 'active') ? { id, status } : null;
+      return { ...item, activeLease };
+    })
+    .sort((a, b) => candidates.indexOf(a.hostname ?? '') - candidates.indexOf(b.hostname ?? '') || a.id.localeCompare(b.id));
 }
 
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
@@ -457,40 +469,107 @@ export async function revokeLease(ctx: ServiceContext, actor: VaultActor, leaseI
  * active: the TTL is checked here against `clock` at every call (a lease past its expiry is
  * marked expired now, whether or not the worker has swept it). Each use is counted and audited.
  */
-export async function useSecret(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock = systemClock): Promise<{ fields: Record<string, string>; lease: VaultLeaseRow }> {
+export async function useSecret(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock = systemClock): Promise<SecretUse> {
   return (await useSecretFast(ctx, actor, leaseId, clock)) ?? useSecretChecked(ctx, actor, leaseId, clock);
 }
 
+type SecretUse = { fields: Record<string, string>; lease: VaultLeaseRow };
+
+/** The most uses of one lease one UPDATE claims; more wait for the next claim. */
+const MAX_USES_PER_CLAIM = 256;
+
+interface UseWaiter { resolve: (use: SecretUse | undefined) => void; reject: (err: unknown) => void }
+
+/** Uses of one lease by one actor waiting to be claimed, per database handle. */
+const useQueues = new WeakMap<Db, Map<string, UseWaiter[]>>();
+
 /**
- * The common case in as short a locked section as possible: the item is read and opened before
- * the transaction, then one conditional UPDATE claims the use (requester, status and expiry
- * checked by the database against `clock`) and the audit entry is appended. Undefined when the
- * UPDATE matches nothing: `useSecretChecked` then finds out why and answers accordingly. The
- * plaintext opened here is only returned when the use was recorded.
+ * The common case, a lease already active: concurrent uses of one lease by its requester are
+ * claimed together (otherwise each would wait, in turn, for the lease row the one before it
+ * updated). One conditional UPDATE claims the waiting uses — requester, status, expiry against
+ * the clock and the use cap checked by the database, the row locked only for that statement —
+ * and returns the item's sealed fields with it; they are opened once, and each use gets its own
+ * number and its own `vault.secret_used` entry through the audit group commit, which resolves
+ * only once the entries are committed. The plaintext leaves this function only after that: an
+ * append that fails fails the call, and the use counted is then one that returned nothing.
+ * Undefined when the UPDATE matches nothing (a first use, a refusal, an expiry):
+ * `useSecretChecked` then finds out why and answers accordingly. An injected clock (tests)
+ * claims its use alone.
  */
-async function useSecretFast(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock) {
-  const head = await ctx.db.selectFrom('vault_leases').select(['item_id', 'vault_id', 'requester_id', 'status'])
-    .where('id', '=', leaseId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
-  if (head?.requester_id !== actor.id || (head.status !== 'approved' && head.status !== 'active')) return undefined;
-  const item = await ctx.db.selectFrom('vault_items').select(['id', 'vault_id', 'sealed']).where('id', '=', head.item_id).executeTakeFirst();
-  if (!item) return undefined;
-  const fields = openItemFields(ctx, item);
-  const now = clock.now();
-  const lease = await withEvents(ctx.db, actor.workspaceId, ctx.publish, async (trx, events) => {
-    const updated = await trx.updateTable('vault_leases')
-      .set((eb) => ({ status: 'active', uses_count: eb('uses_count', '+', 1), activated_at: eb.fn.coalesce('activated_at', eb.val(now)), last_used_at: now }))
-      .where('id', '=', leaseId).where('requester_id', '=', actor.id).where('status', 'in', ['approved', 'active']).where('expires_at', '>', now)
-      .where((eb) => eb.or([eb('uses_allowed', 'is', null), eb('uses_count', '<', eb.ref('uses_allowed'))]))
-      .returningAll().executeTakeFirst();
-    if (!updated) return undefined;
-    if (updated.uses_count === 1) await notifyRequester(events, updated);
-    await appendAudit(trx, {
-      workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: leaseId,
-      data: { vaultId: head.vault_id, itemId: head.item_id, fieldKeys: Object.keys(fields).sort(), use: updated.uses_count },
-    });
-    return updated;
+function useSecretFast(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock): Promise<SecretUse | undefined> {
+  if (clock !== systemClock) return claimUses(ctx, actor, leaseId, clock, 1).then((uses) => uses?.[0]);
+  let queues = useQueues.get(ctx.db);
+  if (!queues) {
+    queues = new Map();
+    useQueues.set(ctx.db, queues);
+  }
+  const key = `${actor.workspaceId} ${actor.id} ${leaseId}`;
+  return new Promise((resolve, reject) => {
+    const queue = queues.get(key);
+    if (queue) {
+      queue.push({ resolve, reject });
+      return;
+    }
+    const fresh = [{ resolve, reject }];
+    queues.set(key, fresh);
+    void drainUses(ctx, actor, leaseId, fresh, () => { queues.delete(key); });
   });
-  return lease ? { fields, lease } : undefined;
+}
+
+/** Claims the queue's uses batch after batch; each batch is opened and audited while the next is claimed. */
+async function drainUses(ctx: ServiceContext, actor: VaultActor, leaseId: string, queue: UseWaiter[], done: () => void): Promise<void> {
+  while (queue.length > 0) {
+    // Uses that arrived together (in the same tick) are claimed together.
+    await Promise.resolve();
+    const batch = queue.splice(0, MAX_USES_PER_CLAIM);
+    let claimed: Awaited<ReturnType<typeof claimRow>>;
+    try {
+      claimed = await claimRow(ctx, actor, leaseId, systemClock, batch.length);
+    } catch (err) {
+      for (const waiter of batch) waiter.reject(err);
+      continue;
+    }
+    if (!claimed) {
+      for (const waiter of batch) waiter.resolve(undefined);
+      continue;
+    }
+    openAndAudit(ctx, actor, claimed, batch.length).then(
+      (uses) => { batch.forEach((waiter, i) => { waiter.resolve(uses[i]); }); },
+      (err: unknown) => { for (const waiter of batch) waiter.reject(err); },
+    );
+  }
+  done();
+}
+
+async function claimUses(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock, count: number): Promise<SecretUse[] | undefined> {
+  const claimed = await claimRow(ctx, actor, leaseId, clock, count);
+  return claimed ? openAndAudit(ctx, actor, claimed, count) : undefined;
+}
+
+/** `count` uses of an active lease counted in one statement, with the item's sealed fields; undefined when the lease may not be used now. */
+async function claimRow(ctx: ServiceContext, actor: VaultActor, leaseId: string, clock: Clock, count: number) {
+  const now = clock.now();
+  return ctx.db.updateTable('vault_leases').from('vault_items')
+    .set((eb) => ({ uses_count: eb('vault_leases.uses_count', '+', count), last_used_at: now }))
+    .whereRef('vault_items.id', '=', 'vault_leases.item_id')
+    .where('vault_leases.id', '=', leaseId).where('vault_leases.workspace_id', '=', actor.workspaceId).where('vault_leases.requester_id', '=', actor.id)
+    .where('vault_leases.status', '=', 'active').where('vault_leases.expires_at', '>', now)
+    .where((eb) => eb.or([eb('vault_leases.uses_allowed', 'is', null), eb(eb('vault_leases.uses_count', '+', count), '<=', eb.ref('vault_leases.uses_allowed'))]))
+    .returningAll('vault_leases').returning(['vault_items.vault_id as item_vault_id', 'vault_items.sealed'])
+    .executeTakeFirst();
+}
+
+/** Opens the claimed item once and audits each claimed use (numbered up to the lease's new count); resolves once every entry is committed. */
+async function openAndAudit(ctx: ServiceContext, actor: VaultActor, claimed: NonNullable<Awaited<ReturnType<typeof claimRow>>>, count: number): Promise<SecretUse[]> {
+  const { item_vault_id: itemVaultId, sealed, ...lease } = claimed;
+  const fields = openItemFields(ctx, { id: lease.item_id, vault_id: itemVaultId, sealed });
+  const fieldKeys = Object.keys(fields).sort();
+  const uses = Array.from({ length: count }, (_, i) => ({ fields: { ...fields }, lease: { ...lease, uses_count: lease.uses_count - count + 1 + i } }));
+  await Promise.all(uses.map((use) => appendAuditCommitted(ctx.db, {
+    workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.secret_used', targetType: 'vault_lease', targetId: lease.id,
+    data: { vaultId: lease.vault_id, itemId: lease.item_id, fieldKeys, use: use.lease.uses_count },
+  })));
+  return uses;
 }
 
 /** Every other case, under the lease's row lock: refusals with their reason, and an expiry found at use recorded. */

@@ -10,6 +10,7 @@ import { schedules } from './0008-schedules.js';
 import { webhooks } from './0009-webhooks.js';
 import { broker } from './0010-broker.js';
 import { brokerClaims } from './0011-broker-claims.js';
+import { auditAppend } from './0012-audit-append.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009-webhooks': webhooks,
   '0010-broker': broker,
   '0011-broker-claims': brokerClaims,
+  '0012-audit-append': auditAppend,
 };
