@@ -1,5 +1,5 @@
 import {
-  CloseCode, EventType, inboxStream, isInboxStream, PROTOCOL_VERSION, TYPING_TTL_MS,
+  CloseCode, EventType, inboxStream, isInboxStream, MAX_PRESENCE_SUBSCRIPTIONS, PROTOCOL_VERSION, TYPING_TTL_MS,
   type AuthenticatedFrame, type Cursors, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
 } from '@sesamespace/sdk/protocol';
 import { randomUUID } from 'node:crypto';
@@ -7,7 +7,8 @@ import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
 import { readEvents, readHeads } from '../shared/events.js';
 import type { ChannelRosters } from './channel-rosters.js';
-import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
+import type { ConnectionStatus, PresenceTracker } from './presence.js';
+import type { PresenceAudience, PresenceFanout } from './presence-fanout.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
 import { metrics } from '../shared/metrics.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
@@ -28,6 +29,8 @@ export interface SessionDeps {
   ctx: ServiceContext;
   hub: StreamHub;
   presence: PresenceTracker;
+  /** Delivers presence changes to the sessions that may hear them, batched per tick. */
+  presenceFanout: PresenceFanout;
   rosters: ChannelRosters;
 }
 
@@ -40,11 +43,12 @@ const TYPING_MIN_INTERVAL_MS = 1_000;
  * One authenticated client (WebSocket or SSE): the streams it follows (its channels and its
  * inbox), membership changes applied live, typing, and its part in presence. Transport-agnostic.
  */
-export class RealtimeSession implements FollowerOwner {
+export class RealtimeSession implements FollowerOwner, PresenceAudience {
   readonly id = randomUUID();
   private readonly followers = new Map<string, { follower: StreamFollower; unfollow: () => void }>();
   private readonly lastTyping = new Map<string, number>();
-  private unfollowPresence: (() => void) | undefined;
+  /** Principals whose presence the client asked for (`presence_subscribe`); created on first use. */
+  private presenceSubscriptions: Set<string> | undefined;
   private presenceStatus: ConnectionStatus = 'online';
   private closed = false;
   private slow = false;
@@ -71,11 +75,8 @@ export class RealtimeSession implements FollowerOwner {
     const streams = [inboxStream(this.principal.id), ...joined.keys()];
     const created = streams.map((stream) => this.createFollower(stream));
     await Promise.all(created.map((c) => c.ready));
-    // With SESAME_PRESENCE_AUDIENCE=channels presence is heard from co-members only: rosters first.
-    await Promise.all(created.map((c) => c.rostered));
-    this.unfollowPresence = await this.deps.hub.follow(presenceTopic(this.principal.workspace_id), {
-      onEphemeral: (frame, serialized) => { this.deliverEphemeral(presenceTopic(this.principal.workspace_id), frame, serialized); },
-    }, false);
+    // Presence is heard from co-members (SESAME_PRESENCE_AUDIENCE=channels, the default): rosters first.
+    await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this)]);
     // Heads are read only after every subscription is active: nothing published later is missed.
     const heads = await readHeads(this.ctx.db, streams);
     this.deps.hub.noteHeads(heads);
@@ -147,11 +148,21 @@ export class RealtimeSession implements FollowerOwner {
 
   deliverEphemeral(_topic: string, frame: EphemeralFrame, serialized: WireFrame): void {
     if (this.closed) return;
-    if (frame.principalId === this.principal.id) return; // your own typing and presence
-    // With SESAME_PRESENCE_AUDIENCE=channels, presence of principals you share no channel with is not yours to hear.
-    if (frame.type === 'presence' && this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'channels'
-      && !this.deps.rosters.sharesChannel(this.followers.keys(), frame.principalId as string)) return;
+    if (frame.principalId === this.principal.id) return; // your own typing
     this.sink.send(serialized, { type: frame.type });
+    this.checkBuffer();
+  }
+
+  // ---- PresenceAudience -----------------------------------------------------------------
+
+  hearsPresenceOf(principalId: string): boolean {
+    if (this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'workspace' || this.presenceSubscriptions?.has(principalId)) return true;
+    return this.deps.rosters.sharesChannel(this.followers.keys(), principalId);
+  }
+
+  sendPresence(frame: WireFrame | string, changes: number): void {
+    if (this.closed) return;
+    this.sink.send(frame, { type: changes === 1 ? 'presence' : 'presence_batch' });
     this.checkBuffer();
   }
 
@@ -252,6 +263,21 @@ export class RealtimeSession implements FollowerOwner {
     return true;
   }
 
+  /** `presence_subscribe`: false (and nothing added) when it would pass the per-connection cap. */
+  subscribePresence(principalIds: string[]): boolean {
+    const subscriptions = this.presenceSubscriptions ?? new Set<string>();
+    const added = principalIds.filter((id) => !subscriptions.has(id));
+    if (subscriptions.size + new Set(added).size > MAX_PRESENCE_SUBSCRIPTIONS) return false;
+    for (const id of added) subscriptions.add(id);
+    this.presenceSubscriptions = subscriptions;
+    return true;
+  }
+
+  unsubscribePresence(principalIds: string[]): void {
+    for (const id of principalIds) this.presenceSubscriptions?.delete(id);
+    if (this.presenceSubscriptions?.size === 0) this.presenceSubscriptions = undefined;
+  }
+
   setPresence(status: ConnectionStatus): void {
     if (this.closed || status === this.presenceStatus) return;
     this.presenceStatus = status;
@@ -279,7 +305,7 @@ export class RealtimeSession implements FollowerOwner {
     if (this.closed) return;
     this.closed = true;
     for (const stream of [...this.followers.keys()]) this.unfollowChannel(stream);
-    this.unfollowPresence?.();
+    this.deps.presenceFanout.remove(this);
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'offline');
   }
 

@@ -1,5 +1,5 @@
 import {
-  AUTH_TIMEOUT_MS, CloseCode,
+  AUTH_TIMEOUT_MS, CloseCode, MAX_PRESENCE_SUBSCRIPTIONS,
   type ErrorFrame, type PongFrame,
 } from '@sesamespace/sdk/protocol';
 import type { RawData, WebSocket } from 'ws';
@@ -116,6 +116,12 @@ export class WebSocketConnection {
         return;
       case 'presence':
         session.setPresence(frame.status);
+        return;
+      case 'presence_subscribe':
+        if (!session.subscribePresence(frame.principalIds)) this.sendError(`presence_subscribe: at most ${MAX_PRESENCE_SUBSCRIPTIONS} principals per connection`, 'bad-request');
+        return;
+      case 'presence_unsubscribe':
+        session.unsubscribePresence(frame.principalIds);
         return;
       case 'meta':
         this.meta = { runtime: frame.runtime, version: frame.version };

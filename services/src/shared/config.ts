@@ -67,7 +67,7 @@ const schema = Type.Object({
   SESAME_SCHEDULE_GRACE_SECONDS: int({ minimum: 0, default: 300 }),
   SESAME_PRESENCE_TTL_MS: int({ minimum: 1_000, default: 15_000 }),
   SESAME_METRICS: oneOf(['on', 'off'], 'on'),
-  SESAME_PRESENCE_AUDIENCE: oneOf(['workspace', 'channels'], 'workspace'),
+  SESAME_PRESENCE_AUDIENCE: oneOf(['workspace', 'channels'], 'channels'),
   SESAME_REPLAY_BATCH_SIZE: int({ minimum: 10, maximum: 10_000, default: 1_000 }),
   SESAME_SHUTDOWN_TIMEOUT_MS: int({ minimum: 0, default: 10_000 }),
   SESAME_WEBHOOK_RETRY_SCHEDULE: Type.String({
