@@ -45,7 +45,7 @@ export async function createContext(config: Config, name: string): Promise<Servi
   const paths = dataPaths(config);
   const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
-  const bus = createBus(redisTarget(config), logger);
+  const bus = createBus(redisTarget(config), logger, { limit: config.SESAME_BUS_BACKLOG_LIMIT });
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : paths.jwtSecretFile);
   const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
   const blobs = new LocalDiskBlobStore(paths.blobDir);

@@ -9,6 +9,9 @@ import { NODES_KEY, PRESENCE_KEY_PREFIX, nodeAliveKey, nodePrincipalsKey, princi
 export type ConnectionStatus = Exclude<PresenceStatus, 'offline'>;
 export interface PresencePrincipal { id: string; workspaceId: string }
 
+// How long a stopping node tries to hand its principals over before leaving it to the TTL.
+const CLOSE_HANDOVER_MS = 2_000;
+
 export const presenceTopic = (workspaceId: string) => `presence:${workspaceId}`;
 
 /** The best of several statuses: online beats away beats offline. */
@@ -145,12 +148,16 @@ export class RedisPresenceStore implements PresenceStore {
 
   async close() {
     clearInterval(this.timer);
-    try {
+    const handOver = async () => {
       // A graceful stop hands its principals over at once instead of waiting for the TTL.
       await this.redis.del(nodeAliveKey(this.nodeId));
       await this.releaseNode(this.nodeId);
       await this.redis.srem(NODES_KEY, this.nodeId);
-    } catch { /* Redis unreachable at shutdown: the TTL does it */ }
+    };
+    // Redis unreachable at shutdown (commands would wait for it forever): the TTL does it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([handOver().catch(() => {}), new Promise((resolve) => { timer = setTimeout(resolve, CLOSE_HANDOVER_MS); })]);
+    clearTimeout(timer);
     this.redis.disconnect();
   }
 

@@ -64,6 +64,7 @@ const schema = Type.Object({
   SESAME_CREDENTIAL_RECHECK_INTERVAL_MS: int({ minimum: 1_000, default: 60_000 }),
   SESAME_EVENT_RETENTION_DAYS: int({ minimum: 1, default: 30 }),
   SESAME_HEAD_POLL_INTERVAL_MS: int({ minimum: 100, default: 1_000 }),
+  SESAME_BUS_BACKLOG_LIMIT: int({ minimum: 1, default: 10_000 }),
   SESAME_SCHEDULE_GRACE_SECONDS: int({ minimum: 0, default: 300 }),
   SESAME_PRESENCE_TTL_MS: int({ minimum: 1_000, default: 15_000 }),
   SESAME_METRICS: oneOf(['on', 'off'], 'on'),

@@ -29,6 +29,8 @@ export const metrics = {
     name: 'sesame_message_batch_size', help: 'Messages committed together by one group commit', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry],
   }),
   eventsPublished: new Counter({ name: 'sesame_events_published_total', help: 'Committed events handed to the bus', registers: [registry] }),
+  busBacklog: new Gauge({ name: 'sesame_bus_backlog', help: 'Bus publishes held while Redis is unreachable (bounded by SESAME_BUS_BACKLOG_LIMIT)', registers: [registry] }),
+  busPublishesDropped: new Counter({ name: 'sesame_bus_publishes_dropped_total', help: 'Held bus publishes dropped (oldest first) past SESAME_BUS_BACKLOG_LIMIT during a Redis outage; clients fetch those events from the database', registers: [registry] }),
   eventPublishFailures: new Counter({ name: 'sesame_event_publish_failures_total', help: 'Event publishes the bus refused (clients fetch the gap from the database)', registers: [registry] }),
   connections: new Gauge({ name: 'sesame_realtime_connections', help: 'Open WebSocket and SSE connections on this gateway', registers: [registry] }),
   deliveries: new Counter({ name: 'sesame_realtime_deliveries_total', help: 'Durable events sent to realtime clients (live and replayed)', registers: [registry] }),
