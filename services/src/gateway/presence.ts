@@ -59,8 +59,13 @@ export class MemoryPresenceStore implements PresenceStore {
  * Sets (or with '' removes) one node's field in the principal's hash, drops fields of nodes
  * whose liveness key expired, and returns the new overall status if it changed. Atomic, so two
  * nodes changing the same principal at once cannot both miss (or both announce) a transition.
+ * With a third key (the node's principal set) and ARGV[4] (its member), it also records or
+ * forgets the principal on that node: one round trip per change instead of two.
  */
 const UPDATE_SCRIPT = `
+if KEYS[3] then
+  if ARGV[2] == '' then redis.call('SREM', KEYS[3], ARGV[4]) else redis.call('SADD', KEYS[3], ARGV[4]) end
+end
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 local best = 'offline'
 local fields = redis.call('HGETALL', KEYS[1])
@@ -91,6 +96,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly redis: RedisClient;
   private readonly timer: NodeJS.Timeout;
   private readonly resetListeners: Array<() => void> = [];
+  private readonly started: Promise<void>;
 
   constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
     this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null });
@@ -100,7 +106,9 @@ export class RedisPresenceStore implements PresenceStore {
       connectedOnce = true;
     });
     this.redis.defineCommand('sesamePresence', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
-    void this.heartbeat();
+    this.redis.defineCommand('sesamePresenceOnNode', { numberOfKeys: 3, lua: UPDATE_SCRIPT });
+    // The script counts only live nodes: this node's liveness key must exist before its first update.
+    this.started = this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat().then(() => this.sweepDeadNodes()), Math.max(250, Math.floor(ttlMs / 3))).unref();
   }
 
@@ -111,9 +119,11 @@ export class RedisPresenceStore implements PresenceStore {
 
   async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus) {
     const member = `${principal.workspaceId}|${principal.id}`;
-    if (status === 'offline') await this.redis.srem(nodePrincipalsKey(this.nodeId), member);
-    else await this.redis.sadd(nodePrincipalsKey(this.nodeId), member);
-    return this.update(principal.id, this.nodeId, status);
+    await this.started;
+    return (this.redis as unknown as { sesamePresenceOnNode(...args: string[]): Promise<PresenceStatus | null> }).sesamePresenceOnNode(
+      principalKey(principal.id), statusKey(principal.id), nodePrincipalsKey(this.nodeId),
+      this.nodeId, status === 'offline' ? '' : status, `${PRESENCE_KEY_PREFIX}alive:`, member,
+    );
   }
 
   statuses(ids: string[]) {
