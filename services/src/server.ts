@@ -18,6 +18,7 @@ import { createEventPublisher } from './shared/events.js';
 import { createLogger } from './shared/logger.js';
 import { redisTarget } from './shared/redis-client.js';
 import { startWorker, type Worker } from './worker/worker.js';
+import { serveMetrics } from './shared/metrics.js';
 
 export type Role = 'api' | 'gateway' | 'worker';
 
@@ -74,11 +75,15 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
     running.gatewayUrl = await running.gateway.listen({ port: config.GATEWAY_PORT, host: config.HOST });
   }
   if (roles.includes('worker')) running.worker = startWorker(ctx);
+  // A worker alone has no HTTP edge: its counters get a /metrics of their own.
+  const metricsServer = roles.length === 1 && roles[0] === 'worker' && config.SESAME_METRICS === 'on'
+    ? await serveMetrics(config.WORKER_METRICS_PORT, config.HOST) : undefined;
 
   let stopping: Promise<void> | undefined;
   running.stop = () => (stopping ??= (async () => {
     // Stop accepting, let in-flight requests finish; gateway close tells clients to resume elsewhere.
-    await Promise.allSettled([running.api?.close(), running.gateway?.close(), running.worker?.stop()]);
+    await Promise.allSettled([running.api?.close(), running.gateway?.close(), running.worker?.stop(),
+      new Promise((resolve) => { if (metricsServer) metricsServer.close(resolve); else resolve(undefined); })]);
     await ctx.bus.close();
     await ctx.db.destroy();
   })());

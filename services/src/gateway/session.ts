@@ -175,6 +175,7 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
 
   sendPresence(frame: WireFrame | string, changes: number): void {
     if (this.closed) return;
+    metrics.presenceFrames.inc();
     this.sink.send(frame, { type: changes === 1 ? 'presence' : 'presence_batch' });
     this.checkBuffer();
   }

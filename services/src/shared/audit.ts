@@ -1,6 +1,9 @@
 import { chainHash, GENESIS_HASH, verifyHashChain, type ChainHashOptions } from '@sesamespace/vault';
 import { sql } from 'kysely';
 import type { Trx } from './events.js';
+import { metrics } from './metrics.js';
+
+const LEASE_ACTION = 'vault.lease_';
 
 /**
  * The chain format this log has used since its first release (the previous hash, then the
@@ -30,6 +33,8 @@ interface AuditBody {
  * advisory lock per workspace keeps two concurrent appends from forking the chain.
  */
 export async function appendAudit(trx: Trx, input: AuditInput): Promise<void> {
+  // Every lease transition is audited, so this is where they are counted (a rolled-back one too).
+  if (input.action.startsWith(LEASE_ACTION)) metrics.leaseTransitions.inc({ transition: input.action.slice(LEASE_ACTION.length) });
   await sql`SELECT pg_advisory_xact_lock(hashtext(${'audit:' + input.workspaceId}))`.execute(trx);
   const last = await trx.selectFrom('audit_log').select('hash').where('workspace_id', '=', input.workspaceId).orderBy('id', 'desc').limit(1).executeTakeFirst();
   const prevHash = last?.hash ?? GENESIS_HASH;

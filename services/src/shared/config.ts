@@ -27,6 +27,7 @@ const schema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: port(13531),
   GATEWAY_PORT: port(13532),
+  WORKER_METRICS_PORT: port(13533),
   SESAME_DATA_DIR: Type.String({ minLength: 1, default: '.sesame' }),
   DATABASE_URL: Type.Optional(urlWithProtocols('postgres://', 'postgresql://')),
   DATABASE_POOL_SIZE: int({ minimum: 1, maximum: 200, default: 10 }),
