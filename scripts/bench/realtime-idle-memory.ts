@@ -66,7 +66,7 @@ void runBench(async () => {
   await sesame.rest.createGroup('idle', agents.map((a) => a.id));
   results.push(await measure({
     name: 'Sesame gateway',
-    setup: `the gateway process alone (the api runs in its own process); ${int(CONNECTIONS)} raw \`ws\` connections authenticated with the API keys of ${AGENTS} agents (${CONNECTIONS / AGENTS} connections each), each agent a member of one shared group channel, so every session follows 2 streams (its inbox and the channel) plus workspace presence`,
+    setup: `the gateway process alone (the api runs in its own process); ${int(CONNECTIONS)} raw \`ws\` connections authenticated with the API keys of ${AGENTS} agents (${CONNECTIONS / AGENTS} connections each), each agent a member of one shared group channel, so every session follows 2 streams (its inbox and the channel) and hears the presence of its channel's members (one presence subscription per workspace per gateway, not per session)`,
     pid: sesame.gateway.pid, inspector: await Inspector.attach(sesame.gateway),
     spec: { kind: 'sesame', url: sesame.gatewayUrl, keys: agents.map((a) => a.apiKey) },
   }));

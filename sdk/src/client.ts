@@ -2,7 +2,7 @@ import { AgentCredentials, StaticCredentials, type Credentials } from './auth.js
 import { RealtimeError } from './errors.js';
 import { HttpClient } from './http.js';
 import { DEFAULT_OPTIONS, validateOptions, type SesameClientOptions } from './options.js';
-import type { Cursors, PresenceStatus } from './protocol/index.js';
+import { MAX_PRESENCE_SUBSCRIPTIONS, type Cursors, type PresenceStatus } from './protocol/index.js';
 import { RealtimeConnection, type ConnectionState } from './realtime/connection.js';
 import { MemoryCursorStore } from './realtime/cursor-store.js';
 import { GuardedEmitter } from './realtime/guarded-emitter.js';
@@ -38,6 +38,7 @@ export class SesameClient extends GuardedEmitter {
   protected readonly http: HttpClient;
   protected readonly credentials: Credentials;
   private realtime?: RealtimeConnection;
+  private readonly presenceSubscriptions = new Set<string>();
 
   constructor(options: SesameClientOptions) {
     super();
@@ -76,6 +77,7 @@ export class SesameClient extends GuardedEmitter {
       reconnectMaxDelayMs: this.options.reconnectMaxDelayMs,
       fetchAfter: (stream, after) => this.getStreamEvents(stream, { after, limit: 1000 }),
       sdkVersion: SDK_VERSION,
+      presenceSubscriptions: () => this.presenceSubscriptions,
     }, {
       emit: (event, ...args) => { (this.emit as (name: string, ...rest: unknown[]) => boolean)(event, ...args); },
       dispatch: (event) => { this.dispatch(event); },
@@ -98,6 +100,28 @@ export class SesameClient extends GuardedEmitter {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- plain-JS callers get a clear error
     if (status !== 'online' && status !== 'away') throw new TypeError("setPresence: status must be 'online' or 'away'");
     this.realtime?.setPresence(status);
+  }
+
+  /**
+   * Hear `presence` events of these principals of your workspace too. By default you hear only
+   * the principals you share a channel with; this adds others (a directory of agents, say).
+   * Kept and re-sent after every reconnect, and may be called before `connect()`. At most
+   * 1,000 principals; follow it with `getPresence(ids)` for their current status.
+   */
+  subscribePresence(principalIds: string[]): void {
+    const added = principalIds.filter((id) => !this.presenceSubscriptions.has(id));
+    if (this.presenceSubscriptions.size + added.length > MAX_PRESENCE_SUBSCRIPTIONS) {
+      throw new RangeError(`subscribePresence: at most ${MAX_PRESENCE_SUBSCRIPTIONS} principals (${this.presenceSubscriptions.size} already subscribed)`);
+    }
+    if (added.length === 0) return;
+    for (const id of added) this.presenceSubscriptions.add(id);
+    this.realtime?.send({ type: 'presence_subscribe', principalIds: added });
+  }
+
+  /** Stops `subscribePresence` for these principals (co-members of your channels are still heard). */
+  unsubscribePresence(principalIds: string[]): void {
+    const removed = principalIds.filter((id) => this.presenceSubscriptions.delete(id));
+    if (removed.length > 0) this.realtime?.send({ type: 'presence_unsubscribe', principalIds: removed });
   }
 
   /** A copy of the cursors: the last delivered seq per stream. */

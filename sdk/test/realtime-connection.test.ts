@@ -297,4 +297,50 @@ describe('realtime: heartbeat and ephemeral frames', () => {
     await waitFor(() => conn2.received.some((f) => f.type === 'presence'), 'presence re-sent');
     expect(conn2.received.find((f) => f.type === 'presence')).toEqual({ type: 'presence', status: 'away' });
   });
+
+  it('emits one presence event per change of a presence_batch frame, in order', async () => {
+    const { gateway, client } = await setup();
+    const presence: unknown[] = [];
+    const any: string[] = [];
+    client.on('presence', (e) => presence.push(e));
+    client.onAny((e) => any.push(e.type));
+    const connecting = client.connect();
+    const conn = await gateway.nextConnection();
+    conn.authenticate();
+    await connecting;
+    conn.send({ type: 'presence_batch', presence: [
+      { principalId: 'pr_2', status: 'online', at: 't1' }, { principalId: 'pr_3', status: 'online', at: 't2' }, { principalId: 'pr_2', status: 'away', at: 't3' },
+    ] });
+    await waitFor(() => presence.length === 3, 'presence events');
+    expect(presence).toEqual([
+      { type: 'presence', principalId: 'pr_2', status: 'online', at: 't1' },
+      { type: 'presence', principalId: 'pr_3', status: 'online', at: 't2' },
+      { type: 'presence', principalId: 'pr_2', status: 'away', at: 't3' },
+    ]);
+    expect(any).toEqual(['presence', 'presence', 'presence']);
+  });
+
+  it('sends presence subscriptions made before connecting, and all of them again after a reconnect', async () => {
+    const { gateway, client } = await setup();
+    client.subscribePresence(['pr_2', 'pr_3']);
+    const connecting = client.connect();
+    const conn1 = await gateway.nextConnection();
+    conn1.authenticate();
+    await connecting;
+    await waitFor(() => conn1.received.some((f) => f.type === 'presence_subscribe'), 'subscription sent');
+    client.subscribePresence(['pr_3', 'pr_4']);
+    client.unsubscribePresence(['pr_2', 'pr_9']);
+    await waitFor(() => conn1.received.some((f) => f.type === 'presence_unsubscribe'), 'unsubscription sent');
+    expect(conn1.received.filter((f) => f.type.startsWith('presence_'))).toEqual([
+      { type: 'presence_subscribe', principalIds: ['pr_2', 'pr_3'] },
+      { type: 'presence_subscribe', principalIds: ['pr_4'] },
+      { type: 'presence_unsubscribe', principalIds: ['pr_2'] },
+    ]);
+    conn1.terminate();
+    const conn2 = await gateway.nextConnection();
+    conn2.authenticate();
+    await waitFor(() => conn2.received.some((f) => f.type === 'presence_subscribe'), 'subscriptions re-sent');
+    expect(conn2.received.find((f) => f.type === 'presence_subscribe')).toEqual({ type: 'presence_subscribe', principalIds: ['pr_3', 'pr_4'] });
+    expect(() => { client.subscribePresence(Array.from({ length: 1_000 }, (_, i) => `pr_x${i}`)); }).toThrow(RangeError);
+  });
 });

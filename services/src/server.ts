@@ -18,6 +18,7 @@ import { createEventPublisher } from './shared/events.js';
 import { createLogger } from './shared/logger.js';
 import { redisTarget, verifyRedisAccess } from './shared/redis-client.js';
 import { startWorker, type Worker } from './worker/worker.js';
+import { serveMetrics } from './shared/metrics.js';
 
 export type Role = 'api' | 'gateway' | 'worker';
 
@@ -49,7 +50,7 @@ export async function createContext(config: Config, name: string): Promise<Servi
   const paths = dataPaths(config);
   const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
   await migrateToLatest(db);
-  const bus = createBus(redis, logger);
+  const bus = createBus(redis, logger, { limit: config.SESAME_BUS_BACKLOG_LIMIT });
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : paths.jwtSecretFile);
   const publish = createEventPublisher(bus, (err) => { logger.warn({ err }, 'event publish failed; clients will repair the gap by replay'); });
   const blobs = new LocalDiskBlobStore(paths.blobDir);
@@ -78,11 +79,15 @@ export async function startServices(config: Config, roles: Role[]): Promise<Runn
     running.gatewayUrl = await running.gateway.listen({ port: config.GATEWAY_PORT, host: config.HOST });
   }
   if (roles.includes('worker')) running.worker = startWorker(ctx);
+  // A worker alone has no HTTP edge: its counters get a /metrics of their own.
+  const metricsServer = roles.length === 1 && roles[0] === 'worker' && config.SESAME_METRICS === 'on'
+    ? await serveMetrics(config.WORKER_METRICS_PORT, config.HOST) : undefined;
 
   let stopping: Promise<void> | undefined;
   running.stop = () => (stopping ??= (async () => {
     // Stop accepting, let in-flight requests finish; gateway close tells clients to resume elsewhere.
-    await Promise.allSettled([running.api?.close(), running.gateway?.close(), running.worker?.stop()]);
+    await Promise.allSettled([running.api?.close(), running.gateway?.close(), running.worker?.stop(),
+      new Promise((resolve) => { if (metricsServer) metricsServer.close(resolve); else resolve(undefined); })]);
     await ctx.bus.close();
     await ctx.db.destroy();
   })());

@@ -184,6 +184,8 @@ describe.runIf(enabled)('chaos: separate api + two gateways on Postgres and Redi
     const statuses: string[] = [];
     const { agent, apiKey } = await admin.createAgent({ handle: 'roamer' });
     watcher.on('presence', (event) => { if (event.principalId === agent.id) statuses.push(event.status); });
+    // They share no channel: the watcher subscribes to the roamer's presence (before connecting: sent on connect).
+    watcher.subscribePresence([agent.id]);
     await watcher.connect();
     expect(watcherAgent.id).toBeTruthy();
     const waitFor = async (status: string, count: number) => {

@@ -164,8 +164,10 @@ describe.each(targets())('gateway (WebSocket) on %s', (target) => {
     expect(aliceSocket.frames.some((f) => f.type === 'typing')).toBe(false);
   });
 
-  it('announces presence changes to the workspace, online until the last connection closes', async () => {
+  it('announces presence changes to co-members, online until the last connection closes', async () => {
     const erin = await api.createAgent('erin');
+    // Presence is heard by the principals sharing a channel with Erin (SESAME_PRESENCE_AUDIENCE=channels, the default).
+    await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'presence', memberIds: [erin.id] });
     const { socket: observer } = await connect(alice);
     const { socket: first } = await connect(erin);
     const { socket: second } = await connect(erin);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveMetrics } from '../src/shared/metrics.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { TestSocket } from './support/ws-client.js';
@@ -33,6 +34,12 @@ describe('GET /metrics (Prometheus)', () => {
     expect(body).toMatch(/^sesame_realtime_connections [1-9]/m);
     expect(body).toMatch(/^sesame_realtime_deliveries_total [1-9]/m);
     expect(body).toMatch(/^sesame_process_resident_memory_bytes /m);
+    // The event reached the gateway over the (in-process) bus: its lag was observed.
+    expect(body).toMatch(/^sesame_bus_lag_seconds_count [1-9]/m);
+    // Declared from the start, so dashboards and alerts find them before the first outage, webhook or lease.
+    for (const series of ['sesame_bus_backlog', 'sesame_bus_publishes_dropped_total', 'sesame_realtime_presence_frames_total', 'sesame_realtime_slow_consumer_closes_total',
+      'sesame_webhook_attempts_total', 'sesame_webhook_attempt_duration_seconds', 'sesame_webhook_deliveries_failed_total', 'sesame_webhooks_disabled_total',
+      'sesame_vault_lease_transitions_total', 'sesame_db_pool_connections', 'sesame_db_pool_waiting']) expect(body).toContain(`# TYPE ${series} `);
     // Never an id or a key in a series.
     expect(body).not.toContain(agent.id);
     expect(body).not.toContain(channel.id);
@@ -41,6 +48,19 @@ describe('GET /metrics (Prometheus)', () => {
     const fromGateway = await fetch(`${gateway.httpUrl}/metrics`);
     expect(fromGateway.status).toBe(200);
     expect(await fromGateway.text()).toContain('sesame_realtime_connections');
+  });
+
+  it('has a server of its own for a process without an HTTP edge (a worker alone)', async () => {
+    const server = await serveMetrics(0, '127.0.0.1');
+    try {
+      const { port } = server.address() as { port: number };
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('# TYPE sesame_webhook_attempts_total counter');
+      expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('is absent with SESAME_METRICS=off', async () => {

@@ -61,6 +61,8 @@ describe('realtime end to end against npm start', () => {
     const typing: string[] = [];
     aliceClient.on('presence', (event) => { presence.push({ principalId: event.principalId, status: event.status }); });
     aliceClient.on('typing', (event) => { typing.push(event.principalId); });
+    // A DM first: presence is heard by the principals you share a channel with.
+    const { channel } = await aliceClient.createDm(bob.id);
     await aliceClient.connect();
     await bobClient.connect();
     await until(() => presence.some((p) => p.principalId === bob.id && p.status === 'online'), 'bob online');
@@ -68,7 +70,6 @@ describe('realtime end to end against npm start', () => {
     const foreign = await aliceClient.getPresence(['pr_not_in_this_workspace']).catch((err: unknown) => err);
     expect((foreign as { status?: number }).status).toBe(422);
 
-    const { channel } = await aliceClient.createDm(bob.id);
     bobClient.sendTyping(channel.id);
     await until(() => typing.includes(bob.id), 'bob typing');
     const hello = await aliceClient.sendMessage(channel.id, { content: 'hi bob', kind: 'text' });

@@ -38,6 +38,7 @@ function sesameEnv(services: TestServices, adminKey: string, extra: Record<strin
     HOST: '127.0.0.1',
     PORT: '0',
     GATEWAY_PORT: '0',
+    WORKER_METRICS_PORT: '0',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     SESAME_BOOTSTRAP_API_KEY: adminKey,

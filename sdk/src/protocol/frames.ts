@@ -9,6 +9,8 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 export const AUTH_TIMEOUT_MS = 10_000;
 /** A typing indicator lasts this long unless renewed. */
 export const TYPING_TTL_MS = 6_000;
+/** Most principals one connection may follow with `presence_subscribe` (and ids in one such frame). */
+export const MAX_PRESENCE_SUBSCRIPTIONS = 1_000;
 
 /** Cursors: last seen `seq` per stream. Keys without `inbox:` are channel ids. */
 export type Cursors = Record<string, number>;
@@ -33,8 +35,16 @@ export interface PingFrame { type: 'ping' }
 export interface TypingFrame { type: 'typing'; channelId: string }
 export interface ReplayFrame { type: 'replay'; cursors: Cursors }
 export interface PresenceFrame { type: 'presence'; status: Exclude<PresenceStatus, 'offline'> }
+/**
+ * Hear the presence of these principals of your workspace too, not only of those you share a
+ * channel with (the gateway's default audience). Adds to what the connection follows, up to
+ * `MAX_PRESENCE_SUBSCRIPTIONS`; lasts for the connection (the SDK sends it again after a reconnect).
+ */
+export interface PresenceSubscribeFrame { type: 'presence_subscribe'; principalIds: string[] }
+/** Stops what `presence_subscribe` started (sharing a channel still makes a principal heard). */
+export interface PresenceUnsubscribeFrame { type: 'presence_unsubscribe'; principalIds: string[] }
 
-export type ClientFrame = AuthFrame | MetaFrame | PingFrame | TypingFrame | ReplayFrame | PresenceFrame;
+export type ClientFrame = AuthFrame | MetaFrame | PingFrame | TypingFrame | ReplayFrame | PresenceFrame | PresenceSubscribeFrame | PresenceUnsubscribeFrame;
 
 // ---- server → client ----------------------------------------------------------------------
 
@@ -69,6 +79,18 @@ export interface PresenceEventFrame {
   at: string;
 }
 /**
+ * Several presence changes at once: the gateway gathers the changes a connection may hear for
+ * a short tick (`PRESENCE_BATCH_MS`) and sends them in one frame, in the order they happened.
+ * A tick with a single change is sent as a plain `presence` frame. The SDK emits one `presence`
+ * event per entry, exactly as for `presence` frames.
+ */
+export interface PresenceBatchFrame {
+  type: 'presence_batch';
+  presence: Array<Omit<PresenceEventFrame, 'type'>>;
+}
+/** How long the gateway gathers presence changes before sending them (one frame per connection per tick). */
+export const PRESENCE_BATCH_MS = 50;
+/**
  * A durable event as the SDK hands it to handlers: the payload under `data`, and for `message`
  * events under `message` too (what existing Sesame clients read).
  */
@@ -90,6 +112,7 @@ export type ServerFrame =
   | ResyncFrame
   | TypingEventFrame
   | PresenceEventFrame
+  | PresenceBatchFrame
   | EventFrame;
 
 /** Control frame types; anything else from the server carrying `stream`+`seq` is an event. */

@@ -2,8 +2,8 @@ import type { AuthFrameCredentials, Credentials } from '../auth.js';
 import { fullJitterDelay } from '../backoff.js';
 import { RealtimeAuthError, RealtimeError, SesameError } from '../errors.js';
 import {
-  AUTH_TIMEOUT_MS, CONNECT_PATH, CloseCode, DEFAULT_HEARTBEAT_INTERVAL_MS, closeAction, isEventFrame, toEventFrame,
-  type AuthenticatedFrame, type ClientFrame, type Cursors, type EventFrame, type ResyncFrame, type WireEventFrame,
+  AUTH_TIMEOUT_MS, CONNECT_PATH, CloseCode, DEFAULT_HEARTBEAT_INTERVAL_MS, MAX_PRESENCE_SUBSCRIPTIONS, closeAction, isEventFrame, toEventFrame,
+  type AuthenticatedFrame, type ClientFrame, type Cursors, type EventFrame, type PresenceEventFrame, type ResyncFrame, type WireEventFrame,
 } from '../protocol/index.js';
 import type { CursorStore } from './cursor-store.js';
 import type { RealtimeEvent, SesameClientEvents } from './event-map.js';
@@ -41,6 +41,8 @@ export interface ConnectionOptions {
   fetchAfter(stream: string, after: number): Promise<StreamEventsPage>;
   /** Announced in the `meta` frame. */
   sdkVersion: string;
+  /** Principals whose presence the client subscribed to: sent again after every (re)connect. */
+  presenceSubscriptions?: () => ReadonlySet<string>;
   socketFactory?: SocketFactory;
 }
 
@@ -205,6 +207,10 @@ export class RealtimeConnection {
     this.heartbeat.start(frame.heartbeatIntervalMs > 0 ? frame.heartbeatIntervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS);
     this.send({ type: 'meta', runtime: '@sesamespace/sdk', version: this.options.sdkVersion });
     if (this.presence) this.send({ type: 'presence', status: this.presence });
+    const subscribed = [...(this.options.presenceSubscriptions?.() ?? [])];
+    for (let i = 0; i < subscribed.length; i += MAX_PRESENCE_SUBSCRIPTIONS) {
+      this.send({ type: 'presence_subscribe', principalIds: subscribed.slice(i, i + MAX_PRESENCE_SUBSCRIPTIONS) });
+    }
     const pending = this.pending;
     this.pending = undefined;
     pending?.resolve();
@@ -244,6 +250,12 @@ export class RealtimeConnection {
       case 'typing':
       case 'presence':
         { this.sink.dispatch(frame as RealtimeEvent); return; }
+      case 'presence_batch':
+        // Changes gathered over one gateway tick: one `presence` event each, in order.
+        if (Array.isArray(frame.presence)) {
+          for (const change of frame.presence as Array<Omit<PresenceEventFrame, 'type'>>) this.sink.dispatch({ ...change, type: 'presence' });
+        }
+        return;
       default:
         // Unknown frame types are ignored, so a newer gateway can add them.
         if (isEventFrame(frame as { type: string })) this.sequencer.push(toEventFrame(frame as WireEventFrame));

@@ -1,7 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import { CONNECT_PATH } from '@sesamespace/sdk/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ServiceContext } from '../shared/context.js';
 import { installAuthentication } from '../shared/http/authentication.js';
 import { createHttpApp } from '../shared/http/create-http-app.js';
@@ -38,7 +40,8 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
       // Only upgrades count: after one, the TCP socket belongs to that WebSocket alone.
       if (request.headers.upgrade?.toLowerCase() === 'websocket') perAddress.admit(request.ip, request.raw.socket);
     },
-  }, (socket) => {
+  }, (socket, request) => {
+    releaseUpgradeRequest(socket, request);
     // @fastify/websocket hands over the ws instance it created; its type reaches us through a namespace re-export.
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     new WebSocketConnection(socket, node.deps, node.registry);
@@ -49,6 +52,19 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
     await eventStreamRoute(node)(events, ctx);
   }, { prefix: EVENTS_PREFIX });
   return app;
+}
+
+/**
+ * Lets the upgrade's HTTP request and reply be collected once the WebSocket is open: otherwise
+ * each idle connection keeps them (headers, the response's security headers, a child logger:
+ * a few KiB) for its whole life. Two references hold them: the TCP socket's `_httpMessage` (the
+ * response @fastify/websocket assigned to route the upgrade) and @fastify/websocket's `error`
+ * listener, a closure over request and reply (`WebSocketConnection` installs its own).
+ */
+function releaseUpgradeRequest(socket: { removeAllListeners(event: 'error'): unknown }, request: FastifyRequest): void {
+  const tcp = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
+  if (tcp._httpMessage) tcp._httpMessage.detachSocket(tcp);
+  socket.removeAllListeners('error');
 }
 
 declare module 'fastify' {

@@ -1,10 +1,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { ClientFrame } from '@sesamespace/sdk/protocol';
+import { MAX_PRESENCE_SUBSCRIPTIONS, type ClientFrame } from '@sesamespace/sdk/protocol';
 
 const StreamId = Type.String({ minLength: 1, maxLength: 200 });
 const Cursors = Type.Record(StreamId, Type.Integer({ minimum: 0 }), { maxProperties: 10_000 });
 const Secret = Type.String({ minLength: 1, maxLength: 4096 });
+const PrincipalIds = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: MAX_PRESENCE_SUBSCRIPTIONS });
 
 /** Schemas of every frame a client may send; unknown keys are tolerated (forward compatibility). */
 const schemas = {
@@ -20,6 +21,8 @@ const schemas = {
   typing: Type.Object({ type: Type.Literal('typing'), channelId: StreamId }),
   replay: Type.Object({ type: Type.Literal('replay'), cursors: Cursors }),
   presence: Type.Object({ type: Type.Literal('presence'), status: Type.Union([Type.Literal('online'), Type.Literal('away')]) }),
+  presence_subscribe: Type.Object({ type: Type.Literal('presence_subscribe'), principalIds: PrincipalIds }),
+  presence_unsubscribe: Type.Object({ type: Type.Literal('presence_unsubscribe'), principalIds: PrincipalIds }),
 } satisfies Record<ClientFrame['type'], TSchema>;
 
 const checkers = Object.fromEntries(Object.entries(schemas).map(([type, schema]) => [type, TypeCompiler.Compile(schema)])) as {

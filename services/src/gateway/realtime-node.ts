@@ -3,6 +3,7 @@ import { ChannelRosters } from './channel-rosters.js';
 import { redisTarget } from '../shared/redis-client.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore } from './presence.js';
+import { PresenceFanout } from './presence-fanout.js';
 import type { SessionDeps } from './session.js';
 import { StreamHub } from './stream-hub.js';
 
@@ -14,6 +15,8 @@ import { StreamHub } from './stream-hub.js';
 export class RealtimeNode {
   readonly hub: StreamHub;
   readonly presence: PresenceTracker;
+  /** Who on this node hears which presence change, batched per tick. */
+  readonly presenceFanout: PresenceFanout;
   /** Members of the channels followed here: who hears whose presence. */
   readonly rosters: ChannelRosters;
   /** Open WebSocket and SSE connections: heartbeats, revocations, expiry, shutdown. */
@@ -26,12 +29,13 @@ export class RealtimeNode {
       ? new RedisPresenceStore(target, ctx.config.SESAME_PRESENCE_TTL_MS, ctx.bus, ctx.logger)
       : new MemoryPresenceStore();
     this.presence = new PresenceTracker(store, ctx.bus, ctx.logger);
+    this.presenceFanout = new PresenceFanout(this.hub);
     this.registry = new ConnectionRegistry(ctx);
     this.rosters = new ChannelRosters(ctx.db);
   }
 
   get deps(): SessionDeps {
-    return { ctx: this.ctx, hub: this.hub, presence: this.presence, rosters: this.rosters };
+    return { ctx: this.ctx, hub: this.hub, presence: this.presence, presenceFanout: this.presenceFanout, rosters: this.rosters };
   }
 
   /** Closes every client with `GoingAway`; they resume from their cursors elsewhere. */
@@ -41,6 +45,7 @@ export class RealtimeNode {
 
   async close(): Promise<void> {
     this.closeClients();
+    this.presenceFanout.close();
     this.hub.close();
     await this.presence.close();
   }

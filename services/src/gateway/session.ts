@@ -1,5 +1,5 @@
 import {
-  CloseCode, EventType, inboxStream, isInboxStream, PROTOCOL_VERSION, TYPING_TTL_MS,
+  CloseCode, EventType, inboxStream, isInboxStream, MAX_PRESENCE_SUBSCRIPTIONS, PROTOCOL_VERSION, TYPING_TTL_MS,
   type AuthenticatedFrame, type Cursors, type ReplayedFrame, type ResyncFrame, type SesameEvent, type TypingEventFrame,
 } from '@sesamespace/sdk/protocol';
 import { randomUUID } from 'node:crypto';
@@ -7,7 +7,8 @@ import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
 import { readHeads } from '../shared/events.js';
 import type { ChannelRosters } from './channel-rosters.js';
-import { presenceTopic, type ConnectionStatus, type PresenceTracker } from './presence.js';
+import type { ConnectionStatus, PresenceTracker } from './presence.js';
+import type { PresenceAudience, PresenceFanout } from './presence-fanout.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
 import { metrics } from '../shared/metrics.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
@@ -28,6 +29,8 @@ export interface SessionDeps {
   ctx: ServiceContext;
   hub: StreamHub;
   presence: PresenceTracker;
+  /** Delivers presence changes to the sessions that may hear them, batched per tick. */
+  presenceFanout: PresenceFanout;
   rosters: ChannelRosters;
 }
 
@@ -40,16 +43,21 @@ const TYPING_MIN_INTERVAL_MS = 1_000;
  * One authenticated client (WebSocket or SSE): the streams it follows (its channels and its
  * inbox), membership changes applied live, typing, and its part in presence. Transport-agnostic.
  */
-export class RealtimeSession implements FollowerOwner {
+export class RealtimeSession implements FollowerOwner, PresenceAudience {
   readonly id = randomUUID();
   private readonly followers = new Map<string, { follower: StreamFollower; unfollow: () => void }>();
-  private readonly lastTyping = new Map<string, number>();
-  private unfollowPresence: (() => void) | undefined;
+  /** When the client last announced typing, per channel; created on first use (most sessions never type). */
+  private lastTyping: Map<string, number> | undefined;
+  /** Principals whose presence the client asked for (`presence_subscribe`); created on first use. */
+  private presenceSubscriptions: Set<string> | undefined;
   private presenceStatus: ConnectionStatus = 'online';
   private closed = false;
   private slow = false;
-  /** The principal's memberships when the session opened (for a `replay` frame's catch-up). */
-  private membershipsAtOpen = new Map<string, { joinedSeq: number; joinedAt: Date }>();
+  /**
+   * The principal's memberships when the session opened: channel → [joined seq, joined at (ms)],
+   * for the catch-up of the first `replay` frame; kept only until then (see `replay`).
+   */
+  private membershipsAtOpen: Map<string, [joinedSeq: number, joinedAtMs: number]> | undefined;
   /** Opened without cursors: the first `replay` frame is the client's resume (see `replay`). */
   private catchUpOnReplay = false;
 
@@ -67,20 +75,17 @@ export class RealtimeSession implements FollowerOwner {
     const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq', 'joined_at'])
       .where('principal_id', '=', this.principal.id).execute();
     const joined = new Map(memberships.map((m) => [m.channel_id, m.joined_seq]));
-    this.membershipsAtOpen = new Map(memberships.map((m) => [m.channel_id, { joinedSeq: m.joined_seq, joinedAt: new Date(m.joined_at) }]));
     const streams = [inboxStream(this.principal.id), ...joined.keys()];
     const created = streams.map((stream) => this.createFollower(stream));
     await Promise.all(created.map((c) => c.ready));
-    // With SESAME_PRESENCE_AUDIENCE=channels presence is heard from co-members only: rosters first.
-    await Promise.all(created.map((c) => c.rostered));
-    this.unfollowPresence = await this.deps.hub.follow(presenceTopic(this.principal.workspace_id), {
-      onEphemeral: (frame, serialized) => { this.deliverEphemeral(presenceTopic(this.principal.workspace_id), frame, serialized); },
-    }, false);
+    // Presence is heard from co-members (SESAME_PRESENCE_AUDIENCE=channels, the default): rosters first.
+    await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this)]);
     // Heads are read only after every subscription is active: nothing published later is missed.
     const heads = await readHeads(this.ctx.db, streams);
     this.deps.hub.noteHeads(heads);
     const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
     this.catchUpOnReplay = !resuming;
+    if (this.catchUpOnReplay) this.membershipsAtOpen = new Map(memberships.map((m) => [m.channel_id, [m.joined_seq, new Date(m.joined_at).getTime()]]));
     const starts: Cursors = {};
     for (const stream of streams) {
       const head = heads[stream] ?? 0;
@@ -97,8 +102,17 @@ export class RealtimeSession implements FollowerOwner {
     return { starts, begin };
   }
 
+  /** Reads a stream's events for this session's followers (one function for all of them). */
+  private readonly readEvents = (stream: string, afterSeq: number, limit: number) => this.deps.hub.read(stream, afterSeq, limit);
+
+  /** The follower's view of its stream's head, in a scope of its own: it holds nothing else. */
+  private knownHeadOf(stream: string): () => number {
+    const hub = this.deps.hub;
+    return () => hub.knownHead(stream);
+  }
+
   private createFollower(stream: string): { stream: string; ready: Promise<void>; rostered: Promise<void> } {
-    const follower = new StreamFollower(stream, this, (s, afterSeq, limit) => this.deps.hub.read(s, afterSeq, limit), this.ctx.config.SESAME_REPLAY_BATCH_SIZE, () => this.deps.hub.knownHead(stream));
+    const follower = new StreamFollower(stream, this, this.readEvents, this.ctx.config.SESAME_REPLAY_BATCH_SIZE, this.knownHeadOf(stream));
     const entry = { follower, unfollow: () => {} };
     this.followers.set(stream, entry);
     const ready = this.deps.hub.follow(stream, follower).then((unfollow) => {
@@ -147,11 +161,22 @@ export class RealtimeSession implements FollowerOwner {
 
   deliverEphemeral(_topic: string, frame: EphemeralFrame, serialized: WireFrame): void {
     if (this.closed) return;
-    if (frame.principalId === this.principal.id) return; // your own typing and presence
-    // With SESAME_PRESENCE_AUDIENCE=channels, presence of principals you share no channel with is not yours to hear.
-    if (frame.type === 'presence' && this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'channels'
-      && !this.deps.rosters.sharesChannel(this.followers.keys(), frame.principalId as string)) return;
+    if (frame.principalId === this.principal.id) return; // your own typing
     this.sink.send(serialized, { type: frame.type });
+    this.checkBuffer();
+  }
+
+  // ---- PresenceAudience -----------------------------------------------------------------
+
+  hearsPresenceOf(principalId: string): boolean {
+    if (this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'workspace' || this.presenceSubscriptions?.has(principalId)) return true;
+    return this.deps.rosters.sharesChannel(this.followers.keys(), principalId);
+  }
+
+  sendPresence(frame: WireFrame | string, changes: number): void {
+    if (this.closed) return;
+    metrics.presenceFrames.inc();
+    this.sink.send(frame, { type: changes === 1 ? 'presence' : 'presence_batch' });
     this.checkBuffer();
   }
 
@@ -195,7 +220,9 @@ export class RealtimeSession implements FollowerOwner {
     for (const [stream, seq] of Object.entries(cursors)) if (this.followers.has(stream)) rewinds.set(stream, seq);
     if (this.catchUpOnReplay) {
       this.catchUpOnReplay = false;
-      for (const [stream, seq] of await this.offlineCatchUp(cursors)) if (!rewinds.has(stream)) rewinds.set(stream, seq);
+      const catchUp = await this.offlineCatchUp(cursors, this.membershipsAtOpen ?? new Map<string, [number, number]>());
+      this.membershipsAtOpen = undefined;
+      for (const [stream, seq] of catchUp) if (!rewinds.has(stream)) rewinds.set(stream, seq);
     }
     const inbox = inboxStream(this.principal.id);
     if (rewinds.size === 0) rewinds.set(inbox, this.followers.get(inbox)?.follower.position ?? 0);
@@ -215,26 +242,26 @@ export class RealtimeSession implements FollowerOwner {
    * was already in but does not track stay live. Named nothing usable (cursors of 0): every
    * channel from its join and the whole inbox, as for a client that has seen nothing.
    */
-  private async offlineCatchUp(cursors: Cursors): Promise<Map<string, number>> {
+  private async offlineCatchUp(cursors: Cursors, membershipsAtOpen: Map<string, [joinedSeq: number, joinedAtMs: number]>): Promise<Map<string, number>> {
     const seen = Object.entries(cursors).filter(([stream, seq]) => seq > 0 && this.followers.has(stream));
-    let onlineAt: Date | undefined;
+    let onlineAt: number | undefined;
     if (seen.length > 0) {
       const row = await this.ctx.db.selectFrom('events').select((eb) => eb.fn.max('at').as('at'))
         .where((eb) => eb.or(seen.map(([stream, seq]) => eb.and([eb('stream', '=', stream), eb('seq', '=', seq)]))))
         .executeTakeFirst();
-      if (row?.at) onlineAt = new Date(row.at);
+      if (row?.at) onlineAt = new Date(row.at).getTime();
     }
     const starts = new Map<string, number>();
-    for (const [channelId, { joinedSeq, joinedAt }] of this.membershipsAtOpen) {
-      if (channelId in cursors || (onlineAt && joinedAt < onlineAt)) continue;
+    for (const [channelId, [joinedSeq, joinedAt]] of membershipsAtOpen) {
+      if (channelId in cursors || (onlineAt !== undefined && joinedAt < onlineAt)) continue;
       starts.set(channelId, Math.max(0, joinedSeq - 1));
     }
     const inbox = inboxStream(this.principal.id);
     if (!(inbox in cursors)) {
       let start = 0;
-      if (onlineAt) {
+      if (onlineAt !== undefined) {
         const row = await this.ctx.db.selectFrom('events').select((eb) => eb.fn.max('seq').as('seq'))
-          .where('stream', '=', inbox).where('at', '<', onlineAt).executeTakeFirst();
+          .where('stream', '=', inbox).where('at', '<', new Date(onlineAt)).executeTakeFirst();
         start = row?.seq == null ? 0 : row.seq;
       }
       starts.set(inbox, start);
@@ -246,14 +273,30 @@ export class RealtimeSession implements FollowerOwner {
   async typing(channelId: string): Promise<boolean> {
     if (!this.followers.has(channelId) || isInboxStream(channelId)) return false;
     const now = Date.now();
-    if (now - (this.lastTyping.get(channelId) ?? 0) < TYPING_MIN_INTERVAL_MS) return true;
-    this.lastTyping.set(channelId, now);
+    const lastTyping = (this.lastTyping ??= new Map());
+    if (now - (lastTyping.get(channelId) ?? 0) < TYPING_MIN_INTERVAL_MS) return true;
+    lastTyping.set(channelId, now);
     const frame: TypingEventFrame = {
       type: 'typing', channelId, principalId: this.principal.id, handle: this.principal.handle,
       expiresAt: new Date(now + TYPING_TTL_MS).toISOString(),
     };
     await this.deps.hub.publishEphemeral(channelId, frame as unknown as EphemeralFrame);
     return true;
+  }
+
+  /** `presence_subscribe`: false (and nothing added) when it would pass the per-connection cap. */
+  subscribePresence(principalIds: string[]): boolean {
+    const subscriptions = this.presenceSubscriptions ?? new Set<string>();
+    const added = principalIds.filter((id) => !subscriptions.has(id));
+    if (subscriptions.size + new Set(added).size > MAX_PRESENCE_SUBSCRIPTIONS) return false;
+    for (const id of added) subscriptions.add(id);
+    this.presenceSubscriptions = subscriptions;
+    return true;
+  }
+
+  unsubscribePresence(principalIds: string[]): void {
+    for (const id of principalIds) this.presenceSubscriptions?.delete(id);
+    if (this.presenceSubscriptions?.size === 0) this.presenceSubscriptions = undefined;
   }
 
   setPresence(status: ConnectionStatus): void {
@@ -283,7 +326,7 @@ export class RealtimeSession implements FollowerOwner {
     if (this.closed) return;
     this.closed = true;
     for (const stream of [...this.followers.keys()]) this.unfollowChannel(stream);
-    this.unfollowPresence?.();
+    this.deps.presenceFanout.remove(this);
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'offline');
   }
 

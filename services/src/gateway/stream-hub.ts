@@ -83,6 +83,7 @@ export class StreamHub {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.ctx.bus.ready(), new Promise((resolve) => { timer = setTimeout(resolve, SUBSCRIBE_WAIT_MS); })]);
     clearTimeout(timer);
+    timer = undefined; // the closure returned below shares this scope: it must not keep the timer alive
     const owned = entry;
     let active = true;
     return () => {

@@ -1,5 +1,5 @@
 import {
-  AUTH_TIMEOUT_MS, CloseCode,
+  AUTH_TIMEOUT_MS, CloseCode, MAX_PRESENCE_SUBSCRIPTIONS,
   type ErrorFrame, type PongFrame,
 } from '@sesamespace/sdk/protocol';
 import type { RawData, WebSocket } from 'ws';
@@ -66,11 +66,12 @@ export class WebSocketConnection {
   lastSeenAt = Date.now();
   lastValidatedAt = Date.now();
   private state: 'awaiting-auth' | 'authenticating' | 'open' | 'closed' = 'awaiting-auth';
-  private readonly queued: string[] = [];
-  private readonly authTimer: NodeJS.Timeout;
+  /** Frames that arrived while authenticating (created only then). */
+  private queued: string[] | undefined;
+  private authTimer: NodeJS.Timeout | undefined;
   private tokens = FRAME_BURST;
   private tokensAt = Date.now();
-  meta: { runtime?: string; version?: string } = {};
+  meta: { runtime?: string; version?: string } | undefined;
 
   constructor(private readonly socket: WebSocket, private readonly deps: SessionDeps, private readonly registry: ConnectionRegistry) {
     this.authTimer = setTimeout(() => { this.fail(CloseCode.AuthTimeout, 'no auth frame received in time'); }, AUTH_TIMEOUT_MS);
@@ -90,7 +91,7 @@ export class WebSocketConnection {
     if (!this.takeToken()) { this.close(CloseCode.RateLimited, 'too many frames'); return; }
     if (raw === null) { this.fail(CloseCode.InvalidFrame, 'binary frames are not part of the protocol'); return; }
     if (this.state === 'authenticating') {
-      this.queued.push(raw);
+      (this.queued ??= []).push(raw);
       return;
     }
     if (this.state === 'awaiting-auth') return void this.authenticate(raw);
@@ -103,7 +104,7 @@ export class WebSocketConnection {
       this.fail(CloseCode.AuthFailed, 'error' in parsed ? parsed.error : 'the first frame must be {"type":"auth", …}'); return;
     }
     this.state = 'authenticating';
-    clearTimeout(this.authTimer);
+    this.stopAuthTimer();
     const frame = parsed.frame;
     try {
       const identity = await authenticateRealtime(this.deps.ctx, frame);
@@ -123,7 +124,9 @@ export class WebSocketConnection {
       // Delivery starts before the frames that arrived during the handshake are handled: a
       // `replay` sent right after `auth` (what existing clients do) rewinds started streams.
       const begun = begin();
-      for (const queued of this.queued.splice(0)) this.dispatch(queued);
+      const queued = this.queued ?? [];
+      this.queued = undefined;
+      for (const frame of queued) this.dispatch(frame);
       await begun;
     } catch (err) {
       this.deps.ctx.logger.error({ err }, 'realtime handshake failed');
@@ -154,6 +157,12 @@ export class WebSocketConnection {
         return;
       case 'presence':
         session.setPresence(frame.status);
+        return;
+      case 'presence_subscribe':
+        if (!session.subscribePresence(frame.principalIds)) this.sendError(`presence_subscribe: at most ${MAX_PRESENCE_SUBSCRIPTIONS} principals per connection`, 'bad-request');
+        return;
+      case 'presence_unsubscribe':
+        session.unsubscribePresence(frame.principalIds);
         return;
       case 'meta':
         this.meta = { runtime: frame.runtime, version: frame.version };
@@ -210,7 +219,7 @@ export class WebSocketConnection {
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.authTimer);
+    this.stopAuthTimer();
     this.session?.close();
     // Close reasons are limited to 123 bytes by the protocol.
     try { this.socket.close(code, reason.slice(0, 120)); } catch { this.socket.terminate(); }
@@ -219,9 +228,15 @@ export class WebSocketConnection {
 
   private onClose(): void {
     this.state = 'closed';
-    clearTimeout(this.authTimer);
+    this.stopAuthTimer();
     this.session?.close();
     this.registry.remove(this);
+  }
+
+  // Dropped once cleared: an idle connection holds no timer object.
+  private stopAuthTimer(): void {
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
   }
 
   private takeToken(): boolean {

@@ -2,6 +2,9 @@ import { canonicalJson, verifyHashChain, type ChainHashOptions } from '@sesamesp
 import { sql } from 'kysely';
 import type { Db } from './db/database.js';
 import type { Trx } from './events.js';
+import { metrics } from './metrics.js';
+
+const LEASE_ACTION = 'vault.lease_';
 
 /**
  * The chain format this log has used since its first release (the previous hash, then the
@@ -40,6 +43,8 @@ interface PendingEntry { input: AuditInput; at: Date }
 async function appendChained(db: Db | Trx, workspaceId: string, entries: readonly PendingEntry[]): Promise<void> {
   if (entries.length === 0) return;
   const rows = entries.map(({ input, at }) => {
+    // Every lease transition is audited, so this is where they are counted (a rolled-back one too).
+    if (input.action.startsWith(LEASE_ACTION)) metrics.leaseTransitions.inc({ transition: input.action.slice(LEASE_ACTION.length) });
     const body: AuditBody = {
       workspaceId, actorId: input.actorId, action: input.action,
       targetType: input.targetType ?? null, targetId: input.targetId ?? null, data: input.data ?? {}, at: at.toISOString(),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { createServer, type Server } from 'node:http';
 // `schema.hide` (keeps /metrics out of the OpenAPI document) is @fastify/swagger's addition to FastifySchema.
 import type {} from '@fastify/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -29,7 +30,28 @@ export const metrics = {
     name: 'sesame_message_batch_size', help: 'Messages committed together by one group commit', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry],
   }),
   eventsPublished: new Counter({ name: 'sesame_events_published_total', help: 'Committed events handed to the bus', registers: [registry] }),
+  busBacklog: new Gauge({ name: 'sesame_bus_backlog', help: 'Bus publishes held while Redis is unreachable (bounded by SESAME_BUS_BACKLOG_LIMIT)', registers: [registry] }),
+  busPublishesDropped: new Counter({ name: 'sesame_bus_publishes_dropped_total', help: 'Held bus publishes dropped (oldest first) past SESAME_BUS_BACKLOG_LIMIT during a Redis outage; clients fetch those events from the database', registers: [registry] }),
   eventPublishFailures: new Counter({ name: 'sesame_event_publish_failures_total', help: 'Event publishes the bus refused (clients fetch the gap from the database)', registers: [registry] }),
+  busLag: new Histogram({
+    name: 'sesame_bus_lag_seconds', help: 'Time from an event being written (its `at`) to this process receiving it from the bus, per event per process',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+  }),
+  presenceFrames: new Counter({ name: 'sesame_realtime_presence_frames_total', help: 'presence and presence_batch frames sent to realtime clients', registers: [registry] }),
+  webhookAttempts: new Counter({
+    name: 'sesame_webhook_attempts_total', help: 'Webhook delivery attempts by outcome: succeeded, failed (will retry or gave up), gone (410), skipped (the owner may no longer see the event)',
+    labelNames: ['outcome'] as const, registers: [registry],
+  }),
+  webhookAttemptDuration: new Histogram({
+    name: 'sesame_webhook_attempt_duration_seconds', help: 'Time of one webhook delivery attempt (request sent → response or failure)',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry],
+  }),
+  webhookDeliveriesFailed: new Counter({ name: 'sesame_webhook_deliveries_failed_total', help: 'Webhook deliveries given up (retries exhausted or 410 Gone)', registers: [registry] }),
+  webhooksDisabled: new Counter({ name: 'sesame_webhooks_disabled_total', help: 'Webhook endpoints disabled after sustained failure or 410 Gone', registers: [registry] }),
+  leaseTransitions: new Counter({
+    name: 'sesame_vault_lease_transitions_total', help: 'Vault lease transitions: requested, approved, denied, renewed, revoked, expired',
+    labelNames: ['transition'] as const, registers: [registry],
+  }),
   connections: new Gauge({ name: 'sesame_realtime_connections', help: 'Open WebSocket and SSE connections on this gateway', registers: [registry] }),
   deliveries: new Counter({ name: 'sesame_realtime_deliveries_total', help: 'Durable events sent to realtime clients (live and replayed)', registers: [registry] }),
   replays: new Counter({ name: 'sesame_realtime_replays_total', help: 'Stream replays completed (a client caught up from its cursor)', registers: [registry] }),
@@ -54,6 +76,25 @@ function sum(read: (p: PoolCounts) => number): number {
 new Gauge({ name: 'sesame_db_pool_connections', help: 'Open PostgreSQL connections in the pool', registers: [registry], collect() { this.set(sum((p) => p.totalCount)); } });
 new Gauge({ name: 'sesame_db_pool_idle', help: 'Idle PostgreSQL connections in the pool', registers: [registry], collect() { this.set(sum((p) => p.idleCount)); } });
 new Gauge({ name: 'sesame_db_pool_waiting', help: 'Queries waiting for a pool connection', registers: [registry], collect() { this.set(sum((p) => p.waitingCount)); } });
+
+/**
+ * `GET /metrics` for a process without an HTTP edge (a worker started alone): a bare HTTP server
+ * answering that path and 404 to anything else. Resolves with the server once it listens.
+ */
+export async function serveMetrics(port: number, host: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => { response.writeHead(200, { 'content-type': registry.contentType }).end(body); },
+      () => { response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n'); },
+    );
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => { server.off('error', reject); resolve(); }); });
+  return server;
+}
 
 /**
  * Counts every request of `app` and serves `GET /metrics` (Prometheus text format). Public like

@@ -179,7 +179,7 @@ export class TestCluster {
   get wsUrls() { return this.gateways.map((g) => g.url); }
 
   private async launch(name: string, role: Role, port: number): Promise<Node> {
-    const env = { ...this.env, ...(role === 'api' ? { PORT: String(port) } : role === 'gateway' ? { GATEWAY_PORT: String(port) } : {}) };
+    const env = { ...this.env, ...(role === 'api' ? { PORT: String(port) } : role === 'gateway' ? { GATEWAY_PORT: String(port) } : { WORKER_METRICS_PORT: '0' }) };
     const process = spawnServer(role, env);
     if (role === 'api') await process.waitForOutput(/API:\s+http/);
     else if (role === 'gateway') await process.waitForOutput(/Gateway:\s+ws/);

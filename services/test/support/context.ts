@@ -43,7 +43,8 @@ export interface TestContext extends ServiceContext { close(): Promise<void>; ta
 /** A complete ServiceContext on a fresh database, with the real bus for `postgres`. */
 export async function createTestContext(target: Target, env: Record<string, string> = {}): Promise<TestContext> {
   const database = await freshDatabase(target);
-  const redisUrl = target === 'postgres' ? requireServices().redisUrl : undefined;
+  // `env.REDIS_URL` points a test at a Redis of its own (e.g. a proxy it can cut).
+  const redisUrl = target === 'postgres' ? (env.REDIS_URL ?? requireServices().redisUrl) : undefined;
   const config: Config = loadConfig({
     LOG_LEVEL: 'silent', NODE_ENV: 'test', SESAME_JWT_SECRET: randomBytes(32).toString('base64url'),
     ...(database.url ? { DATABASE_URL: database.url } : {}), ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...env,
@@ -51,7 +52,7 @@ export async function createTestContext(target: Target, env: Record<string, stri
   const logger = createLogger('silent', 'test');
   const db = createDatabase({ databaseUrl: database.url, dataDir: database.dataDir, poolSize: 20, logger });
   await migrateToLatest(db);
-  const bus: Bus = redisUrl ? new RedisBus(redisUrl, logger) : new MemoryBus();
+  const bus: Bus = redisUrl ? new RedisBus(redisUrl, logger, { limit: config.SESAME_BUS_BACKLOG_LIMIT }) : new MemoryBus();
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS);
   const publish = createEventPublisher(bus, () => {});
   const blobDir = mkdtempSync(join(tmpdir(), 'sesame-blobs-'));

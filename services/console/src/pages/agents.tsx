@@ -17,6 +17,13 @@ function AgentsPage(props: PageProps): JSX.Element {
   const ids = agents.data?.map((a) => a.id).join(',') ?? '';
   useEffect(() => {
     if (!ids) return;
+    // Live presence (subscribed before the snapshot below is read) of every listed agent, not only those sharing a channel with you.
+    const list = ids.split(',');
+    client.subscribePresence(list);
+    return () => { client.unsubscribePresence(list); };
+  }, [client, ids]);
+  useEffect(() => {
+    if (!ids) return;
     client.getPresence(ids.split(',')).then(
       (r) => { setPresence(new Map(r.presence.map((p) => [p.principalId, p.status]))); },
       () => { /* shown as offline */ },

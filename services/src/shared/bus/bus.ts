@@ -1,4 +1,11 @@
 import type { SesameEvent } from '@sesamespace/sdk/protocol';
+import { metrics } from '../metrics.js';
+
+/** Written → heard on this process (clocks of api and gateway hosts differ: keep them synced). */
+function observeBusLag(at: string): void {
+  const written = Date.parse(at);
+  if (Number.isFinite(written)) metrics.busLag.observe(Math.max(0, Date.now() - written) / 1000);
+}
 
 /**
  * What travels on the bus. Durable events are published after their transaction commits
@@ -55,6 +62,7 @@ export class TopicRegistry {
   dispatch(topic: string, message: BusMessage): void {
     const set = this.handlers.get(topic);
     if (!set) return;
+    if (message.kind === 'event') observeBusLag(message.event.at);
     for (const handler of [...set]) {
       try { handler(message); } catch { /* one listener's bug must not starve the others */ }
     }

@@ -1,7 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { createRedisClient, type RedisTarget } from '../redis-client.js';
+import { metrics } from '../metrics.js';
 import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
+import { DEFAULT_BACKLOG_LIMIT, PublishBacklog, type PublishBacklogOptions } from './publish-backlog.js';
 
 const PREFIX = 'sesame:';
 const RECONNECT_COALESCE_MS = 250;
@@ -36,8 +38,15 @@ export class ClusterBus implements Bus {
   private readyOnce = false;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  /**
+   * Publishes made while the cluster is unreachable, bounded (see `PublishBacklog`). The cluster
+   * client keeps its offline queue — subscriptions wait there while it discovers the topology —
+   * so publishes are held here before they can reach it.
+   */
+  readonly backlog: PublishBacklog;
 
-  constructor(target: Extract<RedisTarget, { mode: 'cluster' }>, logger: Logger) {
+  constructor(target: Extract<RedisTarget, { mode: 'cluster' }>, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
+    this.backlog = new PublishBacklog(backlog, logger, 'bus');
     // One cluster client: commands (SPUBLISH, PUBLISH) on the node connections, classic
     // SUBSCRIBE on one node connection of its own, SSUBSCRIBE on one connection per master.
     this.client = createRedisClient(target, logger, 'bus', { maxRetriesPerRequest: null }, { shardedSubscribers: true }) as Cluster;
@@ -53,6 +62,7 @@ export class ClusterBus implements Bus {
       this.reconnectTimer.unref();
     };
     this.client.on('ready', () => {
+      this.sendHeld();
       if (this.readyOnce) reconnected();
       this.readyOnce = true;
     });
@@ -70,9 +80,19 @@ export class ClusterBus implements Bus {
   }
 
   async publish(topic: string, message: BusMessage): Promise<void> {
-    const body = JSON.stringify(message);
-    if (isControlTopic(topic)) await this.classicPublisher().publish(PREFIX + topic, body);
-    else await this.client.spublish(PREFIX + topic, body);
+    const held = { channel: PREFIX + topic, body: JSON.stringify(message) };
+    if (this.client.status !== 'ready') { this.backlog.hold(held); return; }
+    if (this.backlog.size > 0) this.sendHeld();
+    await this.send(held.channel, held.body);
+  }
+
+  private send(channel: string, body: string): Promise<unknown> {
+    return isControlTopic(channel.slice(PREFIX.length)) ? this.classicPublisher().publish(channel, body) : this.client.spublish(channel, body);
+  }
+
+  /** Sends what was held during an outage, oldest first (a failure: those reach clients through Postgres). */
+  private sendHeld(): void {
+    for (const { channel, body } of this.backlog.drain()) this.send(channel, body).catch(() => { metrics.eventPublishFailures.inc(); });
   }
 
   /**

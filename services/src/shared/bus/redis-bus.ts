@@ -1,9 +1,12 @@
 import { Redis } from 'ioredis';
 import { watchRedis } from '../connection-watch.js';
 import type { Logger } from '../logger.js';
+import { metrics } from '../metrics.js';
 import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
+import { DEFAULT_BACKLOG_LIMIT, PublishBacklog, type PublishBacklogOptions } from './publish-backlog.js';
 
 const PREFIX = 'sesame:';
+
 
 /**
  * Redis pub/sub bus: one publisher and one subscriber connection per process, one upstream
@@ -21,12 +24,18 @@ export class RedisBus implements Bus {
   private pending: Promise<unknown>[] = [];
   private readonly readyWaiters = new Set<() => void>();
   private connectedOnce = false;
+  /** Publishes made while Redis is unreachable: bounded (see `PublishBacklog`), sent on 'ready'. */
+  readonly backlog: PublishBacklog;
 
-  constructor(url: string, logger: Logger) {
-    const options = { maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false } as const;
-    this.publisher = new Redis(url, options);
+  constructor(url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
+    const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
+    this.backlog = new PublishBacklog(backlog, logger, 'bus-publisher');
+    // No ioredis offline queue for publishes: it grows without limit while Redis is down. A
+    // publish made then waits in our bounded backlog instead; ioredis refuses it at once.
+    this.publisher = new Redis(url, { ...options, enableOfflineQueue: false });
+    this.publisher.on('ready', () => { this.sendHeld(); });
     // Subscriptions are (re)issued by us on every 'ready', not by ioredis (see `subscribe`).
-    this.subscriber = new Redis(url, { ...options, autoResubscribe: false });
+    this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, autoResubscribe: false });
     // Connection errors are retried by ioredis; the watches log each outage once (and, as
     // 'error' listeners, keep those errors from crashing the process).
     watchRedis(this.publisher, logger, 'bus-publisher', url);
@@ -48,7 +57,28 @@ export class RedisBus implements Bus {
   }
 
   async publish(topic: string, message: BusMessage): Promise<void> {
-    await this.publisher.publish(PREFIX + topic, JSON.stringify(message));
+    const held = { channel: PREFIX + topic, body: JSON.stringify(message) };
+    if (this.publisher.status !== 'ready') { this.backlog.hold(held); return; }
+    // Back up, but 'ready' (emitted on the next tick) has not run yet: the held ones go first.
+    if (this.backlog.size > 0) this.sendHeld();
+    try {
+      await this.publisher.publish(held.channel, held.body);
+    } catch (err) {
+      // The connection went down under this publish: hold it like the ones that follow.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed while we awaited (TypeScript keeps the narrowing, TS#9998)
+      if (this.publisher.status === 'ready') throw err;
+      this.backlog.hold(held);
+    }
+  }
+
+  /** Sends what was held during an outage, oldest first, in one pipeline. */
+  private sendHeld(): void {
+    const held = this.backlog.drain();
+    if (held.length === 0) return;
+    const pipeline = this.publisher.pipeline();
+    for (const { channel, body } of held) pipeline.publish(channel, body);
+    // A failure here is one more outage: those events reach clients through Postgres.
+    pipeline.exec().catch(() => { metrics.eventPublishFailures.inc(held.length); });
   }
 
   /**

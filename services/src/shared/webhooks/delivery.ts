@@ -6,6 +6,7 @@ import { withEvents, type Trx } from '../events.js';
 import { OutboundFailedError, OutboundRefusedError, outboundAllowList, sendOutbound, type OutboundAllowList, type OutboundResponse } from '../outbound/index.js';
 import { subscribesTo } from './event-types.js';
 import { jittered, parseRetrySchedule, retryAfterMs } from './retry.js';
+import { metrics } from '../metrics.js';
 import { signatureHeaders } from './signing.js';
 
 /** A receiver's answer that asks us to slow down: retried on the schedule, or after its `Retry-After` when that is later. */
@@ -272,6 +273,7 @@ export class WebhookDispatcher {
     // Visibility and secrets were read by the claim, at delivery time.
     if (!delivery.visible) {
       await db.updateTable('webhook_deliveries').set({ status: 'skipped', lease_until: null, updated_at: started }).where('id', '=', delivery.id).execute();
+      metrics.webhookAttempts.inc({ outcome: 'skipped' });
       return;
     }
     const timestamp = Math.floor(started.getTime() / 1000);
@@ -292,6 +294,8 @@ export class WebhookDispatcher {
       : response.status >= 200 && response.status < 300 ? { kind: 'success', status: response.status }
         : response.status === 410 ? { kind: 'gone', status: 410 }
           : { kind: 'retry', status: response.status, error: null, retryAfterMs: THROTTLING.has(response.status) ? retryAfterMs(response.headers['retry-after'], finished) : undefined };
+    metrics.webhookAttempts.inc({ outcome: outcome.kind === 'success' ? 'succeeded' : outcome.kind === 'gone' ? 'gone' : 'failed' });
+    metrics.webhookAttemptDuration.observe(Math.max(0, finished.getTime() - started.getTime()) / 1000);
     await this.record(delivery, outcome, {
       attemptedAt: started, latencyMs: response ? Math.round(response.elapsedMs) : Math.max(0, finished.getTime() - started.getTime()),
       error: outcome.kind === 'retry' ? outcome.error : null, excerpt: response ? response.body.toString('utf8') : null,
@@ -328,11 +332,13 @@ export class WebhookDispatcher {
       if (outcome.kind === 'gone') {
         await trx.updateTable('webhook_deliveries').set({ ...base, status: 'failed' }).where('id', '=', delivery.id).execute();
         reason = 'The endpoint answered 410 Gone';
+        metrics.webhookDeliveriesFailed.inc();
       } else {
         const schedule = this.options.retryScheduleMs;
         const step = delivery.retry_step;
         const exhausted = step >= schedule.length;
         if (exhausted) {
+          metrics.webhookDeliveriesFailed.inc();
           await trx.updateTable('webhook_deliveries').set({ ...base, status: 'failed' }).where('id', '=', delivery.id).execute();
         } else {
           const delay = Math.max(jittered(schedule[step] ?? 0, this.options.random), outcome.retryAfterMs ?? 0);
@@ -349,6 +355,7 @@ export class WebhookDispatcher {
       await disableWebhook(trx, events, delivery, reason, now);
       return reason;
     });
+    if (disabled) metrics.webhooksDisabled.inc();
     if (disabled) this.ctx.logger.warn({ webhookId: delivery.webhook_id, reason: disabled }, 'webhook disabled');
   }
 }

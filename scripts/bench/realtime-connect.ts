@@ -1,0 +1,109 @@
+/**
+ * Connecting 1,000 agents: how long until all are authenticated and live, what the gateway
+ * spends per connection (CPU), and how many presence frames the agents receive while they come
+ * online — against Socket.IO (Redis adapter) connecting the same 1,000 in the same run.
+ *
+ *   npx tsx scripts/bench/realtime-connect.ts      (or: npm run bench -- realtime-connect)
+ *
+ * Two shapes for Sesame: every agent in one group channel of 1,000 (the fan-out bench's shape,
+ * the worst case for presence: everyone hears everyone) and 100 channels of 10. Clients are raw
+ * `ws` connections in two separate processes, 25 handshakes at a time each, as in the fan-out bench.
+ */
+import { spawnBenchProcess, type Child } from './support/child.js';
+import type { SystemKind } from './support/clients.js';
+import { runBench, sleep } from './support/lifecycle.js';
+import { startSocketIoServer } from './support/peers.js';
+import { startSesame } from './support/sesame.js';
+import { CpuMeter, int } from './support/stats.js';
+import { startTestServices } from './support/test-services.js';
+import { machineFacts, writeSection } from './write-results.js';
+
+const AGENTS = 1000;
+const CLIENT_PROCESSES = 2;
+const CONCURRENCY = 25;
+// Presence and other connection-time work settle before frames are counted.
+const SETTLE_MS = 2_000;
+const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
+
+interface Result { name: string; setup: string; seconds: number; serverCpuMs: number; frames: Partial<Record<string, number>> }
+
+async function connectAll(label: string, spec: { kind: SystemKind; url: string; keys?: string[] }, serverPid: number): Promise<{ seconds: number; serverCpuMs: number; frames: Partial<Record<string, number>>; procs: Child[] }> {
+  const procs = Array.from({ length: CLIENT_PROCESSES }, (_, p) => spawnBenchProcess('support/subscriber-process.ts', `${label} clients ${p + 1}`));
+  const perProc = AGENTS / CLIENT_PROCESSES;
+  const meter = new CpuMeter({ server: () => [serverPid] });
+  meter.start();
+  const started = performance.now();
+  await Promise.all(procs.map((proc, p) => proc.request({
+    cmd: 'connect', kind: spec.kind, url: spec.url, count: perProc, concurrency: CONCURRENCY, keys: spec.keys?.slice(p * perProc, (p + 1) * perProc),
+  })));
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(SETTLE_MS);
+  const serverCpuMs = meter.stopSeconds().server * 1000;
+  const reports = await Promise.all(procs.map((proc) => proc.request<{ connected: number; otherFrames: Partial<Record<string, number>> }>({ cmd: 'report' })));
+  const connected = reports.reduce((n, r) => n + r.connected, 0);
+  if (connected !== AGENTS) throw new Error(`${label}: ${connected} of ${AGENTS} connected`);
+  const frames: Partial<Record<string, number>> = {};
+  for (const r of reports) for (const [type, n] of Object.entries(r.otherFrames)) frames[type] = (frames[type] ?? 0) + (n ?? 0);
+  return { seconds, serverCpuMs, frames, procs };
+}
+
+async function closeAll(procs: Child[]): Promise<void> {
+  for (const proc of procs) {
+    await proc.request({ cmd: 'close' });
+    await proc.stop();
+  }
+}
+
+void runBench(async () => {
+  const services = startTestServices();
+  const results: Result[] = [];
+
+  const sesame = await startSesame(services);
+  console.log(`[Sesame] creating ${int(AGENTS)} agents…`);
+  const agents = await sesame.rest.createAgents('connect', AGENTS);
+  const keys = agents.map((a) => a.apiKey);
+  // Shape 1: one channel of everyone. Shape 2: 100 channels of 10 (separate principals' keys: the same agents, other channels).
+  await sesame.rest.createGroup('everyone', agents.map((a) => a.id));
+  const shapes = [
+    { name: 'Sesame, one channel of 1,000', keys },
+  ];
+  const small = await sesame.rest.createAgents('connect-small', AGENTS);
+  for (let i = 0; i < AGENTS; i += 10) await sesame.rest.createGroup(`ten-${i / 10}`, small.slice(i, i + 10).map((a) => a.id));
+  shapes.push({ name: 'Sesame, 100 channels of 10', keys: small.map((a) => a.apiKey) });
+
+  for (const shape of shapes) {
+    console.log(`\n[${shape.name}] connecting ${int(AGENTS)} agents…`);
+    const run = await connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid);
+    console.log(`[${shape.name}] ${run.seconds.toFixed(2)} s; gateway ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection; frames: ${JSON.stringify(run.frames)}`);
+    results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...run });
+    await closeAll(run.procs);
+    await sleep(1_000); // the offline announcements settle before the next shape
+  }
+  await sesame.gateway.stop();
+  await sesame.api.stop();
+
+  const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
+  console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets…`);
+  const run = await connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid);
+  console.log(`[Socket.IO] ${run.seconds.toFixed(2)} s; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection`);
+  results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...run });
+  await closeAll(run.procs);
+  await socketIo.child.stop();
+
+  const presenceFrames = (r: Result) => (r.frames.presence ?? 0) + (r.frames.presence_batch ?? 0);
+  const markdown = [
+    `## Realtime connect (${int(AGENTS)} agents)`,
+    '',
+    `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback.`,
+    '',
+    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU from /proc over the connect and a ${SETTLE_MS / 1000} s settle. Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
+    '',
+    '| system | connect time | server CPU per connection | presence frames received |',
+    '| --- | --- | --- | --- |',
+    ...results.map((r) => `| ${r.name} | **${r.seconds.toFixed(2)} s** | ${(r.serverCpuMs / AGENTS).toFixed(2)} ms | ${r.name.startsWith('Sesame') ? int(presenceFrames(r)) : '— (none)'} |`),
+    '',
+    ...results.map((r) => `- **${r.name}**: ${r.setup}.`),
+  ].join('\n');
+  writeSection('realtime-connect', markdown);
+  console.log('\nwritten to docs/benchmarks.md');
+});

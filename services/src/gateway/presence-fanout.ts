@@ -1,0 +1,111 @@
+import { PRESENCE_BATCH_MS, type PresenceEventFrame } from '@sesamespace/sdk/protocol';
+import { presenceTopic } from './presence.js';
+import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
+
+// Frames shared by several sessions are kept for the tick; a bound keeps a burst in which every
+// session hears a different subset from holding all of them at once.
+const SHARED_FRAMES_PER_TICK = 256;
+
+/** A session as presence delivery sees it. */
+export interface PresenceAudience {
+  readonly principal: { readonly id: string; readonly workspace_id: string };
+  /** Whether this session may hear `principalId`'s presence (shares a channel, subscribed, …). */
+  hearsPresenceOf(principalId: string): boolean;
+  /** Sends a `presence` (one change) or `presence_batch` frame. */
+  sendPresence(frame: WireFrame | string, changes: number): void;
+}
+
+interface Workspace {
+  audience: Set<PresenceAudience>;
+  /** Changes heard since the last tick, each already serialised (without `type`) for the batch. */
+  pending: Array<{ principalId: string; json: string; single: string }>;
+  unfollow: () => void;
+  ready: Promise<void>;
+}
+
+/**
+ * Presence delivery on one node: one bus subscription per workspace (not one per session), and
+ * the changes of a tick (`PRESENCE_BATCH_MS`) sent to each session as one frame holding those
+ * it may hear. When n agents come online together, each session then receives a frame per tick
+ * instead of one per agent, and only about the principals it shares a channel with.
+ */
+export class PresenceFanout {
+  private readonly workspaces = new Map<string, Workspace>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly hub: StreamHub) {}
+
+  /** Starts delivering to `session`; resolves once the workspace's presence topic is subscribed. */
+  add(session: PresenceAudience): Promise<void> {
+    const workspaceId = session.principal.workspace_id;
+    let workspace = this.workspaces.get(workspaceId);
+    if (!workspace) {
+      const created: Workspace = { audience: new Set(), pending: [], unfollow: () => {}, ready: Promise.resolve() };
+      created.ready = this.hub.follow(presenceTopic(workspaceId), { onEphemeral: (frame) => { this.heard(created, frame); } }, false)
+        .then((unfollow) => {
+          if (this.workspaces.get(workspaceId) === created) created.unfollow = unfollow;
+          else unfollow();
+        });
+      this.workspaces.set(workspaceId, created);
+      workspace = created;
+    }
+    workspace.audience.add(session);
+    return workspace.ready;
+  }
+
+  remove(session: PresenceAudience): void {
+    const workspaceId = session.principal.workspace_id;
+    const workspace = this.workspaces.get(workspaceId);
+    if (!workspace?.audience.delete(session) || workspace.audience.size > 0) return;
+    this.workspaces.delete(workspaceId);
+    workspace.unfollow();
+  }
+
+  private heard(workspace: Workspace, frame: EphemeralFrame): void {
+    if (frame.type !== 'presence') return;
+    const { principalId, status, at } = frame as unknown as PresenceEventFrame;
+    if (typeof principalId !== 'string') return;
+    const json = JSON.stringify({ principalId, status, at });
+    workspace.pending.push({ principalId, json, single: `{"type":"presence",${json.slice(1)}` });
+    this.timer ??= setTimeout(() => { this.flush(); }, PRESENCE_BATCH_MS);
+  }
+
+  /** Sends each session the tick's changes it may hear, in the order they happened. */
+  private flush(): void {
+    this.timer = undefined;
+    for (const workspace of this.workspaces.values()) {
+      const changes = workspace.pending;
+      if (changes.length === 0) continue;
+      workspace.pending = [];
+      // Most sessions hear all but their own change: frames are built from the pre-serialised
+      // entries and shared between sessions that hear the same subset.
+      const built = new Map<string, WireFrame>();
+      for (const session of workspace.audience) {
+        let key = '';
+        const heard: typeof changes = [];
+        for (let i = 0; i < changes.length; i++) {
+          const change = changes[i];
+          if (change.principalId === session.principal.id || !session.hearsPresenceOf(change.principalId)) {
+            key += `${i},`;
+            continue;
+          }
+          heard.push(change);
+        }
+        if (heard.length === 0) continue;
+        let frame: WireFrame | string | undefined = built.get(key);
+        if (frame === undefined) {
+          frame = heard.length === 1 ? heard[0].single : `{"type":"presence_batch","presence":[${heard.map((c) => c.json).join(',')}]}`;
+          if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, (frame = Buffer.from(frame)));
+        }
+        session.sendPresence(frame, heard.length);
+      }
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const workspace of this.workspaces.values()) workspace.unfollow();
+    this.workspaces.clear();
+  }
+}

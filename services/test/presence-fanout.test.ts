@@ -1,0 +1,83 @@
+import { PRESENCE_BATCH_MS } from '@sesamespace/sdk/protocol';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PresenceFanout, type PresenceAudience } from '../src/gateway/presence-fanout.js';
+import type { StreamHub, TopicListener } from '../src/gateway/stream-hub.js';
+
+/** A hub with one presence topic per workspace, fed by the test. */
+function fakeHub() {
+  const listeners = new Map<string, TopicListener>();
+  const hub = {
+    follow: async (topic: string, listener: TopicListener) => {
+      listeners.set(topic, listener);
+      return () => { listeners.delete(topic); };
+    },
+  } as unknown as StreamHub;
+  const announce = (workspaceId: string, principalId: string, status: string) => {
+    const frame = { type: 'presence', principalId, status, at: '2026-01-01T00:00:00.000Z' };
+    listeners.get(`presence:${workspaceId}`)?.onEphemeral?.(frame, Buffer.from(JSON.stringify(frame)));
+  };
+  return { hub, listeners, announce };
+}
+
+function session(id: string, hears: (principalId: string) => boolean, workspaceId = 'ws_1') {
+  const frames: Array<Record<string, unknown>> = [];
+  const audience: PresenceAudience = {
+    principal: { id, workspace_id: workspaceId },
+    hearsPresenceOf: hears,
+    sendPresence: (frame) => { frames.push(JSON.parse(frame.toString()) as Record<string, unknown>); },
+  };
+  return { audience, frames };
+}
+
+describe('PresenceFanout', () => {
+  beforeEach(() => { vi.useFakeTimers(); });
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('sends each session one frame per tick with the changes it may hear, in order, never its own', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const all = session('pr_a', () => true);
+    const some = session('pr_b', (id) => id === 'pr_c' || id === 'pr_a');
+    const none = session('pr_x', () => false);
+    await Promise.all([all, some, none].map((s) => fanout.add(s.audience)));
+
+    announce('ws_1', 'pr_a', 'online');
+    announce('ws_1', 'pr_b', 'online');
+    announce('ws_1', 'pr_c', 'online');
+    announce('ws_1', 'pr_c', 'away');
+    expect(all.frames).toEqual([]); // nothing before the tick ends
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+
+    const at = '2026-01-01T00:00:00.000Z';
+    expect(all.frames).toEqual([{ type: 'presence_batch', presence: [
+      { principalId: 'pr_b', status: 'online', at }, { principalId: 'pr_c', status: 'online', at }, { principalId: 'pr_c', status: 'away', at },
+    ] }]);
+    expect(some.frames).toEqual([{ type: 'presence_batch', presence: [
+      { principalId: 'pr_a', status: 'online', at }, { principalId: 'pr_c', status: 'online', at }, { principalId: 'pr_c', status: 'away', at },
+    ] }]);
+    expect(none.frames).toEqual([]);
+
+    // A tick with one change a session hears is a plain `presence` frame.
+    announce('ws_1', 'pr_c', 'offline');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(all.frames.at(-1)).toEqual({ type: 'presence', principalId: 'pr_c', status: 'offline', at });
+    expect(some.frames).toHaveLength(2);
+  });
+
+  it('keeps workspaces apart and unsubscribes a workspace with its last session', async () => {
+    const { hub, listeners, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const one = session('pr_a', () => true, 'ws_1');
+    const two = session('pr_b', () => true, 'ws_2');
+    await fanout.add(one.audience);
+    await fanout.add(two.audience);
+    announce('ws_2', 'pr_z', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(one.frames).toEqual([]);
+    expect(two.frames).toHaveLength(1);
+    fanout.remove(two.audience);
+    expect([...listeners.keys()]).toEqual(['presence:ws_1']);
+    fanout.close();
+    expect(listeners.size).toBe(0);
+  });
+});
