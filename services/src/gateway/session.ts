@@ -43,6 +43,9 @@ const TYPING_MIN_INTERVAL_MS = 1_000;
  * One authenticated client (WebSocket or SSE): the streams it follows (its channels and its
  * inbox), membership changes applied live, typing, and its part in presence. Transport-agnostic.
  */
+/** What open() answers for a session closed during its handshake: nothing to start, nothing to begin. */
+const CLOSED_OPEN: { starts: Cursors; begin: () => Promise<void> } = Object.freeze({ starts: {}, begin: () => Promise.resolve() });
+
 export class RealtimeSession implements FollowerOwner, PresenceAudience {
   readonly id = randomUUID();
   private readonly followers = new Map<string, { follower: StreamFollower; unfollow: () => void }>();
@@ -74,10 +77,16 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
   async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
     const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq', 'joined_at'])
       .where('principal_id', '=', this.principal.id).execute();
+    // Closed while we awaited (the socket went away mid-handshake): close() has already run, so
+    // nothing may be followed, retained or joined any more — it would never be released.
+    if (this.closed) return CLOSED_OPEN;
     const joined = new Map(memberships.map((m) => [m.channel_id, m.joined_seq]));
     const streams = [inboxStream(this.principal.id), ...joined.keys()];
     const created = streams.map((stream) => this.createFollower(stream));
     await Promise.all(created.map((c) => c.ready));
+    // Closed meanwhile: close() unfollowed what was created; joining the presence audience now would leak.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by close() while we awaited (TS#9998)
+    if (this.closed) return CLOSED_OPEN;
     // Presence is heard from co-members (SESAME_PRESENCE_AUDIENCE=channels, the default): rosters first.
     await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this)]);
     // Heads are read only after every subscription is active: nothing published later is missed.
@@ -95,6 +104,9 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
       else if (resuming && joined.has(stream)) start = Math.min(Math.max(0, (joined.get(stream) ?? 1) - 1), head);
       starts[stream] = start;
     }
+    // close() has marked this session offline and left the audience: do not come back online.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by close() while we awaited (TS#9998)
+    if (this.closed) return CLOSED_OPEN;
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'online');
     const begin = async () => {
       await Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream], heads[stream] ?? 0)));
