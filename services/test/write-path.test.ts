@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.js';
+import { updateMessage } from '../src/api/routes/channels/messages/service.js';
 import { watchCredentialChanges, type CredentialChange } from '../src/shared/auth/revocations.js';
 import { RedisBus } from '../src/shared/bus/index.js';
 import { createDatabase } from '../src/shared/db/database.js';
@@ -193,6 +194,30 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
     const after = await Promise.all(Array.from({ length: 6 }, (_, i) => send(i, channels[i % 3].id)));
     expect(after.map((r) => r.statusCode)).toEqual(after.map(() => 201));
     for (const channel of channels) await expectGapless(channel.id, channel.headSeq, 2);
+  });
+
+  it('an edit that waited on the stream lock while the message was deleted writes nothing back into the tombstone', async () => {
+    const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'edit-vs-delete', memberIds: [bob.id] })).json().data;
+    const sent = (await api.call(alice.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'secret plan', kind: 'text' })).json().data;
+    // What the edit route read before the delete committed: the live row.
+    const stale = await api.ctx.db.selectFrom('messages').selectAll().where('id', '=', sent.id).executeTakeFirstOrThrow();
+    const author = await api.ctx.db.selectFrom('principals').selectAll().where('id', '=', alice.id).executeTakeFirstOrThrow();
+    expect((await api.call(alice.apiKey, 'DELETE', `/channels/${channel.id}/messages/${sent.id}`)).statusCode).toBe(200);
+    const head = async () => (await api.ctx.db.selectFrom('streams').select('head_seq').where('id', '=', channel.id).executeTakeFirstOrThrow()).head_seq;
+    const headAfterDelete = await head();
+
+    await expect(updateMessage(api.ctx, author, stale, { handle: author.handle, display_name: author.display_name, kind: author.kind }, { content: 'secret plan, again', streaming: true }))
+      .rejects.toMatchObject({ status: 404 });
+
+    const row = await api.ctx.db.selectFrom('messages').selectAll().where('id', '=', sent.id).executeTakeFirstOrThrow();
+    expect(row.deleted_at).not.toBeNull();
+    expect(row.content).toBe('');
+    const updates = await api.ctx.db.selectFrom('events').select('seq').where('stream', '=', channel.id).where('type', '=', 'message.updated').execute();
+    expect(updates).toEqual([]);
+    expect(await head()).toBe(headAfterDelete); // the refused edit's seq was rolled back: no gap
+    // The next send continues the seqs.
+    const next = (await api.call(alice.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'after', kind: 'text' })).json().data;
+    expect(next.seq).toBe(headAfterDelete + 1);
   });
 });
 

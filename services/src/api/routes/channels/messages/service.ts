@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { isUniqueViolation } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
-import { badRequest, unprocessable } from '../../../../shared/errors.js';
+import { badRequest, notFound, unprocessable } from '../../../../shared/errors.js';
 import { canReadFile, fileToWire, withFreshDownloadUrls } from '../../drive/files.js';
 import { nextSeq, withEvents, type Trx } from '../../../../shared/events.js';
 import { newId } from '../../../../shared/ids.js';
@@ -126,10 +126,17 @@ export async function updateMessage(
     const wire = toWire(edited, sender);
     await withEvents(ctx.db, actor.workspace_id, ctx.publish, async (trx, events) => {
       const seq = await nextSeq(trx, actor.workspace_id, message.channel_id);
-      await events.appendMany(message.channel_id, [{ type: EventType.MessageUpdated, data: wire, seq }], (rows) => trx
-        .with('updated', (db) => db.updateTable('messages').set({ content: edited.content, streaming: edited.streaming, edited_at: edited.edited_at }).where('id', '=', message.id))
-        .insertInto('events').values(rows)
-        .execute());
+      await events.appendMany(message.channel_id, [{ type: EventType.MessageUpdated, data: wire, seq }], async (rows) => {
+        const written = await trx
+          .with('updated', (db) => db.updateTable('messages').set({ content: edited.content, streaming: edited.streaming, edited_at: edited.edited_at })
+            .where('id', '=', message.id).where('deleted_at', 'is', null).returning('id'))
+          .insertInto('events').values(rows)
+          .returning(sql<number>`(SELECT count(*) FROM updated)::int`.as('edited'))
+          .executeTakeFirstOrThrow();
+        // Deleted since the route read it (the delete held the stream's lock we just took): the
+        // edit must not write the text back into the tombstone. Throwing rolls back the event and the seq.
+        if (written.edited !== 1) throw notFound('Message');
+      });
     });
     return wire;
   }
