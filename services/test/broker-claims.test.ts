@@ -183,6 +183,28 @@ describe.each(targets())('broker claims (sesame login Mode B) on %s', (target) =
     expect((await api.call(api.adminKey, 'GET', `/principals/${tokens.principal.id}`)).statusCode).toBe(404);
   });
 
+  it('guessing user codes: a workspace gets 30 lookups a minute whatever its keys\' own limits; another workspace is not held back', async () => {
+    await api.ctx.db.insertInto('workspaces').values({ id: 'ws_guess', name: 'Guess', settings: '{}', created_at: new Date() }).execute();
+    await api.ctx.db.insertInto('principals').values({
+      id: 'pr_guess_admin', workspace_id: 'ws_guess', kind: 'human', handle: 'guess-admin', display_name: 'Guessing admin', email: null,
+      password_hash: null, public_key: null, is_admin: true, created_at: new Date(),
+    }).execute();
+    const keys = [generateApiKey(), generateApiKey()];
+    for (const [i, key] of keys.entries()) {
+      await api.ctx.db.insertInto('api_keys').values({
+        id: `key_guess_${i}`, workspace_id: 'ws_guess', principal_id: 'pr_guess_admin', name: 'x', prefix: key.prefix, key_hash: key.hash,
+        scopes: JSON.stringify(['*']), rate_limit_per_minute: 100_000, expires_at: null, created_at: new Date(),
+      }).execute();
+    }
+    const guess = (key: string, i: number) => api.call(key, 'GET', `/broker/claims/BCDF-${'GHJKLMNPQRSTVWXZ'.slice(i % 12, (i % 12) + 4)}`);
+    for (let i = 0; i < 30; i++) expect((await guess(keys[i % 2].key, i)).statusCode).toBe(404);
+    const refused = await guess(keys[1].key, 30);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    // The budget is the workspace's, not the server's: others still look up.
+    expect((await api.call(otherAdminKey, 'GET', '/broker/claims/BCDF-GHJK')).statusCode).toBe(404);
+  });
+
   it('only admins look up and decide claims', async () => {
     const { start } = await openClaim();
     const agent = await api.createAgent('claim-nosy');

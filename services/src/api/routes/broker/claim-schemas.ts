@@ -9,6 +9,12 @@ export const CLAIM_POLL_INTERVAL_SECONDS = 3;
 /** Pending claims one client address may hold at once, and the whole server. */
 export const MAX_PENDING_CLAIMS_PER_ADDRESS = 10;
 export const MAX_PENDING_CLAIMS = 1000;
+/**
+ * Lookups (and, separately, approvals and denials) by user code one workspace may make per
+ * minute, whatever its API keys' own limits: a user code has ≈ 34.5 bits, so guessing one needs
+ * millions of attempts (RFC 8628 §5.1 asks for exactly this rate limit).
+ */
+export const CLAIM_CODE_ATTEMPTS_PER_MINUTE = 30;
 
 /** A vault membership given to the agent a registration token or claim approval creates. */
 export const VaultGrantsSchema = Type.Array(Type.Object({

@@ -12,16 +12,23 @@ import { authRateLimit } from '../../../shared/http/rate-limits.js';
 import { Data, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { randomToken } from '../../../shared/ids.js';
+import type { FastifyRequest } from 'fastify';
 import type { Selectable } from 'kysely';
 import { iso } from '../../wire.js';
 import { issueSession } from '../auth/sessions.js';
 import { publicBaseUrl } from '../drive/files.js';
 import { vaultActor } from '../vaults/service.js';
 import {
-  ApproveClaimBody, CLAIM_POLL_INTERVAL_SECONDS, CLAIM_TTL_SECONDS, ClaimPollSchema, ClaimSchema, ClaimStartSchema, DenyClaimBody,
+  ApproveClaimBody, CLAIM_CODE_ATTEMPTS_PER_MINUTE, CLAIM_POLL_INTERVAL_SECONDS, CLAIM_TTL_SECONDS, ClaimPollSchema, ClaimSchema, ClaimStartSchema, DenyClaimBody,
   MAX_PENDING_CLAIMS, MAX_PENDING_CLAIMS_PER_ADDRESS, OpenClaimBody, PollClaimBody, UserCodeParams,
 } from './claim-schemas.js';
 import { assertMayGrantVaults, createDeviceAgent } from './device-agent.js';
+
+/** Per workspace (an admin's many keys share it), per route: see CLAIM_CODE_ATTEMPTS_PER_MINUTE. */
+const CLAIM_CODE_RATE_LIMIT = {
+  max: CLAIM_CODE_ATTEMPTS_PER_MINUTE, timeWindow: 60_000,
+  keyGenerator: (request: FastifyRequest) => `claim-code:${request.auth?.principal.workspace_id ?? request.ip}`,
+};
 
 type ClaimRow = Selectable<BrokerClaimTable>;
 
@@ -174,7 +181,7 @@ export async function claimRoutes(app: TypedApp, ctx: ServiceContext) {
     .executeTakeFirst();
 
   app.get('/broker/claims/:userCode', {
-    config: { scope: 'admin' },
+    config: { scope: 'admin', rateLimit: CLAIM_CODE_RATE_LIMIT },
     schema: {
       tags: ['broker'], summary: 'A claim by its user code (admin): what to check before approving; 404 once decided in another workspace',
       params: UserCodeParams, response: { 200: Data(ClaimSchema), ...errorResponses },
@@ -195,7 +202,7 @@ export async function claimRoutes(app: TypedApp, ctx: ServiceContext) {
   }
 
   app.post('/broker/claims/:userCode/approve', {
-    config: { scope: 'admin' },
+    config: { scope: 'admin', rateLimit: CLAIM_CODE_RATE_LIMIT },
     schema: {
       tags: ['broker'], summary: 'Approve a claim (admin): the device becomes an agent of your workspace, with the vault grants given; once',
       params: UserCodeParams, body: ApproveClaimBody, response: { 200: Data(ClaimSchema), ...errorResponses },
@@ -234,7 +241,7 @@ export async function claimRoutes(app: TypedApp, ctx: ServiceContext) {
   });
 
   app.post('/broker/claims/:userCode/deny', {
-    config: { scope: 'admin' },
+    config: { scope: 'admin', rateLimit: CLAIM_CODE_RATE_LIMIT },
     schema: {
       tags: ['broker'], summary: 'Deny a claim (admin): the device\'s sesame login stops with access_denied',
       params: UserCodeParams, body: DenyClaimBody, response: { 200: Data(ClaimSchema), ...errorResponses },
