@@ -247,6 +247,35 @@ describe.each(targets())('broker claims (sesame login Mode B) on %s', (target) =
     expect(after.filter((m) => m.role === 'viewer')).toEqual([]);
   });
 
+  it('a token\'s vault grants are checked again when it is spent: a granter demoted since grants nothing', async () => {
+    const me = (await api.call(api.adminKey, 'GET', '/auth/me')).json().data;
+    const workspaceId = (me.principal?.workspaceId ?? me.workspaceId) as string;
+    const key = generateApiKey();
+    await api.ctx.db.insertInto('principals').values({
+      id: 'pr_soon_demoted', workspace_id: workspaceId, kind: 'human', handle: 'soon-demoted', display_name: 'Soon demoted', email: null,
+      password_hash: null, public_key: null, is_admin: true, created_at: new Date(),
+    }).execute();
+    await api.ctx.db.insertInto('api_keys').values({
+      id: 'key_soon_demoted', workspace_id: workspaceId, principal_id: 'pr_soon_demoted', name: 'x', prefix: key.prefix, key_hash: key.hash,
+      scopes: JSON.stringify(['*']), rate_limit_per_minute: null, expires_at: null, created_at: new Date(),
+    }).execute();
+    const kept = (await api.call(api.adminKey, 'POST', '/vaults', { name: 'kept-grant' })).json().data.id as string;
+    const dropped = (await api.call(api.adminKey, 'POST', '/vaults', { name: 'dropped-grant' })).json().data.id as string;
+    // An owner of one vault, an admin of the workspace when the token is made.
+    expect((await api.call(api.adminKey, 'POST', `/vaults/${kept}/members`, { principalId: 'pr_soon_demoted', role: 'owner' })).statusCode).toBeLessThan(300);
+    const made = await api.call(key.key, 'POST', '/broker/registration-tokens', { vaults: [{ vaultId: kept, role: 'requester' }, { vaultId: dropped, role: 'requester' }] });
+    expect(made.statusCode).toBe(201);
+    await api.ctx.db.updateTable('principals').set({ is_admin: false }).where('id', '=', 'pr_soon_demoted').execute();
+
+    const registered = await api.call(null, 'POST', '/broker/register', { token: made.json().data.token, publicKey: generateKeyPair().publicKey });
+    expect(registered.statusCode).toBe(201);
+    const agentId = registered.json().data.principal.id as string;
+    const roleIn = async (vault: string) => ((await api.call(api.adminKey, 'GET', `/vaults/${vault}/members`)).json().data as { principalId: string; role: string }[])
+      .find((m) => m.principalId === agentId)?.role;
+    expect(await roleIn(kept)).toBe('requester'); // still the vault's owner: may grant it
+    expect(await roleIn(dropped)).toBeUndefined(); // no longer an admin: may not
+  });
+
   it('the SDK: claimAgent resolves with the tokens once an admin approves with approveAgentClaim; getAgentClaim, denyAgentClaim', async () => {
     const address = await api.app.listen({ port: 0, host: '127.0.0.1' });
     const admin = new SesameClient({ apiUrl: address, apiKey: api.adminKey });

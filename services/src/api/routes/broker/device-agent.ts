@@ -2,7 +2,7 @@ import type { BrokerVaultGrant } from '@sesamespace/sdk/protocol';
 import { appendAudit } from '../../../shared/audit.js';
 import type { Db } from '../../../shared/db/database.js';
 import type { Principal } from '../../../shared/db/schema.js';
-import { unprocessable } from '../../../shared/errors.js';
+import { SesameError, unprocessable } from '../../../shared/errors.js';
 import type { Trx } from '../../../shared/events.js';
 import { newId, randomToken } from '../../../shared/ids.js';
 import { assertMayManageVault, type VaultActor } from '../vaults/service.js';
@@ -35,9 +35,33 @@ export interface NewDeviceAgent {
 }
 
 /**
+ * The grants whose granter may still make them now: a registration token lives up to 30 days,
+ * and a granter demoted, removed from the vault's owners, disabled or deleted since it was made
+ * must not add members through it (the rule is checked again, as `POST /vaults/:id/members`
+ * would check it today). A vault deleted since is skipped too.
+ */
+async function stillGrantable(trx: Trx, input: NewDeviceAgent): Promise<BrokerVaultGrant[]> {
+  if (input.vaults.length === 0 || !input.grantedBy) return [];
+  const granter = await trx.selectFrom('principals').select(['id', 'is_admin']).where('id', '=', input.grantedBy)
+    .where('workspace_id', '=', input.workspaceId).where('disabled_at', 'is', null).executeTakeFirst();
+  if (!granter) return [];
+  const actor: VaultActor = { id: granter.id, workspaceId: input.workspaceId, isAdmin: granter.is_admin };
+  const grantable: BrokerVaultGrant[] = [];
+  for (const grant of input.vaults) {
+    try {
+      await assertMayManageVault(trx, actor, grant.vaultId);
+      grantable.push(grant);
+    } catch (err) {
+      if (!(err instanceof SesameError)) throw err;
+    }
+  }
+  return grantable;
+}
+
+/**
  * Creates the agent a device registers, with its Ed25519 key and its vault grants, inside the
- * caller's transaction (Mode A: a registration token; Mode B: an approved claim). A vault
- * deleted since the grant was checked is skipped. A taken handle is a unique violation the
+ * caller's transaction (Mode A: a registration token; Mode B: an approved claim). A grant its
+ * granter may no longer make (`stillGrantable`) is skipped. A taken handle is a unique violation the
  * caller turns into 409, rolling the whole registration back.
  */
 export async function createDeviceAgent(trx: Trx, input: NewDeviceAgent): Promise<Principal> {
@@ -47,12 +71,8 @@ export async function createDeviceAgent(trx: Trx, input: NewDeviceAgent): Promis
     id: newId('pr'), workspace_id: input.workspaceId, kind: 'agent', handle, display_name: input.displayName ?? handle,
     email: null, password_hash: null, public_key: input.publicKey.trim(), is_admin: false, created_at: now,
   }).returningAll().executeTakeFirstOrThrow();
-  const vaultIds = input.vaults.map((g) => g.vaultId);
-  const existing = vaultIds.length === 0 ? [] : await trx.selectFrom('vaults').select('id')
-    .where('id', 'in', vaultIds).where('workspace_id', '=', input.workspaceId).execute();
   const granted: BrokerVaultGrant[] = [];
-  for (const grant of input.vaults) {
-    if (!existing.some((v) => v.id === grant.vaultId)) continue;
+  for (const grant of await stillGrantable(trx, input)) {
     await trx.insertInto('vault_members').values({ vault_id: grant.vaultId, principal_id: agent.id, role: grant.role, added_by: input.grantedBy, added_at: now }).execute();
     await appendAudit(trx, {
       workspaceId: input.workspaceId, actorId: input.grantedBy, action: 'vault.member_added', targetType: 'vault', targetId: grant.vaultId,
