@@ -58,6 +58,7 @@ class FakeOwner implements FollowerOwner {
   resync(_stream: string, fromSeq: number, oldestSeq: number) { this.resyncs.push({ fromSeq, oldestSeq }); }
   replayed(_stream: string, seq: number) { this.replays.push(seq); }
   failed(_stream: string, err: unknown) { this.failures.push(err); }
+  roomFor(frames: readonly WireFrame[]) { return this.delivered.length + frames.length <= this.fullAfter; }
   waitForCapacity(): Promise<void> {
     if (this.delivered.length < this.fullAfter) return Promise.resolve();
     return new Promise((resolve) => this.waiting.push(resolve));
@@ -195,6 +196,56 @@ describe('StreamFollower', () => {
     await replay;
     await settle();
     expect(owner.seqs).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('reads the next batch while it sends the current one when the client has room, never when it is slow', async () => {
+    const run = async (fullAfter: number) => {
+      const { log, owner, follower } = setup({ batchSize: 3 });
+      log.commit(1, 2, 3, 4, 5, 6, 7);
+      owner.fullAfter = fullAfter;
+      // How many reads were issued when each event was handed to the connection.
+      const readsAtSend: number[] = [];
+      const deliver = owner.deliverEvent.bind(owner);
+      owner.deliverEvent = (stream, e, frame) => { readsAtSend.push(log.reads.length); deliver(stream, e, frame); };
+      const replay = follower.begin(0, 7);
+      await settle();
+      const before = { readsAtSend: [...readsAtSend], reads: log.reads.length };
+      owner.drain();
+      await replay;
+      expect(owner.seqs).toEqual([1, 2, 3, 4, 5, 6, 7]); // exactly once, in order, either way
+      expect(owner.replays).toEqual([7]);
+      return { before, readsAtSend, reads: log.reads };
+    };
+
+    const fast = await run(Infinity);
+    // The read after 3 was issued before 1 was sent, the one after 6 before 4 was.
+    expect(fast.readsAtSend).toEqual([2, 2, 2, 3, 3, 3, 3]);
+    expect(fast.reads).toEqual([{ afterSeq: 0, limit: 3 }, { afterSeq: 3, limit: 3 }, { afterSeq: 6, limit: 3 }]);
+
+    // Room for two events only: the batch of three does not fit, so nothing is read ahead.
+    const slow = await run(2);
+    expect(slow.before).toEqual({ readsAtSend: [1, 1], reads: 1 });
+    expect(slow.reads).toEqual([{ afterSeq: 0, limit: 3 }, { afterSeq: 3, limit: 3 }, { afterSeq: 6, limit: 3 }]);
+  });
+
+  it('drops a batch read ahead when a rewind moved the position while the current one was sent', async () => {
+    const { log, owner, follower } = setup({ batchSize: 2 });
+    log.commit(1, 2, 3, 4, 5);
+    await follower.begin(0, 0);
+    // The client asks for everything again once 1 was sent, while the first batch is being sent:
+    // the read made ahead (after 2) no longer starts where sending ends, so it is dropped and
+    // the follower reads again from the new position.
+    let waits = 0;
+    const wait = owner.waitForCapacity.bind(owner);
+    owner.waitForCapacity = () => {
+      if (++waits === 2) void follower.rewind(0);
+      return wait();
+    };
+    await follower.rewind(0);
+    await settle();
+    expect(owner.seqs).toEqual([1, 1, 2, 3, 4, 5]);
+    expect(owner.resyncs).toEqual([]);
+    expect(log.reads.map((r) => r.afterSeq)).toEqual([0, 2, 0, 2, 4, 5]);
   });
 
   it('tells the owner to resync when the history after the cursor was pruned', async () => {

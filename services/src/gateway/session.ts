@@ -206,6 +206,12 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     this.ctx.logger.warn({ err, stream, session: this.id }, 'replay failed; the head poll retries it');
   }
 
+  roomFor(frames: readonly WireFrame[]): boolean {
+    let bytes = this.sink.bufferedAmount();
+    for (const frame of frames) bytes += frame.length;
+    return !this.closed && bytes <= this.ctx.config.SESAME_SEND_BUFFER_BYTES * REPLAY_HIGH_WATER_SHARE;
+  }
+
   waitForCapacity(): Promise<void> | undefined {
     const limit = this.ctx.config.SESAME_SEND_BUFFER_BYTES * REPLAY_HIGH_WATER_SHARE;
     const full = () => !this.closed && this.sink.bufferedAmount() > limit;

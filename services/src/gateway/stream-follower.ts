@@ -13,6 +13,11 @@ export interface FollowerOwner {
    * `undefined` when it has room now, so a replay costs no promise hop per event.
    */
   waitForCapacity(): Promise<void> | undefined;
+  /**
+   * Whether the send buffer can take all of `frames` now and stay below its high-water mark:
+   * replay then reads the next batch while it sends these (never for a slow client).
+   */
+  roomFor(frames: readonly WireFrame[]): boolean;
   /** Called after an initial replay completed (for the `replayed` frame). */
   replayed(stream: string, seq: number): void;
   failed(stream: string, err: unknown): void;
@@ -25,6 +30,14 @@ export interface FollowerOwner {
 export type ReadEvents = (stream: string, afterSeq: number, limit: number) => Promise<ReadonlyArray<SesameEvent | HubEvent>>;
 
 const eventOf = (item: SesameEvent | HubEvent): SesameEvent => ('frame' in item ? item.event : item);
+const frameOf = (item: SesameEvent | HubEvent): WireFrame => ('frame' in item ? item.frame : toWireFrame(toWireEventFrame(item)));
+
+/** A batch being read, with where it starts and the head known when it was requested (see `fill`). */
+interface BatchRead {
+  afterSeq: number;
+  headBefore: number;
+  batch: Promise<ReadonlyArray<SesameEvent | HubEvent>>;
+}
 
 // A hole that Postgres cannot fill yet (it never should: events are published after commit)
 // is retried after this long rather than in a tight loop.
@@ -125,11 +138,15 @@ export class StreamFollower implements TopicListener {
   private async fill(): Promise<void> {
     do {
       this.refill = false;
+      let ahead: BatchRead | undefined;
       for (;;) {
         // The head as known before the read: the read sees at least that far, so finding nothing
         // below it means pruned (a head learnt while the read ran may be past its snapshot).
-        const headBefore = this.knownHead();
-        const batch = await this.readEvents(this.stream, this.sent, this.batchSize);
+        // A read made ahead is used only if it starts where sending the previous batch ended.
+        const read = ahead?.afterSeq === this.sent ? ahead : this.readAfter(this.sent);
+        ahead = undefined;
+        const { headBefore } = read;
+        const batch = await read.batch;
         if (this.stopped) return;
         const first = batch.length ? eventOf(batch[0]) : undefined;
         if (first && first.seq > this.sent + 1) {
@@ -141,6 +158,13 @@ export class StreamFollower implements TopicListener {
           this.owner.resync(this.stream, this.sent + 1, headBefore + 1);
           this.sent = headBefore;
         }
+        // A full batch is likely followed by another: when the client can take this whole batch
+        // without reaching its high-water mark (so it will not wait), read the next one now and
+        // let Postgres work while this one is framed and sent. One batch ahead at most, and never
+        // for a slow client, whose replay reads nothing more until it has room.
+        if (batch.length === this.batchSize && this.owner.roomFor(batch.map(frameOf))) {
+          ahead = this.readAfter(eventOf(batch[batch.length - 1]).seq);
+        }
         for (const item of batch) {
           const event = eventOf(item);
           // Only spares a wait for capacity: the same check after the wait skips the event anyway.
@@ -151,7 +175,7 @@ export class StreamFollower implements TopicListener {
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
           if (this.stopped) return;
           if (event.seq !== this.sent + 1) continue; // a rewind or a live delivery moved us meanwhile
-          const frame = this.pending.get(event.seq)?.frame ?? ('frame' in item ? item.frame : toWireFrame(toWireEventFrame(event)));
+          const frame = this.pending.get(event.seq)?.frame ?? frameOf(item);
           this.send(event, frame);
         }
         if (batch.length < this.batchSize) break;
@@ -164,6 +188,15 @@ export class StreamFollower implements TopicListener {
       clearTimeout(this.holeTimer);
       this.holeTimer = setTimeout(() => void this.requestFill(), HOLE_RETRY_MS);
     }
+  }
+
+  private readAfter(afterSeq: number): BatchRead {
+    const headBefore = this.knownHead();
+    const batch = this.readEvents(this.stream, afterSeq, this.batchSize);
+    // A read made ahead may be dropped unawaited (stopped, rewound): its failure is not unhandled;
+    // awaited, it still throws.
+    batch.catch(() => {});
+    return { afterSeq, headBefore, batch };
   }
 
   private drainPending(): void {

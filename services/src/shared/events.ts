@@ -121,11 +121,19 @@ export interface EventText { type: string; seq: number; data: string; at: string
  * `readEvents` without parsing anything per event (replay and REST pages build their JSON
  * around the payload text): one range scan of the `(stream, seq)` primary key. Postgres prints
  * jsonb with a space after `:` and `,`, which JSON readers ignore.
+ *
+ * The rows are picked in a subquery and printed outside it, so only the `limit` rows returned
+ * are printed: a table not analysed yet (new events since the last autovacuum, e.g. right after
+ * a burst of sends) gets a bitmap scan and a sort instead of the index scan, and printing in the
+ * same query level then formatted every row after the cursor before sorting (measured: 11 ms for
+ * a batch of 1,000 with 5,000 after the cursor, against 2 ms with the index scan). With the
+ * index scan the plan is the same as without the subquery.
  */
 export async function readEventTexts(db: Db, stream: string, afterSeq: number, limit: number): Promise<EventText[]> {
   const { rows } = await sql<{ type: string; seq: number | string; data: string; at: string }>`
     SELECT type, seq, data::text AS data, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at
-    FROM events WHERE stream = ${stream} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`.execute(db);
+    FROM (SELECT type, seq, data, at FROM events WHERE stream = ${stream} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}) AS picked
+    ORDER BY seq`.execute(db);
   return rows.map((r) => ({ type: r.type, seq: int8(r.seq), data: r.data, at: r.at }));
 }
 
