@@ -1,7 +1,7 @@
 import { generateMasterKey } from '@sesamespace/vault';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vaultActor, approveLease, createVault, createVaultItem, denyLease, listLeases, type VaultActor } from '../src/api/routes/vaults/service.js';
+import { vaultActor, approveLease, createVault, createVaultItem, denyLease, listLeases, updateVaultItem, type VaultActor } from '../src/api/routes/vaults/service.js';
 import { buildApp } from '../src/api/app.js';
 import { bootstrapFirstAdmin } from '../src/shared/bootstrap.js';
 import { createLogger } from '../src/shared/logger.js';
@@ -179,6 +179,39 @@ describe.each(targets())('credential broker on %s', { timeout: 90_000 }, (target
     const after = await broker.call(key, 'POST', '/broker/request', { method: 'GET', url: `${bearer.url}/v1/x`, waitForApproval: false });
     expect(after.status).toBe(202);
     expect(after.json().data.leaseId).not.toBe(thirdId);
+  });
+
+  it('an item changed between requests is brokered with its new credential, injection and policy', async () => {
+    const upstream = await startUpstream();
+    try {
+      const item = await createVaultItem(broker.ctx, broker.admin, vaultId, { title: 'Rotating API', type: 'api_key', hostname: upstream.host, fields: { token: 'tok_old_0a1b2c3d' } });
+      const { key, actor } = await agentWithAccess(broker, 'rotating', vaultId);
+      const send = () => broker.call(key, 'POST', '/broker/request', { method: 'GET', url: `${upstream.url}/v1/echo` });
+      const first = send();
+      await approveLease(broker.ctx, broker.admin, await pendingLeaseOf(broker, actor), { ttlSeconds: 600 });
+      expect((await first).json().data.status_code).toBe(200);
+      // Active lease: the credential opened for this item is reused while the item is unchanged.
+      expect((await send()).json().data.status_code).toBe(200);
+      expect(upstream.received.map((r) => r.headers.authorization)).toEqual(['Bearer tok_old_0a1b2c3d', 'Bearer tok_old_0a1b2c3d']);
+
+      await updateVaultItem(broker.ctx, broker.admin, item.id, { fields: { token: 'tok_new_4e5f6a7b' } });
+      const rotated = await send();
+      expect(upstream.received.at(-1)?.headers.authorization).toBe('Bearer tok_new_4e5f6a7b');
+      expect(rotated.text).not.toContain('tok_new_4e5f6a7b');
+
+      await updateVaultItem(broker.ctx, broker.admin, item.id, { injection: { mode: 'header', name: 'X-Api-Key' } });
+      await send();
+      expect(upstream.received.at(-1)?.headers['x-api-key']).toBe('tok_new_4e5f6a7b');
+      expect(upstream.received.at(-1)?.headers.authorization).toBeUndefined();
+
+      await updateVaultItem(broker.ctx, broker.admin, item.id, { policy: { allowed_methods: ['POST'] } });
+      const denied = await send();
+      expect(denied.status).toBe(403);
+      expect(denied.json().detail).toBe('Access denied: method GET not in allowed_methods [POST]');
+      expect(upstream.received).toHaveLength(4);
+    } finally {
+      await upstream.close();
+    }
   });
 
   it('refuses blocked destinations and unknown hostnames, and hides vaults the caller is not in', async () => {

@@ -62,6 +62,12 @@ function inRange(address: Address, [range, bits]: readonly [Address, number]): b
   return address.kind() === range.kind() && address.match(range, bits);
 }
 
+/** The metadata addresses, parsed once (each a single-address range): checked on every send. */
+const METADATA: readonly (readonly [Address, number])[] = METADATA_ADDRESSES.map((m) => {
+  const address = normalize(ipaddr.parse(m));
+  return [address, address.kind() === 'ipv4' ? 32 : 128] as const;
+});
+
 /**
  * Why `literal` (an IP address as text) may not be reached, or undefined when it may. `host` is the
  * name it was resolved from, if any, which the allow list may open by name.
@@ -70,7 +76,7 @@ export function refusedAddress(literal: string, allow: OutboundAllowList, host?:
   if (!ipaddr.isValid(literal)) return `${literal} is not an IP address`;
   const address = normalize(ipaddr.parse(literal));
   const shown = address.toString();
-  if (METADATA_ADDRESSES.some((m) => inRange(address, [normalize(ipaddr.parse(m)), address.kind() === 'ipv4' ? 32 : 128]))) {
+  if (METADATA.some((m) => inRange(address, m))) {
     return `${shown} is a cloud metadata address`;
   }
   const range = address.range();

@@ -10,8 +10,15 @@ import { brokerRequest } from './service.js';
 /** `POST /broker/request` (what `sesame request` calls) and `GET /broker/hostnames`. */
 export async function brokerRequestRoutes(app: TypedApp, ctx: ServiceContext) {
   // Closing the app ends every approval wait at once, so a graceful shutdown never waits minutes.
-  const shutdown = new AbortController();
-  app.addHook('preClose', async () => { shutdown.abort(); });
+  // One controller per request, aborted by its client's hang-up or by the shutdown (rather than
+  // `AbortSignal.any` over a long-lived shutdown signal, which registers every request's
+  // composite signal with that one signal and costs each request far more than this).
+  const inFlight = new Set<AbortController>();
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    for (const controller of inFlight) controller.abort();
+  });
 
   app.post('/broker/request', {
     config: { scope: 'write' },
@@ -23,9 +30,17 @@ export async function brokerRequestRoutes(app: TypedApp, ctx: ServiceContext) {
     },
   }, async (request, reply) => {
     // A client that hangs up stops the approval wait, and so does a shutdown.
-    const hangUp = new AbortController();
-    reply.raw.once('close', () => { hangUp.abort(); });
-    const outcome = await brokerRequest(ctx, vaultActor(caller(request)), request.body, AbortSignal.any([hangUp.signal, shutdown.signal]));
+    const stop = new AbortController();
+    if (closing) stop.abort();
+    // Aborted only while the request is still being worked on: aborting builds a DOMException, not worth it for every finished reply.
+    reply.raw.once('close', () => { if (inFlight.has(stop)) stop.abort(); });
+    inFlight.add(stop);
+    let outcome;
+    try {
+      outcome = await brokerRequest(ctx, vaultActor(caller(request)), request.body, stop.signal);
+    } finally {
+      inFlight.delete(stop);
+    }
     if (outcome.kind === 'pending') {
       reply.status(202);
       return { data: { approval: 'pending' as const, hostname: outcome.hostname, leaseId: outcome.leaseId } };
