@@ -1,4 +1,3 @@
-import type { SecretInjection } from '@sesamespace/sdk/protocol';
 import { appendAuditCommitted } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { VaultItemRow, VaultLeaseRow } from '../../../shared/db/schema.js';
@@ -7,33 +6,6 @@ import { OutboundFailedError, OutboundRefusedError, outboundAllowList, refusedOu
 import { findItemsByHostname, openItemFields, requestLease, useSecret, type ActiveLeaseRef, type VaultActor } from '../vaults/service.js';
 import { credentialValues, injectCredential, MissingCredentialFieldError, type PreparedRequest } from './injection.js';
 import { hostAllowed, normaliseHost, policyDenial } from './policy.js';
-import { vaultKeys } from '../../../shared/vault/keys.js';
-
-/**
- * Opened credentials of items brokered lately, so a later request with an active lease does not
- * decrypt the same ciphertext again. An entry is used only when the row just read (after the
- * policy and lease checks) carries exactly the sealed fields and injection it was opened from,
- * and the keyring is the one that opened it: an item whose fields change is re-sealed (new
- * ciphertext), so its next request opens the new value; a re-read keyring opens afresh. Bounded.
- */
-interface OpenedCredential { vaultId: string; sealed: string; injection: string; keyring: object; fields: Record<string, string>; secrets: string[] }
-const OPENED_MAX = 256;
-const opened = new Map<string, OpenedCredential>();
-
-function openedCredential(ctx: ServiceContext, item: VaultItemRow & { injection: SecretInjection }): { fields: Record<string, string>; secrets: string[] } {
-  const sealed = JSON.stringify(item.sealed);
-  const injection = JSON.stringify(item.injection);
-  const keyring = vaultKeys(ctx.config).keyring();
-  const hit = opened.get(item.id);
-  if (hit?.vaultId === item.vault_id && hit.sealed === sealed && hit.injection === injection && hit.keyring === keyring) return hit;
-  const fields = openItemFields(ctx, item);
-  // The keyring read after opening: opening may have re-read the key file (a rotation's new version).
-  const entry = { vaultId: item.vault_id, sealed, injection, keyring: vaultKeys(ctx.config).keyring(), fields, secrets: credentialValues(item.injection, fields) };
-  opened.delete(item.id);
-  if (opened.size >= OPENED_MAX) opened.delete(opened.keys().next().value ?? '');
-  opened.set(item.id, entry);
-  return entry;
-}
 
 /** How often a waiting request looks at its lease again (the decision lives in Postgres, so any replica sees it). */
 const DECISION_POLL_MS = 250;
@@ -135,7 +107,6 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
   }
 
   let fields: Record<string, string>;
-  let secrets: string[];
   if (lease.status === 'approved') {
     // First use: the vault moves the lease to active (telling the requester) and audits it.
     try {
@@ -145,17 +116,17 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
       if (err instanceof SesameError && err.kind === 'conflict') throw forbidden(`Access denied: access to ${host} expired; retry to ask for approval again`);
       throw err;
     }
-    secrets = credentialValues(item.injection, fields);
   } else {
     // An active lease, checked against the clock just now (findItemsByHostname): each later use is
     // recorded by the `broker.request` audit entry below rather than a second transaction.
-    ({ fields, secrets } = openedCredential(ctx, { ...item, injection: item.injection }));
+    fields = openItemFields(ctx, item);
   }
   let prepared: PreparedRequest;
   try { prepared = injectCredential(item.injection, fields, url, input.headers ?? {}); } catch (err) {
     if (err instanceof MissingCredentialFieldError) throw unprocessable(err.message);
     throw err;
   }
+  const secrets = credentialValues(item.injection, fields);
 
   let status: number | undefined;
   try {
