@@ -5,6 +5,7 @@ import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
 import { installMetrics } from '../metrics.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { installValidators } from './validation.js';
 
 /**
@@ -86,6 +87,8 @@ export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): Fas
     bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
     requestIdHeader: REQUEST_ID_HEADER,
     logController: new LogController({ disableRequestLogging: !verbose }),
+    // `request.log` makes its pino child (bound to the request id) only when something logs.
+    childLoggerFactory: lazyRequestLogger,
     ajv: { customOptions: { removeAdditional: false } },
     trustProxy: trustProxySetting(ctx),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
