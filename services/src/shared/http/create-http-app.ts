@@ -39,21 +39,21 @@ const API_CONTENT_SECURITY_POLICY = {
  * `options`), computed once by running helmet's own middleware against a recorder: every
  * response then gets the same frozen set, instead of helmet being rebuilt per request.
  */
-function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
+function securityHeaders(options: HelmetOptions): ReadonlyArray<readonly [string, string]> {
   const headers = new Map<string, string>();
   const recorder = {
     setHeader(name: string, value: unknown) { headers.set(name.toLowerCase(), String(value)); },
     removeHeader(name: string) { headers.delete(name.toLowerCase()); },
   };
   helmet(options)(Object.create(null) as IncomingMessage, recorder as unknown as ServerResponse, () => {});
-  return Object.freeze(Object.fromEntries(headers));
+  return Object.freeze([...headers]);
 }
 
 const API_SECURITY_HEADERS = securityHeaders({ contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
 
 /** The headers every response of the edge carries: the security set and the request's id. */
 function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  reply.headers(API_SECURITY_HEADERS);
+  for (const [name, value] of API_SECURITY_HEADERS) reply.header(name, value);
   reply.header(REQUEST_ID_HEADER, request.id);
 }
 
