@@ -49,7 +49,18 @@ function securityHeaders(options: HelmetOptions): ReadonlyArray<readonly [string
   return Object.freeze([...headers]);
 }
 
-const API_SECURITY_HEADERS = securityHeaders({ contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
+/**
+ * Helmet's defaults less four headers that protect nothing here, each written on every response:
+ * `X-XSS-Protection` (it only turns off the XSS auditor browsers have removed),
+ * `X-Download-Options` (Internet Explorer 8), `X-Permitted-Cross-Domain-Policies` (Flash and
+ * Acrobat policy files) and `Origin-Agent-Cluster` (a process-isolation hint for pages; nothing
+ * the api serves may run or be framed). HSTS, nosniff, frame, referrer, opener, resource and
+ * content-security policies and DNS-prefetch control stay (docs/rest-contract.md).
+ */
+const API_SECURITY_HEADERS = securityHeaders({
+  contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
+  xXssProtection: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, originAgentCluster: false,
+});
 
 /** The headers every response of the edge carries: the security set and the request's id. */
 function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
