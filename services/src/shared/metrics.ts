@@ -110,7 +110,7 @@ function requestSeries(edge: string, route: string): (method: string, statusCode
   const byMethod = new Map<string, Map<number, RequestLabels>>();
   return (method, statusCode, elapsedMs) => {
     let byStatus = byMethod.get(method);
-    if (!byStatus) byMethod.set(method, byStatus = new Map());
+    if (!byStatus) byMethod.set(method, byStatus = new Map<number, RequestLabels>());
     let set = byStatus.get(statusCode);
     if (!set) {
       set = { counted: { edge, method, route, status_code: statusCode }, timed: { edge, method, route } };

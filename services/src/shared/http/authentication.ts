@@ -108,7 +108,7 @@ export function requireAdmin(request: FastifyRequest): AuthContext {
 const scopeChecks = new WeakMap<readonly string[], Map<Scope, boolean>>();
 function keyGrants(held: readonly string[], scope: Scope): boolean {
   let checks = scopeChecks.get(held);
-  if (!checks) scopeChecks.set(held, checks = new Map());
+  if (!checks) scopeChecks.set(held, checks = new Map<Scope, boolean>());
   let granted = checks.get(scope);
   if (granted === undefined) checks.set(scope, granted = grants(held, scope));
   return granted;

@@ -43,10 +43,9 @@ class RequestLogger {
 
 // One shared function per level on the prototype (no closure per request).
 for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly Level[]) {
-  RequestLogger.prototype[level] = function (this: RequestLogger, ...args: unknown[]) {
-    const log = this.logger();
-    (log[level] as (...a: unknown[]) => void).apply(log, args);
-  } as FastifyLogFn;
+  RequestLogger.prototype[level] = function (this: RequestLogger, ...args: Parameters<FastifyLogFn>) {
+    this.logger()[level](...args);
+  };
 }
 
 /** fastify's `childLoggerFactory`: a request logger that makes its pino child only when used. */
