@@ -7,6 +7,8 @@
  *
  *   npx tsx scripts/bench/writes.ts      (or: npm run bench -- writes)
  *   BENCH_CPU_PROF=<dir>                 the api runs with --cpu-prof, profile written into <dir>
+ *   BENCH_ONLY=<prefix>                  only the sends of systems named so (e.g. Sesame), no section written
+ *   BENCH_ONLY=gets                      only the GET cells (/health, /auth/me, bare GET), no section written
  */
 import pg from 'pg';
 import { spawnBenchProcess, type Child } from './support/child.js';
@@ -99,6 +101,12 @@ async function main() {
     console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request`);
   };
 
+  if (only === 'gets') {
+    // Request overhead alone (while profiling the edge): warm-up, then the GET cells per round.
+    for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', 2, false);
+    for (let round = 0; round < ROUNDS; round++) for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', Math.max(3, SECONDS / 2), true);
+    return;
+  }
   // Warm-up (JIT, pools, plans), not recorded.
   for (const [name, make] of Object.entries(systems)) await measure(name, name, make(channels), 'POST', 2, false);
   if (only) {

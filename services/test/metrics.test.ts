@@ -50,6 +50,20 @@ describe('GET /metrics (Prometheus)', () => {
     expect(await fromGateway.text()).toContain('sesame_realtime_connections');
   });
 
+  it('counts each response once, by route pattern, and requests no route matched as unmatched', async () => {
+    const scrape = async () => (await api.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (body: string, series: string) => Number(body.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
+    const health = '{edge="api",method="GET",route="/api/v1/health"';
+    const notFound = 'sesame_http_requests_total{edge="api",method="GET",route="unmatched",status_code="404"}';
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) expect((await api.app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
+    expect((await api.app.inject({ method: 'GET', url: '/no/such/route' })).statusCode).toBe(404);
+    const after = await scrape();
+    expect(value(after, `sesame_http_requests_total${health},status_code="200"}`) - value(before, `sesame_http_requests_total${health},status_code="200"}`)).toBe(3);
+    expect(value(after, `sesame_http_request_duration_seconds_count${health}}`) - value(before, `sesame_http_request_duration_seconds_count${health}}`)).toBe(3);
+    expect(value(after, notFound) - value(before, notFound)).toBe(1);
+  });
+
   it('has a server of its own for a process without an HTTP edge (a worker alone)', async () => {
     const server = await serveMetrics(0, '127.0.0.1');
     try {

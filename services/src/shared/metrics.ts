@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import { createServer, type Server } from 'node:http';
 // `schema.hide` (keeps /metrics out of the OpenAPI document) is @fastify/swagger's addition to FastifySchema.
 import type {} from '@fastify/swagger';
@@ -96,16 +96,52 @@ export async function serveMetrics(port: number, host: string): Promise<Server> 
   return server;
 }
 
+interface RequestLabels {
+  counted: { edge: string; method: string; route: string; status_code: number };
+  timed: { edge: string; method: string; route: string };
+}
+
+/**
+ * The HTTP request series of one route: counts a response (`elapsedMs` after the request
+ * arrived) in `sesame_http_requests_total` and `sesame_http_request_duration_seconds`, with its
+ * label objects made once per method and status.
+ */
+function requestSeries(edge: string, route: string): (method: string, statusCode: number, elapsedMs: number) => void {
+  const byMethod = new Map<string, Map<number, RequestLabels>>();
+  return (method, statusCode, elapsedMs) => {
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, byStatus = new Map<number, RequestLabels>());
+    let set = byStatus.get(statusCode);
+    if (!set) {
+      set = { counted: { edge, method, route, status_code: statusCode }, timed: { edge, method, route } };
+      byStatus.set(statusCode, set);
+    }
+    metrics.httpRequests.inc(set.counted);
+    metrics.httpDuration.observe(set.timed, elapsedMs / 1000);
+  };
+}
+
 /**
  * Counts every request of `app` and serves `GET /metrics` (Prometheus text format). Public like
  * `/health` — scrapers carry no Sesame credential; the series hold counts and route patterns,
  * never ids or secrets. `SESAME_METRICS=off` removes the route (counting goes on, it is cheap).
  */
 export function installMetrics(app: FastifyInstance, edge: 'api' | 'gateway', serve: boolean): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ edge, method: request.method, route, status_code: reply.statusCode });
-    metrics.httpDuration.observe({ edge, method: request.method, route }, reply.elapsedTime / 1000);
+  // Counted by a synchronous hook of each route, its labels made once per route, method and
+  // status (no promise, no label objects per request); requests no route matched (404s) by
+  // one hook at the app's root.
+  const unmatched = requestSeries(edge, 'unmatched');
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) unmatched(request.method, reply.statusCode, reply.elapsedTime);
+    done();
+  });
+  app.addHook('onRoute', (route) => {
+    const count = requestSeries(edge, route.url);
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      count(request.method, reply.statusCode, reply.elapsedTime);
+      done();
+    };
+    route.onResponse = route.onResponse ? [...[route.onResponse].flat(), hook] : [hook];
   });
   if (!serve) return;
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {

@@ -1,10 +1,14 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { SesameError } from '../errors.js';
 
+/** One-shot hashing (Node ≥ 20.12): a third of a Hash object's cost (every API-key request hashes its key). */
+const oneShotHash = (nodeCrypto as Partial<typeof nodeCrypto>).hash;
+
 /** SHA-256 for high-entropy secrets (API keys, refresh tokens): fast lookups are fine there. */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', value, 'hex') : createHash('sha256').update(value).digest('hex');
 }
 
 export function generateApiKey(): { key: string; prefix: string; hash: string } {

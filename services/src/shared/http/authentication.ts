@@ -66,7 +66,8 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
 /** Enforces the route's declared access on an authenticated (or anonymous) request. */
 function authorize(request: FastifyRequest): void {
   // No route matched: the not-found handler answers, whoever asks.
-  if (!request.routeOptions.url) return;
+  if (request.is404) return;
+  // `routeOptions` is a getter building an object: read once.
   const { public: isPublic, scope } = request.routeOptions.config;
   if (isPublic) return;
   if (!request.auth) throw unauthorized();
@@ -91,7 +92,7 @@ export function caller(request: FastifyRequest): AuthContext {
  * access token or an API key holding the `admin` scope (a `read` key of an admin reads, no more).
  */
 export function actsAsAdmin(auth: AuthContext): boolean {
-  return auth.principal.is_admin && (!auth.apiKey || grants(auth.apiKey.scopes, 'admin'));
+  return auth.principal.is_admin && (!auth.apiKey || keyGrants(auth.apiKey.scopes, 'admin'));
 }
 
 export function requireAdmin(request: FastifyRequest): AuthContext {
@@ -100,8 +101,21 @@ export function requireAdmin(request: FastifyRequest): AuthContext {
   return auth;
 }
 
+/**
+ * `grants(scopes, scope)`, remembered per held-scopes array: a cached credential keeps its
+ * array, so a busy key's check is a lookup instead of expanding its scopes on every request.
+ */
+const scopeChecks = new WeakMap<readonly string[], Map<Scope, boolean>>();
+function keyGrants(held: readonly string[], scope: Scope): boolean {
+  let checks = scopeChecks.get(held);
+  if (!checks) scopeChecks.set(held, checks = new Map<Scope, boolean>());
+  let granted = checks.get(scope);
+  if (granted === undefined) checks.set(scope, granted = grants(held, scope));
+  return granted;
+}
+
 /** API keys are limited to their scopes; access tokens act with the principal's rights. */
 function assertScope(auth: AuthContext, scope: Scope) {
-  if (auth.apiKey && !grants(auth.apiKey.scopes, scope)) throw forbidden(`This API key lacks the '${scope}' scope`);
+  if (auth.apiKey && !keyGrants(auth.apiKey.scopes, scope)) throw forbidden(`This API key lacks the '${scope}' scope`);
   if (scope === 'admin' && !auth.principal.is_admin) throw forbidden('This action requires an admin');
 }

@@ -5,6 +5,7 @@ import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
 import { installMetrics } from '../metrics.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { installValidators } from './validation.js';
 
 /**
@@ -38,21 +39,32 @@ const API_CONTENT_SECURITY_POLICY = {
  * `options`), computed once by running helmet's own middleware against a recorder: every
  * response then gets the same frozen set, instead of helmet being rebuilt per request.
  */
-function securityHeaders(options: HelmetOptions): Readonly<Record<string, string>> {
+function securityHeaders(options: HelmetOptions): ReadonlyArray<readonly [string, string]> {
   const headers = new Map<string, string>();
   const recorder = {
     setHeader(name: string, value: unknown) { headers.set(name.toLowerCase(), String(value)); },
     removeHeader(name: string) { headers.delete(name.toLowerCase()); },
   };
   helmet(options)(Object.create(null) as IncomingMessage, recorder as unknown as ServerResponse, () => {});
-  return Object.freeze(Object.fromEntries(headers));
+  return Object.freeze([...headers]);
 }
 
-const API_SECURITY_HEADERS = securityHeaders({ contentSecurityPolicy: API_CONTENT_SECURITY_POLICY });
+/**
+ * Helmet's defaults less four headers that protect nothing here, each written on every response:
+ * `X-XSS-Protection` (it only turns off the XSS auditor browsers have removed),
+ * `X-Download-Options` (Internet Explorer 8), `X-Permitted-Cross-Domain-Policies` (Flash and
+ * Acrobat policy files) and `Origin-Agent-Cluster` (a process-isolation hint for pages; nothing
+ * the api serves may run or be framed). HSTS, nosniff, frame, referrer, opener, resource and
+ * content-security policies and DNS-prefetch control stay (docs/rest-contract.md).
+ */
+const API_SECURITY_HEADERS = securityHeaders({
+  contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
+  xXssProtection: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, originAgentCluster: false,
+});
 
 /** The headers every response of the edge carries: the security set and the request's id. */
 function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  reply.headers(API_SECURITY_HEADERS);
+  for (const [name, value] of API_SECURITY_HEADERS) reply.header(name, value);
   reply.header(REQUEST_ID_HEADER, request.id);
 }
 
@@ -86,6 +98,8 @@ export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): Fas
     bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
     requestIdHeader: REQUEST_ID_HEADER,
     logController: new LogController({ disableRequestLogging: !verbose }),
+    // `request.log` makes its pino child (bound to the request id) only when something logs.
+    childLoggerFactory: lazyRequestLogger,
     ajv: { customOptions: { removeAdditional: false } },
     trustProxy: trustProxySetting(ctx),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -61,19 +61,6 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
         max = request.auth?.apiKey?.rateLimitPerMinute ?? defaults[budget];
         windowMs = WINDOW_MS;
       }
-      const decide = ({ current, ttl }: RateCount) => {
-        const resetSeconds = Math.ceil(ttl / 1000);
-        reply.header('x-ratelimit-limit', max);
-        reply.header('x-ratelimit-remaining', Math.max(0, max - current));
-        reply.header('x-ratelimit-reset', resetSeconds);
-        if (current <= max) {
-          done();
-          return;
-        }
-        const retryAfter = Math.max(1, resetSeconds);
-        const what = rateBudgetOf(request.method) === 'read' ? 'read requests' : 'requests';
-        done(new SesameError('rate-limited', `Rate limit of ${max} ${what} per minute exceeded; retry in ${retryAfter}s`, { retryAfter }));
-      };
       let counted: RateCount | Promise<RateCount>;
       try {
         counted = counter.incr(key, windowMs, max);
@@ -83,11 +70,26 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
       }
       // Far from the limit the answer is at hand (no promise, no tick); near it Redis decides,
       // and a Redis that fails lets the request through uncounted.
-      if (counted instanceof Promise) counted.then(decide, () => { done(); });
-      else decide(counted);
+      if (counted instanceof Promise) counted.then((count) => { decide(request, reply, done, max, count); }, () => { done(); });
+      else decide(request, reply, done, max, counted);
     };
     route.preHandler = route.preHandler ? [...[route.preHandler].flat(), limit] : [limit];
   });
+}
+
+/** Answers a counted request: its limit headers, then on (within the limit) or a 429. */
+function decide(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, max: number, { current, ttl }: RateCount): void {
+  const resetSeconds = Math.ceil(ttl / 1000);
+  reply.header('x-ratelimit-limit', max);
+  reply.header('x-ratelimit-remaining', Math.max(0, max - current));
+  reply.header('x-ratelimit-reset', resetSeconds);
+  if (current <= max) {
+    done();
+    return;
+  }
+  const retryAfter = Math.max(1, resetSeconds);
+  const what = rateBudgetOf(request.method) === 'read' ? 'read requests' : 'requests';
+  done(new SesameError('rate-limited', `Rate limit of ${max} ${what} per minute exceeded; retry in ${retryAfter}s`, { retryAfter }));
 }
 
 type FastifyRouteHook = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;

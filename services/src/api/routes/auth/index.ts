@@ -33,6 +33,17 @@ function handleFromEmail(email: string): string {
   return email.split('@')[0].toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64) || 'human';
 }
 
+/**
+ * `/auth/me`'s answer per principal row: a cached credential keeps its row object (a changed
+ * principal is a new row, the cache drops the old one), so a busy key maps it once.
+ */
+const wirePrincipals = new WeakMap<Principal, ReturnType<typeof principalToWire>>();
+function meOf(principal: Principal) {
+  let wire = wirePrincipals.get(principal);
+  if (!wire) wirePrincipals.set(principal, wire = principalToWire(principal));
+  return wire;
+}
+
 export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
   const publicAuth = { public: true, rateLimit: authRateLimit(ctx) };
   const loginThrottle = createLoginThrottle(ctx);
@@ -175,7 +186,7 @@ export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/auth/me', {
     config: { scope: 'read' },
     schema: { tags: ['auth'], summary: 'The caller', response: { 200: Data(PrincipalSchema), ...errorResponses } },
-  }, async (request) => ({ data: principalToWire(caller(request).principal) }));
+  }, (request) => ({ data: meOf(caller(request).principal) }));
 }
 
 /** Setup is complete once any admin was ever created (as `GET /setup/status` answers). */
