@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { redisTarget, verifyRedisAccess, type RedisTarget } from '../src/shared/redis-client.js';
 import { TestRedis, TestRedisCluster } from './support/cluster.js';
+import { configIssues } from './support/config.js';
 import { spawnServer } from './support/process.js';
 
 /**
@@ -18,16 +19,6 @@ import { spawnServer } from './support/process.js';
  */
 const enabled = Boolean(process.env.TEST_REDIS_CLUSTER_NODES) || Boolean(process.env.CI);
 const logger = createLogger('silent', 'test');
-
-function issues(env: Record<string, string>) {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
-    throw err;
-  }
-  return [];
-}
 
 async function refusal(target: RedisTarget): Promise<ConfigError['issues']> {
   try {
@@ -60,6 +51,18 @@ async function startFails(env: Record<string, string>): Promise<{ code: number |
   return { code: code === 'running' ? -1 : code, output: server.stdout() + server.stderr() };
 }
 
+/** With the cluster configured by `env`, access is verified and two buses exchange messages both ways. */
+async function expectClusterPubSub(env: Record<string, string>): Promise<void> {
+  const target = redisTarget(loadConfig(env))! as Extract<RedisTarget, { mode: 'cluster' }>;
+  expect(await refusal(target)).toEqual([]);
+  const buses = [new ClusterBus(target, logger), new ClusterBus(target, logger)];
+  try {
+    expect(await roundTrip(buses[0], buses[1])).toEqual([0, 1]);
+  } finally {
+    await Promise.all(buses.map((b) => b.close()));
+  }
+}
+
 describe('Redis credentials and TLS settings', () => {
   it('are checked against the Redis they apply to, naming the variable and never the value', () => {
     const secret = 'pw-Secret-0451';
@@ -76,7 +79,7 @@ describe('Redis credentials and TLS settings', () => {
       [{ REDIS_CLUSTER_NODES: 'redis-0:6379', REDIS_USERNAME: 'app' }, 'REDIS_USERNAME', 'without a password'],
     ];
     for (const [env, variable, message] of cases) {
-      const found = issues(env);
+      const found = configIssues(env);
       expect(found, JSON.stringify(env)).toEqual([{ variable, message: expect.stringContaining(message) as string }]);
       expect(found[0].message).not.toContain(secret);
     }
@@ -147,14 +150,7 @@ describe.runIf(enabled)('a password-protected Redis', () => {
   }, 120_000);
 
   it('cluster: with REDIS_PASSWORD, sharded and classic pub/sub work', async () => {
-    const target = redisTarget(loadConfig({ REDIS_CLUSTER_NODES: cluster.nodes, REDIS_PASSWORD: password }))! as Extract<RedisTarget, { mode: 'cluster' }>;
-    expect(await refusal(target)).toEqual([]);
-    const buses = [new ClusterBus(target, logger), new ClusterBus(target, logger)];
-    try {
-      expect(await roundTrip(buses[0], buses[1])).toEqual([0, 1]);
-    } finally {
-      await Promise.all(buses.map((b) => b.close()));
-    }
+    await expectClusterPubSub({ REDIS_CLUSTER_NODES: cluster.nodes, REDIS_PASSWORD: password });
   }, 60_000);
 });
 
@@ -193,14 +189,7 @@ describe.runIf(enabled)('a Redis Cluster over TLS with a password', () => {
   it('REDIS_TLS with REDIS_TLS_CA_FILE: pub/sub works; without the CA the start stops naming REDIS_TLS', async (context) => {
     if (!cluster) context.skip('openssl not found: no certificates for a TLS cluster');
     const nodes = cluster!.nodes;
-    const target = redisTarget(loadConfig({ REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: password, REDIS_TLS: 'true', REDIS_TLS_CA_FILE: join(certs, 'ca.crt') }))! as Extract<RedisTarget, { mode: 'cluster' }>;
-    expect(await refusal(target)).toEqual([]);
-    const buses = [new ClusterBus(target, logger), new ClusterBus(target, logger)];
-    try {
-      expect(await roundTrip(buses[0], buses[1])).toEqual([0, 1]);
-    } finally {
-      await Promise.all(buses.map((b) => b.close()));
-    }
+    await expectClusterPubSub({ REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: password, REDIS_TLS: 'true', REDIS_TLS_CA_FILE: join(certs, 'ca.crt') });
     const untrusted = await startFails({ REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: password, REDIS_TLS: 'true' });
     expect(untrusted.code).toBe(1);
     expect(untrusted.output).toMatch(/REDIS_TLS: TLS with Redis at 127\.0\.0\.1:\d+ failed \(SELF_SIGNED_CERT_IN_CHAIN/);

@@ -2,12 +2,13 @@ import { SesameClient, type Message } from '@sesamespace/sdk';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterBus, type BusMessage } from '../src/shared/bus/index.js';
-import { ConfigError, loadConfig } from '../src/shared/config.js';
+import { loadConfig } from '../src/shared/config.js';
 import { RedisPresenceStore } from '../src/gateway/presence.js';
 import { MemoryBus } from '../src/shared/bus/index.js';
 import { createLogger } from '../src/shared/logger.js';
 import { redisTarget } from '../src/shared/redis-client.js';
 import { startTestApi } from './support/api.js';
+import { configIssues } from './support/config.js';
 import { TestCluster, redisClusterNodes, shardChannels } from './support/cluster.js';
 import { hasServices, requireServices } from './support/targets.js';
 
@@ -31,16 +32,6 @@ const until = async (check: () => boolean, timeoutMs = 20_000) => {
 const masterPorts = (nodes: string) => redisClusterNodes(nodes).filter((n) => n.role === 'master' && !n.failed).map((n) => n.port);
 
 describe('REDIS_CLUSTER_NODES', () => {
-  const issues = (env: Record<string, string>) => {
-    try {
-      loadConfig(env);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.issues;
-      throw err;
-    }
-    return [];
-  };
-
   it('takes host:port seeds (IPv6 in brackets) and makes every process use the cluster', () => {
     const config = loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:6379, 10.0.0.2:7000,[::1]:7001' });
     expect(redisTarget(config)).toEqual({
@@ -52,7 +43,7 @@ describe('REDIS_CLUSTER_NODES', () => {
 
   it('names the bad entry of a node list', () => {
     for (const bad of ['redis-0', 'redis://redis-1:6379', 'redis-2:70000', 'redis-3:', '']) {
-      const found = issues({ REDIS_CLUSTER_NODES: `redis-ok:6379,${bad}` });
+      const found = configIssues({ REDIS_CLUSTER_NODES: `redis-ok:6379,${bad}` });
       expect(found).toHaveLength(1);
       expect(found[0].variable).toBe('REDIS_CLUSTER_NODES');
       expect(found[0].message).toContain(JSON.stringify(bad));
@@ -60,7 +51,7 @@ describe('REDIS_CLUSTER_NODES', () => {
   });
 
   it('is exclusive with REDIS_URL', () => {
-    const found = issues({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' });
+    const found = configIssues({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' });
     expect(found).toEqual([{ variable: 'REDIS_CLUSTER_NODES', message: expect.stringContaining('not both') as string }]);
   });
 });
