@@ -83,6 +83,20 @@ describe.each(targets())('auth hardening on %s', (target) => {
     expect(statuses.slice(first429).every((s) => s === 429)).toBe(true);
   });
 
+  it('counts an IPv6 client by its /64: rotating addresses inside one /64 shares one per-address budget', async () => {
+    const prefix = `2001:db8:${byte().toString(16)}:${byte().toString(16)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await post(api.app, '/auth/login', { email: freshEmail('v6'), password: 'wrong password' }, { remoteAddress: `${prefix}::${(i + 1).toString(16)}` });
+      statuses.push(res.statusCode);
+    }
+    const first429 = statuses.indexOf(429);
+    expect(first429).toBeGreaterThanOrEqual(10);
+    expect(statuses.slice(first429).every((s) => s === 429)).toBe(true);
+    // Another /64 has its own budget.
+    expect((await post(api.app, '/auth/login', { email: freshEmail('v6'), password: 'wrong password' }, { remoteAddress: `2001:db8:ffff:${byte().toString(16)}::1` })).statusCode).toBe(401);
+  });
+
   it('limits failed logins per account whatever the address, then answers 429 with Retry-After', async () => {
     const email = freshEmail('guessed');
     await createHuman(email, `guessed-${randomBytes(3).toString('hex')}`);

@@ -222,6 +222,11 @@ describe.each(targets())('broker claims (sesame login Mode B) on %s', (target) =
     const capped = await open();
     expect(capped.statusCode).toBe(429);
     expect(capped.json().detail).toContain('pending claims');
+    // IPv6: one client holds a /64, so the cap counts the /64, not each address in it.
+    const openFrom = (remoteAddress: string) => api.app.inject({ method: 'POST', url: '/api/v1/broker/claims', remoteAddress, payload: { publicKey: generateKeyPair().publicKey } });
+    for (let i = 1; i <= 10; i++) expect((await openFrom(`2001:db8:77:1::${i.toString(16)}`)).statusCode).toBe(201);
+    expect((await openFrom('2001:db8:77:1:ffff:ffff:ffff:ffff')).statusCode).toBe(429);
+    expect((await openFrom('2001:db8:77:2::1')).statusCode).toBe(201);
   });
 
   it('registration tokens grant vault memberships in the transaction that spends them; the creator must manage those vaults', async () => {

@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ServiceContext } from '../shared/context.js';
 import { installAuthentication } from '../shared/http/authentication.js';
+import { addressKey } from '../shared/http/client-address.js';
 import { createHttpApp } from '../shared/http/create-http-app.js';
 import { AddressConnectionLimit } from './address-limit.js';
 import { EVENTS_PREFIX, eventStreamRoute } from './event-stream-route.js';
@@ -38,7 +39,7 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
     config: { public: true },
     onRequest: async (request) => {
       // Only upgrades count: after one, the TCP socket belongs to that WebSocket alone.
-      if (request.headers.upgrade?.toLowerCase() === 'websocket') perAddress.admit(request.ip, request.raw.socket);
+      if (request.headers.upgrade?.toLowerCase() === 'websocket') perAddress.admit(addressKey(request.ip), request.raw.socket);
     },
   }, (socket, request) => {
     releaseUpgradeRequest(socket, request);

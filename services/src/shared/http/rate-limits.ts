@@ -3,6 +3,7 @@ import type { ServiceContext } from '../context.js';
 import { SesameError } from '../errors.js';
 import { createRedisClient, redisTarget } from '../redis-client.js';
 import { SharedRateCounter, type RateCount } from './shared-rate-counter.js';
+import { addressKey } from './client-address.js';
 
 /** Reads get their own, larger budget: an agent looking things up per message must still send. */
 export type RateBudget = 'read' | 'write';
@@ -100,7 +101,7 @@ const WINDOW_MS = 60_000;
 function callerKey(request: FastifyRequest): string {
   if (request.auth?.apiKey) return `key:${request.auth.apiKey.id}`;
   if (request.auth) return `pr:${request.auth.principal.id}`;
-  return `ip:${request.ip}`;
+  return `ip:${addressKey(request.ip)}`;
 }
 
 /** A route's own limit, instead of the caller's budget (`config.rateLimit`). */
@@ -121,5 +122,5 @@ declare module 'fastify' {
 
 /** Route config for auth endpoints: 10 attempts per minute per client address. */
 export function authRateLimit(ctx: ServiceContext): RouteRateLimit {
-  return { max: ctx.config.SESAME_AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth:${request.ip}` };
+  return { max: ctx.config.SESAME_AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth:${addressKey(request.ip)}` };
 }

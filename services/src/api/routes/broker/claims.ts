@@ -8,6 +8,7 @@ import type { BrokerClaimTable } from '../../../shared/db/schema.js';
 import { isUniqueViolation } from '../../../shared/db/errors.js';
 import { conflict, notFound, SesameError, unauthorized } from '../../../shared/errors.js';
 import { requireAdmin } from '../../../shared/http/authentication.js';
+import { addressKey } from '../../../shared/http/client-address.js';
 import { authRateLimit } from '../../../shared/http/rate-limits.js';
 import { Data, errorResponses } from '../../../shared/http/schemas.js';
 import type { TypedApp } from '../../../shared/http/typed-app.js';
@@ -27,7 +28,7 @@ import { assertMayGrantVaults, createDeviceAgent } from './device-agent.js';
 /** Per workspace (an admin's many keys share it), per route: see CLAIM_CODE_ATTEMPTS_PER_MINUTE. */
 const CLAIM_CODE_RATE_LIMIT = {
   max: CLAIM_CODE_ATTEMPTS_PER_MINUTE, timeWindow: 60_000,
-  keyGenerator: (request: FastifyRequest) => `claim-code:${request.auth?.principal.workspace_id ?? request.ip}`,
+  keyGenerator: (request: FastifyRequest) => `claim-code:${request.auth?.principal.workspace_id ?? addressKey(request.ip)}`,
 };
 
 type ClaimRow = Selectable<BrokerClaimTable>;
@@ -104,8 +105,10 @@ export async function claimRoutes(app: TypedApp, ctx: ServiceContext) {
     assertAcceptablePublicKey(body.publicKey);
     const now = new Date();
     await ctx.db.deleteFrom('broker_claims').where('expires_at', '<', new Date(now.getTime() - CLAIM_RETENTION_MS)).execute();
+    // Counted per /64 for IPv6 (addressKey): one client commonly holds a whole /64.
+    const address = addressKey(request.ip);
     const pending = await ctx.db.selectFrom('broker_claims')
-      .select((eb) => [eb.fn.countAll<string>().as('all'), eb.fn.count<string>(eb.case().when('requester_address', '=', request.ip).then(1).end()).as('mine')])
+      .select((eb) => [eb.fn.countAll<string>().as('all'), eb.fn.count<string>(eb.case().when('requester_address', '=', address).then(1).end()).as('mine')])
       .where('status', '=', 'pending').where('expires_at', '>', now).executeTakeFirstOrThrow();
     if (Number(pending.mine) >= MAX_PENDING_CLAIMS_PER_ADDRESS) {
       throw new SesameError('rate-limited', `This address already has ${MAX_PENDING_CLAIMS_PER_ADDRESS} pending claims; approve them or let them expire`, { retryAfter: CLAIM_TTL_SECONDS });
@@ -117,7 +120,7 @@ export async function claimRoutes(app: TypedApp, ctx: ServiceContext) {
       try {
         await ctx.db.insertInto('broker_claims').values({
           id: `bcl_${randomToken(12)}`, device_code_hash: sha256(deviceCode), user_code: userCode, public_key: body.publicKey.trim(),
-          handle: body.handle ?? null, display_name: body.displayName ?? null, requester_address: request.ip, status: 'pending',
+          handle: body.handle ?? null, display_name: body.displayName ?? null, requester_address: address, status: 'pending',
           poll_interval_seconds: CLAIM_POLL_INTERVAL_SECONDS, expires_at: new Date(now.getTime() + CLAIM_TTL_SECONDS * 1000), created_at: now,
         }).execute();
       } catch (err) {
