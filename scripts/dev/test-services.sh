@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts (or stops) a throwaway PostgreSQL 15 and Redis on loopback for tests and benchmarks.
 #
-#   scripts/dev/test-services.sh start   → prints KEY=VALUE lines to eval/export:
+#   scripts/dev/test-services.sh start [--owner PID]   → prints KEY=VALUE lines to eval/export:
 #       TEST_DATABASE_URL, TEST_REDIS_URL, SESAME_TEST_SERVICES_DIR
+#       --owner PID   stop the services when process PID exits, however it exits (a test runner
+#                     killed by a signal included): a watchdog polls it every second
 #   scripts/dev/test-services.sh stop DIR
 #
 # Postgres refuses to run as root, so as root it runs as the `postgres` user.
@@ -25,7 +27,12 @@ as_pg() {
 }
 
 start() {
-  local pg_bin dir pg_port redis_port
+  local pg_bin dir pg_port redis_port owner=''
+  case "${1:-}" in
+    '') ;;
+    --owner) owner=${2:?--owner needs a pid} ;;
+    *) echo "test-services: unknown option $1" >&2; exit 2 ;;
+  esac
   pg_bin=$(find_pg_bin)
   [ -x "$pg_bin/initdb" ] || { echo "test-services: PostgreSQL server binaries not found (install postgresql)" >&2; exit 1; }
   command -v redis-server >/dev/null || { echo "test-services: redis-server not found (apt-get install -y redis-server)" >&2; exit 1; }
@@ -33,6 +40,15 @@ start() {
   chmod 755 "$dir"
   mkdir -p "$dir/pg"
   [ "$(id -u)" = "0" ] && chown postgres "$dir/pg"
+  # A start that fails (or is interrupted) half way stops what it started.
+  STARTING_DIR=$dir
+  trap '[ -z "${STARTING_DIR:-}" ] || stop "$STARTING_DIR"' EXIT
+  trap 'exit 130' INT TERM HUP
+  if [ -n "$owner" ]; then
+    # Detached, and holding none of our output open (a caller reading it to EOF would wait forever).
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done; [ -d "$2" ] && exec bash "$0" stop "$2"' \
+      "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")" "$owner" "$dir" </dev/null >/dev/null 2>&1 &
+  fi
   pg_port=$(free_port)
   redis_port=$(free_port)
   as_pg "$pg_bin/initdb" -D "$dir/pg/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
@@ -46,6 +62,7 @@ start() {
     redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
+  STARTING_DIR=''
   echo "TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/postgres"
   echo "TEST_REDIS_URL=redis://127.0.0.1:$redis_port"
   echo "SESAME_TEST_SERVICES_DIR=$dir"
@@ -57,11 +74,11 @@ stop() {
   pg_bin=$(find_pg_bin)
   [ -d "$dir/pg/data" ] && as_pg "$pg_bin/pg_ctl" -D "$dir/pg/data" -m immediate stop >/dev/null 2>&1 || true
   [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
-  rm -rf "$dir"
+  rm -rf "$dir" 2>/dev/null || true
 }
 
 case "${1:-}" in
-  start) start ;;
+  start) shift; start "$@" ;;
   stop) stop "${2:-}" ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--owner PID] | stop DIR" >&2; exit 2 ;;
 esac

@@ -49,7 +49,8 @@ function startRedisCluster() {
 /**
  * Real Postgres and Redis for the suite. CI (.ci/run) provides TEST_DATABASE_URL and
  * TEST_REDIS_URL; locally we start throwaway ones when the binaries exist. In CI a missing
- * service is an error: those tests must fail, never silently skip.
+ * service is an error: those tests must fail, never silently skip. Like the cluster's, the
+ * script's watchdog (`--owner`) stops them if this process dies without its teardown.
  */
 export async function setup() {
   startRedisCluster();
@@ -57,7 +58,7 @@ export async function setup() {
   process.once('exit', stopRedisCluster);
   if (process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL) return;
   try {
-    const values = parseLines(execFileSync('bash', [script, 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    const values = parseLines(execFileSync('bash', [script, 'start', '--owner', String(process.pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
     startedDir = values.SESAME_TEST_SERVICES_DIR;
     exportLines(values);
   } catch (err) {
