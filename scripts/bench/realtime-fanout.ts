@@ -73,11 +73,11 @@ async function setupSesame(services: TestServices): Promise<System> {
       const tracks = reports.flatMap((r) => r.tracks);
       const exact = tracks.filter((t) => t.first === firstSeq && t.last === lastSeq && t.received === seqs.length && t.duplicates === 0 && t.gaps === 0).length;
       const sum = (f: (t: (typeof tracks)[number]) => number) => tracks.reduce((n, t) => n + f(t), 0);
-      const presence = reports.reduce((n, r) => n + (r.otherFrames.presence ?? 0), 0);
+      const presence = reports.reduce((n, r) => n + (r.otherFrames.presence ?? 0) + (r.otherFrames.presence_batch ?? 0), 0);
       return `${int(seqs.length)} messages persisted (seq ${firstSeq}–${lastSeq}${lastSeq - firstSeq + 1 === seqs.length ? '' : ', NOT contiguous'}); ` +
         `**${exact} of ${tracks.length} subscribers received every one exactly once, in seq order**` +
         (exact === tracks.length ? '' : ` (duplicates ${sum((t) => t.duplicates)}, out-of-order ${sum((t) => t.gaps)}, missing ${sum((t) => Math.max(0, seqs.length - t.received))})`) +
-        `. Presence is workspace-wide: the subscribers received ${int(presence)} presence frames in all, nearly all while the 1,000 agents came online`;
+        `. Presence: each agent hears the principals it shares a channel with, batched per tick; the subscribers received ${int(presence)} presence frames (\`presence\` and \`presence_batch\`) in all, nearly all while the 1,000 agents came online`;
     },
   };
 }
