@@ -1,10 +1,13 @@
 import { SesameClient, type Message } from '@sesamespace/sdk';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBus, type BusMessage } from '../src/shared/bus/index.js';
+import { ClusterBus, RedisBus, type BusMessage } from '../src/shared/bus/index.js';
+import { loadConfig } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { metrics } from '../src/shared/metrics.js';
+import { redisTarget, type RedisTarget } from '../src/shared/redis-client.js';
 import { startTestApi, type TestApi } from './support/api.js';
+import { TestRedisCluster, redisClusterNodes } from './support/cluster.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { hasServices, requireServices } from './support/targets.js';
 
@@ -155,4 +158,48 @@ describe.runIf(enabled)('the bus while Redis is down', () => {
       expect(unhandled).toEqual([]);
     }, 60_000);
   });
+});
+
+/**
+ * One master of a Redis Cluster (no replicas) killed: the cluster client stays `ready` (the
+ * other masters answer), so nothing is held in the backlog, and the publishes for the dead
+ * master's slots wait inside ioredis. Those unanswered publishes are bounded too.
+ */
+describe.runIf(Boolean(process.env.TEST_REDIS_CLUSTER_NODES) || Boolean(process.env.CI))('the cluster bus while one master is down', () => {
+  const logger = createLogger('silent', 'test');
+  let cluster: TestRedisCluster | undefined;
+  afterAll(() => { cluster?.stop(); });
+
+  it('keeps at most SESAME_BUS_BACKLOG_LIMIT publishes unanswered, dropping and counting new ones past it', async () => {
+    cluster = TestRedisCluster.start(3, 0);
+    const target = redisTarget(loadConfig({ REDIS_CLUSTER_NODES: cluster.nodes })) as Extract<RedisTarget, { mode: 'cluster' }>;
+    const bus = new ClusterBus(target, logger, { limit: 20 });
+    const receiver = new ClusterBus(target, logger);
+    try {
+      const topics = Array.from({ length: 60 }, (_, i) => `down-${String(Date.now())}-${String(i)}`);
+      const heard = new Set<string>();
+      for (const topic of topics) receiver.subscribe(topic, () => { heard.add(topic); });
+      await Promise.all([bus.ready(), receiver.ready()]);
+      for (const topic of topics) await bus.publish(topic, { kind: 'ephemeral', frame: { type: 'test' } });
+      await until(() => heard.size === topics.length, 'every topic before the kill');
+
+      const master = redisClusterNodes(cluster.nodes).find((n) => n.role === 'master');
+      cluster.kill(master!.port);
+      await new Promise((r) => setTimeout(r, 300));
+      heard.clear();
+      const droppedBefore = await counter(metrics.busPublishesDropped);
+      // Fire and forget, as events are published after commit.
+      for (let round = 0; round < 20; round++) {
+        for (const topic of topics) bus.publish(topic, { kind: 'ephemeral', frame: { type: 'test' } }).catch(() => {});
+      }
+      expect(bus.unanswered).toBeLessThanOrEqual(20);
+      expect(await counter(metrics.busPublishesDropped) - droppedBefore).toBeGreaterThan(0);
+      // What was sent to the live masters is answered; what waits for the dead one stays within the bound.
+      await until(() => bus.unanswered < 20, 'the live masters to answer');
+      expect(bus.unanswered).toBeGreaterThan(0);
+    } finally {
+      await bus.close();
+      await receiver.close();
+    }
+  }, 60_000);
 });

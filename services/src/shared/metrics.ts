@@ -31,7 +31,7 @@ export const metrics = {
   }),
   eventsPublished: new Counter({ name: 'sesame_events_published_total', help: 'Committed events handed to the bus', registers: [registry] }),
   busBacklog: new Gauge({ name: 'sesame_bus_backlog', help: 'Bus publishes held while Redis is unreachable (bounded by SESAME_BUS_BACKLOG_LIMIT)', registers: [registry] }),
-  busPublishesDropped: new Counter({ name: 'sesame_bus_publishes_dropped_total', help: 'Held bus publishes dropped (oldest first) past SESAME_BUS_BACKLOG_LIMIT during a Redis outage; clients fetch those events from the database', registers: [registry] }),
+  busPublishesDropped: new Counter({ name: 'sesame_bus_publishes_dropped_total', help: 'Bus publishes dropped past SESAME_BUS_BACKLOG_LIMIT: held ones (oldest first) during a Redis outage, new ones while a cluster master leaves that many unanswered; clients fetch those events from the database', registers: [registry] }),
   eventPublishFailures: new Counter({ name: 'sesame_event_publish_failures_total', help: 'Event publishes the bus refused (clients fetch the gap from the database)', registers: [registry] }),
   busLag: new Histogram({
     name: 'sesame_bus_lag_seconds', help: 'Time from an event being written (its `at`) to this process receiving it from the bus, per event per process',

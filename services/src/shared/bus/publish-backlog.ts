@@ -11,7 +11,8 @@ export interface PublishBacklogOptions {
   maxBytes?: number;
 }
 
-const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+/** Most bytes held, by default. */
+export const DEFAULT_BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
 /** Publishes held while Redis is unreachable, by default (`SESAME_BUS_BACKLOG_LIMIT`). */
 export const DEFAULT_BACKLOG_LIMIT = 10_000;
 
@@ -34,7 +35,7 @@ export class PublishBacklog {
 
   constructor(options: PublishBacklogOptions, private readonly logger: Logger, private readonly role: string) {
     this.ring = new Array<HeldPublish | undefined>(Math.max(1, options.limit));
-    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_BACKLOG_MAX_BYTES;
   }
 
   /** Publishes held now. */
