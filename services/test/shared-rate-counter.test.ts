@@ -112,6 +112,18 @@ describe.skipIf(!hasServices())('shared rate counters (local counting, synced to
     expect(await total(key)).toBe(3);
   });
 
+  it('holds the limit on this process\'s own counts while Redis is unreachable (never fails open)', async () => {
+    const flaky = {
+      sesameRateCount: () => Promise.reject(new Error('Connection is closed.')),
+      defineCommand: () => {},
+    } as unknown as RedisClient;
+    const counter = new SharedRateCounter(flaky);
+    const key = `test-rl:${randomUUID()}`;
+    // A small limit (every request goes to Redis) and a larger one (near it they do).
+    expect(await admitted(counter, key, 25, 10)).toBe(10);
+    expect(await admitted(counter, `${key}:large`, 150, 100)).toBe(100);
+  });
+
   it('starts a new window when the old one ended', async () => {
     let now = 1_000_000;
     const counter = new SharedRateCounter(redisA, () => now);

@@ -70,7 +70,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
         return;
       }
       // Far from the limit the answer is at hand (no promise, no tick); near it Redis decides,
-      // and a Redis that fails lets the request through uncounted.
+      // or this process's own count while Redis is unreachable.
       if (counted instanceof Promise) counted.then((count) => { decide(request, reply, done, max, count); }, () => { done(); });
       else decide(request, reply, done, max, counted);
     };

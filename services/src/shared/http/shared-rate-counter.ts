@@ -56,7 +56,8 @@ export interface RateCount { current: number; ttl: number }
  * only while the shared total it last saw is under half the limit, so with R replicas a caller
  * gets at most (R − 1) × limit/16 requests beyond its limit in a window (none with one replica),
  * and a limit of 16 or less is always counted exactly. Counts that fail to reach Redis are
- * kept and sent again at the next sync.
+ * kept and sent again at the next sync; while Redis is unreachable each process enforces the
+ * limit on its own counts (never failing open).
  */
 export class SharedRateCounter {
   private readonly counts = new Map<string, WindowCount>();
@@ -109,10 +110,12 @@ export class SharedRateCounter {
     count.pending = 0;
     return this.send(key, count, amount).then(
       (reply) => reply,
-      (err: unknown) => {
-        // Not counted; the earlier requests' counts are kept for the next sync.
-        count.pending += amount - 1;
-        throw err;
+      () => {
+        // Redis unreachable: this process's count decides (the limit holds per process rather
+        // than failing open — the auth limits guard passwords), and every count is kept for the
+        // next sync.
+        count.pending += amount;
+        return { current: count.known + count.pending + count.inFlight, ttl: Math.max(0, count.resetAt - this.now()) };
       },
     );
   }
