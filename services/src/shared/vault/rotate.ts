@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import { formatMasterKeys, masterKeySource, vaultKeys, writeKeyFile } from './keys.js';
 import type { Config } from '../config.js';
 import { rewrapSealed } from './sealing.js';
+import { sealStoredWebhookSecrets, webhookSecretsNotUnder } from '../webhooks/secret-sealing.js';
 
 /**
  * Rewraps up to `limit` items whose data key is not under the newest master key, in one
@@ -30,7 +31,8 @@ async function remaining(db: Db, current: number): Promise<number> {
 }
 
 /**
- * `sesame-server vault rotate-key`: moves every item's data key under a new master key.
+ * `sesame-server vault rotate-key`: moves every item's data key (and every webhook signing
+ * secret's) under a new master key.
  *
  * - Key file (embedded): a new version is appended to `vault.key` (both versions open items
  *   from then on), every item is rewrapped, then the old versions are dropped from the file. The
@@ -70,6 +72,14 @@ export async function rotateMasterKey(db: Db, config: Config, log: (line: string
     if (batch > 0) log(`rewrapped ${String(rewrapped)} item(s)`);
     if (batch === 0 && (await remaining(db, current)) === 0) break;
     // Everything left is locked by a writer right now: give it a moment.
+    if (batch === 0) await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  // Webhook signing secrets are sealed under the same master keys (and any stored before the vault had one are sealed now).
+  for (let sealedSecrets = 0; ;) {
+    const batch = await sealStoredWebhookSecrets(db, config);
+    sealedSecrets += batch;
+    if (batch > 0) log(`sealed or rewrapped ${String(sealedSecrets)} webhook signing secret(s)`);
+    if (batch === 0 && (await webhookSecretsNotUnder(db, current)) === 0) break;
     if (batch === 0) await new Promise((resolve) => setTimeout(resolve, 200));
   }
   if (source.kind === 'file') {

@@ -7,6 +7,7 @@ import { OutboundFailedError, OutboundRefusedError, outboundAllowList, sendOutbo
 import { subscribesTo } from './event-types.js';
 import { jittered, parseRetrySchedule, retryAfterMs } from './retry.js';
 import { metrics } from '../metrics.js';
+import { openWebhookSecret, sealStoredWebhookSecrets } from './secret-sealing.js';
 import { signatureHeaders } from './signing.js';
 
 /** A receiver's answer that asks us to slow down: retried on the schedule, or after its `Retry-After` when that is later. */
@@ -50,16 +51,22 @@ export interface WebhookDispatcherOptions {
   leaseMs: number;
   allow: OutboundAllowList;
   send: typeof sendOutbound;
+  /** The signing secret a stored value holds (sealed under the vault's master keys, see `secret-sealing.ts`). */
+  openSecret: (webhookId: string, stored: string) => string;
+  /** Seals secrets still stored as they are and rewraps ones under an older master key; run by the first tick. */
+  sealStored: () => Promise<number>;
 }
 
 export type DispatcherContext = Pick<ServiceContext, 'db' | 'publish' | 'logger'>;
 
-export function dispatcherOptions(ctx: Pick<ServiceContext, 'config'>, overrides: Partial<WebhookDispatcherOptions> = {}): WebhookDispatcherOptions {
+export function dispatcherOptions(ctx: Pick<ServiceContext, 'config' | 'db'>, overrides: Partial<WebhookDispatcherOptions> = {}): WebhookDispatcherOptions {
   return {
     clock: () => new Date(), random: Math.random,
     retryScheduleMs: parseRetrySchedule(ctx.config.SESAME_WEBHOOK_RETRY_SCHEDULE),
     perEndpointConcurrency: ctx.config.SESAME_WEBHOOK_CONCURRENCY_PER_ENDPOINT,
     maxInFlight: 256, leaseMs: DEFAULT_LEASE_MS, allow: outboundAllowList(ctx.config), send: sendOutbound,
+    openSecret: (webhookId, stored) => openWebhookSecret(ctx.config, webhookId, stored),
+    sealStored: () => sealStoredWebhookSecrets(ctx.db, ctx.config),
     ...overrides,
   };
 }
@@ -93,11 +100,22 @@ export class WebhookDispatcher {
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private stopped = false;
+  private storedSecretsSealed = false;
 
   constructor(private readonly ctx: DispatcherContext, readonly options: WebhookDispatcherOptions) {}
 
   /** One worker tick: fan out, then start the due deliveries (not awaited: see `idle`). */
   async tick(): Promise<void> {
+    if (!this.storedSecretsSealed) {
+      // Once per process: secrets stored before the vault had a key (or under an older one) are sealed now.
+      this.storedSecretsSealed = true;
+      try {
+        const changed = await this.options.sealStored();
+        if (changed > 0) this.ctx.logger.info({ changed }, 'webhook signing secrets sealed under the vault master key');
+      } catch (err) {
+        this.ctx.logger.warn({ err }, 'webhook signing secrets could not be sealed; they stay as stored');
+      }
+    }
     await this.fanOut();
     await this.pump();
   }
@@ -277,17 +295,26 @@ export class WebhookDispatcher {
       return;
     }
     const timestamp = Math.floor(started.getTime() / 1000);
-    const headers = {
-      'content-type': 'application/json', 'user-agent': 'Sesame-Webhooks/1', 'x-sesame-event': delivery.event_type,
-      ...signatureHeaders(delivery.secrets, delivery.message_id, timestamp, delivery.body),
-    };
     let response: OutboundResponse | undefined;
     let error: string | null = null;
+    let secrets: string[] | undefined;
     try {
-      response = await this.options.send({ method: 'POST', url: delivery.url, headers, body: delivery.body, maxResponseBytes: RESPONSE_EXCERPT_BYTES }, this.options.allow);
-    } catch (err) {
-      error = err instanceof OutboundRefusedError ? `refused: ${err.reason}`
-        : err instanceof OutboundFailedError ? `${err.reason}: ${err.message}` : 'request failed';
+      secrets = delivery.secrets.map((stored) => this.options.openSecret(delivery.webhook_id, stored));
+    } catch {
+      // Not sent unsigned: retried on the schedule, in case the key comes back (a process missing SESAME_VAULT_KEY).
+      error = 'the signing secret could not be opened: check that this worker holds the vault master key';
+    }
+    if (secrets) {
+      const headers = {
+        'content-type': 'application/json', 'user-agent': 'Sesame-Webhooks/1', 'x-sesame-event': delivery.event_type,
+        ...signatureHeaders(secrets, delivery.message_id, timestamp, delivery.body),
+      };
+      try {
+        response = await this.options.send({ method: 'POST', url: delivery.url, headers, body: delivery.body, maxResponseBytes: RESPONSE_EXCERPT_BYTES }, this.options.allow);
+      } catch (err) {
+        error = err instanceof OutboundRefusedError ? `refused: ${err.reason}`
+          : err instanceof OutboundFailedError ? `${err.reason}: ${err.message}` : 'request failed';
+      }
     }
     const finished = this.options.clock();
     const outcome: Outcome = !response ? { kind: 'retry', status: null, error }

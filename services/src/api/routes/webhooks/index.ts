@@ -12,6 +12,7 @@ import { newId } from '../../../shared/ids.js';
 import { outboundAllowList, refusedOutboundUrl } from '../../../shared/outbound/index.js';
 import { newDeliveryId, payloadBody, randomMessageId } from '../../../shared/webhooks/delivery.js';
 import { isSubscribable } from '../../../shared/webhooks/event-types.js';
+import { sealWebhookSecret } from '../../../shared/webhooks/secret-sealing.js';
 import { newWebhookSecret } from '../../../shared/webhooks/signing.js';
 import { iso } from '../../wire.js';
 import {
@@ -84,7 +85,7 @@ export async function webhookRoutes(app: TypedApp, ctx: ServiceContext) {
         id: newId('wh'), workspace_id: me.workspace_id, owner_id: me.id, url: body.url, description: body.description ?? null,
         event_types: JSON.stringify(body.eventTypes), disabled_reason: null, disabled_at: null, failing_since: null, created_at: now, updated_at: now,
       }).returningAll().executeTakeFirstOrThrow();
-      await trx.insertInto('webhook_secrets').values({ webhook_id: created.id, secret, created_at: now, expires_at: null }).execute();
+      await trx.insertInto('webhook_secrets').values({ webhook_id: created.id, secret: sealWebhookSecret(ctx.config, created.id, secret), created_at: now, expires_at: null }).execute();
       await appendAudit(trx, { workspaceId: me.workspace_id, actorId: me.id, action: 'webhook.created', targetType: 'webhook', targetId: created.id, data: { eventTypes: body.eventTypes } });
       return created;
     });
@@ -169,7 +170,7 @@ export async function webhookRoutes(app: TypedApp, ctx: ServiceContext) {
       await trx.updateTable('webhook_secrets').set({ expires_at: new Date(now.getTime() + overlapSeconds * 1000) })
         .where('webhook_id', '=', row.id).where('expires_at', 'is', null).execute();
       await trx.deleteFrom('webhook_secrets').where('webhook_id', '=', row.id).where('expires_at', '<=', now).execute();
-      await trx.insertInto('webhook_secrets').values({ webhook_id: row.id, secret, created_at: now, expires_at: null }).execute();
+      await trx.insertInto('webhook_secrets').values({ webhook_id: row.id, secret: sealWebhookSecret(ctx.config, row.id, secret), created_at: now, expires_at: null }).execute();
       await appendAudit(trx, { workspaceId: me.workspace_id, actorId: me.id, action: 'webhook.secret_rotated', targetType: 'webhook', targetId: row.id, data: { overlapSeconds } });
     });
     return { data: { secret } };
