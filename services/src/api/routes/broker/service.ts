@@ -3,6 +3,7 @@ import type { ServiceContext } from '../../../shared/context.js';
 import type { VaultItemRow, VaultLeaseRow } from '../../../shared/db/schema.js';
 import { forbidden, SesameError, unprocessable } from '../../../shared/errors.js';
 import { OutboundFailedError, OutboundRefusedError, outboundAllowList, refusedOutboundUrl, sendOutbound } from '../../../shared/outbound/index.js';
+import { HostnameLeaseCache, hostnameLeaseCache } from '../vaults/hostname-lease-cache.js';
 import { findItemsByHostname, openItemFields, requestLease, useSecret, type ActiveLeaseRef, type VaultActor } from '../vaults/service.js';
 import { credentialValues, injectCredential, MissingCredentialFieldError, type PreparedRequest } from './injection.js';
 import { hostAllowed, normaliseHost, policyDenial } from './policy.js';
@@ -28,11 +29,20 @@ function hostOf(url: URL): string {
  * caller may request from. 404 when there is none.
  */
 async function itemFor(ctx: ServiceContext, actor: VaultActor, url: URL): Promise<{ item: VaultItemRow & { activeLease: ActiveLeaseRef | null }; host: string }> {
+  // On the embedded default an agent's repeated calls to one host skip the look-up (see HostnameLeaseCache).
+  const cache = ctx.config.DATABASE_URL ? undefined : hostnameLeaseCache(ctx.db);
+  const key = cache ? HostnameLeaseCache.key(actor, url) : '';
+  const cached = cache?.get(key, Date.now());
+  if (cached) return cached;
+  const snapshot = cache?.snapshot();
   const hosts = [...new Set([hostOf(url), normaliseHost(url.hostname)])];
   for (const host of hosts) {
     const items = await findItemsByHostname(ctx.db, actor, host);
     const item = items.find((candidate) => candidate.hostname !== null && hostAllowed(candidate.policy, candidate.hostname, host));
-    if (item) return { item, host };
+    if (!item) continue;
+    const lease = item.activeLease;
+    if (cache && snapshot !== undefined && lease?.status === 'active') cache.set(key, { item: { ...item, activeLease: { ...lease, status: lease.status } }, host }, Date.now(), snapshot);
+    return { item, host };
   }
   throw new SesameError('not-found', `No secret configured for hostname ${url.hostname}`);
 }
@@ -117,8 +127,9 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
       throw err;
     }
   } else {
-    // An active lease, checked against the clock just now (findItemsByHostname): each later use is
-    // recorded by the `broker.request` audit entry below rather than a second transaction.
+    // An active lease, checked against the clock just now (findItemsByHostname, or the cache's
+    // check of its expiry): each later use is recorded by the `broker.request` audit entry below
+    // rather than a second transaction.
     fields = openItemFields(ctx, item);
   }
   let prepared: PreparedRequest;

@@ -21,6 +21,7 @@ import { openSealedFields, sealNewItem, updateSealedFields } from '../../../shar
 import {
   DEFAULT_LEASE_TTL_SECONDS, DEFAULT_MAX_LEASE_TTL_SECONDS, parseBrokerPolicy, parseInjection, PENDING_LEASE_TIMEOUT_SECONDS,
 } from './schemas.js';
+import { forgetHostnameLeases } from './hostname-lease-cache.js';
 import { itemToWire } from './wire.js';
 import { leaseColumns, leaseToWire, notifyRequester, toLease } from '../../../shared/vault/lease-rows.js';
 
@@ -40,6 +41,18 @@ export interface VaultActor { id: string; workspaceId: string; isAdmin: boolean 
 
 export function vaultActor(auth: AuthContext): VaultActor {
   return { id: auth.principal.id, workspaceId: auth.principal.workspace_id, isAdmin: actsAsAdmin(auth) };
+}
+
+/**
+ * A change to leases, items or memberships: once it is done (committed, or not), the broker's
+ * remembered look-ups (`HostnameLeaseCache`) are forgotten, so the very next request sees it.
+ */
+async function changingAccess<T>(ctx: ServiceContext, change: Promise<T>): Promise<T> {
+  try {
+    return await change;
+  } finally {
+    forgetHostnameLeases(ctx.db);
+  }
 }
 
 export type VaultOperation = 'view' | 'write' | 'reveal' | 'manage' | 'request' | 'approve';
@@ -128,7 +141,7 @@ export async function listVaultMembers(db: Db, actor: VaultActor, vaultId: strin
 }
 
 export async function addVaultMember(ctx: ServiceContext, actor: VaultActor, vaultId: string, principalId: string, role: VaultRole) {
-  return ctx.db.transaction().execute(async (trx) => {
+  return changingAccess(ctx, ctx.db.transaction().execute(async (trx) => {
     await authorizeVault(trx, actor, vaultId, 'manage');
     const principal = await trx.selectFrom('principals').select('id').where('id', '=', principalId).where('workspace_id', '=', actor.workspaceId).executeTakeFirst();
     if (!principal) throw unprocessable('principalId: no such principal in this workspace');
@@ -137,11 +150,11 @@ export async function addVaultMember(ctx: ServiceContext, actor: VaultActor, vau
       .returningAll().executeTakeFirstOrThrow();
     await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.member_added', targetType: 'vault', targetId: vaultId, data: { principalId, role } });
     return member;
-  });
+  }));
 }
 
 export async function removeVaultMember(ctx: ServiceContext, actor: VaultActor, vaultId: string, principalId: string): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
+  await changingAccess(ctx, ctx.db.transaction().execute(async (trx) => {
     await authorizeVault(trx, actor, vaultId, 'manage');
     // Lock the vault's owner rows so two removals cannot leave it ownerless.
     const owners = await trx.selectFrom('vault_members').select('principal_id').where('vault_id', '=', vaultId).where('role', '=', 'owner').forUpdate().execute();
@@ -149,7 +162,7 @@ export async function removeVaultMember(ctx: ServiceContext, actor: VaultActor, 
     if (!removed) throw notFound('Vault member');
     if (removed.role === 'owner' && owners.length <= 1) throw conflict('A vault keeps at least one owner; add another owner first');
     await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.member_removed', targetType: 'vault', targetId: vaultId, data: { principalId } });
-  });
+  }));
 }
 
 export async function updateMaskingPolicy(ctx: ServiceContext, actor: VaultActor, vaultId: string, input: Partial<MaskingPolicy>): Promise<VaultRow> {
@@ -194,7 +207,7 @@ const normalizeHostname = (hostname: string | null | undefined) => (hostname ? h
 export async function createVaultItem(ctx: ServiceContext, actor: VaultActor, vaultId: string, input: ItemInput): Promise<VaultItemRow> {
   const policy = parseBrokerPolicy(input.policy ?? {});
   const injection = parseInjection(input.injection, input.type);
-  return ctx.db.transaction().execute(async (trx) => {
+  return changingAccess(ctx, ctx.db.transaction().execute(async (trx) => {
     await authorizeVault(trx, actor, vaultId, 'write');
     const id = newId('vit');
     const sealed = sealNewItem(vaultKeys(ctx.config), { vaultId, itemId: id }, input.fields);
@@ -206,7 +219,7 @@ export async function createVaultItem(ctx: ServiceContext, actor: VaultActor, va
     }).returningAll().executeTakeFirstOrThrow();
     await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.item_created', targetType: 'vault_item', targetId: id, data: { vaultId, title: input.title, fieldKeys: Object.keys(input.fields).sort() } });
     return item;
-  });
+  }));
 }
 
 export interface ItemUpdate {
@@ -215,7 +228,7 @@ export interface ItemUpdate {
 
 export async function updateVaultItem(ctx: ServiceContext, actor: VaultActor, itemId: string, input: ItemUpdate): Promise<VaultItemRow> {
   const policy = input.policy === undefined ? undefined : parseBrokerPolicy(input.policy);
-  return ctx.db.transaction().execute(async (trx) => {
+  return changingAccess(ctx, ctx.db.transaction().execute(async (trx) => {
     const { item } = await authorizeItem(trx, actor, itemId, 'write');
     await trx.selectFrom('vault_items').select('id').where('id', '=', itemId).forUpdate().execute();
     const current = await trx.selectFrom('vault_items').selectAll().where('id', '=', itemId).executeTakeFirstOrThrow();
@@ -234,15 +247,15 @@ export async function updateVaultItem(ctx: ServiceContext, actor: VaultActor, it
       data: { vaultId: item.vault_id, changedFields: Object.keys(input.fields ?? {}).sort(), removedFields: input.removeFields ?? [] },
     });
     return updated;
-  });
+  }));
 }
 
 export async function deleteVaultItem(ctx: ServiceContext, actor: VaultActor, itemId: string): Promise<void> {
-  await ctx.db.transaction().execute(async (trx) => {
+  await changingAccess(ctx, ctx.db.transaction().execute(async (trx) => {
     const { item } = await authorizeItem(trx, actor, itemId, 'write');
     await trx.deleteFrom('vault_items').where('id', '=', itemId).execute();
     await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action: 'vault.item_deleted', targetType: 'vault_item', targetId: itemId, data: { vaultId: item.vault_id, title: item.title } });
-  });
+  }));
 }
 
 /**
@@ -295,7 +308,7 @@ export async function generateItemTotp(ctx: ServiceContext, actor: VaultActor, i
 }
 
 /** The caller's usable lease on an item for one hostname (approved or active, not past its expiry), as `findItemsByHostname` returns it. */
-export interface ActiveLeaseRef { id: string; status: 'approved' | 'active' }
+export interface ActiveLeaseRef { id: string; status: 'approved' | 'active'; /** Epoch ms (rounded down). */ expiresAt: number }
 
 /**
  * Items whose hostname is `hostname` or a parent domain of it (`example.com` for
@@ -310,7 +323,7 @@ export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: s
   if (candidates.length === 0) return [];
   const now = clock.now();
   const rows = await db.selectFrom('vault_items').selectAll('vault_items')
-    .select((eb) => eb.selectFrom('vault_leases').select(sql<string>`vault_leases.status || ' ' || vault_leases.id`.as('lease'))
+    .select((eb) => eb.selectFrom('vault_leases').select(sql<string>`vault_leases.status || ' ' || vault_leases.id || ' ' || floor(extract(epoch from vault_leases.expires_at) * 1000)::bigint`.as('lease'))
       .whereRef('vault_leases.item_id', '=', 'vault_items.id').where('vault_leases.workspace_id', '=', actor.workspaceId)
       .where('vault_leases.requester_id', '=', actor.id).where('vault_leases.status', 'in', ['approved', 'active'])
       .where('vault_leases.expires_at', '>', now).where('vault_leases.hostname', '=', host)
@@ -322,8 +335,8 @@ export async function findItemsByHostname(db: Db, actor: VaultActor, hostname: s
     .execute();
   return rows
     .map(({ active_lease: lease, ...item }) => {
-      const [status, id] = lease?.split(' ') ?? [];
-      const activeLease: ActiveLeaseRef | null = id && (status === 'approved' || status === 'active') ? { id, status } : null;
+      const [status, id, expiresAt] = lease?.split(' ') ?? [];
+      const activeLease: ActiveLeaseRef | null = id && expiresAt && (status === 'approved' || status === 'active') ? { id, status, expiresAt: Number(expiresAt) } : null;
       return { ...item, activeLease };
     })
     .sort((a, b) => candidates.indexOf(a.hostname ?? '') - candidates.indexOf(b.hostname ?? '') || a.id.localeCompare(b.id));
@@ -414,7 +427,7 @@ async function transition(
   ctx: ServiceContext, actor: VaultActor, leaseId: string,
   decide: (row: VaultLeaseRow, trx: Trx) => Promise<Lease>, audit: (row: VaultLeaseRow) => { action: string; data: Record<string, unknown> },
 ): Promise<VaultLeaseRow> {
-  return withEvents(ctx.db, actor.workspaceId, ctx.publish, async (trx, events) => {
+  return changingAccess(ctx, withEvents(ctx.db, actor.workspaceId, ctx.publish, async (trx, events) => {
     const row = await lockLease(trx, actor, leaseId);
     let next: Lease;
     try { next = await decide(row, trx); } catch (err) { throw leaseProblem(err, row); }
@@ -423,7 +436,7 @@ async function transition(
     const { action, data } = audit(updated);
     await appendAudit(trx, { workspaceId: actor.workspaceId, actorId: actor.id, action, targetType: 'vault_lease', targetId: leaseId, data: { vaultId: row.vault_id, itemId: row.item_id, ...data } });
     return updated;
-  });
+  }));
 }
 
 /** Approval by a vault owner or workspace admin other than the requester; starts the TTL (optionally shortened or lengthened up to the vault's max). */
