@@ -99,7 +99,9 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly started: Promise<void>;
 
   constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
-    this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null });
+    // Auto-pipelined: the updates of every agent coming online in one turn leave in one write
+    // (the handshakes' reads are batched per turn, so their presence updates arrive together).
+    this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null, enableAutoPipelining: true }, { enableAutoPipelining: true });
     let connectedOnce = false;
     this.redis.on('ready', () => {
       if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });
