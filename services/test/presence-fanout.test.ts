@@ -16,7 +16,12 @@ function fakeHub() {
     const frame = { type: 'presence', principalId, status, at: '2026-01-01T00:00:00.000Z' };
     listeners.get(`presence:${workspaceId}`)?.onEphemeral?.(frame, Buffer.from(JSON.stringify(frame)));
   };
-  return { hub, listeners, announce };
+  /** Several changes in one bus message, as a node publishes the changes of one turn. */
+  const announceBatch = (workspaceId: string, changes: Array<[principalId: string, status: string]>) => {
+    const frame = { type: 'presence_batch', presence: changes.map(([principalId, status]) => ({ principalId, status, at: '2026-01-01T00:00:00.000Z' })) };
+    listeners.get(`presence:${workspaceId}`)?.onEphemeral?.(frame, Buffer.from(JSON.stringify(frame)));
+  };
+  return { hub, listeners, announce, announceBatch };
 }
 
 function session(id: string, hears: (principalId: string) => boolean, workspaceId = 'ws_1') {
@@ -62,6 +67,22 @@ describe('PresenceFanout', () => {
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     expect(all.frames.at(-1)).toEqual({ type: 'presence', principalId: 'pr_c', status: 'offline', at });
     expect(some.frames).toHaveLength(2);
+  });
+
+  it('hears the changes of a presence_batch bus message like as many presence messages, in order', async () => {
+    const { hub, announce, announceBatch } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const some = session('pr_b', (id) => id !== 'pr_x');
+    await fanout.add(some.audience);
+
+    announce('ws_1', 'pr_a', 'online');
+    announceBatch('ws_1', [['pr_c', 'online'], ['pr_x', 'online'], ['pr_b', 'online'], ['pr_a', 'away']]);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+
+    const at = '2026-01-01T00:00:00.000Z';
+    expect(some.frames).toEqual([{ type: 'presence_batch', presence: [
+      { principalId: 'pr_a', status: 'online', at }, { principalId: 'pr_c', status: 'online', at }, { principalId: 'pr_a', status: 'away', at },
+    ] }]);
   });
 
   it('keeps workspaces apart and unsubscribes a workspace with its last session', async () => {

@@ -61,9 +61,15 @@ export class PresenceFanout {
     workspace.unfollow();
   }
 
+  /** A `presence` change, or a `presence_batch` of the changes a node published in one turn. */
   private heard(workspace: Workspace, frame: EphemeralFrame): void {
-    if (frame.type !== 'presence') return;
-    const { principalId, status, at } = frame as unknown as PresenceEventFrame;
+    if (frame.type === 'presence') this.change(workspace, frame as unknown as PresenceEventFrame);
+    else if (frame.type === 'presence_batch' && Array.isArray(frame.presence)) {
+      for (const change of frame.presence as unknown[]) if (change && typeof change === 'object') this.change(workspace, change as PresenceEventFrame);
+    }
+  }
+
+  private change(workspace: Workspace, { principalId, status, at }: Omit<PresenceEventFrame, 'type'>): void {
     if (typeof principalId !== 'string') return;
     const json = JSON.stringify({ principalId, status, at });
     workspace.pending.push({ principalId, json, single: `{"type":"presence",${json.slice(1)}` });
