@@ -85,6 +85,31 @@ describe('PresenceFanout', () => {
     ] }]);
   });
 
+  it('lengthens the tick after one that sent many frames (a burst), back to PRESENCE_BATCH_MS after a quiet one', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const sessions = Array.from({ length: 300 }, (_, i) => session(`pr_${i}`, () => true));
+    await Promise.all(sessions.map((s) => fanout.add(s.audience)));
+    const received = () => sessions.reduce((n, s) => n + s.frames.length, 0);
+
+    announce('ws_1', 'pr_new1', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(received()).toBe(300);
+    // 300 frames in that tick: the next one gathers for three times as long.
+    announce('ws_1', 'pr_new2', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(received()).toBe(300);
+    vi.advanceTimersByTime(2 * PRESENCE_BATCH_MS);
+    expect(received()).toBe(600);
+
+    for (const s of sessions.slice(1)) fanout.remove(s.audience);
+    announce('ws_1', 'pr_new3', 'online'); // one frame sent, after the long tick
+    vi.advanceTimersByTime(3 * PRESENCE_BATCH_MS);
+    announce('ws_1', 'pr_new4', 'online'); // and the next tick is short again
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(sessions[0].frames.map((f) => f.principalId)).toEqual(['pr_new1', 'pr_new2', 'pr_new3', 'pr_new4']);
+  });
+
   it('keeps workspaces apart and unsubscribes a workspace with its last session', async () => {
     const { hub, listeners, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);
