@@ -49,7 +49,7 @@ class TurnBatch<K, V> {
 }
 
 /** An API key resolved for a realtime handshake: its caller, and when the key stops being valid. */
-export interface ResolvedApiKey {
+interface ResolvedApiKey {
   principal: Principal;
   apiKeyId: string;
   /** The key's expiry (ms since epoch), read with the key: no second read for the connection's timer. */
