@@ -16,7 +16,12 @@ function fakeHub() {
     const frame = { type: 'presence', principalId, status, at: '2026-01-01T00:00:00.000Z' };
     listeners.get(`presence:${workspaceId}`)?.onEphemeral?.(frame, Buffer.from(JSON.stringify(frame)));
   };
-  return { hub, listeners, announce };
+  /** Several changes in one bus message, as a node publishes the changes of one turn. */
+  const announceBatch = (workspaceId: string, changes: Array<[principalId: string, status: string]>) => {
+    const frame = { type: 'presence_batch', presence: changes.map(([principalId, status]) => ({ principalId, status, at: '2026-01-01T00:00:00.000Z' })) };
+    listeners.get(`presence:${workspaceId}`)?.onEphemeral?.(frame, Buffer.from(JSON.stringify(frame)));
+  };
+  return { hub, listeners, announce, announceBatch };
 }
 
 function session(id: string, hears: (principalId: string) => boolean, workspaceId = 'ws_1') {
@@ -62,6 +67,47 @@ describe('PresenceFanout', () => {
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     expect(all.frames.at(-1)).toEqual({ type: 'presence', principalId: 'pr_c', status: 'offline', at });
     expect(some.frames).toHaveLength(2);
+  });
+
+  it('hears the changes of a presence_batch bus message like as many presence messages, in order', async () => {
+    const { hub, announce, announceBatch } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const some = session('pr_b', (id) => id !== 'pr_x');
+    await fanout.add(some.audience);
+
+    announce('ws_1', 'pr_a', 'online');
+    announceBatch('ws_1', [['pr_c', 'online'], ['pr_x', 'online'], ['pr_b', 'online'], ['pr_a', 'away']]);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+
+    const at = '2026-01-01T00:00:00.000Z';
+    expect(some.frames).toEqual([{ type: 'presence_batch', presence: [
+      { principalId: 'pr_a', status: 'online', at }, { principalId: 'pr_c', status: 'online', at }, { principalId: 'pr_a', status: 'away', at },
+    ] }]);
+  });
+
+  it('lengthens the tick after one that sent many frames (a burst), back to PRESENCE_BATCH_MS after a quiet one', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const sessions = Array.from({ length: 300 }, (_, i) => session(`pr_${i}`, () => true));
+    await Promise.all(sessions.map((s) => fanout.add(s.audience)));
+    const received = () => sessions.reduce((n, s) => n + s.frames.length, 0);
+
+    announce('ws_1', 'pr_new1', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(received()).toBe(300);
+    // 300 frames in that tick: the next one gathers for three times as long.
+    announce('ws_1', 'pr_new2', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(received()).toBe(300);
+    vi.advanceTimersByTime(2 * PRESENCE_BATCH_MS);
+    expect(received()).toBe(600);
+
+    for (const s of sessions.slice(1)) fanout.remove(s.audience);
+    announce('ws_1', 'pr_new3', 'online'); // one frame sent, after the long tick
+    vi.advanceTimersByTime(3 * PRESENCE_BATCH_MS);
+    announce('ws_1', 'pr_new4', 'online'); // and the next tick is short again
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(sessions[0].frames.map((f) => f.principalId)).toEqual(['pr_new1', 'pr_new2', 'pr_new3', 'pr_new4']);
   });
 
   it('keeps workspaces apart and unsubscribes a workspace with its last session', async () => {

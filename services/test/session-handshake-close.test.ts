@@ -32,6 +32,7 @@ function harness(memberships: Promise<unknown[]>) {
     presence: { set: presenceSet },
     presenceFanout: { add: fanoutAdd, remove: fanoutRemove },
     rosters: { retain: () => Promise.resolve(), release: () => {} },
+    startup: { membershipsOf: () => memberships, headsOf: (streams: string[]) => Promise.resolve(Object.fromEntries(streams.map((s) => [s, 0]))) },
   } as unknown as SessionDeps;
   const sink: Sink = { send: () => {}, bufferedAmount: () => 0, close: () => {} };
   const session = new RealtimeSession({ id: 'pr_agent', workspace_id: 'ws_1' } as never, sink, deps);

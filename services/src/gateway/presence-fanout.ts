@@ -5,6 +5,12 @@ import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
 // Frames shared by several sessions are kept for the tick; a bound keeps a burst in which every
 // session hears a different subset from holding all of them at once.
 const SHARED_FRAMES_PER_TICK = 256;
+// A burst (hundreds of co-members coming online at once) would cost every connection a frame each
+// PRESENCE_BATCH_MS for as long as it lasts, and the gateway a write per connection per tick: while
+// a tick sends more frames than this, the next one is longer in proportion, up to MAX_TICK_MS. A
+// node sending fewer keeps PRESENCE_BATCH_MS.
+const FRAMES_PER_TICK = 100;
+const MAX_TICK_MS = 10 * PRESENCE_BATCH_MS;
 
 /** A session as presence delivery sees it. */
 export interface PresenceAudience {
@@ -27,11 +33,15 @@ interface Workspace {
  * Presence delivery on one node: one bus subscription per workspace (not one per session), and
  * the changes of a tick (`PRESENCE_BATCH_MS`) sent to each session as one frame holding those
  * it may hear. When n agents come online together, each session then receives a frame per tick
- * instead of one per agent, and only about the principals it shares a channel with.
+ * instead of one per agent, and only about the principals it shares a channel with — and ticks
+ * lengthen while they send many frames (`FRAMES_PER_TICK`), so a burst costs a connection a few
+ * frames, not one every 50 ms for as long as it lasts.
  */
 export class PresenceFanout {
   private readonly workspaces = new Map<string, Workspace>();
   private timer: NodeJS.Timeout | undefined;
+  /** How long the next tick gathers changes: PRESENCE_BATCH_MS, longer after a tick of many frames. */
+  private tickMs = PRESENCE_BATCH_MS;
 
   constructor(private readonly hub: StreamHub) {}
 
@@ -61,18 +71,25 @@ export class PresenceFanout {
     workspace.unfollow();
   }
 
+  /** A `presence` change, or a `presence_batch` of the changes a node published in one turn. */
   private heard(workspace: Workspace, frame: EphemeralFrame): void {
-    if (frame.type !== 'presence') return;
-    const { principalId, status, at } = frame as unknown as PresenceEventFrame;
+    if (frame.type === 'presence') this.change(workspace, frame as unknown as PresenceEventFrame);
+    else if (frame.type === 'presence_batch' && Array.isArray(frame.presence)) {
+      for (const change of frame.presence as unknown[]) if (change && typeof change === 'object') this.change(workspace, change as PresenceEventFrame);
+    }
+  }
+
+  private change(workspace: Workspace, { principalId, status, at }: Omit<PresenceEventFrame, 'type'>): void {
     if (typeof principalId !== 'string') return;
     const json = JSON.stringify({ principalId, status, at });
     workspace.pending.push({ principalId, json, single: `{"type":"presence",${json.slice(1)}` });
-    this.timer ??= setTimeout(() => { this.flush(); }, PRESENCE_BATCH_MS);
+    this.timer ??= setTimeout(() => { this.flush(); }, this.tickMs);
   }
 
   /** Sends each session the tick's changes it may hear, in the order they happened. */
   private flush(): void {
     this.timer = undefined;
+    let sent = 0;
     for (const workspace of this.workspaces.values()) {
       const changes = workspace.pending;
       if (changes.length === 0) continue;
@@ -98,8 +115,10 @@ export class PresenceFanout {
           if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, (frame = Buffer.from(frame)));
         }
         session.sendPresence(frame, heard.length);
+        sent++;
       }
     }
+    this.tickMs = Math.min(MAX_TICK_MS, Math.max(PRESENCE_BATCH_MS, Math.round((PRESENCE_BATCH_MS * sent) / FRAMES_PER_TICK)));
   }
 
   close(): void {

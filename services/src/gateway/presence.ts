@@ -99,7 +99,9 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly started: Promise<void>;
 
   constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
-    this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null });
+    // Auto-pipelined: the updates of every agent coming online in one turn leave in one write
+    // (the handshakes' reads are batched per turn, so their presence updates arrive together).
+    this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null, enableAutoPipelining: true }, { enableAutoPipelining: true });
     let connectedOnce = false;
     this.redis.on('ready', () => {
       if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });
@@ -184,8 +186,21 @@ export class RedisPresenceStore implements PresenceStore {
 }
 
 async function publishPresence(bus: Bus, principal: PresencePrincipal, status: PresenceStatus): Promise<void> {
-  const frame: PresenceEventFrame = { type: 'presence', principalId: principal.id, status, at: new Date().toISOString() };
-  await bus.publish(presenceTopic(principal.workspaceId), { kind: 'ephemeral', frame: frame as unknown as Record<string, unknown> & { type: string } });
+  await publishChanges(bus, principal.workspaceId, [presenceChange(principal.id, status)]);
+}
+
+type PresenceChange = Omit<PresenceEventFrame, 'type'>;
+
+const presenceChange = (principalId: string, status: PresenceStatus): PresenceChange => ({ principalId, status, at: new Date().toISOString() });
+
+/**
+ * One bus message for a workspace's changes: a `presence` frame for one change, a
+ * `presence_batch {presence: […]}` for several, in the order they happened (`PresenceFanout`
+ * takes both).
+ */
+async function publishChanges(bus: Bus, workspaceId: string, changes: PresenceChange[]): Promise<void> {
+  const frame = changes.length === 1 ? { type: 'presence', ...changes[0] } : { type: 'presence_batch', presence: changes };
+  await bus.publish(presenceTopic(workspaceId), { kind: 'ephemeral', frame });
 }
 
 /**
@@ -197,6 +212,8 @@ export class PresenceTracker {
   // Updates for one principal are applied in order, so a quick connect/disconnect cannot race.
   private readonly queues = new Map<string, Promise<void>>();
   private readonly workspaces = new Map<string, string>();
+  /** Changes waiting for the end of the turn, by workspace (see `announce`). */
+  private announcing: Map<string, { changes: PresenceChange[]; published: Promise<void>; publish: () => void }> | undefined;
 
   constructor(private readonly store: PresenceStore, private readonly bus: Bus, private readonly logger: Logger) {
     // After a Redis restart (without persistence) the shared view is empty: put ours back.
@@ -224,7 +241,7 @@ export class PresenceTracker {
     const previous = this.queues.get(principal.id) ?? Promise.resolve();
     const next = previous.then(async () => {
       const changed = await this.store.setNodeStatus(principal, nodeStatus);
-      if (changed) await publishPresence(this.bus, principal, changed);
+      if (changed) await this.announce(principal, changed);
     }).catch((err: unknown) => { this.logger.warn({ err }, 'presence update failed'); });
     this.queues.set(principal.id, next);
     void next.finally(() => { if (this.queues.get(principal.id) === next) this.queues.delete(principal.id); });
@@ -233,6 +250,33 @@ export class PresenceTracker {
 
   statuses(principalIds: string[]) {
     return this.store.statuses(principalIds);
+  }
+
+  /**
+   * Publishes a change with the others of the same turn: agents coming online together (their
+   * store updates answered in one reply) cost one bus message per workspace, not one each.
+   */
+  private announce(principal: PresencePrincipal, status: PresenceStatus): Promise<void> {
+    if (!this.announcing) {
+      const batch = new Map<string, { changes: PresenceChange[]; published: Promise<void>; publish: () => void }>();
+      this.announcing = batch;
+      setImmediate(() => {
+        this.announcing = undefined;
+        for (const workspace of batch.values()) workspace.publish();
+      });
+    }
+    let workspace = this.announcing.get(principal.workspaceId);
+    if (!workspace) {
+      const changes: PresenceChange[] = [];
+      let publish = () => {};
+      const published = new Promise<void>((resolve, reject) => {
+        publish = () => { publishChanges(this.bus, principal.workspaceId, changes).then(resolve, reject); };
+      });
+      workspace = { changes, published, publish };
+      this.announcing.set(principal.workspaceId, workspace);
+    }
+    workspace.changes.push(presenceChange(principal.id, status));
+    return workspace.published;
   }
 
   async close() {

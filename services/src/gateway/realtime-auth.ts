@@ -3,6 +3,7 @@ import { authenticateCredential, type AuthContext } from '../shared/auth/authent
 import { consumeSignedChallenge, findPrincipalByHandle } from '../shared/auth/challenge.js';
 import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
+import type { Membership, StartupReads } from './startup-reads.js';
 
 export interface RealtimeCredential {
   apiKey?: string; token?: string; handle?: string; nonce?: string; signature?: string; workspaceId?: string;
@@ -14,6 +15,8 @@ export interface RealtimeIdentity {
   apiKeyId?: string;
   /** When the credential stops being valid (ms since epoch): the connection is closed then. */
   expiresAt?: number;
+  /** The principal's memberships when they were read with the credential (the session then does not read them again). */
+  memberships?: Membership[];
   /** Re-checks the credential (revoked key, expired token, disabled principal): false ends the session. */
   stillValid(): Promise<boolean>;
 }
@@ -21,9 +24,19 @@ export interface RealtimeIdentity {
 /**
  * Authenticates a realtime client by API key, access token, or a signed Ed25519 challenge
  * (the nonce comes from `POST /auth/challenge`, exactly as for REST). Null when rejected.
+ * With `reads`, API keys are looked up together with those of the other handshakes of the turn.
  */
-export async function authenticateRealtime(ctx: ServiceContext, credential: RealtimeCredential): Promise<RealtimeIdentity | null> {
+export async function authenticateRealtime(ctx: ServiceContext, credential: RealtimeCredential, reads?: StartupReads): Promise<RealtimeIdentity | null> {
   const secret = credential.apiKey ?? credential.token;
+  if (secret?.startsWith('sk_') && reads) {
+    const key = await reads.apiKey(secret).catch(() => null);
+    if (!key) return null;
+    const { principal, apiKeyId, expiresAt, memberships } = key;
+    return {
+      principal, apiKeyId, memberships, ...(expiresAt ? { expiresAt } : {}),
+      stillValid: async () => Boolean(await authenticateCredential(ctx.db, ctx.tokens, secret)),
+    };
+  }
   if (secret) {
     const auth = await authenticateCredential(ctx.db, ctx.tokens, secret).catch(() => null);
     if (!auth) return null;

@@ -5,6 +5,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore } from './presence.js';
 import { PresenceFanout } from './presence-fanout.js';
 import type { SessionDeps } from './session.js';
+import { StartupReads } from './startup-reads.js';
 import { StreamHub } from './stream-hub.js';
 
 /**
@@ -21,6 +22,8 @@ export class RealtimeNode {
   readonly rosters: ChannelRosters;
   /** Open WebSocket and SSE connections: heartbeats, revocations, expiry, shutdown. */
   readonly registry: ConnectionRegistry;
+  /** The handshakes' reads, one statement per turn for all of them. */
+  readonly startup: StartupReads;
 
   constructor(readonly ctx: ServiceContext) {
     this.hub = new StreamHub(ctx);
@@ -32,10 +35,11 @@ export class RealtimeNode {
     this.presenceFanout = new PresenceFanout(this.hub);
     this.registry = new ConnectionRegistry(ctx);
     this.rosters = new ChannelRosters(ctx.db);
+    this.startup = new StartupReads(ctx.db);
   }
 
   get deps(): SessionDeps {
-    return { ctx: this.ctx, hub: this.hub, presence: this.presence, presenceFanout: this.presenceFanout, rosters: this.rosters };
+    return { ctx: this.ctx, hub: this.hub, presence: this.presence, presenceFanout: this.presenceFanout, rosters: this.rosters, startup: this.startup };
   }
 
   /** Closes every client with `GoingAway`; they resume from their cursors elsewhere. */

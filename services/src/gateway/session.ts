@@ -7,6 +7,7 @@ import type { ServiceContext } from '../shared/context.js';
 import type { Principal } from '../shared/db/schema.js';
 import { readHeads } from '../shared/events.js';
 import type { ChannelRosters } from './channel-rosters.js';
+import type { Membership, StartupReads } from './startup-reads.js';
 import type { ConnectionStatus, PresenceTracker } from './presence.js';
 import type { PresenceAudience, PresenceFanout } from './presence-fanout.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
@@ -32,6 +33,8 @@ export interface SessionDeps {
   /** Delivers presence changes to the sessions that may hear them, batched per tick. */
   presenceFanout: PresenceFanout;
   rosters: ChannelRosters;
+  /** The handshake's reads (memberships, heads), shared with the other handshakes of the turn. */
+  startup: StartupReads;
 }
 
 // Replays wait while the transport holds more than this share of the buffer limit.
@@ -72,11 +75,11 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
    * Follows every stream of the principal and returns where each starts (the `heads` of the
    * `authenticated` frame). Without cursors the client starts live at the current heads; with
    * cursors it is replayed from them — and from its join for channels it has no cursor for.
-   * The caller sends `authenticated` with the result, then calls `begin()`.
+   * The caller sends `authenticated` with the result, then calls `begin()`. `knownMemberships`:
+   * the principal's memberships when they were read with its credential a moment ago.
    */
-  async open(cursors: Cursors | undefined): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
-    const memberships = await this.ctx.db.selectFrom('channel_members').select(['channel_id', 'joined_seq', 'joined_at'])
-      .where('principal_id', '=', this.principal.id).execute();
+  async open(cursors: Cursors | undefined, knownMemberships?: Membership[]): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
+    const memberships = knownMemberships ?? await this.deps.startup.membershipsOf(this.principal.id);
     // Closed while we awaited (the socket went away mid-handshake): close() has already run, so
     // nothing may be followed, retained or joined any more — it would never be released.
     if (this.closed) return CLOSED_OPEN;
@@ -90,7 +93,7 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     // Presence is heard from co-members (SESAME_PRESENCE_AUDIENCE=channels, the default): rosters first.
     await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this)]);
     // Heads are read only after every subscription is active: nothing published later is missed.
-    const heads = await readHeads(this.ctx.db, streams);
+    const heads = await this.deps.startup.headsOf(streams);
     this.deps.hub.noteHeads(heads);
     const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
     this.catchUpOnReplay = !resuming;

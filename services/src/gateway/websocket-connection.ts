@@ -107,7 +107,7 @@ export class WebSocketConnection {
     this.stopAuthTimer();
     const frame = parsed.frame;
     try {
-      const identity = await authenticateRealtime(this.deps.ctx, frame);
+      const identity = await authenticateRealtime(this.deps.ctx, frame, this.deps.startup);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') return; // closed meanwhile
       if (!identity) { this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized'); return; }
@@ -115,7 +115,7 @@ export class WebSocketConnection {
       this.registry.authenticated(this);
       const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
       this.session = session;
-      const { starts, begin } = await session.open(frame.cursors);
+      const { starts, begin } = await session.open(frame.cursors, identity.memberships);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') { session.close(); return; }
       this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));

@@ -22,6 +22,8 @@ export class RedisBus implements Bus {
   private readonly subscriber: Redis;
   private readonly reconnectListeners = new Set<() => void>();
   private pending: Promise<unknown>[] = [];
+  /** Topics waiting for this turn's SUBSCRIBE (see `subscribeSoon`). */
+  private subscribing: { topics: Set<string>; done: Promise<unknown> } | undefined;
   private readonly readyWaiters = new Set<() => void>();
   private connectedOnce = false;
   /** Publishes made while Redis is unreachable: bounded (see `PublishBacklog`), sent on 'ready'. */
@@ -88,13 +90,38 @@ export class RedisBus implements Bus {
    * connection to subscriber mode, fail the check, and be lost with the reconnect that follows.
    */
   subscribe(topic: string, handler: BusHandler): () => void {
-    if (this.registry.add(topic, handler) && this.subscriber.status === 'ready') this.track(this.subscriber.subscribe(PREFIX + topic));
+    if (this.registry.add(topic, handler) && this.subscriber.status === 'ready') this.subscribeSoon(topic);
     let active = true;
     return () => {
       if (!active) return;
       active = false;
-      if (this.registry.remove(topic, handler) && this.subscriber.status === 'ready') this.track(this.subscriber.unsubscribe(PREFIX + topic));
+      if (!this.registry.remove(topic, handler)) return;
+      // Still waiting for its turn's SUBSCRIBE: it never reaches Redis.
+      if (this.subscribing?.topics.delete(topic)) return;
+      if (this.subscriber.status === 'ready') this.track(this.subscriber.unsubscribe(PREFIX + topic));
     };
+  }
+
+  /**
+   * The topics subscribed during one turn of the event loop leave in one SUBSCRIBE at its end: a
+   * burst of connections (each with its own inbox topic) costs one command and one write, not one
+   * each. `ready()` waits for it like for any other subscription.
+   */
+  private subscribeSoon(topic: string): void {
+    if (!this.subscribing) {
+      const topics = new Set<string>();
+      const done = new Promise<unknown>((resolve) => {
+        setImmediate(() => {
+          this.subscribing = undefined;
+          // Not ready any more: the 'ready' handler subscribes every registered topic.
+          if (topics.size === 0 || this.subscriber.status !== 'ready') { resolve(undefined); return; }
+          resolve(this.subscriber.subscribe(...[...topics].map((t) => PREFIX + t)));
+        });
+      });
+      this.subscribing = { topics, done };
+      this.track(done);
+    }
+    this.subscribing.topics.add(topic);
   }
 
   private track(promise: Promise<unknown>) {

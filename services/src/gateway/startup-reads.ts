@@ -1,0 +1,146 @@
+import { sha256 } from '../shared/auth/secrets.js';
+import { sql } from 'kysely';
+import type { Db } from '../shared/db/database.js';
+import type { Principal } from '../shared/db/schema.js';
+import { readHeads } from '../shared/events.js';
+
+// Keys per statement: a burst of connections is read in a few statements, none of them huge.
+const KEYS_PER_STATEMENT = 500;
+// last_used_at is informational: written at most once a minute per key (as `authenticateCredential` does).
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * Gathers the keys asked for during one turn of the event loop and loads them together when it
+ * ends (`setImmediate`: after every socket read of the turn). A client handled in the same turn
+ * as others costs a share of one statement instead of one of its own.
+ */
+class TurnBatch<K, V> {
+  private waiting = new Map<K, Array<{ resolve: (value: V | undefined) => void; reject: (err: unknown) => void }>>();
+  private scheduled = false;
+
+  constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>) {}
+
+  get(key: K): Promise<V | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiters = this.waiting.get(key);
+      if (waiters) waiters.push({ resolve, reject });
+      else this.waiting.set(key, [{ resolve, reject }]);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => { this.flush(); });
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.waiting;
+    this.waiting = new Map();
+    const keys = [...batch.keys()];
+    for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
+      const chunk = keys.slice(i, i + KEYS_PER_STATEMENT);
+      this.load(chunk).then((values) => {
+        for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.resolve(values.get(key));
+      }, (err: unknown) => {
+        for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.reject(err);
+      });
+    }
+  }
+}
+
+/** An API key resolved for a realtime handshake: its caller, and when the key stops being valid. */
+interface ResolvedApiKey {
+  principal: Principal;
+  apiKeyId: string;
+  /** The key's expiry (ms since epoch), read with the key: no second read for the connection's timer. */
+  expiresAt: number | undefined;
+  /** The principal's channel memberships, read in the same statement (for `RealtimeSession.open`). */
+  memberships: Membership[];
+}
+
+export interface Membership { channel_id: string; joined_seq: number; joined_at: Date | string }
+
+/**
+ * The reads every realtime handshake makes (its API key, its memberships, its streams' heads),
+ * one statement for all the handshakes of a turn instead of one each: a thousand agents
+ * connecting at once cost Postgres (and the gateway's socket writes) a few dozen statements,
+ * not five thousand. Each read still happens after whatever the caller did before asking for it
+ * (a head is read once the caller's subscriptions are active).
+ */
+export class StartupReads {
+  private readonly keys: TurnBatch<string, ResolvedApiKey | null>;
+  private readonly memberships: TurnBatch<string, Membership[]>;
+  private readonly heads: TurnBatch<string, number>;
+
+  constructor(private readonly db: Db) {
+    this.keys = new TurnBatch((hashes) => this.loadKeys(hashes));
+    this.memberships = new TurnBatch(async (principalIds) => {
+      const rows = await this.db.selectFrom('channel_members').select(['principal_id', 'channel_id', 'joined_seq', 'joined_at'])
+        .where('principal_id', 'in', principalIds).execute();
+      const byPrincipal = new Map<string, Membership[]>(principalIds.map((id) => [id, []]));
+      for (const { principal_id, ...membership } of rows) byPrincipal.get(principal_id)?.push(membership);
+      return byPrincipal;
+    });
+    this.heads = new TurnBatch(async (streams) => new Map(Object.entries(await readHeads(this.db, streams))));
+  }
+
+  /**
+   * The caller of an `sk_` API key, or null when it is unknown, revoked, expired or its principal
+   * disabled — the checks of `authenticateCredential`, for many keys in one statement.
+   */
+  async apiKey(secret: string): Promise<ResolvedApiKey | null> {
+    return (await this.keys.get(sha256(secret))) ?? null;
+  }
+
+  /** The principal's channel memberships. */
+  async membershipsOf(principalId: string): Promise<Membership[]> {
+    return (await this.memberships.get(principalId)) ?? [];
+  }
+
+  /** The current head seq of each stream (0 for a stream with no events yet). */
+  async headsOf(streams: string[]): Promise<Record<string, number>> {
+    const values = await Promise.all(streams.map((stream) => this.heads.get(stream)));
+    return Object.fromEntries(streams.map((stream, i) => [stream, values[i] ?? 0]));
+  }
+
+  /**
+   * One statement for a turn's keys: each key with its principal and the principal's
+   * memberships, and last_used_at written for the valid keys whose value is over a minute old.
+   */
+  private async loadKeys(hashes: string[]): Promise<Map<string, ResolvedApiKey | null>> {
+    const now = new Date();
+    const { rows } = await sql<KeyRow>`
+      WITH found AS (
+        SELECT k.key_hash, k.id AS key_id, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, p.*,
+               p.disabled_at IS NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ${now}) AS valid
+        FROM api_keys k JOIN principals p ON p.id = k.principal_id
+        WHERE k.key_hash IN (${sql.join(hashes)})
+      ), touched AS (
+        UPDATE api_keys SET last_used_at = ${now}
+        WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}))
+      )
+      SELECT found.*, CASE WHEN valid THEN (
+        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at)), '[]')
+        FROM channel_members m WHERE m.principal_id = found.id
+      ) END AS memberships
+      FROM found`.execute(this.db);
+    const resolved = new Map<string, ResolvedApiKey | null>();
+    for (const row of rows) {
+      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, ...principal } = row;
+      if (!valid || !memberships) {
+        resolved.set(key_hash, null);
+        continue;
+      }
+      resolved.set(key_hash, {
+        principal, apiKeyId: key_id, expiresAt: key_expires_at ? new Date(key_expires_at).getTime() : undefined,
+        memberships: memberships.map(([channel_id, joined_seq, joined_at]) => ({ channel_id, joined_seq: Number(joined_seq), joined_at })),
+      });
+    }
+    return resolved;
+  }
+}
+
+type KeyRow = Principal & {
+  key_hash: string; key_id: string; key_expires_at: Date | string | null; key_last_used_at: Date | string | null;
+  valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string]> | null;
+};
