@@ -120,7 +120,14 @@ class PGliteConnection implements DatabaseConnection {
   }
 
   private async execute(sql: string, parameters: readonly unknown[]) {
-    const statement = this.statements.get(sql) ?? await this.prepare(sql);
+    let statement = this.statements.get(sql);
+    if (statement) {
+      // Most recently used: to the end of the map, last in line to be closed.
+      this.statements.delete(sql);
+      this.statements.set(sql, statement);
+    } else {
+      statement = await this.prepare(sql);
+    }
     const serializers: Partial<Record<number, (x: unknown) => string>> = this.client.serializers;
     const values = parameters.map((value, i) => {
       if (value === null || value === undefined) return null;
