@@ -46,6 +46,8 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
   // which tells whose budget it is): its own limit if it declares one, else the caller's budget.
   app.addHook('onRoute', (route) => {
     const own = route.config?.rateLimit;
+    // Never limited (health): nothing counted, no limit headers.
+    if (own === false) return;
     const routePrefix = own ? `${NAMESPACE}${String(route.method)}${route.url}-` : '';
     const limit: FastifyRouteHook = (request, reply, done) => {
       let key: string;
@@ -140,8 +142,12 @@ interface RouteRateLimit {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route's own limit (auth endpoints: per address), replacing the caller budgets. */
-    rateLimit?: RouteRateLimit;
+    /**
+     * The route's own limit (auth endpoints: per address), replacing the caller budgets; `false`:
+     * never limited (health: a load balancer or orchestrator probing from one address must never
+     * read a 429 as "unhealthy").
+     */
+    rateLimit?: RouteRateLimit | false;
   }
 }
 
