@@ -1,5 +1,6 @@
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
 import { targets } from './support/targets.js';
@@ -80,6 +81,34 @@ describe.each(targets())('authentication on %s', (target) => {
     expect((await api.call(expiring, 'GET', '/auth/me')).statusCode).toBe(401);
     const past = await api.call(agent.apiKey, 'POST', '/keys', { name: 'past', expiresAt: '2001-01-01T00:00:00Z' });
     expect(past.statusCode).toBe(422);
+  });
+
+  it('answers every request of a keep-alive connection as its own key: switched keys, and a key revoked mid-connection', async () => {
+    const agent = await api.createAgent('keepalive');
+    const other = await api.createAgent('keepalive-other');
+    const { key, apiKey } = (await api.call(agent.apiKey, 'POST', '/keys', { name: 'connection' })).json().data;
+    const base = await api.app.listen({ port: 0, host: '127.0.0.1' });
+    const pool = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    onTestFinished(() => { pool.destroy(); });
+    const sockets = new Set<unknown>();
+    const me = (headers: Record<string, string>) => new Promise<{ status: number; id?: string }>((resolve, reject) => {
+      http.get(`${base}/api/v1/auth/me`, { agent: pool, headers }, (res) => {
+        sockets.add(res.socket);
+        let body = '';
+        res.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, id: res.statusCode === 200 ? (JSON.parse(body) as { data: { id: string } }).data.id : undefined }); });
+      }).on('error', reject);
+    });
+    expect(await me({ authorization: `Bearer ${apiKey}` })).toEqual({ status: 200, id: agent.id });
+    expect(await me({ authorization: `Bearer ${other.apiKey}` })).toEqual({ status: 200, id: other.id });
+    expect(await me({ 'x-api-key': apiKey, authorization: `Bearer ${other.apiKey}` })).toEqual({ status: 200, id: agent.id });
+    expect(await me({ authorization: `Bearer ${apiKey}` })).toEqual({ status: 200, id: agent.id });
+    expect(await me({ authorization: 'Bearer sk_not-a-key' })).toEqual({ status: 401 });
+    expect(await me({})).toEqual({ status: 401 });
+    expect(await me({ authorization: `Bearer ${apiKey}` })).toEqual({ status: 200, id: agent.id });
+    expect((await api.call(agent.apiKey, 'DELETE', `/keys/${key.id}`)).statusCode).toBe(200);
+    expect(await me({ authorization: `Bearer ${apiKey}` })).toEqual({ status: 401 });
+    expect(sockets.size).toBe(1);
   });
 
   it('enforces key scopes: a read key cannot post', async () => {

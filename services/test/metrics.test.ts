@@ -55,13 +55,33 @@ describe('GET /metrics (Prometheus)', () => {
     const value = (body: string, series: string) => Number(body.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
     const health = '{edge="api",method="GET",route="/api/v1/health"';
     const notFound = 'sesame_http_requests_total{edge="api",method="GET",route="unmatched",status_code="404"}';
+    const me = '{edge="api",method="GET",route="/api/v1/auth/me"';
     const before = await scrape();
     for (let i = 0; i < 3; i++) expect((await api.app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
     expect((await api.app.inject({ method: 'GET', url: '/no/such/route' })).statusCode).toBe(404);
+    // One route, two statuses: each counted under its own status_code, both in the route's histogram.
+    for (let i = 0; i < 2; i++) expect((await api.call(null, 'GET', '/auth/me')).statusCode).toBe(401);
+    expect((await api.call(api.adminKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    expect((await api.call(api.adminKey, 'HEAD', '/auth/me')).statusCode).toBe(200);
     const after = await scrape();
-    expect(value(after, `sesame_http_requests_total${health},status_code="200"}`) - value(before, `sesame_http_requests_total${health},status_code="200"}`)).toBe(3);
-    expect(value(after, `sesame_http_request_duration_seconds_count${health}}`) - value(before, `sesame_http_request_duration_seconds_count${health}}`)).toBe(3);
-    expect(value(after, notFound) - value(before, notFound)).toBe(1);
+    const delta = (series: string) => value(after, series) - value(before, series);
+    expect(delta(`sesame_http_requests_total${health},status_code="200"}`)).toBe(3);
+    expect(delta(`sesame_http_request_duration_seconds_count${health}}`)).toBe(3);
+    expect(delta(notFound)).toBe(1);
+    expect(delta(`sesame_http_requests_total${me},status_code="401"}`)).toBe(2);
+    expect(delta(`sesame_http_requests_total${me},status_code="200"}`)).toBe(1);
+    expect(delta('sesame_http_requests_total{edge="api",method="HEAD",route="/api/v1/auth/me",status_code="200"}')).toBe(1);
+    expect(delta(`sesame_http_request_duration_seconds_count${me}}`)).toBe(3);
+    expect(delta(`sesame_http_request_duration_seconds_bucket{le="+Inf",${me.slice(1)}}`)).toBe(3);
+    // Buckets are cumulative, the last one is the count, and the sum is the time spent.
+    const buckets = after.split('\n').filter((line) => line.startsWith('sesame_http_request_duration_seconds_bucket{') && line.includes(me.slice(1)))
+      .map((line) => Number(line.slice(line.lastIndexOf(' ') + 1)));
+    expect(buckets).toHaveLength(12);
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+    expect(buckets.at(-1)).toBe(value(after, `sesame_http_request_duration_seconds_count${me}}`));
+    expect(delta(`sesame_http_request_duration_seconds_sum${me}}`)).toBeGreaterThan(0);
+    // Each of these requests took far less than the last bound (2.5 s): counted in that bucket too.
+    expect(delta(`sesame_http_request_duration_seconds_bucket{le="2.5",${me.slice(1)}}`)).toBe(3);
   });
 
   it('has a server of its own for a process without an HTTP edge (a worker alone)', async () => {

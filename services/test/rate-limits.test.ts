@@ -41,6 +41,15 @@ describe.each(targets())('rate budgets on %s', (target) => {
     expect(Number(readLimited.headers['retry-after'])).toBeGreaterThan(0);
   });
 
+  it('never limits the health check (a probe from one address must not read a 429 as unhealthy)', async () => {
+    expect(await statusesOf(8, () => api.call(null, 'GET', '/health'))).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
+    const health = await api.call(null, 'GET', '/health');
+    expect(health.headers['x-ratelimit-limit']).toBeUndefined();
+    // Other anonymous reads from the same address are still counted.
+    const status = await api.call(null, 'GET', '/setup/status');
+    expect(status.headers['x-ratelimit-limit']).toBe('6');
+  });
+
   it('writes exhausting their budget never stop reads', async () => {
     const agent = await createAgent('write-heavy');
     const sends = await statusesOf(4, (i) => api.call(agent.apiKey, 'POST', '/channels', { kind: 'channel', name: `w${i}`, memberIds: [] }));

@@ -39,7 +39,7 @@ describe.each(targets())('security headers on %s', (target) => {
       expect(res.headers['content-security-policy'], name).toContain("default-src 'none'");
       expect(res.headers['content-security-policy'], name).toContain("frame-ancestors 'none'");
       // Helmet's headers that protect nothing on an api are left out (one less line per response each).
-      for (const obsolete of ['x-xss-protection', 'x-download-options', 'x-permitted-cross-domain-policies', 'origin-agent-cluster']) {
+      for (const obsolete of ['x-xss-protection', 'x-download-options', 'x-permitted-cross-domain-policies', 'origin-agent-cluster', 'x-dns-prefetch-control']) {
         expect(res.headers[obsolete], `${name}: ${obsolete}`).toBeUndefined();
       }
     }

@@ -2,7 +2,7 @@ import type { FastifyInstance, onResponseHookHandler } from 'fastify';
 import { createServer, type Server } from 'node:http';
 // `schema.hide` (keeps /metrics out of the OpenAPI document) is @fastify/swagger's addition to FastifySchema.
 import type {} from '@fastify/swagger';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 
 /**
  * Prometheus metrics of this process (prom-client), served as `GET /metrics` by every HTTP edge
@@ -14,14 +14,6 @@ const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'sesame_' });
 
 export const metrics = {
-  httpRequests: new Counter({
-    name: 'sesame_http_requests_total', help: 'HTTP requests answered, by edge, method, route pattern and status code',
-    labelNames: ['edge', 'method', 'route', 'status_code'] as const, registers: [registry],
-  }),
-  httpDuration: new Histogram({
-    name: 'sesame_http_request_duration_seconds', help: 'Time from request received to response sent, by edge, method and route pattern',
-    labelNames: ['edge', 'method', 'route'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
-  }),
   messageSend: new Histogram({
     name: 'sesame_message_send_duration_seconds', help: 'Time to persist a sent message (queueing for its group commit included)',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
@@ -96,28 +88,116 @@ export async function serveMetrics(port: number, host: string): Promise<Server> 
   return server;
 }
 
-interface RequestLabels {
-  counted: { edge: string; method: string; route: string; status_code: number };
-  timed: { edge: string; method: string; route: string };
+/** `sesame_http_request_duration_seconds` buckets (upper bounds, seconds). */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
+/**
+ * The requests of one edge, route pattern and method, counted in plain numbers: per status code,
+ * and the duration histogram's buckets (not cumulative), sum and count. Prometheus samples are
+ * made from them only when `/metrics` is scraped (`HttpRequestMetric`), instead of prom-client
+ * hashing a label set twice on every request.
+ */
+class RequestCounts {
+  readonly byStatus = new Map<number, number>();
+  readonly buckets = new Array<number>(DURATION_BUCKETS.length).fill(0);
+  count = 0;
+  sum = 0;
+
+  constructor(readonly labels: { readonly edge: string; readonly method: string; readonly route: string }) {}
+
+  reset(): void {
+    this.byStatus.clear();
+    this.buckets.fill(0);
+    this.count = 0;
+    this.sum = 0;
+  }
+
+  add(statusCode: number, seconds: number): void {
+    this.byStatus.set(statusCode, (this.byStatus.get(statusCode) ?? 0) + 1);
+    this.count++;
+    this.sum += seconds;
+    // Past the last bound only `+Inf` (the count) holds it.
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      if (seconds <= DURATION_BUCKETS[i]) {
+        this.buckets[i]++;
+        break;
+      }
+    }
+  }
 }
 
 /**
- * The HTTP request series of one route: counts a response (`elapsedMs` after the request
- * arrived) in `sesame_http_requests_total` and `sesame_http_request_duration_seconds`, with its
- * label objects made once per method and status.
+ * Every request series of the process, by edge, route and method: one entry per label set
+ * however many apps count into it (tests build several in one process), as prom-client's own
+ * series would be.
+ */
+const requestCounts = new Map<string, RequestCounts>();
+function countsOf(edge: string, method: string, route: string): RequestCounts {
+  const key = `${edge} ${method} ${route}`;
+  let counts = requestCounts.get(key);
+  if (!counts) requestCounts.set(key, counts = new RequestCounts({ edge, method, route }));
+  return counts;
+}
+
+interface Sample { labels: Record<string, string | number>; value: number; metricName?: string }
+
+/**
+ * A series of the registry whose samples are read from `requestCounts` at scrape time: what
+ * prom-client's registry asks of a metric (name, help, type, aggregator, `get()`, `reset()`),
+ * with the same samples its Counter and Histogram would give.
+ */
+class HttpRequestMetric {
+  readonly aggregator = 'sum';
+  constructor(readonly name: string, readonly help: string, readonly type: 'counter' | 'histogram', private readonly samples: () => Sample[]) {}
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples() });
+  }
+
+  /** `registry.resetMetrics()`: every count back to zero (routes keep counting into the same series). */
+  reset(): void {
+    for (const counts of requestCounts.values()) counts.reset();
+  }
+}
+
+function register(metric: HttpRequestMetric): void {
+  // prom-client types `registerMetric` as its own classes; the registry itself only reads the above.
+  registry.registerMetric(metric as unknown as Metric);
+}
+
+register(new HttpRequestMetric('sesame_http_requests_total', 'HTTP requests answered, by edge, method, route pattern and status code', 'counter', () => {
+  const samples: Sample[] = [];
+  for (const counts of requestCounts.values()) {
+    for (const [statusCode, value] of counts.byStatus) samples.push({ labels: { ...counts.labels, status_code: statusCode }, value });
+  }
+  return samples;
+}));
+register(new HttpRequestMetric('sesame_http_request_duration_seconds', 'Time from request received to response sent, by edge, method and route pattern', 'histogram', () => {
+  const name = 'sesame_http_request_duration_seconds';
+  const samples: Sample[] = [];
+  for (const counts of requestCounts.values()) {
+    let cumulative = 0;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      cumulative += counts.buckets[i];
+      samples.push({ labels: { le: DURATION_BUCKETS[i], ...counts.labels }, value: cumulative, metricName: `${name}_bucket` });
+    }
+    samples.push({ labels: { le: '+Inf', ...counts.labels }, value: counts.count, metricName: `${name}_bucket` });
+    samples.push({ labels: { ...counts.labels }, value: counts.sum, metricName: `${name}_sum` });
+    samples.push({ labels: { ...counts.labels }, value: counts.count, metricName: `${name}_count` });
+  }
+  return samples;
+}));
+
+/**
+ * The request series of one route: counts a response (`elapsedMs` after the request arrived),
+ * its counts found once per method.
  */
 function requestSeries(edge: string, route: string): (method: string, statusCode: number, elapsedMs: number) => void {
-  const byMethod = new Map<string, Map<number, RequestLabels>>();
+  const byMethod = new Map<string, RequestCounts>();
   return (method, statusCode, elapsedMs) => {
-    let byStatus = byMethod.get(method);
-    if (!byStatus) byMethod.set(method, byStatus = new Map<number, RequestLabels>());
-    let set = byStatus.get(statusCode);
-    if (!set) {
-      set = { counted: { edge, method, route, status_code: statusCode }, timed: { edge, method, route } };
-      byStatus.set(statusCode, set);
-    }
-    metrics.httpRequests.inc(set.counted);
-    metrics.httpDuration.observe(set.timed, elapsedMs / 1000);
+    let counts = byMethod.get(method);
+    if (!counts) byMethod.set(method, counts = countsOf(edge, method, route));
+    counts.add(statusCode, elapsedMs / 1000);
   };
 }
 
@@ -127,9 +207,8 @@ function requestSeries(edge: string, route: string): (method: string, statusCode
  * never ids or secrets. `SESAME_METRICS=off` removes the route (counting goes on, it is cheap).
  */
 export function installMetrics(app: FastifyInstance, edge: 'api' | 'gateway', serve: boolean): void {
-  // Counted by a synchronous hook of each route, its labels made once per route, method and
-  // status (no promise, no label objects per request); requests no route matched (404s) by
-  // one hook at the app's root.
+  // Counted by a synchronous hook of each route into plain numbers (no promise, no label
+  // lookup per request); requests no route matched (404s) by one hook at the app's root.
   const unmatched = requestSeries(edge, 'unmatched');
   app.addHook('onResponse', (request, reply, done) => {
     if (request.is404) unmatched(request.method, reply.statusCode, reply.elapsedTime);

@@ -38,7 +38,9 @@ export async function healthRoutes(app: TypedApp, ctx: ServiceContext) {
   };
 
   app.get('/health', {
-    config: { public: true },
+    // Never rate-limited: a probe must not read a 429 as "unhealthy" (the check itself costs the
+    // database at most one query a second).
+    config: { public: true, rateLimit: false },
     schema: { tags: ['system'], summary: 'Liveness and database reachability (checked at most once a second)', response: { 200: Type.Object({ status: Type.String(), timestamp: Type.String() }) } },
   }, () => {
     // A check that passed less than a second ago answers at once (no promise, no tick).

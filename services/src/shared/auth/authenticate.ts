@@ -75,14 +75,6 @@ export class CredentialCache {
  * Resolves an `sk_` key or an access token to its principal, or null. Shared by api and gateway;
  * with `cache`, a key resolved recently is answered from it.
  */
-/**
- * The caller of an API key the cache holds, at once (no promise): the common case of every
- * request after a key's first. Undefined when the cache has to be filled (`authenticateCredential`).
- */
-export function cachedCredential(credential: string, cache: CredentialCache): AuthContext | undefined {
-  return credential.startsWith('sk_') ? cache.get(sha256(credential), Date.now()) : undefined;
-}
-
 export async function authenticateCredential(db: Db, tokens: TokenService, credential: string, cache?: CredentialCache): Promise<AuthContext | null> {
   if (credential.startsWith('sk_')) {
     const keyHash = sha256(credential);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticateCredential, cachedCredential, credentialFromHeaders, CredentialCache, type AuthContext } from '../auth/authenticate.js';
+import { authenticateCredential, credentialFromHeaders, CredentialCache, type AuthContext } from '../auth/authenticate.js';
+import { sha256 } from '../auth/secrets.js';
 import { watchCredentialChanges } from '../auth/revocations.js';
 import { grants, type Scope } from '../auth/scopes.js';
 import type { ServiceContext } from '../context.js';
@@ -35,8 +36,8 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
   // Synchronous when it can be (no credential, or a cached API key): no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
     try {
-      const credential = credentialFromHeaders(request.headers);
-      const cached = credential ? cachedCredential(credential, credentials) : undefined;
+      const { credential, keyHash } = presentedCredential(request);
+      const cached = keyHash ? credentials.get(keyHash, Date.now()) : undefined;
       if (!credential || cached) {
         request.auth = cached ?? null;
         authorize(request);
@@ -61,6 +62,34 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
     const undeclared = routes.filter((route) => !declaresAccess(route)).map((route) => `${String(route.method)} ${route.url}`);
     if (undeclared.length) throw new Error(`routes without config.scope or config.public: ${[...new Set(undeclared)].join(', ')}`);
   });
+}
+
+/** What a request presents: its credential, and an API key's hash (what the cache is keyed by). */
+interface PresentedCredential { credential: string | null; keyHash: string | undefined }
+
+/** The credential headers a connection last sent, and what they present. */
+interface SeenCredential extends PresentedCredential { apiKeyHeader: unknown; authorization: unknown }
+
+/**
+ * A keep-alive client sends the same credential header on every request of its connection: the
+ * connection remembers the last one it carried with its parsed credential and key hash, so a
+ * request repeating it skips parsing and hashing (sha256 of an API key, per request otherwise).
+ * Only the hash is reused: the cache lookup (revocation, expiry) runs on every request. Held no
+ * longer than the connection that carried it.
+ */
+const seenOnConnection = new WeakMap<object, SeenCredential>();
+function presentedCredential(request: FastifyRequest): PresentedCredential {
+  const { headers } = request;
+  const apiKeyHeader = headers['x-api-key'];
+  const authorization = headers.authorization;
+  const connection = request.raw.socket as object | null;
+  const seen = connection ? seenOnConnection.get(connection) : undefined;
+  if (seen && seen.apiKeyHeader === apiKeyHeader && seen.authorization === authorization) return seen;
+  const credential = credentialFromHeaders(headers);
+  const keyHash = credential?.startsWith('sk_') ? sha256(credential) : undefined;
+  // Only headers that present a key are remembered (anonymous and token requests gain nothing).
+  if (connection && keyHash) seenOnConnection.set(connection, { apiKeyHeader, authorization, credential, keyHash });
+  return { credential, keyHash };
 }
 
 /** Enforces the route's declared access on an authenticated (or anonymous) request. */

@@ -47,7 +47,9 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
   // which tells whose budget it is): its own limit if it declares one, else the caller's budget.
   app.addHook('onRoute', (route) => {
     const own = route.config?.rateLimit;
-    const routePrefix = own ? `${NAMESPACE}${String(route.method)}${route.url}-` : NAMESPACE;
+    // Never limited (health): nothing counted, no limit headers.
+    if (own === false) return;
+    const routePrefix = own ? `${NAMESPACE}${String(route.method)}${route.url}-` : '';
     const limit: FastifyRouteHook = (request, reply, done) => {
       let key: string;
       let max: number;
@@ -58,7 +60,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
         windowMs = own.timeWindow;
       } else {
         const budget = rateBudgetOf(request.method);
-        key = `${routePrefix}${budget}:${callerKey(request)}`;
+        key = callerKey(request, budget);
         max = request.auth?.apiKey?.rateLimitPerMinute ?? defaults[budget];
         windowMs = WINDOW_MS;
       }
@@ -98,10 +100,36 @@ type FastifyRouteHook = (request: FastifyRequest, reply: FastifyReply, done: (er
 const NAMESPACE = 'sesame-rl:';
 const WINDOW_MS = 60_000;
 
-function callerKey(request: FastifyRequest): string {
-  if (request.auth?.apiKey) return `key:${request.auth.apiKey.id}`;
-  if (request.auth) return `pr:${request.auth.principal.id}`;
-  return `ip:${addressKey(request.ip)}`;
+/** A caller's two counter keys (`sesame-rl:<budget>:<caller>`), made once per caller. */
+interface CallerKeys { read: string; write: string }
+function keysOf(caller: string): CallerKeys {
+  return { read: `${NAMESPACE}read:${caller}`, write: `${NAMESPACE}write:${caller}` };
+}
+
+/**
+ * Callers' keys, remembered so a request looks its key up instead of building it (and V8
+ * hashing a new string for the counter's map): per API key and per principal on their cached
+ * credential's objects (gone with them), per address in a bounded map.
+ */
+const keysByCredential = new WeakMap<object, CallerKeys>();
+const keysByAddress = new Map<string, CallerKeys>();
+const MAX_ADDRESS_KEYS = 10_000;
+
+function callerKey(request: FastifyRequest, budget: RateBudget): string {
+  const auth = request.auth;
+  if (auth) {
+    const owner = auth.apiKey ?? auth.principal;
+    let keys = keysByCredential.get(owner);
+    if (!keys) keysByCredential.set(owner, keys = keysOf(auth.apiKey ? `key:${auth.apiKey.id}` : `pr:${auth.principal.id}`));
+    return keys[budget];
+  }
+  const ip = request.ip;
+  let keys = keysByAddress.get(ip);
+  if (!keys) {
+    if (keysByAddress.size >= MAX_ADDRESS_KEYS) keysByAddress.clear();
+    keysByAddress.set(ip, keys = keysOf(`ip:${addressKey(ip)}`));
+  }
+  return keys[budget];
 }
 
 /** A route's own limit, instead of the caller's budget (`config.rateLimit`). */
@@ -115,8 +143,12 @@ interface RouteRateLimit {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route's own limit (auth endpoints: per address), replacing the caller budgets. */
-    rateLimit?: RouteRateLimit;
+    /**
+     * The route's own limit (auth endpoints: per address), replacing the caller budgets; `false`:
+     * never limited (health: a load balancer or orchestrator probing from one address must never
+     * read a 429 as "unhealthy").
+     */
+    rateLimit?: RouteRateLimit | false;
   }
 }
 

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import { appendAudit } from '../../../shared/audit.js';
 import { consumeSignedChallenge, findPrincipalByHandle } from '../../../shared/auth/challenge.js';
@@ -34,15 +35,11 @@ function handleFromEmail(email: string): string {
 }
 
 /**
- * `/auth/me`'s answer per principal row: a cached credential keeps its row object (a changed
- * principal is a new row, the cache drops the old one), so a busy key maps it once.
+ * `/auth/me`'s answer per principal row, serialized by the route's response schema: a cached
+ * credential keeps its row object (a changed principal is a new row, the cache drops the old
+ * one), so a busy key's answer is mapped and serialized once.
  */
-const wirePrincipals = new WeakMap<Principal, ReturnType<typeof principalToWire>>();
-function meOf(principal: Principal) {
-  let wire = wirePrincipals.get(principal);
-  if (!wire) wirePrincipals.set(principal, wire = principalToWire(principal));
-  return wire;
-}
+const meBodies = new WeakMap<Principal, string>();
 
 export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
   const publicAuth = { public: true, rateLimit: authRateLimit(ctx) };
@@ -186,7 +183,14 @@ export async function authRoutes(app: TypedApp, ctx: ServiceContext) {
   app.get('/auth/me', {
     config: { scope: 'read' },
     schema: { tags: ['auth'], summary: 'The caller', response: { 200: Data(PrincipalSchema), ...errorResponses } },
-  }, (request) => ({ data: meOf(caller(request).principal) }));
+  }, (request, reply) => {
+    const { principal } = caller(request);
+    let body = meBodies.get(principal);
+    // The route's JSON serializer (its 200 schema) answers a string.
+    if (body === undefined) meBodies.set(principal, body = reply.serialize({ data: principalToWire(principal) }) as string);
+    // Already serialized by the schema: sent as is (a string is not serialized again).
+    void (reply as FastifyReply).type('application/json; charset=utf-8').send(body);
+  });
 }
 
 /** Setup is complete once any admin was ever created (as `GET /setup/status` answers). */
