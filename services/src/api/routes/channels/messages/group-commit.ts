@@ -58,28 +58,22 @@ const inList = (values: readonly string[]): RawBuilder<unknown> => sql.join(valu
  * message is retried alone, so one bad message never loses the others (and an outage fails
  * each of them, with nothing written).
  */
-export class GroupCommit {
-  private readonly queues = new Map<string, PendingSend[]>();
+/**
+ * Per-workspace queues of pending writes, each drained by one transaction at a time: the first
+ * write when none runs starts one at once, and the writes that arrive meanwhile go together
+ * in the next one (at most `maxBatch` each).
+ */
+export class WorkspaceBatches<T> {
+  private readonly queues = new Map<string, T[]>();
   private readonly running = new Set<string>();
 
-  constructor(
-    private readonly ctx: ServiceContext,
-    private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => Promise<SendOutcome>,
-    private readonly observeBatch: (size: number) => void = () => {},
-  ) {}
+  constructor(private readonly maxBatch: number, private readonly commit: (workspaceId: string, batch: T[]) => Promise<void>) {}
 
-  /** Sends `input` to `channelId` as `sender`, in its workspace's next batch. */
-  send(sender: Principal, channelId: string, input: SendInput, baseUrl: string): Promise<SendOutcome> {
-    // One queue per workspace: a batch's events belong to one workspace, and a sender of
-    // another workspace naming this channel id is refused by the lone path (404).
-    const workspaceId = sender.workspace_id;
-    return new Promise<SendOutcome>((resolve, reject) => {
-      const queue = this.queues.get(workspaceId);
-      const pending = { sender, channelId, input, baseUrl, resolve, reject };
-      if (queue) queue.push(pending);
-      else this.queues.set(workspaceId, [pending]);
-      if (!this.running.has(workspaceId)) void this.drain(workspaceId);
-    });
+  add(workspaceId: string, pending: T): void {
+    const queue = this.queues.get(workspaceId);
+    if (queue) queue.push(pending);
+    else this.queues.set(workspaceId, [pending]);
+    if (!this.running.has(workspaceId)) void this.drain(workspaceId);
   }
 
   private async drain(workspaceId: string): Promise<void> {
@@ -91,12 +85,32 @@ export class GroupCommit {
           this.queues.delete(workspaceId);
           return;
         }
-        const batch = queue.splice(0, MAX_BATCH);
-        await this.commit(workspaceId, batch);
+        await this.commit(workspaceId, queue.splice(0, this.maxBatch));
       }
     } finally {
       this.running.delete(workspaceId);
     }
+  }
+}
+
+export class GroupCommit {
+  private readonly batches: WorkspaceBatches<PendingSend>;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => Promise<SendOutcome>,
+    private readonly observeBatch: (size: number) => void = () => {},
+  ) {
+    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch) => this.commit(workspaceId, batch));
+  }
+
+  /** Sends `input` to `channelId` as `sender`, in its workspace's next batch. */
+  send(sender: Principal, channelId: string, input: SendInput, baseUrl: string): Promise<SendOutcome> {
+    // One queue per workspace: a batch's events belong to one workspace, and a sender of
+    // another workspace naming this channel id is refused by the lone path (404).
+    return new Promise<SendOutcome>((resolve, reject) => {
+      this.batches.add(sender.workspace_id, { sender, channelId, input, baseUrl, resolve, reject });
+    });
   }
 
   private async commit(workspaceId: string, batch: PendingSend[]): Promise<void> {

@@ -9,6 +9,7 @@ import type { Principal } from '../../../../shared/db/schema.js';
 import type { SenderInfo } from '../../../wire.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
 import { GroupCommit } from './group-commit.js';
+import { EditGroupCommit, type EditInput } from './edit-commit.js';
 import { metrics } from '../../../../shared/metrics.js';
 import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
 
@@ -32,6 +33,16 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const sender: SenderInfo = { handle, display_name, kind: sender_kind };
     return { channel, role, message, sender };
   }
+
+  // Edits are group-committed per workspace; an edit the batch cannot vouch for (or one whose
+  // batch failed) takes the one-by-one path, which answers it as it always did.
+  const editAlone = async (me: Principal, channelId: string, messageId: string, change: EditInput) => {
+    const { message, sender } = await loadMessage({ id: channelId, messageId }, me);
+    if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
+    if (message.deleted_at) throw notFound('Message');
+    return updateMessage(ctx, me, message, sender, change);
+  };
+  const editCommit = new EditGroupCommit(ctx, editAlone);
 
   app.post('/channels/:id/messages', {
     config: { scope: 'write' },
@@ -103,11 +114,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Edit (or stream into) your message', params: MessageParams, body: EditMessageBody, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
-    const me = caller(request).principal;
-    const { message, sender } = await loadMessage(request.params, me);
-    if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
-    if (message.deleted_at) throw notFound('Message');
-    return { data: await updateMessage(ctx, me, message, sender, request.body) };
+    return { data: await editCommit.edit(caller(request).principal, request.params.id, request.params.messageId, request.body) };
   });
 
   app.delete('/channels/:id/messages/:messageId', {
