@@ -14,7 +14,8 @@ interface PendingSend {
   sender: Principal;
   channelId: string;
   input: SendInput;
-  baseUrl: string;
+  /** The request's public base URL, asked for only by the lone path (links of attachments). */
+  baseUrl: () => string;
   resolve: (outcome: SendOutcome) => void;
   reject: (err: unknown) => void;
 }
@@ -97,14 +98,14 @@ export class GroupCommit {
 
   constructor(
     private readonly ctx: ServiceContext,
-    private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => Promise<SendOutcome>,
+    private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: () => string) => Promise<SendOutcome>,
     private readonly observeBatch: (size: number) => void = () => {},
   ) {
     this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch) => this.commit(workspaceId, batch));
   }
 
   /** Sends `input` to `channelId` as `sender`, in its workspace's next batch. */
-  send(sender: Principal, channelId: string, input: SendInput, baseUrl: string): Promise<SendOutcome> {
+  send(sender: Principal, channelId: string, input: SendInput, baseUrl: () => string): Promise<SendOutcome> {
     // One queue per workspace: a batch's events belong to one workspace, and a sender of
     // another workspace naming this channel id is refused by the lone path (404).
     return new Promise<SendOutcome>((resolve, reject) => {

@@ -16,9 +16,9 @@ import { sendMessage, toWire, updateMessage, type SendInput } from './service.js
 export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   // Sends without attachments are group-committed per channel; a send the batch leaves out (or
   // one with attachments, which resolves files first) takes the one-by-one path.
-  const sendAlone = async (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => {
+  const sendAlone = async (sender: Principal, channelId: string, input: SendInput, baseUrl: () => string) => {
     const { channel } = await channelForMember(ctx.db, sender, channelId);
-    return sendMessage(ctx, sender, channel.id, input, baseUrl);
+    return sendMessage(ctx, sender, channel.id, input, baseUrl());
   };
   const groupCommit = new GroupCommit(ctx, sendAlone, (size) => { metrics.messageBatch.observe(size); });
 
@@ -56,7 +56,8 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
       const { channel } = await channelForMember(ctx.db, me, request.params.id);
       outcome = await sendMessage(ctx, me, channel.id, input, publicBaseUrl(ctx, request));
     } else {
-      outcome = await groupCommit.send(me, request.params.id, input, publicBaseUrl(ctx, request));
+      // The base URL (a getsockname per call without SESAME_PUBLIC_URL) only if the lone path needs it.
+      outcome = await groupCommit.send(me, request.params.id, input, () => publicBaseUrl(ctx, request));
     }
     metrics.messageSend.observe((performance.now() - started) / 1000);
     const { message, created } = outcome;
