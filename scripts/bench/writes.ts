@@ -9,6 +9,7 @@
  *   BENCH_CPU_PROF=<dir>                 the api runs with --cpu-prof, profile written into <dir>
  *   BENCH_ONLY=<prefix>                  only the sends of systems named so (e.g. Sesame), no section written
  *   BENCH_ONLY=gets                      only the GET cells (/health, /auth/me, bare GET), no section written
+ *   BENCH_ONLY=edits                     only the streaming-edit cells, no section written
  */
 import pg from 'pg';
 import { spawnBenchProcess, type Child } from './support/child.js';
@@ -105,6 +106,12 @@ async function main() {
     // Request overhead alone (while profiling the edge): warm-up, then the GET cells per round.
     for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', 2, false);
     for (let round = 0; round < ROUNDS; round++) for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', Math.max(3, SECONDS / 2), true);
+    return;
+  }
+  if (only === 'edits') {
+    // Streaming edits alone (while profiling the edit path): warm-up, then the edit cells per round.
+    for (const [name, target] of Object.entries(edits)) await measure(name, name, target, 'PATCH', 2, false);
+    for (let round = 0; round < ROUNDS; round++) for (const [name, target] of Object.entries(edits)) await measure(name, name, target, 'PATCH', SECONDS, true);
     return;
   }
   // Warm-up (JIT, pools, plans), not recorded.

@@ -34,7 +34,8 @@ export class RedisBus implements Bus {
     this.backlog = new PublishBacklog(backlog, logger, 'bus-publisher');
     // No ioredis offline queue for publishes: it grows without limit while Redis is down. A
     // publish made then waits in our bounded backlog instead; ioredis refuses it at once.
-    this.publisher = new Redis(url, { ...options, enableOfflineQueue: false });
+    // Auto-pipelining: the publishes of one tick (a group commit's events) go out in one write.
+    this.publisher = new Redis(url, { ...options, enableOfflineQueue: false, enableAutoPipelining: true });
     this.publisher.on('ready', () => { this.sendHeld(); });
     // Subscriptions are (re)issued by us on every 'ready', not by ioredis (see `subscribe`).
     this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, autoResubscribe: false });

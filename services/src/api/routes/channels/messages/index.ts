@@ -9,15 +9,16 @@ import type { Principal } from '../../../../shared/db/schema.js';
 import type { SenderInfo } from '../../../wire.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
 import { GroupCommit } from './group-commit.js';
+import { EditGroupCommit, type EditInput } from './edit-commit.js';
 import { metrics } from '../../../../shared/metrics.js';
 import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
 
 export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   // Sends without attachments are group-committed per channel; a send the batch leaves out (or
   // one with attachments, which resolves files first) takes the one-by-one path.
-  const sendAlone = async (sender: Principal, channelId: string, input: SendInput, baseUrl: string) => {
+  const sendAlone = async (sender: Principal, channelId: string, input: SendInput, baseUrl: () => string) => {
     const { channel } = await channelForMember(ctx.db, sender, channelId);
-    return sendMessage(ctx, sender, channel.id, input, baseUrl);
+    return sendMessage(ctx, sender, channel.id, input, baseUrl());
   };
   const groupCommit = new GroupCommit(ctx, sendAlone, (size) => { metrics.messageBatch.observe(size); });
 
@@ -33,6 +34,16 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     return { channel, role, message, sender };
   }
 
+  // Edits are group-committed per workspace; an edit the batch cannot vouch for (or one whose
+  // batch failed) takes the one-by-one path, which answers it as it always did.
+  const editAlone = async (me: Principal, channelId: string, messageId: string, change: EditInput) => {
+    const { message, sender } = await loadMessage({ id: channelId, messageId }, me);
+    if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
+    if (message.deleted_at) throw notFound('Message');
+    return updateMessage(ctx, me, message, sender, change);
+  };
+  const editCommit = new EditGroupCommit(ctx, editAlone);
+
   app.post('/channels/:id/messages', {
     config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Send a message (idempotent by clientGeneratedId)', params: IdParams, body: SendMessageBody, response: { 200: Data(MessageSchema), 201: Data(MessageSchema), ...errorResponses } },
@@ -45,7 +56,8 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
       const { channel } = await channelForMember(ctx.db, me, request.params.id);
       outcome = await sendMessage(ctx, me, channel.id, input, publicBaseUrl(ctx, request));
     } else {
-      outcome = await groupCommit.send(me, request.params.id, input, publicBaseUrl(ctx, request));
+      // The base URL (a getsockname per call without SESAME_PUBLIC_URL) only if the lone path needs it.
+      outcome = await groupCommit.send(me, request.params.id, input, () => publicBaseUrl(ctx, request));
     }
     metrics.messageSend.observe((performance.now() - started) / 1000);
     const { message, created } = outcome;
@@ -103,11 +115,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Edit (or stream into) your message', params: MessageParams, body: EditMessageBody, response: { 200: Data(MessageSchema), ...errorResponses } },
   }, async (request) => {
-    const me = caller(request).principal;
-    const { message, sender } = await loadMessage(request.params, me);
-    if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
-    if (message.deleted_at) throw notFound('Message');
-    return { data: await updateMessage(ctx, me, message, sender, request.body) };
+    return { data: await editCommit.edit(caller(request).principal, request.params.id, request.params.messageId, request.body) };
   });
 
   app.delete('/channels/:id/messages/:messageId', {
