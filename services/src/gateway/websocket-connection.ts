@@ -44,6 +44,22 @@ export function wsTextFrame(payload: Buffer): Buffer {
   return bytes;
 }
 
+/**
+ * The number of the current synchronous run ("tick"): it moves on when the process's next-tick
+ * queue is next processed. A connection that already wrote a frame in this tick corks its socket
+ * for the rest of it (see `sink`). One `process.nextTick` per tick for the whole process.
+ */
+let tick = 0;
+let tickScheduled = false;
+const nextTick = () => { tickScheduled = false; tick++; };
+function currentTick(): number {
+  if (!tickScheduled) {
+    tickScheduled = true;
+    process.nextTick(nextTick);
+  }
+  return tick;
+}
+
 /** The parts of `ws`'s sender that say a frame written straight to the socket keeps its place. */
 interface WsInternals {
   _socket?: { cork(): void; uncork(): void; write(chunk: Buffer): boolean };
@@ -174,9 +190,11 @@ export class WebSocketConnection {
 
   private sink(): Sink {
     const socket = this.socket;
-    // The TCP socket under ws. Frames sent to one connection in the same tick (a burst of events
-    // parsed from one Redis read, a replay batch) leave in one writev instead of one each:
-    // per-frame syscalls are most of a gateway's CPU at high fan-out.
+    // The TCP socket under ws. A connection's first frame of a tick is written at once (one
+    // write, no waiting for the rest of a fan-out loop to finish); the frames that follow it in
+    // the same tick (a burst of events parsed from one Redis read, a replay batch) are corked and
+    // leave together in one writev instead of one each: per-frame syscalls are most of a
+    // gateway's CPU at high fan-out.
     const internals = socket as unknown as WsInternals;
     const tcp = internals._socket;
     const sender = internals._sender;
@@ -186,15 +204,20 @@ export class WebSocketConnection {
     const plain = socket.extensions === '';
     const direct = () => plain && sender?._state === 0 && sender._firstFragment === true;
     let corked = false;
+    let wroteInTick = -1;
     const uncork = () => { corked = false; tcp?.uncork(); };
     return {
       // Text frames always; a shared Buffer is sent as-is, without re-encoding per connection.
       send: (frame) => {
         if (socket.readyState !== socket.OPEN) return;
-        if (!corked && tcp) {
-          corked = true;
-          tcp.cork();
-          process.nextTick(uncork);
+        if (tcp && !corked) {
+          const now = currentTick();
+          if (wroteInTick === now) {
+            corked = true;
+            tcp.cork();
+            process.nextTick(uncork);
+          }
+          wroteInTick = now;
         }
         if (tcp && typeof frame !== 'string' && direct()) tcp.write(wsTextFrame(frame));
         else socket.send(frame, TEXT);
