@@ -7,6 +7,7 @@ import { parseClientFrame, type ParsedClientFrame } from './client-frames.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { authenticateRealtime, type RealtimeIdentity } from './realtime-auth.js';
 import { RealtimeSession, type SessionDeps, type Sink } from './session.js';
+import { deliveringBurst } from './stream-hub.js';
 
 // Frames a client may send: a burst of this many, refilled at FRAME_RATE_PER_SECOND.
 const FRAME_BURST = 100;
@@ -192,9 +193,9 @@ export class WebSocketConnection {
     const socket = this.socket;
     // The TCP socket under ws. A connection's first frame of a tick is written at once (one
     // write, no waiting for the rest of a fan-out loop to finish); the frames that follow it in
-    // the same tick (a burst of events parsed from one Redis read, a replay batch) are corked and
-    // leave together in one writev instead of one each: per-frame syscalls are most of a
-    // gateway's CPU at high fan-out.
+    // the same tick (a replay batch) are corked and leave together in one writev instead of one
+    // each, and so are all the frames of a burst of bus messages (several parsed from one Redis
+    // read), the first included: per-frame syscalls are most of a gateway's CPU at high fan-out.
     const internals = socket as unknown as WsInternals;
     const tcp = internals._socket;
     const sender = internals._sender;
@@ -212,7 +213,7 @@ export class WebSocketConnection {
         if (socket.readyState !== socket.OPEN) return;
         if (tcp && !corked) {
           const now = currentTick();
-          if (wroteInTick === now) {
+          if (wroteInTick === now || deliveringBurst()) {
             corked = true;
             tcp.cork();
             process.nextTick(uncork);
