@@ -16,7 +16,7 @@ import { connectSocketIo, connectWs } from './support/clients.js';
 import { FanoutDriver, type PhaseResult, type SubscriberReport } from './support/fanout-driver.js';
 import { onCleanup, runBench, sleep } from './support/lifecycle.js';
 import { startSocketIoServer, startWsServer } from './support/peers.js';
-import { startSesame, type SentMessage } from './support/sesame.js';
+import { MessagePoster, startSesame, type SentMessage } from './support/sesame.js';
 import { CpuMeter, Histogram, int, median, ms, nowNs, processTree } from './support/stats.js';
 import { startTestServices, type TestServices } from './support/test-services.js';
 import { machineFacts, writeSection } from './write-results.js';
@@ -57,13 +57,14 @@ async function setupSesame(services: TestServices): Promise<System> {
   console.log('[Sesame] creating 1,000 agents and a group channel of them…');
   const agents = await sesame.rest.createAgents('fanout', SUBSCRIBERS);
   const channel = await sesame.rest.createGroup('fanout', agents.map((a) => a.id));
-  const driver = new FanoutDriver('sesame', { send: (content) => sesame.rest.sendMessage(channel.id, content), close: () => {} }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
+  const poster = new MessagePoster(sesame.apiUrl, sesame.adminKey, channel.id);
+  const driver = new FanoutDriver('sesame', { send: (content) => poster.send(content), close: () => { poster.close(); } }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
   await driver.connect({ kind: 'sesame', url: sesame.gatewayUrl, keys: agents.map((a) => a.apiKey) });
   if (process.env.BENCH_HOPS) await probeBus(services.redisUrl, channel.id);
   return {
     key: 'sesame',
     name: 'Sesame',
-    setup: 'separate api and gateway processes on PostgreSQL + Redis; the sender (the admin) POSTs each message to `/channels/:id/messages` (persisted with its event in one transaction, published on Redis, fanned out by the gateway) and does not wait for the response before the next; subscribers are 1,000 distinct agents, one raw `ws` connection each',
+    setup: 'separate api and gateway processes on PostgreSQL + Redis; the sender (the admin) POSTs each message to `/channels/:id/messages` over kept-alive HTTP/1.1 connections (`node:http`; persisted with its event in one transaction, published on Redis, fanned out by the gateway) and does not wait for the response before the next; subscribers are 1,000 distinct agents, one raw `ws` connection each',
     driver,
     servers: { api: () => [sesame.api.pid], gateway: () => [sesame.gateway.pid], postgres: () => processTree(services.postgresPid), redis: () => [services.redisPid] },
     verify: async (reports) => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as ws from 'ws';
-import { wsTextFrame } from '../src/gateway/websocket-connection.js';
+import type { WebSocket } from 'ws';
+import type { ConnectionRegistry } from '../src/gateway/connection-registry.js';
+import type { SessionDeps, Sink } from '../src/gateway/session.js';
+import { WebSocketConnection, wsTextFrame } from '../src/gateway/websocket-connection.js';
 
 /** What `ws` itself puts on the wire for a server's text frame of `payload`. */
 function wsFraming(payload: Buffer): Buffer {
@@ -19,5 +22,54 @@ describe('pre-framed WebSocket text frames', () => {
     const payload = Buffer.from('{"type":"message"}');
     expect(wsTextFrame(payload)).toBe(wsTextFrame(payload));
     expect(wsTextFrame(Buffer.from('{"type":"message"}'))).not.toBe(wsTextFrame(payload));
+  });
+});
+
+describe('writing frames to a connection\'s socket', () => {
+  /** A WebSocketConnection over a fake `ws` socket recording what reaches its TCP socket. */
+  function connection() {
+    const calls: string[] = [];
+    const tcp = {
+      cork: () => { calls.push('cork'); },
+      uncork: () => { calls.push('uncork'); },
+      write: (chunk: Buffer) => { calls.push(`write ${chunk.subarray(2).toString()}`); return true; },
+    };
+    const socket = {
+      OPEN: 1, readyState: 1, extensions: '', bufferedAmount: 0, _socket: tcp, _sender: { _state: 0, _firstFragment: true },
+      on: () => socket, send: (data: string) => { calls.push(`ws.send ${data}`); }, close: () => {}, terminate: () => {},
+    };
+    const registry = { add: () => {}, remove: () => {}, authenticated: () => {} };
+    const conn = new WebSocketConnection(socket as unknown as WebSocket, {} as SessionDeps, registry as unknown as ConnectionRegistry);
+    const sink = (conn as unknown as { sink(): Sink }).sink();
+    return { calls, sink, close: () => { conn.close(1000, 'done'); } };
+  }
+  const nextTick = () => new Promise<void>((resolve) => { process.nextTick(resolve); });
+  const meta = { type: 'message' };
+
+  it('writes a lone frame at once, without corking the socket', async () => {
+    const { calls, sink, close } = connection();
+    sink.send(Buffer.from('a'), meta);
+    expect(calls).toEqual(['write a']);
+    await nextTick();
+    expect(calls).toEqual(['write a']);
+    close();
+  });
+
+  it('corks the frames that follow the first in the same tick and uncorks once, in order', async () => {
+    const { calls, sink, close } = connection();
+    sink.send(Buffer.from('a'), meta);
+    sink.send(Buffer.from('b'), meta);
+    sink.send('{"type":"replayed"}', { type: 'replayed' });
+    sink.send(Buffer.from('c'), meta);
+    expect(calls).toEqual(['write a', 'cork', 'write b', 'ws.send {"type":"replayed"}', 'write c']);
+    await nextTick();
+    expect(calls.at(-1)).toBe('uncork');
+    expect(calls.filter((c) => c === 'uncork')).toHaveLength(1);
+    // The next tick starts afresh: one frame, one write.
+    sink.send(Buffer.from('d'), meta);
+    expect(calls.at(-1)).toBe('write d');
+    await nextTick();
+    expect(calls.at(-1)).toBe('write d');
+    close();
   });
 });

@@ -7,15 +7,27 @@ import WebSocket from 'ws';
 
 export type SystemKind = 'sesame' | 'socketio' | 'ws';
 
-/** Sesame closes a client silent for 2× the 30 s heartbeat; one timer pings them all. */
-const pinged = new Set<WebSocket>();
+/**
+ * Sesame closes a client silent for 2× the 30 s heartbeat: each connection pings every
+ * `PING_EVERY_MS`. One timer for all of them, pinging a slice of the connections per step, so
+ * the pings are spread over the interval as a fleet's are (clients connect at different times)
+ * rather than all in one burst, which would stall the gateway for a moment every 20 s.
+ */
+const PING_EVERY_MS = 20_000;
+const PING_STEPS = 100;
+const pinged: WebSocket[] = [];
 let pingTimer: NodeJS.Timeout | undefined;
+let pingStep = 0;
 function keepAlive(ws: WebSocket): void {
-  pinged.add(ws);
-  ws.once('close', () => pinged.delete(ws));
+  pinged.push(ws);
+  ws.once('close', () => { pinged.splice(pinged.indexOf(ws), 1); });
   pingTimer ??= setInterval(() => {
-    for (const socket of pinged) if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}');
-  }, 20_000).unref();
+    const step = pingStep++ % PING_STEPS;
+    for (let i = step; i < pinged.length; i += PING_STEPS) {
+      const socket = pinged[i];
+      if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}');
+    }
+  }, PING_EVERY_MS / PING_STEPS).unref();
 }
 
 export interface SesameFrame { type: string; stream?: string; seq?: number; heads?: Record<string, number>; [key: string]: unknown }

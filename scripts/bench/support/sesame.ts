@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
 import { repoRoot, spawnNode, type Child } from './child.js';
 import type { TestServices } from './test-services.js';
 
@@ -139,5 +140,45 @@ export class SesameRest {
 
   async events(stream: string, after: number, limit: number): Promise<{ data: StreamEvent[]; pagination: { hasMore: boolean; nextCursor: string | null } }> {
     return this.call('GET', `/streams/${encodeURIComponent(stream)}/events?after=${after}&limit=${limit}`);
+  }
+}
+
+/**
+ * Sends messages to one channel the way a latency bench should: `node:http` over kept-alive
+ * connections, the request written the moment `send` is called. `fetch` (undici) spends a few
+ * hundred µs of the sender's CPU per request before the bytes leave — time that would count as
+ * Sesame's latency while the peers' senders write on an open socket.
+ */
+export class MessagePoster {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly url: URL;
+
+  constructor(apiUrl: string, private readonly key: string, channelId: string) {
+    this.url = new URL(`${apiUrl}/channels/${channelId}/messages`);
+  }
+
+  send(content: string): Promise<SentMessage> {
+    const body = JSON.stringify({ content, kind: 'text' });
+    return new Promise((resolve, reject) => {
+      const req = request(this.url, {
+        method: 'POST', agent: this.agent,
+        headers: { authorization: `Bearer ${this.key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => { text += chunk; });
+        res.on('end', () => {
+          if (res.statusCode !== 200 && res.statusCode !== 201) { reject(new Error(`POST ${this.url.pathname}: ${String(res.statusCode)} ${text.slice(0, 500)}`)); return; }
+          try { resolve((JSON.parse(text) as { data: SentMessage }).data); } catch (err) { reject(err instanceof Error ? err : new Error(String(err))); }
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
   }
 }

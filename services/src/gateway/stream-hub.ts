@@ -41,6 +41,17 @@ interface Topic {
 }
 
 const HEAD_QUERY_CHUNK = 500;
+
+let burst = false;
+
+/**
+ * Whether the bus messages being delivered now came several at once (in one read from Redis):
+ * a transport then holds back even a connection's first frame, so that all of the burst's frames
+ * to it leave in one write. A lone message is written to each connection at once.
+ */
+export function deliveringBurst(): boolean {
+  return burst;
+}
 const SUBSCRIBE_WAIT_MS = 2_000;
 
 /**
@@ -53,6 +64,8 @@ export class StreamHub {
   private readonly topics = new Map<string, Topic>();
   /** Reads issued in the current tick, by stream, cursor and limit (see `read`). */
   private readonly reads = new Map<string, Promise<HubEvent[]>>();
+  /** Bus messages heard in the current synchronous run, delivered together (see `deliverHeard`). */
+  private heard: Array<[Topic, BusMessage]> = [];
   private readonly pollTimer: NodeJS.Timeout;
   private readonly unhookReconnect: () => void;
   private polling = false;
@@ -73,7 +86,7 @@ export class StreamHub {
     let entry = this.topics.get(topic);
     if (!entry) {
       const created: Topic = { listeners: new Set(), head: 0, liveHead: 0, polledHead: 0, durable, unsubscribe: () => {} };
-      created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => { this.dispatch(created, message); });
+      created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => { this.hear(created, message); });
       this.topics.set(topic, created);
       entry = created;
     }
@@ -131,6 +144,27 @@ export class StreamHub {
   async publishEphemeral(topic: string, frame: EphemeralFrame): Promise<void> {
     await this.ctx.bus.publish(topic, { kind: 'ephemeral', frame });
   }
+
+  /**
+   * The bus hands over the messages of one read from Redis one by one, synchronously: they are
+   * delivered a microtask later, all together, so that connections know whether more frames
+   * follow (`deliveringBurst`). In arrival order; the delay is a microtask, not a tick.
+   */
+  private hear(topic: Topic, message: BusMessage): void {
+    if (this.heard.push([topic, message]) === 1) queueMicrotask(this.deliverHeard);
+  }
+
+  private readonly deliverHeard = (): void => {
+    const heard = this.heard;
+    this.heard = [];
+    if (this.closed) return;
+    burst = heard.length > 1;
+    try {
+      for (const [topic, message] of heard) this.dispatch(topic, message);
+    } finally {
+      burst = false;
+    }
+  };
 
   private dispatch(topic: Topic, message: BusMessage): void {
     if (message.kind === 'event') {

@@ -7,6 +7,7 @@ import { parseClientFrame, type ParsedClientFrame } from './client-frames.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { authenticateRealtime, type RealtimeIdentity } from './realtime-auth.js';
 import { RealtimeSession, type SessionDeps, type Sink } from './session.js';
+import { deliveringBurst } from './stream-hub.js';
 
 // Frames a client may send: a burst of this many, refilled at FRAME_RATE_PER_SECOND.
 const FRAME_BURST = 100;
@@ -42,6 +43,22 @@ export function wsTextFrame(payload: Buffer): Buffer {
   payload.copy(bytes, header);
   framedPayloads.set(payload, bytes);
   return bytes;
+}
+
+/**
+ * The number of the current synchronous run ("tick"): it moves on when the process's next-tick
+ * queue is next processed. A connection that already wrote a frame in this tick corks its socket
+ * for the rest of it (see `sink`). One `process.nextTick` per tick for the whole process.
+ */
+let tick = 0;
+let tickScheduled = false;
+const nextTick = () => { tickScheduled = false; tick++; };
+function currentTick(): number {
+  if (!tickScheduled) {
+    tickScheduled = true;
+    process.nextTick(nextTick);
+  }
+  return tick;
 }
 
 /** The parts of `ws`'s sender that say a frame written straight to the socket keeps its place. */
@@ -174,9 +191,11 @@ export class WebSocketConnection {
 
   private sink(): Sink {
     const socket = this.socket;
-    // The TCP socket under ws. Frames sent to one connection in the same tick (a burst of events
-    // parsed from one Redis read, a replay batch) leave in one writev instead of one each:
-    // per-frame syscalls are most of a gateway's CPU at high fan-out.
+    // The TCP socket under ws. A connection's first frame of a tick is written at once (one
+    // write, no waiting for the rest of a fan-out loop to finish); the frames that follow it in
+    // the same tick (a replay batch) are corked and leave together in one writev instead of one
+    // each, and so are all the frames of a burst of bus messages (several parsed from one Redis
+    // read), the first included: per-frame syscalls are most of a gateway's CPU at high fan-out.
     const internals = socket as unknown as WsInternals;
     const tcp = internals._socket;
     const sender = internals._sender;
@@ -186,15 +205,20 @@ export class WebSocketConnection {
     const plain = socket.extensions === '';
     const direct = () => plain && sender?._state === 0 && sender._firstFragment === true;
     let corked = false;
+    let wroteInTick = -1;
     const uncork = () => { corked = false; tcp?.uncork(); };
     return {
       // Text frames always; a shared Buffer is sent as-is, without re-encoding per connection.
       send: (frame) => {
         if (socket.readyState !== socket.OPEN) return;
-        if (!corked && tcp) {
-          corked = true;
-          tcp.cork();
-          process.nextTick(uncork);
+        if (tcp && !corked) {
+          const now = currentTick();
+          if (wroteInTick === now || deliveringBurst()) {
+            corked = true;
+            tcp.cork();
+            process.nextTick(uncork);
+          }
+          wroteInTick = now;
         }
         if (tcp && typeof frame !== 'string' && direct()) tcp.write(wsTextFrame(frame));
         else socket.send(frame, TEXT);
