@@ -47,10 +47,19 @@ async function itemFor(ctx: ServiceContext, actor: VaultActor, url: URL): Promis
   throw new SesameError('not-found', `No secret configured for hostname ${url.hostname}`);
 }
 
-/** The caller's pending request for this item and hostname, if one is still open. */
-async function pendingLease(ctx: ServiceContext, actor: VaultActor, itemId: string, hostname: string): Promise<VaultLeaseRow | undefined> {
+/**
+ * The caller's open lease for this item and hostname: a pending request still open, or one
+ * approved (or activated) since the item was read — a decision landing between that read and
+ * this one must not make the request ask again and wait for nobody.
+ */
+async function openLease(ctx: ServiceContext, actor: VaultActor, itemId: string, hostname: string): Promise<VaultLeaseRow | undefined> {
+  const now = new Date();
   return ctx.db.selectFrom('vault_leases').selectAll().where('workspace_id', '=', actor.workspaceId).where('requester_id', '=', actor.id)
-    .where('item_id', '=', itemId).where('hostname', '=', hostname).where('status', '=', 'pending').where('pending_expires_at', '>', new Date())
+    .where('item_id', '=', itemId).where('hostname', '=', hostname)
+    .where((eb) => eb.or([
+      eb.and([eb('status', '=', 'pending'), eb('pending_expires_at', '>', now)]),
+      eb.and([eb('status', 'in', ['approved', 'active']), eb('expires_at', '>', now)]),
+    ]))
     .orderBy('requested_at', 'desc').limit(1).executeTakeFirst();
 }
 
@@ -104,8 +113,10 @@ export async function brokerRequest(ctx: ServiceContext, actor: VaultActor, inpu
 
   // The caller's usable lease for this host, read with the item and checked against the clock just now.
   let lease: ActiveLeaseRef | VaultLeaseRow | null = item.activeLease;
+  const open = lease ? undefined : await openLease(ctx, actor, item.id, host);
+  if (open && open.status !== 'pending') lease = open;
   if (!lease) {
-    const pending = await pendingLease(ctx, actor, item.id, host)
+    const pending = open
       ?? await requestLease(ctx, actor, { itemId: item.id, hostname: host, reason: `First use of ${host} through the credential broker` });
     if (input.waitForApproval === false) return { kind: 'pending', hostname: host, leaseId: pending.id };
     const decision = await awaitDecision(ctx, pending.id, ctx.config.SESAME_BROKER_APPROVAL_WAIT_SECONDS * 1000, signal);
