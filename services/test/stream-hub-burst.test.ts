@@ -12,11 +12,13 @@ function hubOnFakeBus() {
     ready: () => Promise.resolve(),
     onReconnect: () => () => {},
   };
-  const ctx = { config: { SESAME_HEAD_POLL_INTERVAL_MS: 3_600_000 }, bus } as unknown as ServiceContext;
+  const warnings: unknown[] = [];
+  const logger = { warn: (fields: unknown) => { warnings.push(fields); }, info: () => {}, error: () => {}, debug: () => {} };
+  const ctx = { config: { SESAME_HEAD_POLL_INTERVAL_MS: 3_600_000 }, bus, logger } as unknown as ServiceContext;
   const hub = new StreamHub(ctx);
   const event = (seq: number): BusMessage => ({ kind: 'event', event: { type: 'message', stream: 'chn_1', seq, data: {}, at: new Date(0).toISOString() } satisfies SesameEvent });
   const read = (...seqs: number[]) => { for (const seq of seqs) handlers.get('chn_1')?.(event(seq)); };
-  return { hub, read };
+  return { hub, read, warnings };
 }
 
 describe('stream hub delivery of bus messages', () => {
@@ -32,6 +34,18 @@ describe('stream hub delivery of bus messages', () => {
     await Promise.resolve();
     expect(heard).toEqual([[1, false], [2, true], [3, true], [4, true], [5, false]]);
     expect(deliveringBurst()).toBe(false);
+    hub.close();
+  });
+
+  it('a listener that throws is logged and stops neither the other listeners nor the rest of a burst', async () => {
+    const { hub, read, warnings } = hubOnFakeBus();
+    const heard: number[] = [];
+    await hub.follow('chn_1', { onEvent: ({ event }) => { if (event.seq === 2) throw new Error('listener bug'); } });
+    await hub.follow('chn_1', { onEvent: ({ event }) => { heard.push(event.seq); } });
+    read(1, 2, 3);
+    await Promise.resolve();
+    expect(heard).toEqual([1, 2, 3]);
+    expect(warnings).toHaveLength(1);
     hub.close();
   });
 

@@ -172,11 +172,20 @@ export class StreamHub {
       if (event.seq > topic.head) topic.head = event.seq;
       if (event.seq > topic.liveHead) topic.liveHead = event.seq;
       const hubEvent: HubEvent = { event, frame: toWireFrame(toWireEventFrame(event)) };
-      for (const listener of [...topic.listeners]) listener.onEvent?.(hubEvent);
+      for (const listener of [...topic.listeners]) {
+        try { listener.onEvent?.(hubEvent); } catch (err) { this.listenerFailed(err); }
+      }
     } else if (message.kind === 'ephemeral') {
       const serialized = toWireFrame(message.frame);
-      for (const listener of [...topic.listeners]) listener.onEphemeral?.(message.frame, serialized);
+      for (const listener of [...topic.listeners]) {
+        try { listener.onEphemeral?.(message.frame, serialized); } catch (err) { this.listenerFailed(err); }
+      }
     }
+  }
+
+  /** One listener's failure is logged; it never stops the others, nor the rest of a burst (nor escapes from the microtask). */
+  private listenerFailed(err: unknown): void {
+    this.ctx.logger.warn({ err }, 'a stream listener failed on a bus message; the others still get it');
   }
 
   /**
