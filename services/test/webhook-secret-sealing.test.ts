@@ -100,6 +100,18 @@ describe.each(targets())('webhook signing secrets at rest on %s', (target) => {
     expect(row.secret).not.toContain(secret.slice('whsec_'.length));
   });
 
+  it('a worker started with a new keyring (a rolling restart) leaves sealed secrets under the old key: workers still holding only it keep opening them', async () => {
+    const { webhook, secret } = await createWebhook();
+    await post('rolling restart');
+    await deliver(loadConfig({ ...(api.ctx.config as Record<string, unknown>), SESAME_VAULT_KEY: `v1:${k1},v2:${k2}` }));
+    const [row] = await stored(webhook.id);
+    expect((JSON.parse(row.secret.slice('sealed:'.length)) as { dataKey: { keyVersion: number } }).dataKey.keyVersion).toBe(1);
+    await post('old worker');
+    await deliver();
+    expect(upstream.received).toHaveLength(2);
+    expect(verifies(secret, 1)).toBe(true);
+  });
+
   it('a master key rotation rewraps webhook secrets: deliveries verify with the new key alone', async () => {
     const { webhook, secret } = await createWebhook();
     const both = loadConfig({ ...(api.ctx.config as Record<string, unknown>), SESAME_VAULT_KEY: `v1:${k1},v2:${k2}` });

@@ -76,7 +76,7 @@ export async function rotateMasterKey(db: Db, config: Config, log: (line: string
   }
   // Webhook signing secrets are sealed under the same master keys (and any stored before the vault had one are sealed now).
   for (let sealedSecrets = 0; ;) {
-    const batch = await sealStoredWebhookSecrets(db, config);
+    const batch = await sealStoredWebhookSecrets(db, config, { rewrap: true });
     sealedSecrets += batch;
     if (batch > 0) log(`sealed or rewrapped ${String(sealedSecrets)} webhook signing secret(s)`);
     if (batch === 0 && (await webhookSecretsNotUnder(db, current)) === 0) break;

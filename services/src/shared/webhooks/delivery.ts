@@ -53,7 +53,7 @@ export interface WebhookDispatcherOptions {
   send: typeof sendOutbound;
   /** The signing secret a stored value holds (sealed under the vault's master keys, see `secret-sealing.ts`). */
   openSecret: (webhookId: string, stored: string) => string;
-  /** Seals secrets still stored as they are and rewraps ones under an older master key; run by the first tick. */
+  /** Seals secrets still stored as they are (never rewraps: that is `vault rotate-key`'s); run by the first tick. */
   sealStored: () => Promise<number>;
 }
 
@@ -66,7 +66,7 @@ export function dispatcherOptions(ctx: Pick<ServiceContext, 'config' | 'db'>, ov
     perEndpointConcurrency: ctx.config.SESAME_WEBHOOK_CONCURRENCY_PER_ENDPOINT,
     maxInFlight: 256, leaseMs: DEFAULT_LEASE_MS, allow: outboundAllowList(ctx.config), send: sendOutbound,
     openSecret: (webhookId, stored) => openWebhookSecret(ctx.config, webhookId, stored),
-    sealStored: () => sealStoredWebhookSecrets(ctx.db, ctx.config),
+    sealStored: () => sealStoredWebhookSecrets(ctx.db, ctx.config, { rewrap: false }),
     ...overrides,
   };
 }

@@ -35,11 +35,13 @@ export function openWebhookSecret(config: Config, webhookId: string, stored: str
 }
 
 /**
- * Seals the secrets still stored as they are and rewraps sealed ones whose data key is not under
- * the newest master key (a `vault rotate-key`). Webhooks are few, so one pass over the table;
- * rows another transaction holds are skipped and taken by the next call. Returns how many changed.
+ * Seals the secrets still stored as they are and, with `rewrap` (only `vault rotate-key`: during
+ * a rolling restart to a new keyring, processes still holding only the old key must keep opening
+ * them), rewraps sealed ones whose data key is not under the newest master key. Webhooks are few,
+ * so one pass over the table; rows another transaction holds are skipped and taken by the next
+ * call; a row that cannot be read is left as it is. Returns how many changed.
  */
-export async function sealStoredWebhookSecrets(db: Db, config: Config): Promise<number> {
+export async function sealStoredWebhookSecrets(db: Db, config: Config, options: { rewrap: boolean }): Promise<number> {
   if (!masterKeySource(config)) return 0;
   const keys = vaultKeys(config);
   const current = keys.keyring().currentVersion;
@@ -48,11 +50,16 @@ export async function sealStoredWebhookSecrets(db: Db, config: Config): Promise<
     let changed = 0;
     for (const row of rows) {
       let next: string | undefined;
-      if (!row.secret.startsWith(SEALED_PREFIX)) {
-        next = sealWebhookSecret(config, row.webhook_id, row.secret);
-      } else {
-        const sealed = JSON.parse(row.secret.slice(SEALED_PREFIX.length)) as SealedItem;
-        if (sealed.dataKey.keyVersion !== current) next = SEALED_PREFIX + JSON.stringify(rewrapSealed(keys, refOf(row.webhook_id), sealed));
+      try {
+        if (!row.secret.startsWith(SEALED_PREFIX)) {
+          next = sealWebhookSecret(config, row.webhook_id, row.secret);
+        } else if (options.rewrap) {
+          const sealed = JSON.parse(row.secret.slice(SEALED_PREFIX.length)) as SealedItem;
+          if (sealed.dataKey.keyVersion !== current) next = SEALED_PREFIX + JSON.stringify(rewrapSealed(keys, refOf(row.webhook_id), sealed));
+        }
+      } catch {
+        // Unreadable (tampered, or under a key this process lacks): its deliveries say so; the others go on.
+        continue;
       }
       if (next === undefined || next === row.secret) continue;
       await trx.updateTable('webhook_secrets').set({ secret: next }).where('id', '=', row.id).execute();
@@ -65,5 +72,11 @@ export async function sealStoredWebhookSecrets(db: Db, config: Config): Promise<
 /** Sealed secrets whose data key is not under master key `version` (what a rotation still has to rewrap). */
 export async function webhookSecretsNotUnder(db: Db, version: number): Promise<number> {
   const rows = await db.selectFrom('webhook_secrets').select('secret').where('secret', 'like', `${SEALED_PREFIX}%`).execute();
-  return rows.filter((row) => (JSON.parse(row.secret.slice(SEALED_PREFIX.length)) as SealedItem).dataKey.keyVersion !== version).length;
+  return rows.filter((row) => {
+    try {
+      return (JSON.parse(row.secret.slice(SEALED_PREFIX.length)) as SealedItem).dataKey.keyVersion !== version;
+    } catch {
+      return false; // unreadable: no rotation can rewrap it
+    }
+  }).length;
 }
