@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js';
 import { createRedisClient, type RedisTarget } from '../redis-client.js';
 import { metrics } from '../metrics.js';
 import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus.js';
-import { DEFAULT_BACKLOG_LIMIT, DEFAULT_BACKLOG_MAX_BYTES, PublishBacklog, type PublishBacklogOptions } from './publish-backlog.js';
+import { DEFAULT_BACKLOG_LIMIT, PublishBacklog, type PublishBacklogOptions } from './publish-backlog.js';
 
 const PREFIX = 'sesame:';
 const RECONNECT_COALESCE_MS = 250;
@@ -48,19 +48,17 @@ export class ClusterBus implements Bus {
    * Publishes sent but not yet answered. While one master is down and the client still `ready`
    * (the other masters answer), the commands for that master's slots wait inside ioredis until a
    * failover or its return — without bound on a cluster without replicas. Past the backlog's
-   * limits (count or bytes) new publishes are dropped and counted instead, as during an outage:
-   * their events reach clients from Postgres.
+   * count limit new stream and presence publishes are dropped and counted instead, as during an
+   * outage: their events reach clients from Postgres. (No byte bound here: a healthy cluster can
+   * have a few large batches in flight.)
    */
   private inFlight = 0;
-  private inFlightBytes = 0;
   private droppingSince = 0;
   private readonly inFlightLimit: number;
-  private readonly inFlightMaxBytes: number;
 
   constructor(target: Extract<RedisTarget, { mode: 'cluster' }>, private readonly logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
     this.backlog = new PublishBacklog(backlog, logger, 'bus');
     this.inFlightLimit = Math.max(1, backlog.limit);
-    this.inFlightMaxBytes = backlog.maxBytes ?? DEFAULT_BACKLOG_MAX_BYTES;
     // One cluster client: commands (SPUBLISH, PUBLISH) on the node connections, classic
     // SUBSCRIBE on one node connection of its own, SSUBSCRIBE on one connection per master.
     this.client = createRedisClient(target, logger, 'bus', { maxRetriesPerRequest: null }, { shardedSubscribers: true }) as Cluster;
@@ -101,7 +99,9 @@ export class ClusterBus implements Bus {
   }
 
   private send(channel: string, body: string): Promise<unknown> {
-    if (this.inFlight >= this.inFlightLimit || this.inFlightBytes + body.length > this.inFlightMaxBytes) {
+    // Control messages (revocations) are few and must not be dropped: only stream and presence publishes are.
+    const control = isControlTopic(channel.slice(PREFIX.length));
+    if (!control && this.inFlight >= this.inFlightLimit) {
       if (this.droppingSince === 0) {
         this.logger.warn({ role: 'bus', inFlight: this.inFlight, limit: this.inFlightLimit }, 'redis cluster not answering publishes (a master down?): dropping new bus publishes past the limit; clients fetch the gap from the database');
       }
@@ -110,11 +110,9 @@ export class ClusterBus implements Bus {
       return Promise.resolve();
     }
     this.inFlight++;
-    this.inFlightBytes += body.length;
-    const sent = isControlTopic(channel.slice(PREFIX.length)) ? this.classicPublisher().publish(channel, body) : this.client.spublish(channel, body);
+    const sent = control ? this.classicPublisher().publish(channel, body) : this.client.spublish(channel, body);
     const settle = () => {
       this.inFlight--;
-      this.inFlightBytes -= body.length;
       if (this.droppingSince > 0 && this.inFlight < this.inFlightLimit / 2) {
         this.logger.info({ role: 'bus', dropped: this.droppingSince }, 'redis cluster answering publishes again');
         this.droppingSince = 0;

@@ -11,8 +11,7 @@ export interface PublishBacklogOptions {
   maxBytes?: number;
 }
 
-/** Most bytes held, by default. */
-export const DEFAULT_BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
+const DEFAULT_BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
 /** Publishes held while Redis is unreachable, by default (`SESAME_BUS_BACKLOG_LIMIT`). */
 export const DEFAULT_BACKLOG_LIMIT = 10_000;
 
