@@ -2,6 +2,7 @@ import type { Message, SesameEvent } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
+import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import type { SenderInfo } from '../../../wire.js';
 import { WorkspaceBatches } from './group-commit.js';
@@ -59,6 +60,8 @@ export class EditGroupCommit {
   private async commit(workspaceId: string, batch: PendingEdit[]): Promise<void> {
     let accepted: Array<{ pending: PendingEdit; message: Message }> = [];
     let alone: PendingEdit[] = [];
+    /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
+    let sent = false;
     try {
       // The edited messages and their senders, read as the lone path's route reads them (before
       // any lock); the write below re-checks under the locks that each is still not deleted.
@@ -84,6 +87,7 @@ export class EditGroupCommit {
         candidates.push({ pending, message: toWire(edited, sender) });
       }
       if (candidates.length) {
+        sent = true;
         const { rows: written } = await sql<{ ord: number; seq: number | string }>`${batchStatement(workspaceId, candidates, now)}`.execute(this.ctx.db);
         const seqs = new Map(written.map((r) => [r.ord, Number(r.seq)]));
         const events: SesameEvent[] = [];
@@ -101,6 +105,13 @@ export class EditGroupCommit {
         if (events.length) this.ctx.publish(events.sort((a, b) => a.seq - b.seq));
       }
     } catch (err) {
+      if (sent && !isDatabaseAnswer(err)) {
+        // The connection failed with the statement sent: it may have committed, so going alone
+        // could write the edits twice. Every caller hears that the outcome is unknown.
+        this.ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
+        for (const pending of batch) pending.reject(outcomeUnknown('the edit'));
+        return;
+      }
       this.ctx.logger.debug({ err, size: batch.length }, 'edit group commit failed; applying its edits one by one');
       accepted = [];
       alone = batch;

@@ -2,6 +2,7 @@ import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
+import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { newId } from '../../../../shared/ids.js';
 import { validateMetadata } from './kinds.js';
@@ -116,6 +117,8 @@ export class GroupCommit {
   private async commit(workspaceId: string, batch: PendingSend[]): Promise<void> {
     let accepted: Array<{ pending: PendingSend; message: Message }> = [];
     let alone: PendingSend[] = [];
+    /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
+    let sent = false;
     try {
       const now = new Date();
       const candidates: Array<{ pending: PendingSend; message: Message; row: MessageRow }> = [];
@@ -138,6 +141,7 @@ export class GroupCommit {
         candidates.push({ pending, message: toWire(row, sender), row });
       }
       if (candidates.length) {
+        sent = true;
         const { rows } = await sql<{ ord: number; seq: number | string }>`${batchStatement(workspaceId, candidates, now)}`.execute(this.ctx.db);
         const seqs = new Map(rows.map((r) => [r.ord, Number(r.seq)]));
         candidates.forEach(({ pending, message }, ord) => {
@@ -152,6 +156,13 @@ export class GroupCommit {
         }
       }
     } catch (err) {
+      if (sent && !isDatabaseAnswer(err)) {
+        // The connection failed with the statement sent: it may have committed, so going alone
+        // could write the messages twice. Every caller hears that the outcome is unknown.
+        this.ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
+        for (const pending of batch) pending.reject(outcomeUnknown('the message'));
+        return;
+      }
       // Nothing of the batch was committed: each message goes alone and meets its own fate.
       this.ctx.logger.debug({ err, size: batch.length }, 'group commit failed; sending its messages one by one');
       accepted = [];
