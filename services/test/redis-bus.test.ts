@@ -26,4 +26,33 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
       await bus.close();
     }
   });
+  it('a topic given up and wanted again in one turn stays subscribed: no UNSUBSCRIBE, and publishes keep arriving', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const topic = `resubscribe-${Date.now()}-${Math.random()}`;
+    const subscriber = (bus as unknown as { subscriber: { unsubscribe(...topics: string[]): Promise<unknown> } }).subscriber;
+    const unsubscribed: string[] = [];
+    const unsubscribe = subscriber.unsubscribe.bind(subscriber);
+    subscriber.unsubscribe = (...topics: string[]) => { unsubscribed.push(...topics); return unsubscribe(...topics); };
+    try {
+      await Promise.all([bus.ready(), publisher.ready()]);
+      const off = bus.subscribe(topic, () => {});
+      await bus.ready();
+      const received: BusMessage[] = [];
+      // A session closing and the same agent's new one following its inbox, in one turn.
+      off();
+      bus.subscribe(topic, (m) => received.push(m));
+      await new Promise((r) => setImmediate(r));
+      await bus.ready();
+      expect(unsubscribed).toEqual([]);
+      await publisher.publish(topic, { kind: 'ephemeral', frame: { type: 'probe' } });
+      const started = Date.now();
+      while (received.length === 0 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toEqual([{ kind: 'ephemeral', frame: { type: 'probe' } }]);
+    } finally {
+      await bus.close();
+      await publisher.close();
+    }
+  });
 });

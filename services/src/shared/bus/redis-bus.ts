@@ -24,6 +24,8 @@ export class RedisBus implements Bus {
   private pending: Promise<unknown>[] = [];
   /** Topics waiting for this turn's SUBSCRIBE (see `subscribeSoon`). */
   private subscribing: { topics: Set<string>; done: Promise<unknown> } | undefined;
+  /** Topics given up this turn, unsubscribed at its end (see `unsubscribeSoon`). */
+  private unsubscribing: Set<string> | undefined;
   private readonly readyWaiters = new Set<() => void>();
   private connectedOnce = false;
   /** Publishes made while Redis is unreachable: bounded (see `PublishBacklog`), sent on 'ready'. */
@@ -91,7 +93,11 @@ export class RedisBus implements Bus {
    * connection to subscriber mode, fail the check, and be lost with the reconnect that follows.
    */
   subscribe(topic: string, handler: BusHandler): () => void {
-    if (this.registry.add(topic, handler) && this.subscriber.status === 'ready') this.subscribeSoon(topic);
+    if (this.registry.add(topic, handler) && this.subscriber.status === 'ready') {
+      // Given up and wanted again in one turn: still subscribed in Redis, nothing to send (an
+      // UNSUBSCRIBE then SUBSCRIBE would lose what is published between them).
+      if (!this.unsubscribing?.delete(topic)) this.subscribeSoon(topic);
+    }
     let active = true;
     return () => {
       if (!active) return;
@@ -99,8 +105,22 @@ export class RedisBus implements Bus {
       if (!this.registry.remove(topic, handler)) return;
       // Still waiting for its turn's SUBSCRIBE: it never reaches Redis.
       if (this.subscribing?.topics.delete(topic)) return;
-      if (this.subscriber.status === 'ready') this.track(this.subscriber.unsubscribe(PREFIX + topic));
+      if (this.subscriber.status === 'ready') this.unsubscribeSoon(topic);
     };
+  }
+
+  /** The topics given up during one turn leave in one UNSUBSCRIBE at its end, unless wanted again by then. */
+  private unsubscribeSoon(topic: string): void {
+    if (!this.unsubscribing) {
+      const topics = new Set<string>();
+      this.unsubscribing = topics;
+      setImmediate(() => {
+        this.unsubscribing = undefined;
+        if (topics.size === 0 || this.subscriber.status !== 'ready') return;
+        this.track(this.subscriber.unsubscribe(...[...topics].map((t) => PREFIX + t)));
+      });
+    }
+    this.unsubscribing.add(topic);
   }
 
   /**
