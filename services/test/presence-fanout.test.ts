@@ -110,6 +110,19 @@ describe('PresenceFanout', () => {
     expect(sessions[0].frames.map((f) => f.principalId)).toEqual(['pr_new1', 'pr_new2', 'pr_new3', 'pr_new4']);
   });
 
+  it('a change after a quiet spell longer than the lengthened tick waits PRESENCE_BATCH_MS, not the burst\'s long tick', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const sessions = Array.from({ length: 300 }, (_, i) => session(`pr_${i}`, () => true));
+    await Promise.all(sessions.map((s) => fanout.add(s.audience)));
+    announce('ws_1', 'pr_burst', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS); // a burst tick: the next one would gather 3x as long
+    vi.advanceTimersByTime(60_000); // then nothing for a minute
+    announce('ws_1', 'pr_later', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(sessions[0].frames.map((f) => f.principalId)).toEqual(['pr_burst', 'pr_later']);
+  });
+
   it('keeps workspaces apart and unsubscribes a workspace with its last session', async () => {
     const { hub, listeners, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);

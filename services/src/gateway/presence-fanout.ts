@@ -42,6 +42,7 @@ export class PresenceFanout {
   private timer: NodeJS.Timeout | undefined;
   /** How long the next tick gathers changes: PRESENCE_BATCH_MS, longer after a tick of many frames. */
   private tickMs = PRESENCE_BATCH_MS;
+  private lastFlushAt = 0;
 
   constructor(private readonly hub: StreamHub) {}
 
@@ -83,12 +84,17 @@ export class PresenceFanout {
     if (typeof principalId !== 'string') return;
     const json = JSON.stringify({ principalId, status, at });
     workspace.pending.push({ principalId, json, single: `{"type":"presence",${json.slice(1)}` });
-    this.timer ??= setTimeout(() => { this.flush(); }, this.tickMs);
+    if (!this.timer) {
+      // A change after a quiet spell (longer than the lengthened tick) is not held for a burst that is over.
+      if (Date.now() - this.lastFlushAt > this.tickMs) this.tickMs = PRESENCE_BATCH_MS;
+      this.timer = setTimeout(() => { this.flush(); }, this.tickMs);
+    }
   }
 
   /** Sends each session the tick's changes it may hear, in the order they happened. */
   private flush(): void {
     this.timer = undefined;
+    this.lastFlushAt = Date.now();
     let sent = 0;
     for (const workspace of this.workspaces.values()) {
       const changes = workspace.pending;
