@@ -21,6 +21,10 @@
 # seconds (the failover test); production keeps Redis's default of 15 s or its provider's.
 set -euo pipefail
 
+SCRIPT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+# shellcheck source=scripts/dev/watchdog.sh
+. "$(dirname "$SCRIPT")/watchdog.sh"
+
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
@@ -49,12 +53,7 @@ start() {
   STARTING_DIR=$dir
   trap '[ -z "${STARTING_DIR:-}" ] || stop "$STARTING_DIR"' EXIT
   trap 'exit 130' INT TERM HUP
-  if [ -n "$owner" ]; then
-    # Detached, and holding none of our output open (a caller reading it to EOF would wait forever).
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done; [ -d "$2" ] && exec bash "$0" stop "$2"' \
-      "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")" "$owner" "$dir" </dev/null >/dev/null 2>&1 &
-    echo $! >"$dir/watchdog.pid"
-  fi
+  [ -z "$owner" ] || start_watchdog "$SCRIPT" "$owner" "$dir" >"$dir/watchdog.pid"
   local conf=/dev/null
   if [ -n "$password" ]; then
     # In a file of the cluster's (not on the nodes' command lines, which ps shows).

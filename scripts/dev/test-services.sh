@@ -10,6 +10,10 @@
 # Postgres refuses to run as root, so as root it runs as the `postgres` user.
 set -euo pipefail
 
+SCRIPT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+# shellcheck source=scripts/dev/watchdog.sh
+. "$(dirname "$SCRIPT")/watchdog.sh"
+
 find_pg_bin() {
   if [ -n "${PG_BIN_DIR:-}" ]; then echo "$PG_BIN_DIR"; return; fi
   local dir
@@ -44,11 +48,7 @@ start() {
   STARTING_DIR=$dir
   trap '[ -z "${STARTING_DIR:-}" ] || stop "$STARTING_DIR"' EXIT
   trap 'exit 130' INT TERM HUP
-  if [ -n "$owner" ]; then
-    # Detached, and holding none of our output open (a caller reading it to EOF would wait forever).
-    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done; [ -d "$2" ] && exec bash "$0" stop "$2"' \
-      "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")" "$owner" "$dir" </dev/null >/dev/null 2>&1 &
-  fi
+  [ -z "$owner" ] || start_watchdog "$SCRIPT" "$owner" "$dir" >/dev/null
   pg_port=$(free_port)
   redis_port=$(free_port)
   as_pg "$pg_bin/initdb" -D "$dir/pg/data" -A trust -U postgres >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
+import { countMessageStatements } from './support/statement-counter.js';
 import { targets } from './support/targets.js';
 
 type Agent = { id: string; apiKey: string };
@@ -12,24 +13,20 @@ describe.each(targets())('group commit of message edits on %s', (target) => {
   let alice: Agent;
   let bob: Agent;
   let mallory: Agent;
+  /** UPDATE statements on messages (not rows). */
+  let statements: () => Promise<number>;
 
   beforeAll(async () => {
     api = await startTestApi(target, { SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000' });
     alice = await api.createAgent('alice');
     bob = await api.createAgent('bob');
     mallory = await api.createAgent('mallory');
-    // Counts UPDATE statements on messages (not rows).
-    await sql`CREATE TABLE test_edit_statements (n int NOT NULL)`.execute(api.ctx.db);
-    for (const statement of [
-      'CREATE FUNCTION test_count_edit_statement() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO test_edit_statements VALUES (1); RETURN NULL; END $$',
-      'CREATE TRIGGER test_count_edit_statement AFTER UPDATE ON messages FOR EACH STATEMENT EXECUTE FUNCTION test_count_edit_statement()',
-    ]) await sql.raw(statement).execute(api.ctx.db);
+    statements = await countMessageStatements(api.ctx.db, 'edit', 'UPDATE');
     // Every key authenticated once, so the bursts below reach the edit path together.
     for (const who of [alice, bob, mallory]) await api.call(who.apiKey, 'GET', '/auth/me');
   });
   afterAll(() => api?.close());
 
-  const statements = async () => Number((await sql<{ n: number | string }>`SELECT count(*) AS n FROM test_edit_statements`.execute(api.ctx.db)).rows[0].n);
   const group = async (name: string) => (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name, memberIds: [bob.id] })).json().data as { id: string; headSeq: number };
   const send = async (who: Agent, channelId: string, content: string) => {
     const res = await api.call(who.apiKey, 'POST', `/channels/${channelId}/messages`, { content });

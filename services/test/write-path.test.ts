@@ -7,6 +7,7 @@ import { RedisBus } from '../src/shared/bus/index.js';
 import { createDatabase } from '../src/shared/db/database.js';
 import { createEventPublisher } from '../src/shared/events.js';
 import { startTestApi, type TestApi } from './support/api.js';
+import { countMessageStatements } from './support/statement-counter.js';
 import { hasServices, requireServices, targets } from './support/targets.js';
 
 type Agent = { id: string; apiKey: string };
@@ -16,6 +17,8 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
   let alice: Agent;
   let bob: Agent;
   let mallory: Agent;
+  /** INSERT statements on messages (not rows). */
+  let statements: () => Promise<number>;
 
   beforeAll(async () => {
     // Budgets the bursts below never reach (hundreds of sends per key).
@@ -23,19 +26,15 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
     alice = await api.createAgent('alice');
     bob = await api.createAgent('bob');
     mallory = await api.createAgent('mallory');
-    // Counts INSERT statements on messages (not rows), and fails any row whose content is
-    // 'poison' — a database error that hits one message of a batch.
-    await sql`CREATE TABLE test_message_statements (n int NOT NULL)`.execute(api.ctx.db);
+    statements = await countMessageStatements(api.ctx.db, 'message', 'INSERT');
+    // Fails any row whose content is 'poison' — a database error that hits one message of a batch.
     for (const statement of [
-      'CREATE FUNCTION test_count_statement() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO test_message_statements VALUES (1); RETURN NULL; END $$',
-      'CREATE TRIGGER test_count_statement AFTER INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION test_count_statement()',
       "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.content = 'poison' THEN RAISE EXCEPTION 'poisoned message'; END IF; RETURN NEW; END $$",
       'CREATE TRIGGER test_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION test_poison()',
     ]) await sql.raw(statement).execute(api.ctx.db);
   });
   afterAll(() => api?.close());
 
-  const statements = async () => Number((await sql<{ n: number | string }>`SELECT count(*) AS n FROM test_message_statements`.execute(api.ctx.db)).rows[0].n);
 
   it('answers every concurrent sender with its own message, consecutive seqs, in fewer transactions than messages', async () => {
     const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'batch', memberIds: [bob.id] })).json().data;
