@@ -2,10 +2,9 @@ import type { Message, SesameEvent } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
-import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import type { SenderInfo } from '../../../wire.js';
-import { WorkspaceBatches } from './group-commit.js';
+import { answeredOutcomeUnknown, inArrivalOrder, WorkspaceBatches } from './group-commit.js';
 import { toWire } from './service.js';
 
 /** An edit of a message's text (`streaming` while an agent is still generating it). */
@@ -105,22 +104,14 @@ export class EditGroupCommit {
         if (events.length) this.ctx.publish(events.sort((a, b) => a.seq - b.seq));
       }
     } catch (err) {
-      if (sent && !isDatabaseAnswer(err)) {
-        // The connection failed with the statement sent: it may have committed, so going alone
-        // could write the edits twice. Every caller hears that the outcome is unknown.
-        this.ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
-        for (const pending of batch) pending.reject(outcomeUnknown('the edit'));
-        return;
-      }
+      if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the edit')) return;
       this.ctx.logger.debug({ err, size: batch.length }, 'edit group commit failed; applying its edits one by one');
       accepted = [];
       alone = batch;
     }
     for (const { pending, message } of accepted) pending.resolve(message);
     // In arrival order: edits of one message keep their order (last writer by seq).
-    const arrival = new Map(batch.map((pending, i) => [pending, i]));
-    alone.sort((a, b) => (arrival.get(a) ?? 0) - (arrival.get(b) ?? 0));
-    for (const pending of alone) {
+    for (const pending of inArrivalOrder(batch, alone)) {
       await this.editAlone(pending.actor, pending.channelId, pending.messageId, pending.change).then(pending.resolve, pending.reject);
     }
   }

@@ -72,6 +72,25 @@ export class WorkspaceBatches<T> {
 }
 
 /**
+ * After a batch statement failed: when the connection failed with the statement sent (no
+ * SQLSTATE: it may have committed), going alone could write the batch twice, so every caller
+ * hears that the outcome is unknown (503) and this answers true. Otherwise nothing was committed
+ * and each write goes alone (false).
+ */
+export function answeredOutcomeUnknown(ctx: ServiceContext, err: unknown, sent: boolean, batch: ReadonlyArray<{ reject(err: unknown): void }>, what: string): boolean {
+  if (!sent || isDatabaseAnswer(err)) return false;
+  ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
+  for (const pending of batch) pending.reject(outcomeUnknown(what));
+  return true;
+}
+
+/** `some` of `batch`'s writes, in the order they arrived (a batch keeps arrival order). */
+export function inArrivalOrder<T>(batch: readonly T[], some: T[]): T[] {
+  const arrival = new Map(batch.map((pending, i) => [pending, i]));
+  return some.sort((a, b) => (arrival.get(a) ?? 0) - (arrival.get(b) ?? 0));
+}
+
+/**
  * Group commit of the sends of one workspace, across its channels. The first send when no
  * transaction runs starts one at once (no waiting for company); sends that arrive while it
  * runs queue, whatever their channel, and go together in the next transaction — one statement
@@ -156,13 +175,7 @@ export class GroupCommit {
         }
       }
     } catch (err) {
-      if (sent && !isDatabaseAnswer(err)) {
-        // The connection failed with the statement sent: it may have committed, so going alone
-        // could write the messages twice. Every caller hears that the outcome is unknown.
-        this.ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
-        for (const pending of batch) pending.reject(outcomeUnknown('the message'));
-        return;
-      }
+      if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the message')) return;
       // Nothing of the batch was committed: each message goes alone and meets its own fate.
       this.ctx.logger.debug({ err, size: batch.length }, 'group commit failed; sending its messages one by one');
       accepted = [];
@@ -172,8 +185,7 @@ export class GroupCommit {
     for (const { pending, message } of accepted) pending.resolve({ message, created: true });
     // In arrival order, one after the other: they would serialise on their stream's lock
     // anyway, and a repeated clientGeneratedId then finds the message its first copy created.
-    alone.sort((a, b) => batch.indexOf(a) - batch.indexOf(b));
-    for (const pending of alone) {
+    for (const pending of inArrivalOrder(batch, alone)) {
       await this.sendAlone(pending.sender, pending.channelId, pending.input, pending.baseUrl).then(pending.resolve, pending.reject);
     }
   }
