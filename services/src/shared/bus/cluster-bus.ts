@@ -53,7 +53,8 @@ export class ClusterBus implements Bus {
    * have a few large batches in flight.)
    */
   private inFlight = 0;
-  private droppingSince = 0;
+  /** Publishes dropped since the cluster stopped answering (0: not dropping). */
+  private droppedUnanswered = 0;
   private readonly inFlightLimit: number;
 
   constructor(target: Extract<RedisTarget, { mode: 'cluster' }>, private readonly logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
@@ -102,10 +103,10 @@ export class ClusterBus implements Bus {
     // Control messages (revocations) are few and must not be dropped: only stream and presence publishes are.
     const control = isControlTopic(channel.slice(PREFIX.length));
     if (!control && this.inFlight >= this.inFlightLimit) {
-      if (this.droppingSince === 0) {
+      if (this.droppedUnanswered === 0) {
         this.logger.warn({ role: 'bus', inFlight: this.inFlight, limit: this.inFlightLimit }, 'redis cluster not answering publishes (a master down?): dropping new bus publishes past the limit; clients fetch the gap from the database');
       }
-      this.droppingSince++;
+      this.droppedUnanswered++;
       metrics.busPublishesDropped.inc();
       return Promise.resolve();
     }
@@ -113,16 +114,16 @@ export class ClusterBus implements Bus {
     const sent = control ? this.classicPublisher().publish(channel, body) : this.client.spublish(channel, body);
     const settle = () => {
       this.inFlight--;
-      if (this.droppingSince > 0 && this.inFlight < this.inFlightLimit / 2) {
-        this.logger.info({ role: 'bus', dropped: this.droppingSince }, 'redis cluster answering publishes again');
-        this.droppingSince = 0;
+      if (this.droppedUnanswered > 0 && this.inFlight < this.inFlightLimit / 2) {
+        this.logger.info({ role: 'bus', dropped: this.droppedUnanswered }, 'redis cluster answering publishes again');
+        this.droppedUnanswered = 0;
       }
     };
     sent.then(settle, settle);
     return sent;
   }
 
-  /** Publishes sent and not yet answered (bounded by the backlog's limits). */
+  /** Publishes sent and not yet answered (bounded by the backlog's count limit). */
   get unanswered(): number {
     return this.inFlight;
   }
