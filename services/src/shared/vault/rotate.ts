@@ -31,6 +31,23 @@ async function remaining(db: Db, current: number): Promise<number> {
 }
 
 /**
+ * Runs `batch` until it finds nothing to do and `left` says nothing is left; `progress` hears the
+ * running total after each batch that did something. Rows held by a writer are skipped by a
+ * batch: when a batch did nothing but some are left, it waits a moment and tries again.
+ */
+async function untilNoneLeft(batch: () => Promise<number>, left: () => Promise<number>, progress: (total: number) => void): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const done = await batch();
+    total += done;
+    if (done > 0) progress(total);
+    else if ((await left()) === 0) return total;
+    // Everything left is locked by a writer right now: give it a moment.
+    else await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
  * `sesame-server vault rotate-key`: moves every item's data key (and every webhook signing
  * secret's) under a new master key.
  *
@@ -65,23 +82,9 @@ export async function rotateMasterKey(db: Db, config: Config, log: (line: string
     log(`resuming an interrupted rotation: ${source.path} holds versions ${keys.keyring().versions().join(', ')}`);
   }
   const current = keys.keyring().currentVersion;
-  let rewrapped = 0;
-  for (;;) {
-    const batch = await rewrapBatch(db, config);
-    rewrapped += batch;
-    if (batch > 0) log(`rewrapped ${String(rewrapped)} item(s)`);
-    if (batch === 0 && (await remaining(db, current)) === 0) break;
-    // Everything left is locked by a writer right now: give it a moment.
-    if (batch === 0) await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  const rewrapped = await untilNoneLeft(() => rewrapBatch(db, config), () => remaining(db, current), (n) => { log(`rewrapped ${String(n)} item(s)`); });
   // Webhook signing secrets are sealed under the same master keys (and any stored before the vault had one are sealed now).
-  for (let sealedSecrets = 0; ;) {
-    const batch = await sealStoredWebhookSecrets(db, config, { rewrap: true });
-    sealedSecrets += batch;
-    if (batch > 0) log(`sealed or rewrapped ${String(sealedSecrets)} webhook signing secret(s)`);
-    if (batch === 0 && (await webhookSecretsNotUnder(db, current)) === 0) break;
-    if (batch === 0) await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await untilNoneLeft(() => sealStoredWebhookSecrets(db, config, { rewrap: true }), () => webhookSecretsNotUnder(db, current), (n) => { log(`sealed or rewrapped ${String(n)} webhook signing secret(s)`); });
   if (source.kind === 'file') {
     const ring = keys.keyring();
     writeKeyFile(source.path, formatMasterKeys({ [current]: ring.key(current).toString('base64') }));

@@ -107,7 +107,7 @@ export class WebhookDispatcher {
   /** One worker tick: fan out, then start the due deliveries (not awaited: see `idle`). */
   async tick(): Promise<void> {
     if (!this.storedSecretsSealed) {
-      // Once per process: secrets stored before the vault had a key (or under an older one) are sealed now.
+      // Once per process: secrets stored before the vault had a key are sealed now (rewrapping is `vault rotate-key`'s).
       this.storedSecretsSealed = true;
       try {
         const changed = await this.options.sealStored();
