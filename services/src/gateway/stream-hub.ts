@@ -41,6 +41,7 @@ interface Topic {
 }
 
 const HEAD_QUERY_CHUNK = 500;
+const SUBSCRIBE_WAIT_MS = 2_000;
 
 let burst = false;
 
@@ -52,7 +53,6 @@ let burst = false;
 export function deliveringBurst(): boolean {
   return burst;
 }
-const SUBSCRIBE_WAIT_MS = 2_000;
 
 /**
  * One per process: holds a single bus subscription per topic however many connections follow
