@@ -14,7 +14,15 @@ import { spawnServer, type ServerProcess } from './support/process.js';
 
 /** Debian's chromium (`apt-get install -y chromium`, which .ci/run does). */
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path));
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
+/**
+ * The screenshots land in docs/console/ (the README's) only when asked for with
+ * `SESAME_UPDATE_SCREENSHOTS=1`; an ordinary run writes them to a temporary directory, so
+ * `npm test` leaves the working tree as it found it.
+ */
+const UPDATE_SCREENSHOTS = process.env.SESAME_UPDATE_SCREENSHOTS === '1';
+const SCREENSHOTS = UPDATE_SCREENSHOTS
+  ? fileURLToPath(new URL('../../docs/console/', import.meta.url))
+  : mkdtempSync(join(tmpdir(), 'sesame-console-shots-'));
 
 /**
  * The console in a real browser against the real `npm start` process (built api + gateway +
@@ -55,6 +63,7 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     await browser?.close();
     await server?.stop('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
+    if (!UPDATE_SCREENSHOTS) rmSync(SCREENSHOTS, { recursive: true, force: true });
   });
 
   async function agent(handle: string, displayName: string) {

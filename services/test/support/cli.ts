@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { onTestFinished } from 'vitest';
 
 /** The built `sesame` CLI of @sesamespace/sdk (its package.json `bin`). */
 const sdkPackage = createRequire(import.meta.url).resolve('@sesamespace/sdk/package.json');
@@ -10,9 +11,13 @@ const CLI = join(dirname(sdkPackage), 'dist', 'cli.js');
 
 export interface CliResult { code: number; stdout: string; stderr: string }
 
-/** Runs `sesame …` as a child process in its own temporary HOME (no XDG_CONFIG_HOME). */
+/**
+ * Runs `sesame …` as a child process in its own temporary HOME (no XDG_CONFIG_HOME), removed
+ * when the calling test ends (so call it inside a test).
+ */
 export function cliHome() {
   const home = mkdtempSync(join(tmpdir(), 'sesame-cli-'));
+  onTestFinished(() => { rmSync(home, { recursive: true, force: true }); });
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home };
   return {
     home,
