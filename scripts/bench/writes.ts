@@ -99,7 +99,17 @@ async function main() {
     cell.cpu.push(usage);
     cell.cpuPerOp.push(perOp);
     cells.set(key, cell);
-    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request`);
+    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request${only ? await batchesSince() : ''}`);
+  };
+  // While iterating (BENCH_ONLY): the api's group commits since the last cell, from its /metrics.
+  let batchMark = { count: 0, sum: 0 };
+  const batchesSince = async () => {
+    const text = await (await fetch(`${apiBase.origin}/metrics`)).text();
+    const read = (name: string) => Number(text.match(new RegExp(`^sesame_message_batch_size_${name} (\\S+)$`, 'm'))?.[1] ?? 0);
+    const now = { count: read('count'), sum: read('sum') };
+    const [count, sum] = [now.count - batchMark.count, now.sum - batchMark.sum];
+    batchMark = now;
+    return count ? `, ${int(count)} send batches of ${(sum / count).toFixed(1)} on average` : '';
   };
 
   if (only === 'gets') {
