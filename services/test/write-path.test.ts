@@ -195,6 +195,39 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
     for (const channel of channels) await expectGapless(channel.id, channel.headSeq, 2);
   });
 
+  it.skipIf(target !== 'postgres')('two batches in flight to one channel: both wait on its stream lock, then seqs are gapless and each caller gets its own message', async () => {
+    const channel = await group('two-in-flight');
+    for (const who of [alice, bob]) expect((await api.call(who.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    /** Batch statements of this database waiting for a row lock. */
+    const waiting = async () => Number((await sql<{ n: number | string }>`SELECT count(*) AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH input%'`.execute(api.ctx.db)).rows[0].n);
+    const send = (who: Agent, content: string) => api.call(who.apiKey, 'POST', `/channels/${channel.id}/messages`, { content, kind: 'text' });
+    let sends: Array<ReturnType<typeof send>> = [];
+    // Hold the channel's stream lock: the first batch waits for it in the database, and the next
+    // one (another sender, so another order key) is sent meanwhile and waits there too.
+    await api.ctx.db.transaction().execute(async (trx) => {
+      await sql`SELECT head_seq FROM streams WHERE id = ${channel.id} FOR UPDATE`.execute(trx);
+      sends = [send(alice, 'first')];
+      while (await waiting() < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      // alice's second waits here for her first (same sender, same channel); bob's goes at once.
+      sends.push(send(alice, 'second'), send(bob, 'third'));
+      while (await waiting() < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    });
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.statusCode)).toEqual([201, 201, 201]);
+    const replies = results.map((r) => r.json().data as { content: string; seq: number; senderId: string; id: string });
+    expect(replies.map((m) => m.content)).toEqual(['first', 'second', 'third']);
+    expect(replies.map((m) => m.senderId)).toEqual([alice.id, alice.id, bob.id]);
+    expect(replies.map((m) => m.seq).sort((a, b) => a - b)).toEqual([1, 2, 3].map((i) => channel.headSeq + i));
+    // One sender's sends keep their arrival order.
+    expect(replies[1].seq).toBeGreaterThan(replies[0].seq);
+    await expectGapless(channel.id, channel.headSeq, 3);
+    // Each event carries the message its sender got back.
+    const events = (await api.call(alice.apiKey, 'GET', `/streams/${channel.id}/events?after=${channel.headSeq}`)).json().data as Array<{ seq: number; data: unknown }>;
+    const bySeq = new Map(replies.map((m) => [m.seq, m]));
+    for (const event of events) expect(event.data).toEqual(bySeq.get(event.seq));
+  });
+
   it('an edit that waited on the stream lock while the message was deleted writes nothing back into the tombstone', async () => {
     const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'edit-vs-delete', memberIds: [bob.id] })).json().data;
     const sent = (await api.call(alice.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'secret plan', kind: 'text' })).json().data;

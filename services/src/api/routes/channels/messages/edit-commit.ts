@@ -25,8 +25,9 @@ const MAX_BATCH = 128;
 /**
  * Group commit of the edits of one workspace (streaming tokens into a message is one edit per
  * chunk, so an agent that streams is a steady stream of PATCHes). As for sends (`GroupCommit`):
- * the first edit when no batch runs starts one at once, and the edits that arrive while it
- * runs go together in the next. A batch is two round trips: one read of the edited messages
+ * an edit when fewer than two batches run starts one at once, and the edits that arrive
+ * meanwhile go together in the next (one message's edits never in two at once, so they keep
+ * their order). A batch is two round trips: one read of the edited messages
  * with their senders (what the route used to read per edit), then one statement
  * (`batchStatement`, its own transaction) that takes the streams' row locks in id order, writes
  * each message's last edit in the batch, one `message.updated` event per edit at consecutive
@@ -46,7 +47,7 @@ export class EditGroupCommit {
     private readonly ctx: ServiceContext,
     private readonly editAlone: (actor: Principal, channelId: string, messageId: string, change: EditInput) => Promise<Message>,
   ) {
-    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch) => this.commit(workspaceId, batch));
+    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => p.messageId);
   }
 
   /** Edits `messageId` of `channelId` as `actor`, in its workspace's next batch. */
@@ -56,7 +57,7 @@ export class EditGroupCommit {
     });
   }
 
-  private async commit(workspaceId: string, batch: PendingEdit[]): Promise<void> {
+  private async commit(workspaceId: string, batch: PendingEdit[], answered: (leftOut: readonly PendingEdit[]) => void): Promise<void> {
     let accepted: Array<{ pending: PendingEdit; message: Message }> = [];
     let alone: PendingEdit[] = [];
     /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
@@ -109,6 +110,8 @@ export class EditGroupCommit {
       accepted = [];
       alone = batch;
     }
+    // The next batch may go now, before this one's callers are answered.
+    answered(alone);
     for (const { pending, message } of accepted) pending.resolve(message);
     // In arrival order: edits of one message keep their order (last writer by seq).
     for (const pending of inArrivalOrder(batch, alone)) {
