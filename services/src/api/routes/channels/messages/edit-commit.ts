@@ -19,7 +19,7 @@ interface PendingEdit {
   reject: (err: unknown) => void;
 }
 
-/** Most edits one statement carries (6 bind parameters each). */
+/** Most edits one statement carries. */
 const MAX_BATCH = 128;
 
 /**
@@ -130,12 +130,14 @@ export class EditGroupCommit {
  * batch and its event's seq; an edit it leaves out wrote nothing.
  */
 function batchStatement(workspaceId: string, candidates: ReadonlyArray<{ pending: PendingEdit; message: Message }>, now: Date): RawBuilder<unknown> {
-  const channelIds = [...new Set(candidates.map((c) => c.pending.channelId))].sort();
-  const values = sql.join(candidates.map(({ message }, ord) =>
-    sql`(${ord}::int, ${message.id}::text, ${message.channelId}::text, ${message.content}::text, ${message.streaming}::boolean, ${JSON.stringify(message)}::jsonb)`));
+  // The batch as one jsonb parameter, its size as the input's LIMIT (see the send batch's statement).
+  const input = JSON.stringify(candidates.map(({ message }, ord) => ({
+    ord, message_id: message.id, channel_id: message.channelId, content: message.content, streaming: message.streaming, wire: message,
+  })));
   return sql`
-    WITH input (ord, message_id, channel_id, content, streaming, wire) AS (VALUES ${values}),
-    locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (${sql.join(channelIds)}) AND workspace_id = ${workspaceId} ORDER BY id FOR UPDATE),
+    WITH input AS (SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i (ord int, message_id text, channel_id text, content text, streaming boolean, wire jsonb)
+      LIMIT ${candidates.length}),
+    locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) AND workspace_id = ${workspaceId} ORDER BY id FOR UPDATE),
     final AS (SELECT DISTINCT ON (message_id) message_id, channel_id, content, streaming FROM input ORDER BY message_id, ord DESC),
     updated AS (
       UPDATE messages SET content = final.content, streaming = final.streaming, edited_at = ${now}::timestamptz
