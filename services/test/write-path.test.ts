@@ -21,8 +21,9 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
   let statements: () => Promise<number>;
 
   beforeAll(async () => {
-    // Budgets the bursts below never reach (hundreds of sends per key).
-    api = await startTestApi(target, { SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000' });
+    // Budgets the bursts below never reach (hundreds of sends per key); two batches in flight
+    // per workspace (one is the default), so every test here also meets concurrent batches.
+    api = await startTestApi(target, { SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000', SESAME_WRITE_BATCHES_IN_FLIGHT: '2' });
     alice = await api.createAgent('alice');
     bob = await api.createAgent('bob');
     mallory = await api.createAgent('mallory');

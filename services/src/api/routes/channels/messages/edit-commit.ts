@@ -25,9 +25,9 @@ const MAX_BATCH = 128;
 /**
  * Group commit of the edits of one workspace (streaming tokens into a message is one edit per
  * chunk, so an agent that streams is a steady stream of PATCHes). As for sends (`GroupCommit`):
- * an edit when fewer than two batches run starts one at once, and the edits that arrive
- * meanwhile go together in the next (one message's edits never in two at once, so they keep
- * their order). A batch is two round trips: one read of the edited messages
+ * an edit when no batch is in the database starts one at once, and the edits that arrive
+ * meanwhile go together in the next, sent as soon as a statement answers (one message's edits
+ * never in two at once, so they keep their order). A batch is two round trips: one read of the edited messages
  * with their senders (what the route used to read per edit), then one statement
  * (`batchStatement`, its own transaction) that takes the streams' row locks in id order, writes
  * each message's last edit in the batch, one `message.updated` event per edit at consecutive
@@ -47,7 +47,8 @@ export class EditGroupCommit {
     private readonly ctx: ServiceContext,
     private readonly editAlone: (actor: Principal, channelId: string, messageId: string, change: EditInput) => Promise<Message>,
   ) {
-    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => p.messageId);
+    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => p.messageId,
+      ctx.config.SESAME_WRITE_BATCHES_IN_FLIGHT);
   }
 
   /** Edits `messageId` of `channelId` as `actor`, in its workspace's next batch. */

@@ -61,8 +61,8 @@ export type BatchCommit<T> = (workspaceId: string, batch: T[], answered: (leftOu
  * at a time: a write when fewer are in flight starts one at once, and the writes that arrive
  * meanwhile go together in the next (at most `maxBatch` each). A batch frees its place as soon
  * as its statement answers, so the next statement is on its way to the database while the
- * previous batch's callers get their replies; with two places, a batch to other streams is also
- * sent while one is in the database.
+ * previous batch's callers get their replies; with two places, a batch is also sent while
+ * another is in the database (lower latency, but smaller batches: more statements per write).
  *
  * Batches in flight together are concurrent transactions, as two api replicas' batches are: the
  * row locks keep each stream's seq gapless, and which of them numbers a stream first is free,
@@ -79,7 +79,7 @@ export class WorkspaceBatches<T> {
     private readonly maxBatch: number,
     private readonly commit: BatchCommit<T>,
     private readonly orderKey: (pending: T) => string,
-    private readonly maxInFlight = 2,
+    private readonly maxInFlight: number,
   ) {}
 
   add(workspaceId: string, pending: T): void {
@@ -171,10 +171,11 @@ export function inArrivalOrder<T>(batch: readonly T[], some: T[]): T[] {
 }
 
 /**
- * Group commit of the sends of one workspace, across its channels. A send when fewer than two
- * transactions run starts one at once (no waiting for company); sends that arrive while two
- * run queue, whatever their channel, and go together in the next transaction (one sender's
- * sends to one channel never in two at once: `WorkspaceBatches`) — one statement
+ * Group commit of the sends of one workspace, across its channels. A send when no batch is in
+ * the database (fewer than `SESAME_WRITE_BATCHES_IN_FLIGHT`) starts one at once (no waiting for
+ * company); sends that arrive meanwhile queue, whatever their channel, and go together in the
+ * next transaction, sent as soon as a statement answers (one sender's sends to one channel
+ * never in two at once: `WorkspaceBatches`) — one statement
  * (`batchStatement`), one round trip: the row locks of every channel's stream (in id order),
  * the checks, consecutive seqs per channel in arrival order, the messages, their events and
  * the heads; then each caller gets its own message and the events are published.
@@ -202,7 +203,8 @@ export class GroupCommit {
     private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: () => string) => Promise<SendOutcome>,
     private readonly observeBatch: (size: number) => void = () => {},
   ) {
-    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => `${p.sender.id} ${p.channelId}`);
+    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => `${p.sender.id} ${p.channelId}`,
+      ctx.config.SESAME_WRITE_BATCHES_IN_FLIGHT);
   }
 
   /** Sends `input` to `channelId` as `sender`, in its workspace's next batch. */
