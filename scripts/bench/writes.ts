@@ -10,6 +10,7 @@
  *   BENCH_ONLY=<prefix>                  only the sends of systems named so (e.g. Sesame), no section written
  *   BENCH_ONLY=gets                      only the GET cells (/health, /auth/me, bare GET), no section written
  *   BENCH_ONLY=edits                     only the streaming-edit cells, no section written
+ *   SESAME_WRITE_BATCHES_IN_FLIGHT=<n>   passed to the api (group-commit statements in flight per workspace)
  */
 import pg from 'pg';
 import { spawnBenchProcess, type Child } from './support/child.js';
@@ -33,7 +34,11 @@ async function main() {
   const services = startTestServices();
   if (process.env.BENCH_ONLY) console.log(`database: ${services.databaseUrl}`);
   const profDir = process.env.BENCH_CPU_PROF;
-  const sesame = await startSesame(services, { apiNodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  // SESAME_WRITE_BATCHES_IN_FLIGHT, when set, goes to the api (to compare group-commit settings).
+  const inFlight = process.env.SESAME_WRITE_BATCHES_IN_FLIGHT;
+  const sesame = await startSesame(services, {
+    apiNodeArgs: profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [], env: inFlight ? { SESAME_WRITE_BATCHES_IN_FLIGHT: inFlight } : {},
+  });
   const echo = spawnBenchProcess('support/write-peer-server.ts', 'echo server', { MODE: 'echo' });
   const naive = spawnBenchProcess('support/write-peer-server.ts', 'naive durable server', { MODE: 'naive', DATABASE_URL: services.databaseUrl });
   const echoUrl = `http://127.0.0.1:${(await echo.waitForOutput(/LISTENING (\d+)/))[1]}`;
@@ -99,7 +104,17 @@ async function main() {
     cell.cpu.push(usage);
     cell.cpuPerOp.push(perOp);
     cells.set(key, cell);
-    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request`);
+    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request${only ? await batchesSince() : ''}`);
+  };
+  // While iterating (BENCH_ONLY): the api's group commits since the last cell, from its /metrics.
+  let batchMark = { count: 0, sum: 0 };
+  const batchesSince = async () => {
+    const text = await (await fetch(`${apiBase.origin}/metrics`)).text();
+    const read = (name: string) => Number(text.match(new RegExp(`^sesame_message_batch_size_${name} (\\S+)$`, 'm'))?.[1] ?? 0);
+    const now = { count: read('count'), sum: read('sum') };
+    const [count, sum] = [now.count - batchMark.count, now.sum - batchMark.sum];
+    batchMark = now;
+    return count ? `, ${int(count)} send batches of ${(sum / count).toFixed(1)} on average` : '';
   };
 
   if (only === 'gets') {

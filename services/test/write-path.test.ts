@@ -21,8 +21,9 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
   let statements: () => Promise<number>;
 
   beforeAll(async () => {
-    // Budgets the bursts below never reach (hundreds of sends per key).
-    api = await startTestApi(target, { SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000' });
+    // Budgets the bursts below never reach (hundreds of sends per key); two batches in flight
+    // per workspace (one is the default), so every test here also meets concurrent batches.
+    api = await startTestApi(target, { SESAME_RATE_LIMIT_PER_MINUTE: '100000', SESAME_READ_RATE_LIMIT_PER_MINUTE: '100000', SESAME_WRITE_BATCHES_IN_FLIGHT: '2' });
     alice = await api.createAgent('alice');
     bob = await api.createAgent('bob');
     mallory = await api.createAgent('mallory');
@@ -193,6 +194,39 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
     const after = await Promise.all(Array.from({ length: 6 }, (_, i) => send(i, channels[i % 3].id)));
     expect(after.map((r) => r.statusCode)).toEqual(after.map(() => 201));
     for (const channel of channels) await expectGapless(channel.id, channel.headSeq, 2);
+  });
+
+  it.skipIf(target !== 'postgres')('two batches in flight to one channel: both wait on its stream lock, then seqs are gapless and each caller gets its own message', async () => {
+    const channel = await group('two-in-flight');
+    for (const who of [alice, bob]) expect((await api.call(who.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    /** Batch statements of this database waiting for a row lock. */
+    const waiting = async () => Number((await sql<{ n: number | string }>`SELECT count(*) AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH input%'`.execute(api.ctx.db)).rows[0].n);
+    const send = (who: Agent, content: string) => api.call(who.apiKey, 'POST', `/channels/${channel.id}/messages`, { content, kind: 'text' });
+    let sends: Array<ReturnType<typeof send>> = [];
+    // Hold the channel's stream lock: the first batch waits for it in the database, and the next
+    // one (another sender, so another order key) is sent meanwhile and waits there too.
+    await api.ctx.db.transaction().execute(async (trx) => {
+      await sql`SELECT head_seq FROM streams WHERE id = ${channel.id} FOR UPDATE`.execute(trx);
+      sends = [send(alice, 'first')];
+      while (await waiting() < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      // alice's second waits here for her first (same sender, same channel); bob's goes at once.
+      sends.push(send(alice, 'second'), send(bob, 'third'));
+      while (await waiting() < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    });
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.statusCode)).toEqual([201, 201, 201]);
+    const replies = results.map((r) => r.json().data as { content: string; seq: number; senderId: string; id: string });
+    expect(replies.map((m) => m.content)).toEqual(['first', 'second', 'third']);
+    expect(replies.map((m) => m.senderId)).toEqual([alice.id, alice.id, bob.id]);
+    expect(replies.map((m) => m.seq).sort((a, b) => a - b)).toEqual([1, 2, 3].map((i) => channel.headSeq + i));
+    // One sender's sends keep their arrival order.
+    expect(replies[1].seq).toBeGreaterThan(replies[0].seq);
+    await expectGapless(channel.id, channel.headSeq, 3);
+    // Each event carries the message its sender got back.
+    const events = (await api.call(alice.apiKey, 'GET', `/streams/${channel.id}/events?after=${channel.headSeq}`)).json().data as Array<{ seq: number; data: unknown }>;
+    const bySeq = new Map(replies.map((m) => [m.seq, m]));
+    for (const event of events) expect(event.data).toEqual(bySeq.get(event.seq));
   });
 
   it('an edit that waited on the stream lock while the message was deleted writes nothing back into the tombstone', async () => {

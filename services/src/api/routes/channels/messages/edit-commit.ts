@@ -19,14 +19,15 @@ interface PendingEdit {
   reject: (err: unknown) => void;
 }
 
-/** Most edits one statement carries (6 bind parameters each). */
+/** Most edits one statement carries. */
 const MAX_BATCH = 128;
 
 /**
  * Group commit of the edits of one workspace (streaming tokens into a message is one edit per
  * chunk, so an agent that streams is a steady stream of PATCHes). As for sends (`GroupCommit`):
- * the first edit when no batch runs starts one at once, and the edits that arrive while it
- * runs go together in the next. A batch is two round trips: one read of the edited messages
+ * an edit when no batch is in the database starts one at once, and the edits that arrive
+ * meanwhile go together in the next, sent as soon as a statement answers (one message's edits
+ * never in two at once, so they keep their order). A batch is two round trips: one read of the edited messages
  * with their senders (what the route used to read per edit), then one statement
  * (`batchStatement`, its own transaction) that takes the streams' row locks in id order, writes
  * each message's last edit in the batch, one `message.updated` event per edit at consecutive
@@ -46,7 +47,8 @@ export class EditGroupCommit {
     private readonly ctx: ServiceContext,
     private readonly editAlone: (actor: Principal, channelId: string, messageId: string, change: EditInput) => Promise<Message>,
   ) {
-    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch) => this.commit(workspaceId, batch));
+    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => p.messageId,
+      ctx.config.SESAME_WRITE_BATCHES_IN_FLIGHT);
   }
 
   /** Edits `messageId` of `channelId` as `actor`, in its workspace's next batch. */
@@ -56,7 +58,7 @@ export class EditGroupCommit {
     });
   }
 
-  private async commit(workspaceId: string, batch: PendingEdit[]): Promise<void> {
+  private async commit(workspaceId: string, batch: PendingEdit[], answered: (leftOut: readonly PendingEdit[]) => void): Promise<void> {
     let accepted: Array<{ pending: PendingEdit; message: Message }> = [];
     let alone: PendingEdit[] = [];
     /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
@@ -109,6 +111,8 @@ export class EditGroupCommit {
       accepted = [];
       alone = batch;
     }
+    // The next batch may go now, before this one's callers are answered.
+    answered(alone);
     for (const { pending, message } of accepted) pending.resolve(message);
     // In arrival order: edits of one message keep their order (last writer by seq).
     for (const pending of inArrivalOrder(batch, alone)) {
@@ -127,12 +131,14 @@ export class EditGroupCommit {
  * batch and its event's seq; an edit it leaves out wrote nothing.
  */
 function batchStatement(workspaceId: string, candidates: ReadonlyArray<{ pending: PendingEdit; message: Message }>, now: Date): RawBuilder<unknown> {
-  const channelIds = [...new Set(candidates.map((c) => c.pending.channelId))].sort();
-  const values = sql.join(candidates.map(({ message }, ord) =>
-    sql`(${ord}::int, ${message.id}::text, ${message.channelId}::text, ${message.content}::text, ${message.streaming}::boolean, ${JSON.stringify(message)}::jsonb)`));
+  // The batch as one jsonb parameter, its size as the input's LIMIT (see the send batch's statement).
+  const input = JSON.stringify(candidates.map(({ message }, ord) => ({
+    ord, message_id: message.id, channel_id: message.channelId, content: message.content, streaming: message.streaming, wire: message,
+  })));
   return sql`
-    WITH input (ord, message_id, channel_id, content, streaming, wire) AS (VALUES ${values}),
-    locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (${sql.join(channelIds)}) AND workspace_id = ${workspaceId} ORDER BY id FOR UPDATE),
+    WITH input AS (SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i (ord int, message_id text, channel_id text, content text, streaming boolean, wire jsonb)
+      LIMIT ${candidates.length}),
+    locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) AND workspace_id = ${workspaceId} ORDER BY id FOR UPDATE),
     final AS (SELECT DISTINCT ON (message_id) message_id, channel_id, content, streaming FROM input ORDER BY message_id, ord DESC),
     updated AS (
       UPDATE messages SET content = final.content, streaming = final.streaming, edited_at = ${now}::timestamptz

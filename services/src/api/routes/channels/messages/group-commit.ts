@@ -21,7 +21,7 @@ interface PendingSend {
   reject: (err: unknown) => void;
 }
 
-/** Most sends one transaction carries (each row is 14 bind parameters of one INSERT). */
+/** Most sends one transaction carries. */
 const MAX_BATCH = 128;
 
 /** Whether the lone path's metadata check would pass (if not, it answers the 400 itself). */
@@ -34,40 +34,120 @@ function validMetadata(input: SendInput): boolean {
   }
 }
 
-const inList = (values: readonly string[]): RawBuilder<unknown> => sql.join(values.map((v) => sql`${v}`));
+/** One workspace's queue and its batches in flight. */
+interface WorkspaceQueue<T> {
+  queue: T[];
+  /** Batch statements of this workspace awaiting their answer. */
+  inFlight: number;
+  /** The order keys of the writes not yet answered by a batch, with how many of each. */
+  keys: Map<string, number>;
+  /**
+   * The last look found no queued write free to go, each waiting for its key (so every queued
+   * key is held): a new write of a held key need not look again.
+   */
+  stuck: boolean;
+}
 
 /**
- * Per-workspace queues of pending writes, each drained by one transaction at a time: the first
- * write when none runs starts one at once, and the writes that arrive meanwhile go together
- * in the next one (at most `maxBatch` each).
+ * A batch's commit. It calls `answered` once its statement has answered (before answering its
+ * callers), naming the writes it left out and still has to write one by one: the next batch
+ * can then be sent at once, while this one answers its callers; the writes named keep their
+ * keys until the commit's promise settles.
+ */
+export type BatchCommit<T> = (workspaceId: string, batch: T[], answered: (leftOut: readonly T[]) => void) => Promise<void>;
+
+/**
+ * Per-workspace queues of pending writes, each drained by up to `maxInFlight` batch statements
+ * at a time: a write when fewer are in flight starts one at once, and the writes that arrive
+ * meanwhile go together in the next (at most `maxBatch` each). A batch frees its place as soon
+ * as its statement answers, so the next statement is on its way to the database while the
+ * previous batch's callers get their replies; with two places, a batch is also sent while
+ * another is in the database (lower latency, but smaller batches: more statements per write).
+ *
+ * Batches in flight together are concurrent transactions, as two api replicas' batches are: the
+ * row locks keep each stream's seq gapless, and which of them numbers a stream first is free,
+ * since none of their requests was answered before the others arrived. What a writer sees as
+ * its own order is kept: writes with the same `orderKey` (one sender's sends to one channel,
+ * one message's edits) are never in two batches in flight at once; a later one waits here
+ * until the earlier one's statement answered (and, if it was left out of its batch, until it was
+ * written alone), so writes fired without waiting are numbered in the order they arrived.
  */
 export class WorkspaceBatches<T> {
-  private readonly queues = new Map<string, T[]>();
-  private readonly running = new Set<string>();
+  private readonly workspaces = new Map<string, WorkspaceQueue<T>>();
 
-  constructor(private readonly maxBatch: number, private readonly commit: (workspaceId: string, batch: T[]) => Promise<void>) {}
+  constructor(
+    private readonly maxBatch: number,
+    private readonly commit: BatchCommit<T>,
+    private readonly orderKey: (pending: T) => string,
+    private readonly maxInFlight: number,
+  ) {}
 
   add(workspaceId: string, pending: T): void {
-    const queue = this.queues.get(workspaceId);
-    if (queue) queue.push(pending);
-    else this.queues.set(workspaceId, [pending]);
-    if (!this.running.has(workspaceId)) void this.drain(workspaceId);
+    let state = this.workspaces.get(workspaceId);
+    if (!state) this.workspaces.set(workspaceId, (state = { queue: [], inFlight: 0, keys: new Map(), stuck: false }));
+    state.queue.push(pending);
+    if (state.stuck && state.keys.has(this.orderKey(pending))) return;
+    this.pump(workspaceId, state);
   }
 
-  private async drain(workspaceId: string): Promise<void> {
-    this.running.add(workspaceId);
-    try {
-      for (;;) {
-        const queue = this.queues.get(workspaceId);
-        if (!queue?.length) {
-          this.queues.delete(workspaceId);
-          return;
-        }
-        await this.commit(workspaceId, queue.splice(0, this.maxBatch));
+  private pump(workspaceId: string, state: WorkspaceQueue<T>): void {
+    state.stuck = false;
+    while (state.inFlight < this.maxInFlight && state.queue.length) {
+      const batch = this.take(state);
+      if (!batch.length) {
+        state.stuck = true; // each one waits for an earlier write of its key
+        break;
       }
-    } finally {
-      this.running.delete(workspaceId);
+      this.hold(state, batch, 1);
+      state.inFlight++;
+      let leftOut: readonly T[] | undefined;
+      const answered = (writes: readonly T[]) => {
+        if (leftOut) return;
+        leftOut = writes;
+        state.inFlight--;
+        const kept = new Set(writes);
+        this.hold(state, batch.filter((pending) => !kept.has(pending)), -1);
+        this.pump(workspaceId, state);
+      };
+      void this.commit(workspaceId, batch, answered).finally(() => {
+        if (leftOut) this.hold(state, leftOut, -1);
+        else answered([]);
+        this.pump(workspaceId, state);
+      });
     }
+    // Idle: forgotten (unless a newer queue of the workspace has replaced this one already).
+    if (state.inFlight === 0 && !state.queue.length && state.keys.size === 0 && this.workspaces.get(workspaceId) === state) this.workspaces.delete(workspaceId);
+  }
+
+  /** Counts the keys of `writes` in (`by` 1) or out (-1). */
+  private hold(state: WorkspaceQueue<T>, writes: readonly T[], by: 1 | -1): void {
+    for (const pending of writes) {
+      const key = this.orderKey(pending);
+      const count = (state.keys.get(key) ?? 0) + by;
+      if (count > 0) state.keys.set(key, count);
+      else state.keys.delete(key);
+    }
+  }
+
+  /**
+   * The next batch: queued writes in arrival order, at most `maxBatch`, leaving queued (with
+   * every later write of the same key) those whose key an earlier write still holds.
+   */
+  private take(state: WorkspaceQueue<T>): T[] {
+    if (state.keys.size === 0) return state.queue.splice(0, this.maxBatch);
+    const batch: T[] = [];
+    const left: T[] = [];
+    const held = new Set<string>();
+    for (const pending of state.queue) {
+      const key = this.orderKey(pending);
+      if (batch.length < this.maxBatch && !held.has(key) && !state.keys.has(key)) batch.push(pending);
+      else {
+        held.add(key);
+        left.push(pending);
+      }
+    }
+    state.queue = left;
+    return batch;
   }
 }
 
@@ -91,9 +171,11 @@ export function inArrivalOrder<T>(batch: readonly T[], some: T[]): T[] {
 }
 
 /**
- * Group commit of the sends of one workspace, across its channels. The first send when no
- * transaction runs starts one at once (no waiting for company); sends that arrive while it
- * runs queue, whatever their channel, and go together in the next transaction — one statement
+ * Group commit of the sends of one workspace, across its channels. A send when no batch is in
+ * the database (fewer than `SESAME_WRITE_BATCHES_IN_FLIGHT`) starts one at once (no waiting for
+ * company); sends that arrive meanwhile queue, whatever their channel, and go together in the
+ * next transaction, sent as soon as a statement answers (one sender's sends to one channel
+ * never in two at once: `WorkspaceBatches`) — one statement
  * (`batchStatement`), one round trip: the row locks of every channel's stream (in id order),
  * the checks, consecutive seqs per channel in arrival order, the messages, their events and
  * the heads; then each caller gets its own message and the events are published.
@@ -121,7 +203,8 @@ export class GroupCommit {
     private readonly sendAlone: (sender: Principal, channelId: string, input: SendInput, baseUrl: () => string) => Promise<SendOutcome>,
     private readonly observeBatch: (size: number) => void = () => {},
   ) {
-    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch) => this.commit(workspaceId, batch));
+    this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => `${p.sender.id} ${p.channelId}`,
+      ctx.config.SESAME_WRITE_BATCHES_IN_FLIGHT);
   }
 
   /** Sends `input` to `channelId` as `sender`, in its workspace's next batch. */
@@ -133,7 +216,7 @@ export class GroupCommit {
     });
   }
 
-  private async commit(workspaceId: string, batch: PendingSend[]): Promise<void> {
+  private async commit(workspaceId: string, batch: PendingSend[], answered: (leftOut: readonly PendingSend[]) => void): Promise<void> {
     let accepted: Array<{ pending: PendingSend; message: Message }> = [];
     let alone: PendingSend[] = [];
     /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
@@ -181,6 +264,8 @@ export class GroupCommit {
       accepted = [];
       alone = batch;
     }
+    // The next batch may go now, before this one's callers are answered.
+    answered(alone);
     if (accepted.length) this.observeBatch(accepted.length);
     for (const { pending, message } of accepted) pending.resolve({ message, created: true });
     // In arrival order, one after the other: they would serialise on their stream's lock
@@ -202,12 +287,20 @@ export class GroupCommit {
  * a send it leaves out wrote nothing and takes the lone path.
  */
 function batchStatement(workspaceId: string, candidates: ReadonlyArray<{ row: MessageRow; message: Message }>, now: Date): RawBuilder<unknown> {
-  const channelIds = [...new Set(candidates.map((c) => c.row.channel_id))].sort();
-  const values = sql.join(candidates.map(({ row, message }, ord) => sql`(${ord}::int, ${row.id}::text, ${row.channel_id}::text, ${row.sender_id}::text, ${row.kind}::text,
-    ${row.content}::text, ${JSON.stringify(row.metadata)}::jsonb, ${row.intent}::text, ${row.thread_root_id}::text, ${row.client_generated_id}::text, ${JSON.stringify(message)}::jsonb)`));
+  // The whole batch as one jsonb parameter: the statement's text is the same whatever the
+  // batch's size (no VALUES row of 11 parameters per send for the api to build and bind and
+  // Postgres to parse), and the wire messages are serialised by the same one JSON.stringify.
+  // Its LIMIT (the batch's size, never reached) tells the planner how many rows there are: it
+  // would assume 100 for the function, and then hash the whole messages table for the checks
+  // instead of probing its indexes per send.
+  const input = JSON.stringify(candidates.map(({ row, message }, ord) => ({
+    ord, id: row.id, channel_id: row.channel_id, sender_id: row.sender_id, kind: row.kind, content: row.content, metadata: row.metadata,
+    intent: row.intent, thread_root_id: row.thread_root_id, client_generated_id: row.client_generated_id, wire: message,
+  })));
   return sql`
-    WITH input (ord, id, channel_id, sender_id, kind, content, metadata, intent, thread_root_id, client_generated_id, wire) AS (VALUES ${values}),
-    locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (${inList(channelIds)}) ORDER BY id FOR UPDATE),
+    WITH input AS (SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i (ord int, id text, channel_id text, sender_id text, kind text,
+      content text, metadata jsonb, intent text, thread_root_id text, client_generated_id text, wire jsonb) LIMIT ${candidates.length}),
+    locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) ORDER BY id FOR UPDATE),
     accepted AS MATERIALIZED (
       SELECT i.*, l.head_seq + row_number() OVER (PARTITION BY i.channel_id ORDER BY i.ord) AS seq
       FROM input i JOIN locked l ON l.id = i.channel_id
