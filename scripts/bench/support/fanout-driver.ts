@@ -22,6 +22,8 @@ export interface SubscriberReport {
   connected: number;
   unexpectedCloses: number;
   frameBytes: number;
+  /** Time the subscriber spent decoding frames (Sesame: `JSON.parse` of each; ws: `toString`), and how many. */
+  decoding: { frames: number; ms: number };
   otherFrames: Partial<Record<string, number>>;
   phases: Partial<Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>>;
   /** Sesame only: each connection's view of the channel stream. */
@@ -72,7 +74,9 @@ export class FanoutDriver {
     const started = performance.now();
     const perProc = this.subscribers / this.processes;
     for (let p = 0; p < this.processes; p++) {
-      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`);
+      // BENCH_SUBSCRIBER_PROF=<dir>: V8 CPU profiles of the subscriber processes (the clients' share of the latency).
+      const prof = process.env.BENCH_SUBSCRIBER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SUBSCRIBER_PROF}/${this.label.replace(/\W+/g, '-')}`] : [];
+      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`, {}, prof);
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
         if (++this.doneBy[m.index as number] === this.processes) {
