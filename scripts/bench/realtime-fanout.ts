@@ -121,10 +121,17 @@ async function setupWs(): Promise<System> {
   };
 }
 
-/** Send → Redis arrival per phase (BENCH_HOPS=1): the api's share of the latency (HTTP, commit, publish). */
+/** BENCH_CPU_PROF=<dir>: V8 CPU profiles of the api and the gateway (written when they exit). */
 const profDir = process.env.BENCH_CPU_PROF;
 
-const busLatency = new Map<string, Histogram>();
+/**
+ * BENCH_HOPS=1: when each Sesame message reached Redis (a probe subscribed to its channel, beside
+ * the gateway's subscription), by phase and message index. With the send time and the time the
+ * message had reached every subscriber, that splits each message's latency into send → Redis
+ * (the sender's request, the api's HTTP handling, commit and publish) and Redis → last
+ * subscriber (the gateway's receive and its 1,000 writes, the subscribers' reads and decoding).
+ */
+const busArrivals = new Map<string, Array<{ index: number; sendNs: bigint; redisNs: bigint }>>();
 
 async function probeBus(redisUrl: string, channelId: string): Promise<void> {
   const { Redis } = await import('ioredis');
@@ -132,13 +139,28 @@ async function probeBus(redisUrl: string, channelId: string): Promise<void> {
   onCleanup('close the bus probe', () => { redis.disconnect(); });
   redis.on('message', (_topic: string, payload: string) => {
     const now = nowNs();
-    const match = /"b:([^:]+):\d+:(\d+):/.exec(payload);
+    const match = /"b:([^:]+):(\d+):(\d+):/.exec(payload);
     if (!match) return;
-    let hist = busLatency.get(match[1]);
-    if (!hist) busLatency.set(match[1], (hist = new Histogram()));
-    hist.add(Number(now - BigInt(match[2])) / 1000);
+    let arrivals = busArrivals.get(match[1]);
+    if (!arrivals) busArrivals.set(match[1], (arrivals = []));
+    arrivals.push({ index: Number(match[2]), sendNs: BigInt(match[3]), redisNs: now });
   });
   await redis.subscribe(`sesame:${channelId}`);
+}
+
+/** Per phase: send → Redis, and Redis → the message at every subscriber (see `busArrivals`). */
+function printHops(driver: FanoutDriver): void {
+  for (const [phase, arrivals] of busArrivals) {
+    const toRedis = new Histogram();
+    const fanout = new Histogram();
+    for (const { index, sendNs, redisNs } of arrivals) {
+      toRedis.add(Number(redisNs - sendNs) / 1000);
+      const done = driver.doneAt(index);
+      if (done !== undefined) fanout.add(Number(done - redisNs) / 1000);
+    }
+    console.log(`[sesame] ${phase}: send → Redis p50 ${ms(toRedis.percentile(50))} / p99 ${ms(toRedis.percentile(99))} ms; ` +
+      `Redis → at every subscriber p50 ${ms(fanout.percentile(50))} / p99 ${ms(fanout.percentile(99))} ms`);
+  }
 }
 
 const cores = (usage: Record<string, number>, labels: string[]) => labels.reduce((sum, label) => sum + (usage[label] ?? 0), 0);
@@ -242,7 +264,8 @@ void runBench(async () => {
     console.log(`${system.name}: fixed rate ${RATES.map((rate, j) => `${rate}/s p50 ${ms(rateHists[j].percentile(50))} ms p99 ${ms(rateHists[j].percentile(99))} ms`).join(', ')}; closed loop ${loopRates.map(int).join(' / ')} deliveries/s, p50 ${ms(loopHist.percentile(50))} ms p99 ${ms(loopHist.percentile(99))} ms; server CPU ${pct(serverCores)} (${cpuDetail}); ${int(perServerCpuSecond)} deliveries per server CPU-second.${verdict}`);
   }
   for (const system of systems) await system.driver.close();
-  for (const [phase, hist] of busLatency) console.log(`[sesame] ${phase}: send → Redis p50 ${ms(hist.percentile(50))} / p99 ${ms(hist.percentile(99))} ms`);
+  const sesameSystem = systems.find((system) => system.key === 'sesame');
+  if (sesameSystem) printHops(sesameSystem.driver);
   console.log(`other processes on the machine during the closed loops: ${others.map(pct).join(', ')}`);
   const sesameP99 = rateP99.get('sesame');
   const wsP99 = rateP99.get('ws');

@@ -47,6 +47,8 @@ export class FanoutDriver {
   private readonly procs: Child[] = [];
   private readonly doneBy = new Uint8Array(1 << 20);
   private readonly sendNs: bigint[] = [];
+  /** When each message had reached every subscriber (as this process heard it). */
+  private readonly doneNs: bigint[] = [];
   private onDelivered: (() => void) | undefined;
   private lastProgress = Date.now();
   private nextIndex = 0;
@@ -80,6 +82,7 @@ export class FanoutDriver {
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
         if (++this.doneBy[m.index as number] === this.processes) {
+          this.doneNs[m.index as number] = nowNs();
           this.lastProgress = Date.now();
           this.onDelivered?.();
         }
@@ -148,6 +151,11 @@ export class FanoutDriver {
       if (Date.now() - this.lastProgress > STALL_MS) throw new Error(`${this.label} ${phase}: ${pending} of ${total} messages did not reach every subscriber within ${STALL_MS} ms`);
       await sleep(20);
     }
+  }
+
+  /** When message `index` had reached every subscriber (monotonic ns), if it has. */
+  doneAt(index: number): bigint | undefined {
+    return this.doneNs[index];
   }
 
   report(): Promise<SubscriberReport[]> {
