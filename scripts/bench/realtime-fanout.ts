@@ -121,10 +121,17 @@ async function setupWs(): Promise<System> {
   };
 }
 
-/** Send → Redis arrival per phase (BENCH_HOPS=1): the api's share of the latency (HTTP, commit, publish). */
+/** BENCH_CPU_PROF=<dir>: V8 CPU profiles of the api and the gateway (written when they exit). */
 const profDir = process.env.BENCH_CPU_PROF;
 
-const busLatency = new Map<string, Histogram>();
+/**
+ * BENCH_HOPS=1: when each Sesame message reached Redis (a probe subscribed to its channel, beside
+ * the gateway's subscription), by phase and message index. With the send time and the time the
+ * message had reached every subscriber, that splits each message's latency into send → Redis
+ * (the sender's request, the api's HTTP handling, commit and publish) and Redis → last
+ * subscriber (the gateway's receive and its 1,000 writes, the subscribers' reads and decoding).
+ */
+const busArrivals = new Map<string, Array<{ index: number; sendNs: bigint; redisNs: bigint }>>();
 
 async function probeBus(redisUrl: string, channelId: string): Promise<void> {
   const { Redis } = await import('ioredis');
@@ -132,13 +139,28 @@ async function probeBus(redisUrl: string, channelId: string): Promise<void> {
   onCleanup('close the bus probe', () => { redis.disconnect(); });
   redis.on('message', (_topic: string, payload: string) => {
     const now = nowNs();
-    const match = /"b:([^:]+):\d+:(\d+):/.exec(payload);
+    const match = /"b:([^:]+):(\d+):(\d+):/.exec(payload);
     if (!match) return;
-    let hist = busLatency.get(match[1]);
-    if (!hist) busLatency.set(match[1], (hist = new Histogram()));
-    hist.add(Number(now - BigInt(match[2])) / 1000);
+    let arrivals = busArrivals.get(match[1]);
+    if (!arrivals) busArrivals.set(match[1], (arrivals = []));
+    arrivals.push({ index: Number(match[2]), sendNs: BigInt(match[3]), redisNs: now });
   });
   await redis.subscribe(`sesame:${channelId}`);
+}
+
+/** Per phase: send → Redis, and Redis → the message at every subscriber (see `busArrivals`). */
+function printHops(driver: FanoutDriver): void {
+  for (const [phase, arrivals] of busArrivals) {
+    const toRedis = new Histogram();
+    const fanout = new Histogram();
+    for (const { index, sendNs, redisNs } of arrivals) {
+      toRedis.add(Number(redisNs - sendNs) / 1000);
+      const done = driver.doneAt(index);
+      if (done !== undefined) fanout.add(Number(done - redisNs) / 1000);
+    }
+    console.log(`[sesame] ${phase}: send → Redis p50 ${ms(toRedis.percentile(50))} / p99 ${ms(toRedis.percentile(99))} ms; ` +
+      `Redis → at every subscriber p50 ${ms(fanout.percentile(50))} / p99 ${ms(fanout.percentile(99))} ms`);
+  }
 }
 
 const cores = (usage: Record<string, number>, labels: string[]) => labels.reduce((sum, label) => sum + (usage[label] ?? 0), 0);
@@ -223,22 +245,27 @@ void runBench(async () => {
     // Deliveries per second of server CPU: the efficiency figure least sensitive to the clients sharing the machine.
     const perServerCpuSecond = median(rounds.map((r) => r.loop.deliveriesPerSecond / cores(r.cpu, serverLabels)));
     const cpuDetail = serverLabels.map((label) => `${label} ${pct(median(rounds.map((r) => r.cpu[label] ?? 0)))}`).join(' + ');
-    // Server CPU per 1,000 deliveries at each fixed rate (ms), by process group.
-    const perThousand = RATES.map((rate, j) => `${rate}/s: ` + serverLabels.map((label) =>
+    // CPU per 1,000 deliveries at each fixed rate (ms), by process group: the servers', then the clients' (they share the 2 cores).
+    const perThousand = RATES.map((rate, j) => `${rate}/s: ` + [...serverLabels, 'subscribers', 'sender'].map((label) =>
       `${label} ${median(rounds.map((r) => ((r.rateCpu[j][label] ?? 0) * 1e6) / r.rates[j].delivered)).toFixed(1)}`).join(', ')).join('; ');
-    console.log(`[${system.key}] server CPU ms per 1,000 deliveries at fixed rate: ${perThousand}`);
+    console.log(`[${system.key}] CPU ms per 1,000 deliveries at fixed rate (the servers, then the bench's subscribers and sender): ${perThousand}`);
     rows.push(`| ${system.name} | ${rateHists.map((h) => `${ms(h.percentile(50))} | ${ms(h.percentile(99))}`).join(' | ')} | ` +
       `**${int(median(loopRates))}** (${int(Math.min(...loopRates))}–${int(Math.max(...loopRates))}) | ${ms(loopHist.percentile(50))} | ${ms(loopHist.percentile(99))} | ` +
       `${pct(serverCores)} (${cpuDetail}) | ${pct(median(rounds.map((r) => cpuShare(r.cpu, 'subscribers'))))} | ${int(perServerCpuSecond)} |`);
     const closes = reports.reduce((n, r) => n + r.unexpectedCloses, 0);
     const verdict = system.verify ? ` ${await system.verify(reports)}.` : '';
     const frameBytes = Math.max(...reports.map((r) => r.frameBytes));
+    // The clients' own share of the latency: decoding each frame, in the subscriber processes.
+    const decoded = reports.reduce((sum, r) => ({ frames: sum.frames + r.decoding.frames, ms: sum.ms + r.decoding.ms }), { frames: 0, ms: 0 });
+    const decoding = decoded.frames ? `the subscribers spent ${((decoded.ms * 1000) / decoded.frames).toFixed(2)} µs decoding each frame (${system.key === 'sesame' ? '`JSON.parse`' : '`toString`'}; ${(decoded.ms * SUBSCRIBERS / decoded.frames).toFixed(2)} ms per message of ${int(SUBSCRIBERS)} deliveries, CPU the subscriber processes take from the same 2 cores)` : '';
+    if (decoding) console.log(`[${system.key}] ${decoding}`);
     const perRound = `per round, ${RATES.map((rate, j) => `${int(rate * SUBSCRIBERS)}/s p99 ${rounds.map((r) => ms(r.rates[j].hist.percentile(99))).join(' / ')} ms`).join(', ')} and closed-loop p99 ${rounds.map((r) => ms(r.loop.hist.percentile(99))).join(' / ')} ms`;
-    notes.push(`- **${system.name}**: ${system.setup}. ${int(frameBytes)}-byte frame per delivery; ${int(SUBSCRIBERS)} subscribers connected${system.key === 'sesame' ? ' and authenticated' : ''} in ${system.driver.connectSeconds.toFixed(1)} s; ${perRound}; server CPU per 1,000 deliveries (ms) ${perThousand}.${verdict}${missing ? ` ${int(missing)} deliveries missing.` : ''}${closes ? ` ${closes} subscriber connections closed during the run.` : ''}`);
+    notes.push(`- **${system.name}**: ${system.setup}. ${int(frameBytes)}-byte frame per delivery; ${int(SUBSCRIBERS)} subscribers connected${system.key === 'sesame' ? ' and authenticated' : ''} in ${system.driver.connectSeconds.toFixed(1)} s; ${perRound}; CPU per 1,000 deliveries (ms; the servers, then the bench's subscribers and sender) ${perThousand}${decoding ? `; ${decoding}` : ''}.${verdict}${missing ? ` ${int(missing)} deliveries missing.` : ''}${closes ? ` ${closes} subscriber connections closed during the run.` : ''}`);
     console.log(`${system.name}: fixed rate ${RATES.map((rate, j) => `${rate}/s p50 ${ms(rateHists[j].percentile(50))} ms p99 ${ms(rateHists[j].percentile(99))} ms`).join(', ')}; closed loop ${loopRates.map(int).join(' / ')} deliveries/s, p50 ${ms(loopHist.percentile(50))} ms p99 ${ms(loopHist.percentile(99))} ms; server CPU ${pct(serverCores)} (${cpuDetail}); ${int(perServerCpuSecond)} deliveries per server CPU-second.${verdict}`);
   }
   for (const system of systems) await system.driver.close();
-  for (const [phase, hist] of busLatency) console.log(`[sesame] ${phase}: send → Redis p50 ${ms(hist.percentile(50))} / p99 ${ms(hist.percentile(99))} ms`);
+  const sesameSystem = systems.find((system) => system.key === 'sesame');
+  if (sesameSystem) printHops(sesameSystem.driver);
   console.log(`other processes on the machine during the closed loops: ${others.map(pct).join(', ')}`);
   const sesameP99 = rateP99.get('sesame');
   const wsP99 = rateP99.get('ws');

@@ -55,4 +55,36 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
       await publisher.close();
     }
   });
+  it('the publishes of one synchronous run leave in one write as the run ends, not a turn of the event loop later, and arrive in order', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const topic = `one-write-${Date.now()}-${Math.random()}`;
+    const received: unknown[] = [];
+    type Chunked = (...args: never[]) => void;
+    const client = (publisher as unknown as { publisher: { status: string; stream: Record<'_write' | '_writev', Chunked> } }).publisher;
+    try {
+      bus.subscribe(topic, (m) => received.push(m.kind === 'ephemeral' ? m.frame.n : null));
+      await bus.ready();
+      const started = Date.now();
+      while (client.status !== 'ready' && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+      // Count the socket's writes (one _write or _writev call each).
+      let writes = 0;
+      for (const method of ['_write', '_writev'] as const) {
+        const original = client.stream[method].bind(client.stream);
+        client.stream[method] = (...args) => { writes++; original(...args); };
+      }
+      const sent = [1, 2, 3, 4, 5].map((n) => publisher.publish(topic, { kind: 'ephemeral', frame: { type: 'probe', n } }));
+      expect(writes).toBe(0);
+      // The run's end: a microtask later, before any I/O or timer of the event loop could run.
+      await Promise.resolve();
+      expect(writes).toBe(1);
+      await Promise.all(sent);
+      while (received.length < 5 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      await bus.close();
+      await publisher.close();
+    }
+  });
 });

@@ -112,6 +112,7 @@ type Handler = (message: Record<string, unknown>) => unknown;
 /** In a child: answers `request()`s with `handlers[cmd]`; exits when the parent goes away. */
 export function serve(handlers: Partial<Record<string, Handler>>): void {
   process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0)); // a clean exit: --cpu-prof writes its profile then
   process.on('message', (raw) => {
     const message = raw as Record<string, unknown> & { cmd: string; requestId: number };
     const handler = handlers[message.cmd];

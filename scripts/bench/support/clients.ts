@@ -30,6 +30,12 @@ function keepAlive(ws: WebSocket): void {
   }, PING_EVERY_MS / PING_STEPS).unref();
 }
 
+/**
+ * The subscriber's own cost of turning a delivered frame into a value (time and count, once
+ * authenticated): part of the latency a fan-out bench measures, on the client side.
+ */
+export const frameDecoding = { frames: 0, ms: 0 };
+
 export interface SesameFrame { type: string; stream?: string; seq?: number; heads?: Record<string, number>; [key: string]: unknown }
 
 export interface SesameConnection {
@@ -55,8 +61,14 @@ export function connectSesame(
       options.onAuthSent?.();
     });
     ws.on('message', (data: Buffer) => {
+      const started = performance.now();
       const frame = JSON.parse(data.toString()) as SesameFrame;
-      if (authenticated) { onFrame(frame, data.length); return; }
+      if (authenticated) {
+        frameDecoding.ms += performance.now() - started;
+        frameDecoding.frames++;
+        onFrame(frame, data.length);
+        return;
+      }
       if (frame.type === 'authenticated') {
         authenticated = frame;
         keepAlive(ws);

@@ -22,6 +22,8 @@ export interface SubscriberReport {
   connected: number;
   unexpectedCloses: number;
   frameBytes: number;
+  /** Time the subscriber spent decoding frames (Sesame: `JSON.parse` of each; ws: `toString`), and how many. */
+  decoding: { frames: number; ms: number };
   otherFrames: Partial<Record<string, number>>;
   phases: Partial<Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>>;
   /** Sesame only: each connection's view of the channel stream. */
@@ -45,6 +47,8 @@ export class FanoutDriver {
   private readonly procs: Child[] = [];
   private readonly doneBy = new Uint8Array(1 << 20);
   private readonly sendNs: bigint[] = [];
+  /** When each message had reached every subscriber (as this process heard it). */
+  private readonly doneNs: bigint[] = [];
   private onDelivered: (() => void) | undefined;
   private lastProgress = Date.now();
   private nextIndex = 0;
@@ -72,10 +76,13 @@ export class FanoutDriver {
     const started = performance.now();
     const perProc = this.subscribers / this.processes;
     for (let p = 0; p < this.processes; p++) {
-      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`);
+      // BENCH_SUBSCRIBER_PROF=<dir>: V8 CPU profiles of the subscriber processes (the clients' share of the latency).
+      const prof = process.env.BENCH_SUBSCRIBER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SUBSCRIBER_PROF}/${this.label.replace(/\W+/g, '-')}`] : [];
+      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`, {}, prof);
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
         if (++this.doneBy[m.index as number] === this.processes) {
+          this.doneNs[m.index as number] = nowNs();
           this.lastProgress = Date.now();
           this.onDelivered?.();
         }
@@ -144,6 +151,11 @@ export class FanoutDriver {
       if (Date.now() - this.lastProgress > STALL_MS) throw new Error(`${this.label} ${phase}: ${pending} of ${total} messages did not reach every subscriber within ${STALL_MS} ms`);
       await sleep(20);
     }
+  }
+
+  /** When message `index` had reached every subscriber (monotonic ns), if it has. */
+  doneAt(index: number): bigint | undefined {
+    return this.doneNs[index];
   }
 
   report(): Promise<SubscriberReport[]> {

@@ -9,7 +9,7 @@
 import type { Socket } from 'socket.io-client';
 import type WebSocket from 'ws';
 import { notify, serve } from './child.js';
-import { connectSesame, connectSocketIo, connectWs, mapLimit, type SesameFrame, type SystemKind } from './clients.js';
+import { connectSesame, connectSocketIo, connectWs, frameDecoding, mapLimit, type SesameFrame, type SystemKind } from './clients.js';
 import { Histogram, nowNs } from './stats.js';
 
 interface PhaseStats { hist: Histogram; delivered: number; firstRecvNs: bigint; lastRecvNs: bigint }
@@ -85,7 +85,11 @@ serve({
         const ws = await connectWs(url);
         ws.on('message', (data: Buffer) => {
           frameBytes = data.length;
-          receive(data.toString());
+          const started = performance.now();
+          const content = data.toString();
+          frameDecoding.ms += performance.now() - started;
+          frameDecoding.frames++;
+          receive(content);
         });
         ws.on('close', onClose);
         sockets.push(ws);
@@ -100,6 +104,7 @@ serve({
       connected,
       unexpectedCloses,
       frameBytes,
+      decoding: frameDecoding,
       otherFrames,
       phases: Object.fromEntries([...phases].map(([name, s]) => [name, {
         hist: s.hist.toJSON(), delivered: s.delivered, firstRecvNs: String(s.firstRecvNs), lastRecvNs: String(s.lastRecvNs),

@@ -22,6 +22,8 @@ export class RedisBus implements Bus {
   private readonly subscriber: Redis;
   private readonly reconnectListeners = new Set<() => void>();
   private pending: Promise<unknown>[] = [];
+  /** Whether the publisher's socket is corked until the current synchronous run ends. */
+  private corked = false;
   /** Topics waiting for this turn's SUBSCRIBE (see `subscribeSoon`). */
   private subscribing: { topics: Set<string>; done: Promise<unknown> } | undefined;
   /** Topics given up this turn, unsubscribed at its end (see `unsubscribeSoon`). */
@@ -36,8 +38,11 @@ export class RedisBus implements Bus {
     this.backlog = new PublishBacklog(backlog, logger, 'bus-publisher');
     // No ioredis offline queue for publishes: it grows without limit while Redis is down. A
     // publish made then waits in our bounded backlog instead; ioredis refuses it at once.
-    // Auto-pipelining: the publishes of one tick (a group commit's events) go out in one write.
-    this.publisher = new Redis(url, { ...options, enableOfflineQueue: false, enableAutoPipelining: true });
+    // No auto-pipelining: it holds every command until the end of the event loop's turn
+    // (setImmediate), so a committed event waited there for the HTTP reply and whatever else the
+    // turn did. The publishes of one synchronous run (a group commit's events) still leave in
+    // one write: see `corkUntilRunEnds`.
+    this.publisher = new Redis(url, { ...options, enableOfflineQueue: false });
     this.publisher.on('ready', () => { this.sendHeld(); });
     // Subscriptions are (re)issued by us on every 'ready', not by ioredis (see `subscribe`).
     this.subscriber = new Redis(url, { ...options, enableOfflineQueue: true, autoResubscribe: false });
@@ -66,6 +71,7 @@ export class RedisBus implements Bus {
     if (this.publisher.status !== 'ready') { this.backlog.hold(held); return; }
     // Back up, but 'ready' (emitted on the next tick) has not run yet: the held ones go first.
     if (this.backlog.size > 0) this.sendHeld();
+    this.corkUntilRunEnds();
     try {
       await this.publisher.publish(held.channel, held.body);
     } catch (err) {
@@ -74,6 +80,21 @@ export class RedisBus implements Bus {
       if (this.publisher.status === 'ready') throw err;
       this.backlog.hold(held);
     }
+  }
+
+  /**
+   * Holds the publisher's writes until the current synchronous run ends (a microtask, not a
+   * turn of the event loop): every publish made in it — each its own command, written by ioredis
+   * at once — leaves in one write, right after the code that published, before anything else
+   * the process has to do.
+   */
+  private corkUntilRunEnds(): void {
+    if (this.corked) return;
+    const stream = this.publisher.stream as { cork(): void; uncork(): void } | undefined;
+    if (!stream) return;
+    this.corked = true;
+    stream.cork();
+    queueMicrotask(() => { this.corked = false; stream.uncork(); });
   }
 
   /** Sends what was held during an outage, oldest first, in one pipeline. */
