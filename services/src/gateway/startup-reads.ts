@@ -10,13 +10,18 @@ const KEYS_PER_STATEMENT = 500;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
- * Gathers the keys asked for during one turn of the event loop and loads them together when it
- * ends (`setImmediate`: after every socket read of the turn). A client handled in the same turn
- * as others costs a share of one statement instead of one of its own.
+ * Gathers the keys asked for while a read of the same kind is under way, and during one turn of
+ * the event loop, and loads them together: the first keys of a quiet spell at the end of their
+ * turn (`setImmediate`: after every socket read of the turn), later ones when the read in flight
+ * returns. A client handled while others are costs a share of one statement instead of one of its
+ * own, and a burst of handshakes costs about one statement per round trip to Postgres, however
+ * busy the gateway's event loop is (the busier it is, the more of them one statement carries).
  */
-class TurnBatch<K, V> {
+export class TurnBatch<K, V> {
   private waiting = new Map<K, Array<{ resolve: (value: V | undefined) => void; reject: (err: unknown) => void }>>();
   private scheduled = false;
+  /** Statements of this batch under way: while there is one, keys wait for it to return. */
+  private inFlight = 0;
 
   constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>) {}
 
@@ -25,11 +30,14 @@ class TurnBatch<K, V> {
       const waiters = this.waiting.get(key);
       if (waiters) waiters.push({ resolve, reject });
       else this.waiting.set(key, [{ resolve, reject }]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => { this.flush(); });
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight > 0 || this.waiting.size === 0) return;
+    this.scheduled = true;
+    setImmediate(() => { this.flush(); });
   }
 
   private flush(): void {
@@ -39,10 +47,14 @@ class TurnBatch<K, V> {
     const keys = [...batch.keys()];
     for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
       const chunk = keys.slice(i, i + KEYS_PER_STATEMENT);
+      this.inFlight++;
       this.load(chunk).then((values) => {
         for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.resolve(values.get(key));
       }, (err: unknown) => {
         for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.reject(err);
+      }).finally(() => {
+        this.inFlight--;
+        this.schedule();
       });
     }
   }
