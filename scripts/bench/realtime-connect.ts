@@ -9,13 +9,16 @@
  * the worst case for presence: everyone hears everyone) and 100 channels of 10. Clients are raw
  * `ws` connections in two separate processes, 25 handshakes at a time each, as in the fan-out bench.
  */
+import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { spawnBenchProcess, type Child } from './support/child.js';
 import type { SystemKind } from './support/clients.js';
 import { runBench, sleep } from './support/lifecycle.js';
 import { startSocketIoServer } from './support/peers.js';
 import { startSesame } from './support/sesame.js';
 import { CpuMeter, int } from './support/stats.js';
-import { startTestServices } from './support/test-services.js';
+import { startTestServices, type TestServices } from './support/test-services.js';
 import { machineFacts, writeSection } from './write-results.js';
 
 const AGENTS = 1000;
@@ -24,8 +27,42 @@ const CONCURRENCY = 25;
 // Presence and other connection-time work settle before frames are counted.
 const SETTLE_MS = 2_000;
 const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
+// Profiling: `CONNECT_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` runs the gateway with those node flags.
+const GATEWAY_NODE_ARGS = process.env.CONNECT_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
-interface Result { name: string; setup: string; seconds: number; serverCpuMs: number; frames: Partial<Record<string, number>> }
+interface Result { name: string; setup: string; seconds: number; serverCpuMs: number; frames: Partial<Record<string, number>>; work?: Work }
+
+/** What the connects cost besides CPU, per connection: Postgres statements, Redis commands, the gateway's write syscalls. */
+interface Work { statements: number; redisCommands: number; writes: number }
+
+/**
+ * Counters read before and after a connect: Postgres transactions committed (each statement the
+ * gateway runs outside a transaction is one), Redis commands processed (INFO stats) and the write
+ * syscalls of the gateway process (`syscw` of /proc/<pid>/io: write and writev alike).
+ */
+async function workCounters(services: TestServices, pid: number): Promise<() => Promise<Work>> {
+  const db = new pg.Client({ connectionString: services.databaseUrl });
+  await db.connect();
+  const redis = new Redis(services.redisUrl);
+  const read = async () => {
+    const { rows } = await db.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()');
+    const info = await redis.info('stats');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return {
+      statements: Number(rows[0]?.n ?? 0),
+      redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
+      writes: Number(/syscw:\s*(\d+)/.exec(io)?.[1] ?? 0),
+    };
+  };
+  const before = await read();
+  return async () => {
+    const after = await read();
+    await db.end();
+    redis.disconnect();
+    // The counters' own reads (one transaction and two commands each) are left out.
+    return { statements: after.statements - before.statements - 1, redisCommands: after.redisCommands - before.redisCommands - 2, writes: after.writes - before.writes };
+  };
+}
 
 async function connectAll(label: string, spec: { kind: SystemKind; url: string; keys?: string[] }, serverPid: number): Promise<{ seconds: number; serverCpuMs: number; frames: Partial<Record<string, number>>; procs: Child[] }> {
   const procs = Array.from({ length: CLIENT_PROCESSES }, (_, p) => spawnBenchProcess('support/subscriber-process.ts', `${label} clients ${p + 1}`));
@@ -58,7 +95,7 @@ void runBench(async () => {
   const services = startTestServices();
   const results: Result[] = [];
 
-  const sesame = await startSesame(services);
+  const sesame = await startSesame(services, { gatewayNodeArgs: GATEWAY_NODE_ARGS });
   console.log(`[Sesame] creating ${int(AGENTS)} agents…`);
   const agents = await sesame.rest.createAgents('connect', AGENTS);
   const keys = agents.map((a) => a.apiKey);
@@ -73,9 +110,12 @@ void runBench(async () => {
 
   for (const shape of shapes) {
     console.log(`\n[${shape.name}] connecting ${int(AGENTS)} agents…`);
+    const counted = await workCounters(services, sesame.gateway.pid);
     const run = await connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid);
-    console.log(`[${shape.name}] ${run.seconds.toFixed(2)} s; gateway ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection; frames: ${JSON.stringify(run.frames)}`);
-    results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...run });
+    const work = await counted();
+    const each = (n: number) => (n / AGENTS).toFixed(2);
+    console.log(`[${shape.name}] ${run.seconds.toFixed(2)} s; gateway ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection; per connection: ${each(work.statements)} statements, ${each(work.redisCommands)} Redis commands, ${each(work.writes)} gateway write syscalls; frames: ${JSON.stringify(run.frames)}`);
+    results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...run, work });
     await closeAll(run.procs);
     await sleep(1_000); // the offline announcements settle before the next shape
   }
@@ -96,11 +136,11 @@ void runBench(async () => {
     '',
     `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback.`,
     '',
-    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU from /proc over the connect and a ${SETTLE_MS / 1000} s settle. Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
+    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, Postgres statements (transactions committed), Redis commands processed and the gateway's write syscalls (\`syscw\` of /proc/<pid>/io). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
     '',
-    '| system | connect time | server CPU per connection | presence frames received |',
-    '| --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.name} | **${r.seconds.toFixed(2)} s** | ${(r.serverCpuMs / AGENTS).toFixed(2)} ms | ${r.name.startsWith('Sesame') ? int(presenceFrames(r)) : '— (none)'} |`),
+    '| system | connect time | server CPU per connection | presence frames received | per connection: statements, Redis commands, server write syscalls |',
+    '| --- | --- | --- | --- | --- |',
+    ...results.map((r) => `| ${r.name} | **${r.seconds.toFixed(2)} s** | ${(r.serverCpuMs / AGENTS).toFixed(2)} ms | ${r.name.startsWith('Sesame') ? int(presenceFrames(r)) : '— (none)'} | ${r.work ? [r.work.statements, r.work.redisCommands, r.work.writes].map((n) => (n / AGENTS).toFixed(2)).join(', ') : '—'} |`),
     '',
     ...results.map((r) => `- **${r.name}**: ${r.setup}.`),
   ].join('\n');
