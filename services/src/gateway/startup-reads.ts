@@ -1,3 +1,4 @@
+import { INBOX_PREFIX, inboxStream } from '@sesamespace/sdk/protocol';
 import { sha256 } from '../shared/auth/secrets.js';
 import { sql } from 'kysely';
 import type { Db } from '../shared/db/database.js';
@@ -68,6 +69,11 @@ interface ResolvedApiKey {
   expiresAt: number | undefined;
   /** The principal's channel memberships, read in the same statement (for `RealtimeSession.open`). */
   memberships: Membership[];
+  /**
+   * The heads of the principal's inbox and channels when the key was read, before the session
+   * subscribed to them (see `RealtimeSession.open` for when they may stand in for a read after).
+   */
+  heads: Record<string, number>;
 }
 
 export interface Membership { channel_id: string; joined_seq: number; joined_at: Date | string }
@@ -116,8 +122,9 @@ export class StartupReads {
   }
 
   /**
-   * One statement for a turn's keys: each key with its principal and the principal's
-   * memberships, and last_used_at written for the valid keys whose value is over a minute old.
+   * One statement for a turn's keys: each key with its principal, the principal's memberships
+   * and the heads of its inbox and channels, and last_used_at written for the valid keys whose
+   * value is over a minute old.
    */
   private async loadKeys(hashes: string[]): Promise<Map<string, ResolvedApiKey | null>> {
     const now = new Date();
@@ -132,20 +139,24 @@ export class StartupReads {
         WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}))
       )
       SELECT found.*, CASE WHEN valid THEN (
-        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at)), '[]')
-        FROM channel_members m WHERE m.principal_id = found.id
-      ) END AS memberships
+        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce(s.head_seq, 0))), '[]')
+        FROM channel_members m LEFT JOIN streams s ON s.id = m.channel_id WHERE m.principal_id = found.id
+      ) END AS memberships,
+      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head
       FROM found`.execute(this.db);
     const resolved = new Map<string, ResolvedApiKey | null>();
     for (const row of rows) {
-      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, ...principal } = row;
+      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, ...principal } = row;
       if (!valid || !memberships) {
         resolved.set(key_hash, null);
         continue;
       }
+      const heads: Record<string, number> = { [inboxStream(principal.id)]: Number(inbox_head ?? 0) };
+      for (const [channelId, , , head] of memberships) heads[channelId] = Number(head);
       resolved.set(key_hash, {
         principal, apiKeyId: key_id, expiresAt: key_expires_at ? new Date(key_expires_at).getTime() : undefined,
         memberships: memberships.map(([channel_id, joined_seq, joined_at]) => ({ channel_id, joined_seq: Number(joined_seq), joined_at })),
+        heads,
       });
     }
     return resolved;
@@ -154,5 +165,6 @@ export class StartupReads {
 
 type KeyRow = Principal & {
   key_hash: string; key_id: string; key_expires_at: Date | string | null; key_last_used_at: Date | string | null;
-  valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string]> | null;
+  valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string, head: number | string]> | null;
+  inbox_head: number | string | null;
 };
