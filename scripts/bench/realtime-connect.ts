@@ -26,6 +26,8 @@ const CLIENT_PROCESSES = 2;
 const CONCURRENCY = 25;
 // Presence and other connection-time work settle before frames are counted.
 const SETTLE_MS = 2_000;
+// Postgres backends flush their statistics at most this late once idle (PGSTAT_IDLE_INTERVAL 10 s).
+const STATS_LAG_MS = 11_000;
 const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
 // Profiling: `CONNECT_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` runs the gateway with those node flags.
 const GATEWAY_NODE_ARGS = process.env.CONNECT_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -37,30 +39,35 @@ interface Work { statements: number; redisCommands: number; writes: number }
 
 /**
  * Counters read before and after a connect: Postgres transactions committed (each statement the
- * gateway runs outside a transaction is one), Redis commands processed (INFO stats) and the write
- * syscalls of the gateway process (`syscw` of /proc/<pid>/io: write and writev alike).
+ * gateway runs outside a transaction is one), Redis commands processed (INFO stats: the commands
+ * a script runs count too) and the write syscalls of the gateway process (`syscw` of
+ * /proc/<pid>/io: write and writev alike). Postgres backends report their counts up to
+ * STATS_LAG_MS late: both readings wait that long after the work they follow (the head polls of
+ * that wait, one statement a second, are counted in).
  */
 async function workCounters(services: TestServices, pid: number): Promise<() => Promise<Work>> {
   const db = new pg.Client({ connectionString: services.databaseUrl });
   await db.connect();
   const redis = new Redis(services.redisUrl);
-  const read = async () => {
+  const statements = async () => {
     const { rows } = await db.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()');
+    return Number(rows[0]?.n ?? 0);
+  };
+  const others = async () => {
     const info = await redis.info('stats');
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
-    return {
-      statements: Number(rows[0]?.n ?? 0),
-      redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0),
-      writes: Number(/syscw:\s*(\d+)/.exec(io)?.[1] ?? 0),
-    };
+    return { redisCommands: Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0), writes: Number(/syscw:\s*(\d+)/.exec(io)?.[1] ?? 0) };
   };
-  const before = await read();
+  await sleep(STATS_LAG_MS);
+  const before = { statements: await statements(), ...(await others()) };
   return async () => {
-    const after = await read();
+    const after = await others();
+    await sleep(STATS_LAG_MS);
+    const afterStatements = await statements();
     await db.end();
     redis.disconnect();
-    // The counters' own reads (one transaction and two commands each) are left out.
-    return { statements: after.statements - before.statements - 1, redisCommands: after.redisCommands - before.redisCommands - 2, writes: after.writes - before.writes };
+    // The counters' own reads (one transaction, one command each) are left out.
+    return { statements: afterStatements - before.statements - 1, redisCommands: after.redisCommands - before.redisCommands - 1, writes: after.writes - before.writes };
   };
 }
 
