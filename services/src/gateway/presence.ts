@@ -56,32 +56,58 @@ export class MemoryPresenceStore implements PresenceStore {
 }
 
 /**
- * Sets (or with '' removes) one node's field in the principal's hash, drops fields of nodes
- * whose liveness key expired, and returns the new overall status if it changed. Atomic, so two
- * nodes changing the same principal at once cannot both miss (or both announce) a transition.
- * With a third key (the node's principal set) and ARGV[4] (its member), it also records or
- * forgets the principal on that node: one round trip per change instead of two.
+ * `apply(principal key, status key, node field, status, liveness prefix)` sets (or with ''
+ * removes) one node's field in the principal's hash, drops fields of nodes whose liveness key
+ * expired, and returns the new overall status if it changed, else false. Run inside a script,
+ * hence atomic: two nodes changing the same principal at once cannot both miss (or both
+ * announce) a transition.
  */
-const UPDATE_SCRIPT = `
-if KEYS[3] then
-  if ARGV[2] == '' then redis.call('SREM', KEYS[3], ARGV[4]) else redis.call('SADD', KEYS[3], ARGV[4]) end
-end
-if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-local best = 'offline'
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  if redis.call('EXISTS', ARGV[3] .. fields[i]) == 1 then
-    local s = fields[i + 1]
-    if s == 'online' then best = 'online' elseif s == 'away' and best == 'offline' then best = 'away' end
-  else
-    redis.call('HDEL', KEYS[1], fields[i])
+const APPLY_FUNCTION = `
+local function apply(principal, statusKey, field, status, alivePrefix)
+  if status == '' then redis.call('HDEL', principal, field) else redis.call('HSET', principal, field, status) end
+  local best = 'offline'
+  local fields = redis.call('HGETALL', principal)
+  for i = 1, #fields, 2 do
+    if redis.call('EXISTS', alivePrefix .. fields[i]) == 1 then
+      local s = fields[i + 1]
+      if s == 'online' then best = 'online' elseif s == 'away' and best == 'offline' then best = 'away' end
+    else
+      redis.call('HDEL', principal, fields[i])
+    end
   end
+  local previous = redis.call('GET', statusKey) or 'offline'
+  if best == 'offline' then redis.call('DEL', statusKey) else redis.call('SET', statusKey, best) end
+  if previous ~= best then return best end
+  return false
 end
-local previous = redis.call('GET', KEYS[2]) or 'offline'
-if best == 'offline' then redis.call('DEL', KEYS[2]) else redis.call('SET', KEYS[2], best) end
-if previous ~= best then return best end
-return false
 `;
+
+/** One node's field of one principal (KEYS: principal, status; ARGV: field, status, liveness prefix): a dead or stopping node's release. */
+const UPDATE_SCRIPT = `${APPLY_FUNCTION}
+return apply(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+`;
+
+/**
+ * This node's status for several principals, in order, each also recorded in (or, offline,
+ * removed from) the node's principal set: KEYS = node set, then principal and status key per
+ * principal; ARGV = node id, liveness prefix, then status and set member per principal. Returns
+ * each principal's new overall status, or '' where it did not change. One command for the
+ * updates of a turn (a burst of agents coming online) instead of one each.
+ */
+const UPDATE_MANY_SCRIPT = `${APPLY_FUNCTION}
+local results = {}
+for j = 1, (#KEYS - 1) / 2 do
+  local status, member = ARGV[2 * j + 1], ARGV[2 * j + 2]
+  if status == '' then redis.call('SREM', KEYS[1], member) else redis.call('SADD', KEYS[1], member) end
+  results[j] = apply(KEYS[2 * j], KEYS[2 * j + 1], ARGV[1], status, ARGV[2]) or ''
+end
+return results
+`;
+
+// Principals per script run: a burst is applied in several short runs, not one that holds Redis long.
+const UPDATES_PER_SCRIPT = 200;
+
+interface PendingUpdate { principal: PresencePrincipal; status: PresenceStatus; resolve: (changed: PresenceStatus | null) => void; reject: (err: unknown) => void }
 
 /**
  * Presence across gateway nodes. Each node keeps a liveness key with a TTL and refreshes it;
@@ -97,6 +123,10 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly timer: NodeJS.Timeout;
   private readonly resetListeners: Array<() => void> = [];
   private readonly started: Promise<void>;
+  /** Updates waiting for the next script run (see `setNodeStatus`). */
+  private pending: PendingUpdate[] = [];
+  private updatesScheduled = false;
+  private updatesInFlight = 0;
 
   constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
     // Auto-pipelined: the updates of every agent coming online in one turn leave in one write
@@ -108,7 +138,8 @@ export class RedisPresenceStore implements PresenceStore {
       connectedOnce = true;
     });
     this.redis.defineCommand('sesamePresence', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
-    this.redis.defineCommand('sesamePresenceOnNode', { numberOfKeys: 3, lua: UPDATE_SCRIPT });
+    // Without numberOfKeys: the key count is the command's first argument.
+    this.redis.defineCommand('sesamePresenceMany', { lua: UPDATE_MANY_SCRIPT });
     // The script counts only live nodes: this node's liveness key must exist before its first update.
     this.started = this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat().then(() => this.sweepDeadNodes()), Math.max(250, Math.floor(ttlMs / 3))).unref();
@@ -119,13 +150,49 @@ export class RedisPresenceStore implements PresenceStore {
       .sesamePresence(principalKey(principalId), statusKey(principalId), nodeField, status === 'offline' ? '' : status, `${PRESENCE_KEY_PREFIX}alive:`);
   }
 
-  async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus) {
-    const member = `${principal.workspaceId}|${principal.id}`;
+  /**
+   * Applied with the other updates asked for during the turn, or while the previous script run is
+   * under way: one command for many principals (see `UPDATE_MANY_SCRIPT`).
+   */
+  async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus): Promise<PresenceStatus | null> {
     await this.started;
-    return (this.redis as unknown as { sesamePresenceOnNode(...args: string[]): Promise<PresenceStatus | null> }).sesamePresenceOnNode(
-      principalKey(principal.id), statusKey(principal.id), nodePrincipalsKey(this.nodeId),
-      this.nodeId, status === 'offline' ? '' : status, `${PRESENCE_KEY_PREFIX}alive:`, member,
-    );
+    return new Promise((resolve, reject) => {
+      this.pending.push({ principal, status, resolve, reject });
+      this.scheduleUpdates();
+    });
+  }
+
+  private scheduleUpdates(): void {
+    if (this.updatesScheduled || this.updatesInFlight > 0 || this.pending.length === 0) return;
+    this.updatesScheduled = true;
+    setImmediate(() => { this.flushUpdates(); });
+  }
+
+  private flushUpdates(): void {
+    this.updatesScheduled = false;
+    const pending = this.pending;
+    this.pending = [];
+    for (let i = 0; i < pending.length; i += UPDATES_PER_SCRIPT) {
+      const batch = pending.slice(i, i + UPDATES_PER_SCRIPT);
+      const keys = [nodePrincipalsKey(this.nodeId)];
+      const args = [this.nodeId, `${PRESENCE_KEY_PREFIX}alive:`];
+      for (const { principal, status } of batch) {
+        keys.push(principalKey(principal.id), statusKey(principal.id));
+        args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`);
+      }
+      this.updatesInFlight++;
+      (this.redis as unknown as { sesamePresenceMany(numberOfKeys: number, ...args: string[]): Promise<string[]> })
+        .sesamePresenceMany(keys.length, ...keys, ...args)
+        .then((results) => {
+          batch.forEach((update, j) => { update.resolve(results[j] === '' ? null : results[j] as PresenceStatus); });
+        }, (err: unknown) => {
+          for (const update of batch) update.reject(err);
+        })
+        .finally(() => {
+          this.updatesInFlight--;
+          this.scheduleUpdates();
+        });
+    }
   }
 
   statuses(ids: string[]) {

@@ -17,6 +17,8 @@ export interface RealtimeIdentity {
   expiresAt?: number;
   /** The principal's memberships when they were read with the credential (the session then does not read them again). */
   memberships?: Membership[];
+  /** The heads of its inbox and channels read with the credential, before any subscription (see `RealtimeSession.open`). */
+  heads?: Record<string, number>;
   /** Re-checks the credential (revoked key, expired token, disabled principal): false ends the session. */
   stillValid(): Promise<boolean>;
 }
@@ -31,9 +33,9 @@ export async function authenticateRealtime(ctx: ServiceContext, credential: Real
   if (secret?.startsWith('sk_') && reads) {
     const key = await reads.apiKey(secret).catch(() => null);
     if (!key) return null;
-    const { principal, apiKeyId, expiresAt, memberships } = key;
+    const { principal, apiKeyId, expiresAt, memberships, heads } = key;
     return {
-      principal, apiKeyId, memberships, ...(expiresAt ? { expiresAt } : {}),
+      principal, apiKeyId, memberships, heads, ...(expiresAt ? { expiresAt } : {}),
       stillValid: async () => Boolean(await authenticateCredential(ctx.db, ctx.tokens, secret)),
     };
   }

@@ -46,6 +46,16 @@ const TYPING_MIN_INTERVAL_MS = 1_000;
  * One authenticated client (WebSocket or SSE): the streams it follows (its channels and its
  * inbox), membership changes applied live, typing, and its part in presence. Transport-agnostic.
  */
+/** Whether `heads` has every stream, none below the client's cursor for it. */
+function coversCursors(streams: string[], heads: Record<string, number>, cursors: Cursors | undefined): boolean {
+  for (const stream of streams) {
+    if (!(stream in heads)) return false;
+    const cursor = cursors?.[stream];
+    if (typeof cursor === 'number' && cursor > heads[stream]) return false;
+  }
+  return true;
+}
+
 /** What open() answers for a session closed during its handshake: nothing to start, nothing to begin. */
 const CLOSED_OPEN: { starts: Cursors; begin: () => Promise<void> } = Object.freeze({ starts: {}, begin: () => Promise.resolve() });
 
@@ -75,10 +85,11 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
    * Follows every stream of the principal and returns where each starts (the `heads` of the
    * `authenticated` frame). Without cursors the client starts live at the current heads; with
    * cursors it is replayed from them — and from its join for channels it has no cursor for.
-   * The caller sends `authenticated` with the result, then calls `begin()`. `knownMemberships`:
-   * the principal's memberships when they were read with its credential a moment ago.
+   * The caller sends `authenticated` with the result, then calls `begin()`. `knownMemberships`
+   * and `knownHeads`: the principal's memberships and its streams' heads when they were read with
+   * its credential a moment ago (in one statement).
    */
-  async open(cursors: Cursors | undefined, knownMemberships?: Membership[]): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
+  async open(cursors: Cursors | undefined, knownMemberships?: Membership[], knownHeads?: Record<string, number>): Promise<{ starts: Cursors; begin: () => Promise<void> }> {
     const memberships = knownMemberships ?? await this.deps.startup.membershipsOf(this.principal.id);
     // Closed while we awaited (the socket went away mid-handshake): close() has already run, so
     // nothing may be followed, retained or joined any more — it would never be released.
@@ -92,8 +103,14 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     if (this.closed) return CLOSED_OPEN;
     // Presence is heard from co-members (SESAME_PRESENCE_AUDIENCE=channels, the default): rosters first.
     await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this)]);
-    // Heads are read only after every subscription is active: nothing published later is missed.
-    const heads = await this.deps.startup.headsOf(streams);
+    // Heads are read after every subscription is active, so that nothing published later is
+    // missed — or were read with the credential just before subscribing: delivery then starts at
+    // a head at most a moment old, and an event committed in that moment, whose publish came
+    // before the subscription, is not lost either: the follower reads it from Postgres when the
+    // stream's next event or the hub's head poll shows the stream moved on. Not when a cursor is
+    // past those heads (the client saw newer events elsewhere): starting below it would send
+    // again what the client has, so the heads are read again.
+    const heads = knownHeads && coversCursors(streams, knownHeads, cursors) ? knownHeads : await this.deps.startup.headsOf(streams);
     this.deps.hub.noteHeads(heads);
     const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
     this.catchUpOnReplay = !resuming;

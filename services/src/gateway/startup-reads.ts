@@ -1,3 +1,4 @@
+import { INBOX_PREFIX, inboxStream } from '@sesamespace/sdk/protocol';
 import { sha256 } from '../shared/auth/secrets.js';
 import { sql } from 'kysely';
 import type { Db } from '../shared/db/database.js';
@@ -10,13 +11,18 @@ const KEYS_PER_STATEMENT = 500;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
- * Gathers the keys asked for during one turn of the event loop and loads them together when it
- * ends (`setImmediate`: after every socket read of the turn). A client handled in the same turn
- * as others costs a share of one statement instead of one of its own.
+ * Gathers the keys asked for while a read of the same kind is under way, and during one turn of
+ * the event loop, and loads them together: the first keys of a quiet spell at the end of their
+ * turn (`setImmediate`: after every socket read of the turn), later ones when the read in flight
+ * returns. A client handled while others are costs a share of one statement instead of one of its
+ * own, and a burst of handshakes costs about one statement per round trip to Postgres, however
+ * busy the gateway's event loop is (the busier it is, the more of them one statement carries).
  */
-class TurnBatch<K, V> {
+export class TurnBatch<K, V> {
   private waiting = new Map<K, Array<{ resolve: (value: V | undefined) => void; reject: (err: unknown) => void }>>();
   private scheduled = false;
+  /** Statements of this batch under way: while there is one, keys wait for it to return. */
+  private inFlight = 0;
 
   constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>) {}
 
@@ -25,11 +31,14 @@ class TurnBatch<K, V> {
       const waiters = this.waiting.get(key);
       if (waiters) waiters.push({ resolve, reject });
       else this.waiting.set(key, [{ resolve, reject }]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => { this.flush(); });
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight > 0 || this.waiting.size === 0) return;
+    this.scheduled = true;
+    setImmediate(() => { this.flush(); });
   }
 
   private flush(): void {
@@ -39,10 +48,14 @@ class TurnBatch<K, V> {
     const keys = [...batch.keys()];
     for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
       const chunk = keys.slice(i, i + KEYS_PER_STATEMENT);
+      this.inFlight++;
       this.load(chunk).then((values) => {
         for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.resolve(values.get(key));
       }, (err: unknown) => {
         for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.reject(err);
+      }).finally(() => {
+        this.inFlight--;
+        this.schedule();
       });
     }
   }
@@ -56,6 +69,11 @@ interface ResolvedApiKey {
   expiresAt: number | undefined;
   /** The principal's channel memberships, read in the same statement (for `RealtimeSession.open`). */
   memberships: Membership[];
+  /**
+   * The heads of the principal's inbox and channels when the key was read, before the session
+   * subscribed to them (see `RealtimeSession.open` for when they may stand in for a read after).
+   */
+  heads: Record<string, number>;
 }
 
 export interface Membership { channel_id: string; joined_seq: number; joined_at: Date | string }
@@ -104,8 +122,9 @@ export class StartupReads {
   }
 
   /**
-   * One statement for a turn's keys: each key with its principal and the principal's
-   * memberships, and last_used_at written for the valid keys whose value is over a minute old.
+   * One statement for a turn's keys: each key with its principal, the principal's memberships
+   * and the heads of its inbox and channels, and last_used_at written for the valid keys whose
+   * value is over a minute old.
    */
   private async loadKeys(hashes: string[]): Promise<Map<string, ResolvedApiKey | null>> {
     const now = new Date();
@@ -120,20 +139,24 @@ export class StartupReads {
         WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}))
       )
       SELECT found.*, CASE WHEN valid THEN (
-        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at)), '[]')
-        FROM channel_members m WHERE m.principal_id = found.id
-      ) END AS memberships
+        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce(s.head_seq, 0))), '[]')
+        FROM channel_members m LEFT JOIN streams s ON s.id = m.channel_id WHERE m.principal_id = found.id
+      ) END AS memberships,
+      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head
       FROM found`.execute(this.db);
     const resolved = new Map<string, ResolvedApiKey | null>();
     for (const row of rows) {
-      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, ...principal } = row;
+      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, ...principal } = row;
       if (!valid || !memberships) {
         resolved.set(key_hash, null);
         continue;
       }
+      const heads: Record<string, number> = { [inboxStream(principal.id)]: Number(inbox_head ?? 0) };
+      for (const [channelId, , , head] of memberships) heads[channelId] = Number(head);
       resolved.set(key_hash, {
         principal, apiKeyId: key_id, expiresAt: key_expires_at ? new Date(key_expires_at).getTime() : undefined,
         memberships: memberships.map(([channel_id, joined_seq, joined_at]) => ({ channel_id, joined_seq: Number(joined_seq), joined_at })),
+        heads,
       });
     }
     return resolved;
@@ -142,5 +165,6 @@ export class StartupReads {
 
 type KeyRow = Principal & {
   key_hash: string; key_id: string; key_expires_at: Date | string | null; key_last_used_at: Date | string | null;
-  valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string]> | null;
+  valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string, head: number | string]> | null;
+  inbox_head: number | string | null;
 };

@@ -132,7 +132,7 @@ export class WebSocketConnection {
       this.registry.authenticated(this);
       const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
       this.session = session;
-      const { starts, begin } = await session.open(frame.cursors, identity.memberships);
+      const { starts, begin } = await session.open(frame.cursors, identity.memberships, identity.heads);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') { session.close(); return; }
       this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
