@@ -3,7 +3,7 @@ import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
 import { installMetrics } from '../metrics.js';
-import { lazyRequestLogger } from './request-logger.js';
+import { lazyChildLogger } from './request-logger.js';
 import { installValidators } from './validation.js';
 import { API_SECURITY_HEADERS, responseClassWithHeaderBlock } from './security-headers.js';
 
@@ -59,15 +59,14 @@ export interface HttpAppOptions {
 export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): FastifyInstance {
   const verbose = ctx.config.LOG_LEVEL === 'debug' || ctx.config.LOG_LEVEL === 'trace';
   // Typed as fastify's logger so the app is a plain FastifyInstance, whatever pino's generics.
-  const loggerInstance: FastifyBaseLogger = ctx.logger.child({ edge: options.edge });
+  // Lazy: `request.log`, the child fastify makes per request, exists only once something logs.
+  const loggerInstance: FastifyBaseLogger = lazyChildLogger(ctx.logger, { edge: options.edge });
   const app = Fastify({
     loggerInstance,
     bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
     http: { ServerResponse: EdgeResponse },
     requestIdHeader: REQUEST_ID_HEADER,
     logController: new LogController({ disableRequestLogging: !verbose }),
-    // `request.log` makes its pino child (bound to the request id) only when something logs.
-    childLoggerFactory: lazyRequestLogger,
     ajv: { customOptions: { removeAdditional: false } },
     trustProxy: trustProxySetting(ctx),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
