@@ -51,4 +51,16 @@ describe('request logs', () => {
       await api.close();
     }
   });
+
+  it('log request urls without their query string (an SSE token travels there) through the lazy request logger', async () => {
+    const api = await loggedApi('debug');
+    try {
+      await api.app.inject({ method: 'GET', url: '/api/v1/health?token=secret-in-query', headers: { 'x-request-id': 'trace-query' } });
+      const incoming = api.lines.find((line) => line.reqId === 'trace-query' && line.msg === 'incoming request');
+      expect(incoming).toMatchObject({ edge: 'api', req: { method: 'GET', url: '/api/v1/health' } });
+      expect(JSON.stringify(api.lines)).not.toContain('secret-in-query');
+    } finally {
+      await api.close();
+    }
+  });
 });

@@ -1,12 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import helmet, { type HelmetOptions } from 'helmet';
 import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
 import { installMetrics } from '../metrics.js';
-import { lazyRequestLogger } from './request-logger.js';
+import { lazyChildLogger } from './request-logger.js';
 import { installValidators } from './validation.js';
+import { API_SECURITY_HEADERS, responseClassWithHeaderBlock } from './security-headers.js';
 
 /**
  * Whom `X-Forwarded-*` headers are believed from (`SESAME_TRUST_PROXY`), in this one place for
@@ -24,51 +23,17 @@ const MAX_PARAM_LENGTH = 200;
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
-/**
- * Content-Security-Policy of every response but the OpenAPI page: the api sends JSON and stored
- * files, never pages, so nothing it serves may load or run anything, nor be framed (a stored
- * HTML file opened in a browser runs no script).
- */
-const API_CONTENT_SECURITY_POLICY = {
-  useDefaults: false,
-  directives: { 'default-src': ["'none'"], 'base-uri': ["'none'"], 'form-action': ["'none'"], 'frame-ancestors': ["'none'"] },
-} as const;
-
-/**
- * The headers helmet sets (its defaults: HSTS, nosniff, frame and referrer policies…, with
- * `options`), computed once by running helmet's own middleware against a recorder: every
- * response then gets the same frozen set, instead of helmet being rebuilt per request.
- */
-function securityHeaders(options: HelmetOptions): ReadonlyArray<readonly [string, string]> {
-  const headers = new Map<string, string>();
-  const recorder = {
-    setHeader(name: string, value: unknown) { headers.set(name.toLowerCase(), String(value)); },
-    removeHeader(name: string) { headers.delete(name.toLowerCase()); },
-  };
-  helmet(options)(Object.create(null) as IncomingMessage, recorder as unknown as ServerResponse, () => {});
-  return Object.freeze([...headers]);
-}
-
-/**
- * Helmet's defaults less five headers that protect nothing here, each written on every response
- * (a header line costs the server about as much as a few hundred bytes of body):
- * `X-XSS-Protection` (it only turns off the XSS auditor browsers have removed),
- * `X-Download-Options` (Internet Explorer 8), `X-Permitted-Cross-Domain-Policies` (Flash and
- * Acrobat policy files), `Origin-Agent-Cluster` (a process-isolation hint for pages; nothing
- * the api serves may run or be framed) and `X-DNS-Prefetch-Control` (it governs the links of an
- * HTML page; the api serves none, and its CSP lets nothing load). HSTS, nosniff, frame, referrer,
- * opener, resource and content-security policies stay (docs/rest-contract.md).
- */
-const API_SECURITY_HEADERS = securityHeaders({
-  contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
-  xXssProtection: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, originAgentCluster: false, xDnsPrefetchControl: false,
-});
+const SECURITY_HEADER_NAMES = API_SECURITY_HEADERS.map(([name]) => name);
+const SECURITY_HEADER_VALUES = API_SECURITY_HEADERS.map(([, value]) => value);
 
 /** The headers every response of the edge carries: the security set and the request's id. */
 function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
-  for (const [name, value] of API_SECURITY_HEADERS) reply.header(name, value);
+  for (let i = 0; i < SECURITY_HEADER_NAMES.length; i++) reply.header(SECURITY_HEADER_NAMES[i], SECURITY_HEADER_VALUES[i]);
   reply.header(REQUEST_ID_HEADER, request.id);
 }
+
+/** The edge's responses render the security lines (set first on every response) as one block. */
+const EdgeResponse = responseClassWithHeaderBlock(API_SECURITY_HEADERS);
 
 /**
  * The OpenAPI page (`/api/docs`): swagger-ui's own scripts, styles and images and the spec, all
@@ -94,14 +59,14 @@ export interface HttpAppOptions {
 export function createHttpApp(ctx: ServiceContext, options: HttpAppOptions): FastifyInstance {
   const verbose = ctx.config.LOG_LEVEL === 'debug' || ctx.config.LOG_LEVEL === 'trace';
   // Typed as fastify's logger so the app is a plain FastifyInstance, whatever pino's generics.
-  const loggerInstance: FastifyBaseLogger = ctx.logger.child({ edge: options.edge });
+  // Lazy: `request.log`, the child fastify makes per request, exists only once something logs.
+  const loggerInstance: FastifyBaseLogger = lazyChildLogger(ctx.logger, { edge: options.edge });
   const app = Fastify({
     loggerInstance,
     bodyLimit: ctx.config.SESAME_BODY_LIMIT_BYTES,
+    http: { ServerResponse: EdgeResponse },
     requestIdHeader: REQUEST_ID_HEADER,
     logController: new LogController({ disableRequestLogging: !verbose }),
-    // `request.log` makes its pino child (bound to the request id) only when something logs.
-    childLoggerFactory: lazyRequestLogger,
     ajv: { customOptions: { removeAdditional: false } },
     trustProxy: trustProxySetting(ctx),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -1,16 +1,21 @@
 import type { FastifyBaseLogger, FastifyLogFn } from 'fastify';
-import type { Bindings, ChildLoggerOptions } from 'pino';
+import pino, { type Bindings, type ChildLoggerOptions } from 'pino';
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+const { serializersSym } = pino.symbols;
+
 /**
- * `request.log`, made only when something logs: fastify's default builds a pino child logger
- * (its bindings serialized) for every request, while most requests never log a line (request
- * logging is off below `debug`). The child is created with the same bindings (`reqId`) and
- * options on the first call, so a line logged through `request.log` is the one pino's child
- * would have written.
+ * A pino child logger made only when something logs. Fastify gives every request a child
+ * logger (`request.log`, bound to the request id), while most requests never log a line
+ * (request logging is off below `debug`): a pino child serializes its bindings when made. Here
+ * the child is created with the same bindings and options on the first call, so a line logged
+ * through it is the one pino's child would have written. Its own children are lazy too: the
+ * edge's app logger is one of these, so fastify's default child factory (`logger.child()`)
+ * makes each request's logger lazily, without the check fastify runs per request on the loggers
+ * a custom `childLoggerFactory` returns.
  */
-class RequestLogger {
+class LazyLogger {
   #child: FastifyBaseLogger | undefined;
   declare fatal: FastifyLogFn;
   declare error: FastifyLogFn;
@@ -36,19 +41,28 @@ class RequestLogger {
     this.logger().level = level;
   }
 
+  /**
+   * The serializers the child has (fastify merges them under its own `req`/`res`/`err` ones, and
+   * the process logger's `req` serializer, which strips query strings, must keep winning).
+   */
+  get [serializersSym](): unknown {
+    return (this.logger() as unknown as Record<symbol, unknown>)[serializersSym];
+  }
+
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
-    return this.logger().child(bindings, options);
+    // A copy: fastify reuses the options object it passes when making the app's logger.
+    return new LazyLogger(this.logger(), bindings, { ...options });
   }
 }
 
 // One shared function per level on the prototype (no closure per request).
 for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly Level[]) {
-  RequestLogger.prototype[level] = function (this: RequestLogger, ...args: Parameters<FastifyLogFn>) {
+  LazyLogger.prototype[level] = function (this: LazyLogger, ...args: Parameters<FastifyLogFn>) {
     this.logger()[level](...args);
   };
 }
 
-/** fastify's `childLoggerFactory`: a request logger that makes its pino child only when used. */
-export function lazyRequestLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  return new RequestLogger(logger, bindings, options);
+/** `logger.child(bindings)`, made at first use, and whose own children are made likewise. */
+export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings): FastifyBaseLogger {
+  return new LazyLogger(logger, bindings, {});
 }
