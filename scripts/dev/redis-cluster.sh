@@ -29,6 +29,19 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
+# Whether the server answering on PORT is the node this start launched (its pidfile's pid), and
+# up; waits up to 5 s. Uses the caller's cli_args.
+node_is_ours() {
+  local dir=$1 port=$2 pid answered
+  for _ in $(seq 1 50); do
+    pid=$(cat "$dir/$port.pid" 2>/dev/null || true)
+    answered=$(redis-cli "${cli_args[@]}" -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')
+    if [ -n "$answered" ]; then [ "$answered" = "$pid" ] && return 0; [ -n "$pid" ] && return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
 start() {
   local masters=3 replicas=0 password='' certs='' owner='' positional=()
   while [ $# -gt 0 ]; do
@@ -68,23 +81,27 @@ start() {
   fi
   count=$((masters * (replicas + 1)))
   for _ in $(seq 1 "$count"); do
-    # Cluster nodes also listen on port + 10000 (the cluster bus): keep both free and in range.
-    for _ in $(seq 1 50); do
-      port=$(free_port)
-      [ "$port" -lt 55535 ] && ! (echo >"/dev/tcp/127.0.0.1/$((port + 10000))") 2>/dev/null && break
+    # A port found free can be taken by another process before this node binds it (tests start
+    # Redis servers in parallel): the node is ours only when the server answering on the port
+    # reports the pid our pidfile holds; otherwise try another port.
+    local started=0
+    for _ in $(seq 1 5); do
+      # Cluster nodes also listen on port + 10000 (the cluster bus): keep both free and in range.
+      for _ in $(seq 1 50); do
+        port=$(free_port)
+        [ "$port" -lt 55535 ] && ! (echo >"/dev/tcp/127.0.0.1/$((port + 10000))") 2>/dev/null && break
+      done
+      mkdir -p "$dir/$port"
+      if [ -n "$certs" ]; then listen=(--port 0 --tls-port "$port"); else listen=(--port "$port"); fi
+      redis-server "$conf" "${listen[@]}" "${node_args[@]}" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
+        --cluster-node-timeout 1000 --save '' --appendonly no --daemonize yes \
+        --pidfile "$dir/$port.pid" --logfile "$dir/$port/redis.log" --dir "$dir/$port" >/dev/null
+      if node_is_ours "$dir" "$port"; then started=1; break; fi
+      kill "$(cat "$dir/$port.pid" 2>/dev/null)" 2>/dev/null || true
+      rm -rf "${dir:?}/$port" "$dir/$port.pid"
     done
+    [ "$started" = 1 ] || { echo "redis-cluster: could not start a node (no free port kept)" >&2; exit 1; }
     ports+=("$port")
-    mkdir -p "$dir/$port"
-    if [ -n "$certs" ]; then listen=(--port 0 --tls-port "$port"); else listen=(--port "$port"); fi
-    redis-server "$conf" "${listen[@]}" "${node_args[@]}" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
-      --cluster-node-timeout 1000 --save '' --appendonly no --daemonize yes \
-      --pidfile "$dir/$port.pid" --logfile "$dir/$port/redis.log" --dir "$dir/$port" >/dev/null
-  done
-  for port in "${ports[@]}"; do
-    for _ in $(seq 1 50); do
-      redis-cli "${cli_args[@]}" -p "$port" ping 2>/dev/null | grep -q PONG && break
-      sleep 0.1
-    done
   done
   local nodes=()
   for port in "${ports[@]}"; do nodes+=("127.0.0.1:$port"); done
