@@ -48,4 +48,33 @@ describe('TurnBatch', () => {
     calls[1].answer();
     expect(await later).toBe('v:b');
   });
+
+  it('a load that never answers holds the next keys back only for a while: they go in a statement of their own', async () => {
+    const { calls, load } = manualLoad();
+    const batch = new TurnBatch(load, 30);
+    const stuck = batch.get('a');
+    await turn();
+    const later = batch.get('b');
+    await turn();
+    expect(calls).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await turn();
+    expect(calls.map((c) => c.keys)).toEqual([['a'], ['b']]);
+    calls[1].answer();
+    expect(await later).toBe('v:b');
+    // The stuck load's own waiter still gets its answer when (if) it comes.
+    calls[0].answer();
+    expect(await stuck).toBe('v:a');
+  });
+
+  it('a load that throws at once rejects its waiters and does not stop the batch', async () => {
+    let calls = 0;
+    const batch = new TurnBatch<string, string>((keys) => {
+      calls++;
+      if (calls === 1) throw new Error('bad statement');
+      return Promise.resolve(new Map(keys.map((k) => [k, `v:${k}`])));
+    });
+    await expect(batch.get('a')).rejects.toThrow('bad statement');
+    expect(await batch.get('b')).toBe('v:b');
+  });
 });

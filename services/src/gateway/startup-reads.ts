@@ -7,6 +7,10 @@ import { readHeads } from '../shared/events.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
 const KEYS_PER_STATEMENT = 500;
+// A read out longer than this stops holding the next keys back (they go in a statement of their
+// own): one statement that never answers (a connection lost mid-statement) must not stop every
+// later handshake of the gateway. Its own waiters still wait for it.
+const HOLD_NEXT_AT_MOST_MS = 2_000;
 // last_used_at is informational: written at most once a minute per key (as `authenticateCredential` does).
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -24,7 +28,7 @@ export class TurnBatch<K, V> {
   /** Statements of this batch under way: while there is one, keys wait for it to return. */
   private inFlight = 0;
 
-  constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>) {}
+  constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>, private readonly holdNextAtMostMs = HOLD_NEXT_AT_MOST_MS) {}
 
   get(key: K): Promise<V | undefined> {
     return new Promise((resolve, reject) => {
@@ -49,13 +53,23 @@ export class TurnBatch<K, V> {
     for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
       const chunk = keys.slice(i, i + KEYS_PER_STATEMENT);
       this.inFlight++;
-      this.load(chunk).then((values) => {
+      let holding = true;
+      const stopHolding = () => {
+        if (!holding) return;
+        holding = false;
+        this.inFlight--;
+        this.schedule();
+      };
+      const timer = setTimeout(stopHolding, this.holdNextAtMostMs);
+      timer.unref();
+      // Through a promise, so a load that throws at once rejects its waiters like one that fails later.
+      Promise.resolve(chunk).then(this.load).then((values) => {
         for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.resolve(values.get(key));
       }, (err: unknown) => {
         for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.reject(err);
       }).finally(() => {
-        this.inFlight--;
-        this.schedule();
+        clearTimeout(timer);
+        stopHolding();
       });
     }
   }
