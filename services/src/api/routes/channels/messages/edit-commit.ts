@@ -3,6 +3,7 @@ import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
+import { statementFailure } from '../../../../shared/db/errors.js';
 import type { SenderInfo } from '../../../wire.js';
 import { answeredOutcomeUnknown, inArrivalOrder, WorkspaceBatches } from './group-commit.js';
 import { toWire } from './service.js';
@@ -107,7 +108,7 @@ export class EditGroupCommit {
       }
     } catch (err) {
       if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the edit')) return;
-      this.ctx.logger.debug({ err, size: batch.length }, 'edit group commit failed; applying its edits one by one');
+      this.ctx.logger.debug({ err: statementFailure(err), size: batch.length }, 'edit group commit failed; applying its edits one by one');
       accepted = [];
       alone = batch;
     }

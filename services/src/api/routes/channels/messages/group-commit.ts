@@ -2,7 +2,7 @@ import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
-import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
+import { isDatabaseAnswer, outcomeUnknown, statementFailure } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { newId } from '../../../../shared/ids.js';
 import { validateMetadata } from './kinds.js';
@@ -159,7 +159,7 @@ export class WorkspaceBatches<T> {
  */
 export function answeredOutcomeUnknown(ctx: ServiceContext, err: unknown, sent: boolean, batch: ReadonlyArray<{ reject(err: unknown): void }>, what: string): boolean {
   if (!sent || isDatabaseAnswer(err)) return false;
-  ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
+  ctx.logger.warn({ err: statementFailure(err), size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
   for (const pending of batch) pending.reject(outcomeUnknown(what));
   return true;
 }
@@ -260,7 +260,7 @@ export class GroupCommit {
     } catch (err) {
       if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the message')) return;
       // Nothing of the batch was committed: each message goes alone and meets its own fate.
-      this.ctx.logger.debug({ err, size: batch.length }, 'group commit failed; sending its messages one by one');
+      this.ctx.logger.debug({ err: statementFailure(err), size: batch.length }, 'group commit failed; sending its messages one by one');
       accepted = [];
       alone = batch;
     }
