@@ -91,7 +91,11 @@ export class WebSocketConnection {
   meta: { runtime?: string; version?: string } | undefined;
 
   constructor(private readonly socket: WebSocket, private readonly deps: SessionDeps, private readonly registry: ConnectionRegistry) {
-    this.authTimer = setTimeout(() => { this.fail(CloseCode.AuthTimeout, 'no auth frame received in time'); }, AUTH_TIMEOUT_MS);
+    // The deadline covers the whole handshake, not only the auth frame's arrival: a handshake
+    // whose reads never answer (a database connection lost mid-statement) closes the socket too.
+    this.authTimer = setTimeout(() => {
+      this.fail(CloseCode.AuthTimeout, this.state === 'authenticating' ? 'the handshake did not complete in time' : 'no auth frame received in time');
+    }, AUTH_TIMEOUT_MS);
     socket.on('message', (data, isBinary) => { this.onMessage(isBinary ? null : textOf(data)); });
     socket.on('close', () => { this.onClose(); });
     socket.on('error', () => { /* 'close' follows */ });
@@ -121,7 +125,6 @@ export class WebSocketConnection {
       this.fail(CloseCode.AuthFailed, 'error' in parsed ? parsed.error : 'the first frame must be {"type":"auth", …}'); return;
     }
     this.state = 'authenticating';
-    this.stopAuthTimer();
     const frame = parsed.frame;
     try {
       const identity = await authenticateRealtime(this.deps.ctx, frame, this.deps.startup);
@@ -137,6 +140,7 @@ export class WebSocketConnection {
       if (this.state !== 'authenticating') { session.close(); return; }
       this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
       this.state = 'open';
+      this.stopAuthTimer();
       this.lastValidatedAt = Date.now();
       // Delivery starts before the frames that arrived during the handshake are handled: a
       // `replay` sent right after `auth` (what existing clients do) rewinds started streams.

@@ -26,7 +26,9 @@ export interface DatabaseTarget {
 
 export function createDatabase(target: DatabaseTarget): Db {
   if (target.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: target.poolSize ?? 10 });
+    // TCP keepalive: a connection whose server vanished mid-statement (a failover, a dropped NAT
+    // entry) errors after the kernel's probes instead of waiting for its answer for ever.
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: target.poolSize ?? 10, keepAlive: true });
     // An idle client error (e.g. Postgres restarted) must not crash the process; the pool
     // drops that client and the next query reconnects. Logged once per outage, and the next
     // successful connection after it once.

@@ -1,0 +1,45 @@
+import { EventEmitter } from 'node:events';
+import { AUTH_TIMEOUT_MS, CloseCode } from '@sesamespace/sdk/protocol';
+import type { WebSocket } from 'ws';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ConnectionRegistry } from '../src/gateway/connection-registry.js';
+import type { SessionDeps } from '../src/gateway/session.js';
+import { WebSocketConnection } from '../src/gateway/websocket-connection.js';
+
+/** A `ws` socket as the connection uses it: frames in through 'message', out through send/close. */
+function fakeSocket() {
+  const socket = Object.assign(new EventEmitter(), {
+    OPEN: 1, readyState: 1, sent: [] as string[], closed: undefined as { code: number; reason: string } | undefined,
+    send(data: string) { socket.sent.push(data); },
+    close(code: number, reason: string) { socket.closed = { code, reason }; socket.readyState = 3; },
+    terminate() { socket.readyState = 3; },
+  });
+  return socket;
+}
+
+/**
+ * The auth deadline covers the whole handshake: a key read that never answers (a database
+ * connection lost mid-statement) must not leave the client in "authenticating" for good.
+ */
+describe('the realtime handshake deadline', () => {
+  afterEach(() => { vi.useRealTimers(); });
+
+  it('closes a connection whose handshake reads never answer, at the auth deadline', async () => {
+    vi.useFakeTimers();
+    const socket = fakeSocket();
+    const registry = { add: vi.fn(), remove: vi.fn(), authenticated: vi.fn() };
+    const deps = {
+      ctx: { logger: { error: vi.fn(), warn: vi.fn() } },
+      startup: { apiKey: () => new Promise(() => {}) },
+    } as unknown as SessionDeps;
+    new WebSocketConnection(socket as unknown as WebSocket, deps, registry as unknown as ConnectionRegistry);
+    socket.emit('message', Buffer.from(JSON.stringify({ type: 'auth', apiKey: 'sk_stuck' })), false);
+    await vi.advanceTimersByTimeAsync(AUTH_TIMEOUT_MS - 1);
+    expect(socket.closed).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(2);
+    expect(socket.closed).toEqual({ code: CloseCode.AuthTimeout, reason: 'the handshake did not complete in time' });
+    expect(socket.sent.map((frame) => JSON.parse(frame) as { type: string })).toEqual([expect.objectContaining({ type: 'error' })]);
+    expect(registry.remove).toHaveBeenCalledTimes(1);
+    expect(registry.authenticated).not.toHaveBeenCalled();
+  });
+});
