@@ -45,7 +45,10 @@ export const API_SECURITY_HEADERS = helmetHeaders({
 });
 
 /** The headers whose lines Node's `_storeHeader` reads besides writing them. */
-const NODE_SPECIAL_HEADERS = new Set(['connection', 'transfer-encoding', 'content-length', 'date', 'expect', 'trailer', 'content-disposition']);
+const NODE_SPECIAL_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'expect', 'trailer', 'content-disposition']);
+
+/** The Node major whose `_storeHeader` this was checked against (other versions get Node's plain class). */
+const CHECKED_NODE_MAJOR = 20;
 
 /** Node's own (unexported) `OutgoingMessage#_storeHeader`: renders the status line and header lines. */
 type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) => void;
@@ -70,12 +73,14 @@ export function responseClassWithHeaderBlock(lines: HeaderLines): typeof ServerR
   }
   // Node's rendering of these headers sets no state besides the text; of the ones it treats
   // specially (framing, keep-alive, date…) it must see every line itself.
-  if (lines.some(([name]) => NODE_SPECIAL_HEADERS.has(name))) return ServerResponse;
+  // (Names compared lowercase, as Node compares them; a name not in lowercase is left to Node.)
+  if (lines.some(([name]) => name !== name.toLowerCase() || NODE_SPECIAL_HEADERS.has(name))) return ServerResponse;
   const names = lines.map(([name]) => name);
   const values = lines.map(([, value]) => value);
   const block = lines.map(([name, value]) => `${name}: ${value}\r\n`).join('');
   const storeHeader = (ServerResponse.prototype as unknown as { _storeHeader: StoreHeader })._storeHeader;
   // Node's internals as this relies on them (Node 20's): otherwise its plain class, unchanged.
+  if (Number(process.versions.node.split('.')[0]) !== CHECKED_NODE_MAJOR) return ServerResponse;
   if (typeof storeHeader !== 'function' || Function.prototype.toString.call(ServerResponse).startsWith('class')) return ServerResponse;
 
   function storeHeaderWithBlock(this: ServerResponse, firstLine: string, headers: unknown): void {
