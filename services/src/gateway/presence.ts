@@ -5,6 +5,7 @@ import type { Logger } from '../shared/logger.js';
 import type { PresenceReader } from '../shared/presence/presence-reader.js';
 import { createRedisClient, type RedisClient, type RedisTarget } from '../shared/redis-client.js';
 import { NODES_KEY, PRESENCE_KEY_PREFIX, nodeAliveKey, nodePrincipalsKey, principalKey, readStatuses, statusKey } from '../shared/presence/redis-keys.js';
+import { RoundTripBatch } from './round-trip-batch.js';
 
 export type ConnectionStatus = Exclude<PresenceStatus, 'offline'>;
 export interface PresencePrincipal { id: string; workspaceId: string }
@@ -124,9 +125,7 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly resetListeners: Array<() => void> = [];
   private readonly started: Promise<void>;
   /** Updates waiting for the next script run (see `setNodeStatus`). */
-  private pending: PendingUpdate[] = [];
-  private updatesScheduled = false;
-  private updatesInFlight = 0;
+  private readonly updates = new RoundTripBatch<PendingUpdate>((batch) => this.applyUpdates(batch), { perRun: UPDATES_PER_SCRIPT });
 
   constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
     // Auto-pipelined: the updates of every agent coming online in one turn leave in one write
@@ -157,41 +156,24 @@ export class RedisPresenceStore implements PresenceStore {
   async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus): Promise<PresenceStatus | null> {
     await this.started;
     return new Promise((resolve, reject) => {
-      this.pending.push({ principal, status, resolve, reject });
-      this.scheduleUpdates();
+      this.updates.add({ principal, status, resolve, reject });
     });
   }
 
-  private scheduleUpdates(): void {
-    if (this.updatesScheduled || this.updatesInFlight > 0 || this.pending.length === 0) return;
-    this.updatesScheduled = true;
-    setImmediate(() => { this.flushUpdates(); });
-  }
-
-  private flushUpdates(): void {
-    this.updatesScheduled = false;
-    const pending = this.pending;
-    this.pending = [];
-    for (let i = 0; i < pending.length; i += UPDATES_PER_SCRIPT) {
-      const batch = pending.slice(i, i + UPDATES_PER_SCRIPT);
-      const keys = [nodePrincipalsKey(this.nodeId)];
-      const args = [this.nodeId, `${PRESENCE_KEY_PREFIX}alive:`];
-      for (const { principal, status } of batch) {
-        keys.push(principalKey(principal.id), statusKey(principal.id));
-        args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`);
-      }
-      this.updatesInFlight++;
-      (this.redis as unknown as { sesamePresenceMany(numberOfKeys: number, ...args: string[]): Promise<string[]> })
-        .sesamePresenceMany(keys.length, ...keys, ...args)
-        .then((results) => {
-          batch.forEach((update, j) => { update.resolve(results[j] === '' ? null : results[j] as PresenceStatus); });
-        }, (err: unknown) => {
-          for (const update of batch) update.reject(err);
-        })
-        .finally(() => {
-          this.updatesInFlight--;
-          this.scheduleUpdates();
-        });
+  /** One script run for the updates of a round trip (`UPDATE_MANY_SCRIPT`). */
+  private async applyUpdates(batch: PendingUpdate[]): Promise<void> {
+    const keys = [nodePrincipalsKey(this.nodeId)];
+    const args = [this.nodeId, `${PRESENCE_KEY_PREFIX}alive:`];
+    for (const { principal, status } of batch) {
+      keys.push(principalKey(principal.id), statusKey(principal.id));
+      args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`);
+    }
+    try {
+      const results = await (this.redis as unknown as { sesamePresenceMany(numberOfKeys: number, ...args: string[]): Promise<string[]> })
+        .sesamePresenceMany(keys.length, ...keys, ...args);
+      batch.forEach((update, j) => { update.resolve(results[j] === '' ? null : results[j] as PresenceStatus); });
+    } catch (err) {
+      for (const update of batch) update.reject(err);
     }
   }
 

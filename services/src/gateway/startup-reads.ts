@@ -4,74 +4,49 @@ import { sql } from 'kysely';
 import type { Db } from '../shared/db/database.js';
 import type { Principal } from '../shared/db/schema.js';
 import { readHeads } from '../shared/events.js';
+import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
 const KEYS_PER_STATEMENT = 500;
-// A read out longer than this stops holding the next keys back (they go in a statement of their
-// own): one statement that never answers (a connection lost mid-statement) must not stop every
-// later handshake of the gateway. Its own waiters still wait for it.
-const HOLD_NEXT_AT_MOST_MS = 2_000;
 // last_used_at is informational: written at most once a minute per key (as `authenticateCredential` does).
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
- * Gathers the keys asked for while a read of the same kind is under way, and during one turn of
- * the event loop, and loads them together: the first keys of a quiet spell at the end of their
- * turn (`setImmediate`: after every socket read of the turn), later ones when the read in flight
- * returns. A client handled while others are costs a share of one statement instead of one of its
- * own, and a burst of handshakes costs about one statement per round trip to Postgres, however
- * busy the gateway's event loop is (the busier it is, the more of them one statement carries).
+ * Loads keys per round trip (`RoundTripBatch`): the keys asked for during one turn of the event
+ * loop, or while a load is under way, are loaded together, each once however many ask for it. A
+ * client handled while others are costs a share of one statement instead of one of its own.
  */
 export class TurnBatch<K, V> {
   private waiting = new Map<K, Array<{ resolve: (value: V | undefined) => void; reject: (err: unknown) => void }>>();
-  private scheduled = false;
-  /** Statements of this batch under way: while there is one, keys wait for it to return. */
-  private inFlight = 0;
+  private readonly batch: RoundTripBatch<K>;
 
-  constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>, private readonly holdNextAtMostMs = HOLD_NEXT_AT_MOST_MS) {}
+  constructor(private readonly load: (keys: K[]) => Promise<Map<K, V>>, holdNextAtMostMs?: number) {
+    this.batch = new RoundTripBatch((keys) => this.loadAndAnswer(keys), { perRun: KEYS_PER_STATEMENT, ...(holdNextAtMostMs === undefined ? {} : { holdNextAtMostMs }) });
+  }
 
   get(key: K): Promise<V | undefined> {
     return new Promise((resolve, reject) => {
       const waiters = this.waiting.get(key);
-      if (waiters) waiters.push({ resolve, reject });
-      else this.waiting.set(key, [{ resolve, reject }]);
-      this.schedule();
+      if (waiters) { waiters.push({ resolve, reject }); return; }
+      this.waiting.set(key, [{ resolve, reject }]);
+      this.batch.add(key);
     });
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.inFlight > 0 || this.waiting.size === 0) return;
-    this.scheduled = true;
-    setImmediate(() => { this.flush(); });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.waiting;
-    this.waiting = new Map();
-    const keys = [...batch.keys()];
-    for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
-      const chunk = keys.slice(i, i + KEYS_PER_STATEMENT);
-      this.inFlight++;
-      let holding = true;
-      const stopHolding = () => {
-        if (!holding) return;
-        holding = false;
-        this.inFlight--;
-        this.schedule();
-      };
-      const timer = setTimeout(stopHolding, this.holdNextAtMostMs);
-      timer.unref();
-      // Through a promise, so a load that throws at once rejects its waiters like one that fails later.
-      Promise.resolve(chunk).then(this.load).then((values) => {
-        for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.resolve(values.get(key));
-      }, (err: unknown) => {
-        for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.reject(err);
-      }).finally(() => {
-        clearTimeout(timer);
-        stopHolding();
-      });
+  private loadAndAnswer(keys: K[]): Promise<void> {
+    // Asked for again from now on, a key waits for the next load.
+    const waiters = keys.map((key) => { const list = this.waiting.get(key) ?? []; this.waiting.delete(key); return list; });
+    let loading: Promise<Map<K, V>>;
+    try {
+      loading = this.load(keys);
+    } catch (err) {
+      loading = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    return loading.then((values) => {
+      keys.forEach((key, i) => { for (const waiter of waiters[i]) waiter.resolve(values.get(key)); });
+    }, (err: unknown) => {
+      for (const list of waiters) for (const waiter of list) waiter.reject(err);
+    });
   }
 }
 
