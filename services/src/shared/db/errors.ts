@@ -21,15 +21,3 @@ export function isDatabaseAnswer(err: unknown): boolean {
 export function outcomeUnknown(what: string): SesameError {
   return new SesameError('service-unavailable', `The database connection failed while ${what} was being committed: it may or may not have been saved. Retry (with the same clientGeneratedId, a send is not repeated), or read it back`);
 }
-
-/**
- * What a log line may say of a failed statement: its SQLSTATE and message. Postgres' detail and
- * context can quote the statement's input (e.g. the fragment of a batch's jsonb parameter where
- * parsing stopped: another sender's message content), so they are left out.
- */
-export function statementFailure(err: unknown): { code?: string; message: string } {
-  if (typeof err !== 'object' || err === null) return { message: String(err) };
-  const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-  const message = 'message' in err && typeof err.message === 'string' ? err.message : 'unknown error';
-  return code === undefined ? { message } : { code, message };
-}

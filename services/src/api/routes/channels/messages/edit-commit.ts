@@ -3,9 +3,8 @@ import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
-import { statementFailure } from '../../../../shared/db/errors.js';
 import type { SenderInfo } from '../../../wire.js';
-import { answeredOutcomeUnknown, inArrivalOrder, WorkspaceBatches } from './group-commit.js';
+import { answerBatch, answeredOutcomeUnknown, WorkspaceBatches } from './group-commit.js';
 import { toWire } from './service.js';
 
 /** An edit of a message's text (`streaming` while an agent is still generating it). */
@@ -108,17 +107,13 @@ export class EditGroupCommit {
       }
     } catch (err) {
       if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the edit')) return;
-      this.ctx.logger.debug({ err: statementFailure(err), size: batch.length }, 'edit group commit failed; applying its edits one by one');
+      this.ctx.logger.debug({ err, size: batch.length }, 'edit group commit failed; applying its edits one by one');
       accepted = [];
       alone = batch;
     }
-    // The next batch may go now, before this one's callers are answered.
-    answered(alone);
-    for (const { pending, message } of accepted) pending.resolve(message);
-    // In arrival order: edits of one message keep their order (last writer by seq).
-    for (const pending of inArrivalOrder(batch, alone)) {
-      await this.editAlone(pending.actor, pending.channelId, pending.messageId, pending.change).then(pending.resolve, pending.reject);
-    }
+    // Edits of one message keep their order (last writer by seq).
+    await answerBatch(batch, accepted.map(({ pending, message }) => ({ pending, answer: message })), alone, answered,
+      (pending) => this.editAlone(pending.actor, pending.channelId, pending.messageId, pending.change));
   }
 }
 

@@ -2,7 +2,7 @@ import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
-import { isDatabaseAnswer, outcomeUnknown, statementFailure } from '../../../../shared/db/errors.js';
+import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { newId } from '../../../../shared/ids.js';
 import { validateMetadata } from './kinds.js';
@@ -159,15 +159,31 @@ export class WorkspaceBatches<T> {
  */
 export function answeredOutcomeUnknown(ctx: ServiceContext, err: unknown, sent: boolean, batch: ReadonlyArray<{ reject(err: unknown): void }>, what: string): boolean {
   if (!sent || isDatabaseAnswer(err)) return false;
-  ctx.logger.warn({ err: statementFailure(err), size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
+  ctx.logger.warn({ err, size: batch.length }, 'group commit: connection failed mid-statement; outcome unknown');
   for (const pending of batch) pending.reject(outcomeUnknown(what));
   return true;
 }
 
 /** `some` of `batch`'s writes, in the order they arrived (a batch keeps arrival order). */
-export function inArrivalOrder<T>(batch: readonly T[], some: T[]): T[] {
+function inArrivalOrder<T>(batch: readonly T[], some: T[]): T[] {
   const arrival = new Map(batch.map((pending, i) => [pending, i]));
   return some.sort((a, b) => (arrival.get(a) ?? 0) - (arrival.get(b) ?? 0));
+}
+
+/**
+ * How a batch (sends or edits) answers once its statement has: the next batch may go first
+ * (`answered`, before this one's callers are replied to), then each written caller gets its
+ * answer, then the writes the batch left out go alone, one after the other in arrival order
+ * (they would serialise on their stream's lock anyway, and a later write of the same key must
+ * follow an earlier one).
+ */
+export async function answerBatch<P extends { resolve: (answer: A) => void; reject: (err: unknown) => void }, A>(
+  batch: readonly P[], written: ReadonlyArray<{ pending: P; answer: A }>, alone: P[],
+  answered: (leftOut: readonly P[]) => void, goAlone: (pending: P) => Promise<A>,
+): Promise<void> {
+  answered(alone);
+  for (const { pending, answer } of written) pending.resolve(answer);
+  for (const pending of inArrivalOrder(batch, alone)) await goAlone(pending).then(pending.resolve, pending.reject);
 }
 
 /**
@@ -260,19 +276,14 @@ export class GroupCommit {
     } catch (err) {
       if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the message')) return;
       // Nothing of the batch was committed: each message goes alone and meets its own fate.
-      this.ctx.logger.debug({ err: statementFailure(err), size: batch.length }, 'group commit failed; sending its messages one by one');
+      this.ctx.logger.debug({ err, size: batch.length }, 'group commit failed; sending its messages one by one');
       accepted = [];
       alone = batch;
     }
-    // The next batch may go now, before this one's callers are answered.
-    answered(alone);
     if (accepted.length) this.observeBatch(accepted.length);
-    for (const { pending, message } of accepted) pending.resolve({ message, created: true });
-    // In arrival order, one after the other: they would serialise on their stream's lock
-    // anyway, and a repeated clientGeneratedId then finds the message its first copy created.
-    for (const pending of inArrivalOrder(batch, alone)) {
-      await this.sendAlone(pending.sender, pending.channelId, pending.input, pending.baseUrl).then(pending.resolve, pending.reject);
-    }
+    // A repeated clientGeneratedId, going alone after its first copy, finds the message it created.
+    await answerBatch(batch, accepted.map(({ pending, message }) => ({ pending, answer: { message, created: true } })), alone, answered,
+      (pending) => this.sendAlone(pending.sender, pending.channelId, pending.input, pending.baseUrl));
   }
 }
 
