@@ -99,6 +99,36 @@ describe.each(targets())('bad input on %s', (target) => {
     expectProblem(await api.call(agent.apiKey, 'GET', `/principals?cursor=${Buffer.from(JSON.stringify({ id: N })).toString('base64url')}`), 400);
   });
 
+  // An unpaired UTF-16 surrogate is valid in a JSON escape (`\ud800`) but has no UTF-8 form: the
+  // driver wrote U+FFFD in its place (the stored content differed from what was accepted) and
+  // `jsonb` refuses the escape (the event payload, metadata).
+  it('an unpaired surrogate in free text or metadata is a 400 naming the field; pairs (emoji) are kept', async () => {
+    const mine = (await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content: 'to edit' })).json().data.id;
+    const cases: [field: string, method: 'POST' | 'PATCH', path: string, body: Record<string, unknown>][] = [];
+    for (const lone of ['\ud800', 'a\udfffb', '\ude00\ud83d']) {
+      cases.push(
+        ['content', 'POST', `/channels/${channelId}/messages`, { content: lone }],
+        ['content', 'PATCH', `/channels/${channelId}/messages/${mine}`, { content: lone }],
+        ['name', 'PATCH', `/channels/${channelId}`, { name: lone }],
+        ['metadata', 'POST', `/channels/${channelId}/messages`, { content: 'x', metadata: { note: lone } }],
+        ['metadata', 'POST', `/channels/${channelId}/messages`, { content: 'x', metadata: { [lone]: 1 } }],
+        ['fileName', 'POST', '/drive/files/upload-url', { fileName: `f${lone}.txt`, contentType: 'text/plain', size: 1 }],
+      );
+    }
+    for (const [field, method, path, body] of cases) {
+      const res = await api.call(agent.apiKey, method, path, body);
+      expect(res.statusCode, `${method} ${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(res.json().detail, `${method} ${path} ${field}`).toContain(field);
+    }
+    expectProblem(await api.call(agent.apiKey, 'GET', `/principals?cursor=${Buffer.from('{"id":"\\ud800"}').toString('base64url')}`), 400);
+    const emoji = 'ok 😀 \u{1F9D1}\u200D\u{1F4BB} é中';
+    const sent = await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content: emoji, metadata: { [emoji]: emoji } });
+    expect(sent.statusCode).toBe(201);
+    const stored = (await api.call(agent.apiKey, 'GET', `/channels/${channelId}/messages?limit=1`)).json().data[0];
+    expect(stored.content).toBe(emoji);
+    expect(stored.metadata[emoji]).toBe(emoji);
+  });
+
   it('integers beyond the safe range are a 400 naming the parameter, never a bigint overflow', async () => {
     for (const value of ['99999999999999999999', '1e400', '9007199254740992']) {
       for (const path of [`/streams/${channelId}/events?after=${value}`, `/channels/${channelId}/messages?after=${value}`, `/channels/${channelId}/messages?before=${value}`]) {
@@ -149,7 +179,7 @@ describe.each(targets())('bad input on %s', (target) => {
     expect(ok.statusCode).toBe(200);
   });
 
-  it('every request integer is bounded and every request string keeps U+0000 out (OpenAPI)', async () => {
+  it('every request integer is bounded and every request string keeps U+0000 and unpaired surrogates out (OpenAPI)', async () => {
     const spec = (await api.call(null, 'GET', '/api/openapi.json')).json();
     const problems: string[] = [];
     const check = (schema: any, where: string): void => {
@@ -160,6 +190,7 @@ describe.each(targets())('bad input on %s', (target) => {
       if (schema.type === 'string' && schema.enum === undefined && schema.const === undefined && !schema.format) {
         const pattern = schema.pattern === undefined ? null : new RegExp(schema.pattern, 'u');
         if (!pattern || !/^\^.*\$$/s.test(schema.pattern) || pattern.test('\u0000')) problems.push(`${where}: string may hold U+0000`);
+        else if (pattern.test('\ud800') || pattern.test('a\udc00')) problems.push(`${where}: string may hold an unpaired surrogate`);
       }
       if (schema.type === 'object') {
         for (const [name, s] of Object.entries<any>(schema.properties ?? {})) check(s, `${where}.${name}`);

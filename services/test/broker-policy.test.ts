@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MissingCredentialFieldError, credentialValues, injectCredential } from '../src/api/routes/broker/injection.js';
 import { hostAllowed, pathMatches, policyDenial } from '../src/api/routes/broker/policy.js';
+import { parseBrokerPolicy } from '../src/api/routes/vaults/schemas.js';
 import type { BrokerPolicy, SecretInjection } from '@sesamespace/sdk/protocol';
 
 describe('broker policy: which requests a secret may be attached to', () => {
@@ -82,5 +83,17 @@ describe('broker credential injection', () => {
   it('lists every value to scrub from an answer, longest first, with the Basic encoding', () => {
     expect(credentialValues({ mode: 'basic' }, fields)).toEqual([Buffer.from('ada:pw-secret').toString('base64'), 'tok-secret', 'pw-secret']);
     expect(credentialValues({ mode: 'bearer' }, { token: 'tok-secret', short: 'ab' })).toEqual(['tok-secret']);
+  });
+});
+
+describe('broker policy: what a policy may hold', () => {
+  it('a path glob with an unpaired surrogate is a 422 naming it (jsonb cannot store it); emoji and other text are kept', () => {
+    for (const path of ['/a\ud800', '/\udc00b/**', '/x\ud83d']) {
+      expect(() => parseBrokerPolicy({ allowed_paths: ['/ok', path] })).toThrow(/policy\.allowed_paths\.1/);
+      expect(() => parseBrokerPolicy({ path_rules: [{ path, methods: ['GET'] }] })).toThrow(/policy\.path_rules\.0\.path/);
+    }
+    expect(() => parseBrokerPolicy({ denied_paths: ['/a\u0000'] })).toThrow(/policy\.denied_paths\.0/);
+    const kept = { allowed_paths: ['/😀/**', '/é/中/*'], denied_paths: ['/\u{1F9D1}\u200D\u{1F4BB}'] };
+    expect(parseBrokerPolicy(kept)).toEqual(kept);
   });
 });

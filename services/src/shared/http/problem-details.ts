@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { SesameError, kindForStatus, type ProblemDetails } from '../errors.js';
-import { NUL_FREE_PATTERN } from './schemas.js';
+import { STORABLE_TEXT_PATTERN, UNSTORABLE_TEXT_MESSAGE } from './schemas.js';
 
 function sendProblem(reply: FastifyReply, problem: ProblemDetails) {
   return reply.status(problem.status).type('application/problem+json').send(problem);
@@ -13,7 +13,7 @@ function isFastifyError(error: unknown): error is FastifyError {
 
 function validationMessage(v: NonNullable<FastifyError['validation']>[number]): string {
   if (v.keyword === 'additionalProperties') return `unknown field '${String(v.params.additionalProperty)}'`;
-  if (v.keyword === 'pattern' && v.params.pattern === NUL_FREE_PATTERN) return 'must not contain the NUL character (U+0000)';
+  if (v.keyword === 'pattern' && v.params.pattern === STORABLE_TEXT_PATTERN) return UNSTORABLE_TEXT_MESSAGE;
   return v.message ?? 'is invalid';
 }
 

@@ -4,13 +4,23 @@ import { badRequest } from '../errors.js';
 /** Shared schema pieces; every route composes its schemas from these. */
 
 /**
- * The pattern of free text: anything but U+0000, which Postgres `text` and `jsonb` cannot store
- * (an insert would fail with a 500 instead of a 400 naming the field).
+ * The pattern of free text: anything Postgres `text` and `jsonb` can store, so neither U+0000 (an
+ * insert would fail with a 500 instead of a 400 naming the field) nor an unpaired UTF-16
+ * surrogate (JSON may escape one, `\\ud800`; it has no UTF-8 form, so the driver would store
+ * U+FFFD in its place and `jsonb` refuses it outright). Surrogate pairs are spelled out, so the
+ * pattern means the same whether it is compiled with the `u` flag (ajv) or without (TypeBox's
+ * `Value.Check`, used on task run events and broker policies).
  */
-export const NUL_FREE_PATTERN = '^[^\\u0000]*$';
+export const STORABLE_CHAR = '(?:[^\\u0000\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])';
+export const STORABLE_TEXT_PATTERN = `^${STORABLE_CHAR}*$`;
+export const UNSTORABLE_TEXT_MESSAGE = 'must not contain the NUL character (U+0000) or an unpaired surrogate (U+D800–U+DFFF)';
 
-/** Free text in a request (names, descriptions, content…): NUL-free; give it a `maxLength`. */
-export const Text = (options: StringOptions & { maxLength: number }) => Type.String({ ...options, pattern: NUL_FREE_PATTERN });
+const STORABLE_TEXT = new RegExp(STORABLE_TEXT_PATTERN, 'u');
+/** Whether Postgres can store the string as it is: the same test as the schemas' pattern. */
+export const isStorableText = (value: string) => STORABLE_TEXT.test(value);
+
+/** Free text in a request (names, descriptions, content…): storable; give it a `maxLength`. */
+export const Text = (options: StringOptions & { maxLength: number }) => Type.String({ ...options, pattern: STORABLE_TEXT_PATTERN });
 
 /**
  * An integer in a request: bounded to the safe integer range (or tighter), so a value such as
@@ -79,7 +89,7 @@ export function decodeCursor<T extends Record<string, string | number>>(cursor: 
     const value = (parsed as Record<string, unknown>)[key];
     if (typeof value !== type || (type === 'number' && !Number.isSafeInteger(value))) throw badRequest('cursor: is not a valid cursor');
     // A forged cursor must not smuggle what the schema keeps out (U+0000 reaching a query).
-    if (typeof value === 'string' && value.includes('\u0000')) throw badRequest('cursor: is not a valid cursor');
+    if (typeof value === 'string' && !isStorableText(value)) throw badRequest('cursor: is not a valid cursor');
   }
   return parsed as T;
 }

@@ -4,7 +4,7 @@ import addFormatsModule from 'ajv-formats';
 // ajv-formats is CommonJS with a default export; interop differs between tsx and bundlers.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 import type { FastifyInstance } from 'fastify';
-import { BOUNDED_JSON_KEYWORD, type JsonBounds } from './schemas.js';
+import { BOUNDED_JSON_KEYWORD, UNSTORABLE_TEXT_MESSAGE, isStorableText, type JsonBounds } from './schemas.js';
 
 /**
  * Why a free-form JSON value is out of bounds, or null. Iterative, and it stops at the first
@@ -16,13 +16,13 @@ function jsonBoundsViolation(value: unknown, bounds: JsonBounds): string | null 
   for (let item = pending.pop(); item; item = pending.pop()) {
     const { value: current, depth } = item;
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+      if (!isStorableText(current)) return UNSTORABLE_TEXT_MESSAGE;
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
     if (depth > bounds.maxDepth) return `must not be nested deeper than ${bounds.maxDepth} levels`;
     for (const [key, child] of Object.entries(current)) {
-      if (key.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+      if (!isStorableText(key)) return UNSTORABLE_TEXT_MESSAGE;
       pending.push({ value: child, depth: depth + 1 });
     }
   }

@@ -12,7 +12,7 @@ import { channelForMember } from '../channels/access.js';
 import { DOWNLOAD_CAPABILITY, canReadFile, fileToWire, publicBaseUrl } from './files.js';
 
 const UPLOAD_TTL_SECONDS = 15 * 60;
-const FileName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000]+$' });
+const FileName = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\u0000\\uD800-\\uDFFF]+$' });
 // A media type with optional parameters, anchored at both ends: no CR/LF or other control
 // characters, since it is sent back verbatim as the download's Content-Type header.
 const ContentType = Type.String({ minLength: 3, maxLength: 255, pattern: '^[\\w.+-]+/[\\w.+-]+(; ?[\\w.+-]+=[\\w.+"-]+)*$' });

@@ -11,7 +11,7 @@ import type { TypedApp } from '../../../shared/http/typed-app.js';
 import { channelForMember } from '../channels/access.js';
 
 // One grapheme-ish: short, no whitespace or control characters (custom emoji like `:ship:` too).
-const Emoji = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\s\\p{Cc}]+$' });
+const Emoji = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\s\\p{Cc}\\uD800-\\uDFFF]+$' });
 const Receipt = Type.Object({ channelId: Type.String(), principalId: Type.String(), lastReadSeq: Type.Integer(), emoji: Type.String(), updatedAt: Type.String() });
 
 export async function profileRoutes(app: TypedApp, ctx: ServiceContext) {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { unprocessable } from '../../../shared/errors.js';
-import { Id, Nullable, SafeInteger, Text } from '../../../shared/http/schemas.js';
+import { Id, Nullable, STORABLE_CHAR, SafeInteger, Text } from '../../../shared/http/schemas.js';
 import type { BrokerPolicy, SecretInjection } from '@sesamespace/sdk/protocol';
 
 const VAULT_ROLES = ['owner', 'editor', 'viewer', 'requester'] as const;
@@ -22,7 +22,7 @@ const VaultItemTypeSchema = literals(VAULT_ITEM_TYPES);
 const LeaseStatusSchema = literals(LEASE_STATUSES);
 
 const Method = Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z]+$' });
-const PathGlob = Type.String({ minLength: 1, maxLength: 500, pattern: '^/[^\\u0000]*$' });
+const PathGlob = Type.String({ minLength: 1, maxLength: 500, pattern: `^/${STORABLE_CHAR}*$` });
 const Subdomain = Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9*.-]+$' });
 const list = <T extends Parameters<typeof Type.Array>[0]>(item: T) => Type.Optional(Type.Array(item, { maxItems: 100 }));
 
