@@ -8,6 +8,9 @@ import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
 const KEYS_PER_STATEMENT = 500;
+// What the combined batch's items start with: an API key's hash, or a stream whose head is asked for.
+const KEY = 'k';
+const HEAD = 'h';
 // last_used_at is informational: written at most once a minute per key (as `authenticateCredential` does).
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -75,12 +78,16 @@ export interface Membership { channel_id: string; joined_seq: number; joined_at:
  * (a head is read once the caller's subscriptions are active).
  */
 export class StartupReads {
-  private readonly keys: TurnBatch<string, ResolvedApiKey | null>;
+  /**
+   * API keys (`k` + hash) and stream heads (`h` + stream) asked for in one round trip: one
+   * statement for both, so a burst's sessions re-checking their heads once subscribed (see
+   * `RealtimeSession.open`) ride on the next handshakes' key statement instead of adding one.
+   */
+  private readonly reads: TurnBatch<string, ResolvedApiKey | null | number>;
   private readonly memberships: TurnBatch<string, Membership[]>;
-  private readonly heads: TurnBatch<string, number>;
 
   constructor(private readonly db: Db) {
-    this.keys = new TurnBatch((hashes) => this.loadKeys(hashes));
+    this.reads = new TurnBatch((keys) => this.load(keys));
     this.memberships = new TurnBatch(async (principalIds) => {
       const rows = await this.db.selectFrom('channel_members').select(['principal_id', 'channel_id', 'joined_seq', 'joined_at'])
         .where('principal_id', 'in', principalIds).execute();
@@ -88,7 +95,6 @@ export class StartupReads {
       for (const { principal_id, ...membership } of rows) byPrincipal.get(principal_id)?.push(membership);
       return byPrincipal;
     });
-    this.heads = new TurnBatch(async (streams) => new Map(Object.entries(await readHeads(this.db, streams))));
   }
 
   /**
@@ -96,7 +102,8 @@ export class StartupReads {
    * disabled — the checks of `authenticateCredential`, for many keys in one statement.
    */
   async apiKey(secret: string): Promise<ResolvedApiKey | null> {
-    return (await this.keys.get(sha256(secret))) ?? null;
+    const key = await this.reads.get(`${KEY}${sha256(secret)}`);
+    return typeof key === 'object' ? key : null;
   }
 
   /** The principal's channel memberships. */
@@ -106,16 +113,36 @@ export class StartupReads {
 
   /** The current head seq of each stream (0 for a stream with no events yet). */
   async headsOf(streams: string[]): Promise<Record<string, number>> {
-    const values = await Promise.all(streams.map((stream) => this.heads.get(stream)));
-    return Object.fromEntries(streams.map((stream, i) => [stream, values[i] ?? 0]));
+    const values = await Promise.all(streams.map((stream) => this.reads.get(`${HEAD}${stream}`)));
+    return Object.fromEntries(streams.map((stream, i) => [stream, typeof values[i] === 'number' ? values[i] : 0]));
+  }
+
+  /** A round trip's keys and heads: with the keys' statement when there are keys, else alone. */
+  private async load(items: string[]): Promise<Map<string, ResolvedApiKey | null | number>> {
+    const hashes: string[] = [];
+    const streams: string[] = [];
+    for (const item of items) (item.startsWith(KEY) ? hashes : streams).push(item.slice(1));
+    const values = new Map<string, ResolvedApiKey | null | number>();
+    let heads: Record<string, number> | undefined;
+    if (hashes.length > 0) {
+      const loaded = await this.loadKeys(hashes, streams);
+      for (const [hash, key] of loaded.keys) values.set(`${KEY}${hash}`, key);
+      heads = loaded.heads;
+    }
+    if (streams.length > 0) {
+      heads ??= await readHeads(this.db, streams);
+      for (const stream of streams) values.set(`${HEAD}${stream}`, heads[stream] ?? 0);
+    }
+    return values;
   }
 
   /**
    * One statement for a turn's keys: each key with its principal, the principal's memberships
    * and the heads of its inbox and channels, and last_used_at written for the valid keys whose
-   * value is over a minute old.
+   * value is over a minute old. With `streams`, their heads too (undefined when no key row came
+   * back to carry them: the caller reads them apart).
    */
-  private async loadKeys(hashes: string[]): Promise<Map<string, ResolvedApiKey | null>> {
+  private async loadKeys(hashes: string[], streams: string[]): Promise<{ keys: Map<string, ResolvedApiKey | null>; heads: Record<string, number> | undefined }> {
     const now = new Date();
     const { rows } = await sql<KeyRow>`
       WITH found AS (
@@ -131,11 +158,17 @@ export class StartupReads {
         SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce(s.head_seq, 0))), '[]')
         FROM channel_members m LEFT JOIN streams s ON s.id = m.channel_id WHERE m.principal_id = found.id
       ) END AS memberships,
-      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head
+      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head,
+      ${streams.length > 0 ? sql`(SELECT coalesce(json_object_agg(id, head_seq), '{}') FROM streams WHERE id IN (${sql.join(streams)}))` : sql`NULL`} AS heads
       FROM found`.execute(this.db);
     const resolved = new Map<string, ResolvedApiKey | null>();
+    let heads: Record<string, number> | undefined;
+    if (streams.length > 0 && rows.length > 0) {
+      const found = rows[0].heads ?? {};
+      heads = Object.fromEntries(streams.map((stream) => [stream, Number(found[stream] ?? 0)]));
+    }
     for (const row of rows) {
-      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, ...principal } = row;
+      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, heads: _heads, ...principal } = row;
       if (!valid || !memberships) {
         resolved.set(key_hash, null);
         continue;
@@ -148,7 +181,7 @@ export class StartupReads {
         heads,
       });
     }
-    return resolved;
+    return { keys: resolved, heads };
   }
 }
 
@@ -156,4 +189,6 @@ type KeyRow = Principal & {
   key_hash: string; key_id: string; key_expires_at: Date | string | null; key_last_used_at: Date | string | null;
   valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string, head: number | string]> | null;
   inbox_head: number | string | null;
+  /** The heads asked for with the keys (the same on every row). */
+  heads: Record<string, number | string> | null;
 };
