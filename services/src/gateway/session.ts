@@ -233,6 +233,15 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     return this.deps.rosters.sharesChannel(this.followers.keys(), principalId);
   }
 
+  /** Sessions following the same channels hear the same principals (unless one subscribed to more). */
+  presenceGroup(): string | undefined {
+    if (this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'workspace') return '*';
+    if (this.presenceSubscriptions) return undefined;
+    let key = '';
+    for (const stream of this.followers.keys()) if (!isInboxStream(stream)) key += `${stream}\n`;
+    return key;
+  }
+
   sendPresence(frame: WireFrame | string, changes: number): void {
     if (this.closed) return;
     metrics.presenceFrames.inc();
