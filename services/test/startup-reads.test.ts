@@ -24,11 +24,12 @@ describe.each(targets())('startup reads on %s', (target) => {
   let api: TestApi;
   let agent: { id: string; apiKey: string };
   let channelId: string;
+  let other: { id: string; apiKey: string };
 
   beforeAll(async () => {
     api = await startTestApi(target);
     agent = await api.createAgent('startup-reader');
-    const other = await api.createAgent('startup-other');
+    other = await api.createAgent('startup-other');
     channelId = (await api.call(agent.apiKey, 'POST', '/channels', { kind: 'group', name: 'startup', memberIds: [other.id] })).json().data.id;
     for (const content of ['one', 'two']) await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content, kind: 'text' });
   });
@@ -43,6 +44,20 @@ describe.each(targets())('startup reads on %s', (target) => {
     expect(key?.principal.id).toBe(agent.id);
     expect(heads).toEqual(expected);
     expect(statements()).toBe(1);
+  });
+
+  it('reads the rosters asked for with the keys of the round trip in the keys\' statement too', async () => {
+    const { reads, statements } = counted(api);
+    const [key, roster, none] = await Promise.all([reads.apiKey(agent.apiKey), reads.rosterOf(channelId), reads.rosterOf('ch_no_such_channel')]);
+    expect(key?.principal.id).toBe(agent.id);
+    expect(roster.members.sort()).toEqual([agent.id, other.id].sort());
+    expect(roster.seq).toBe((await readHeads(api.ctx.db, [channelId]))[channelId]);
+    expect(none).toEqual({ seq: 0, members: [] });
+    expect(statements()).toBe(1);
+    // Alone: a statement of its own, the same answer.
+    const alone = await reads.rosterOf(channelId);
+    expect({ seq: alone.seq, members: alone.members.sort() }).toEqual(roster);
+    expect(statements()).toBe(2);
   });
 
   it('reads heads alone when no key is asked for, or none was found to carry them', async () => {
