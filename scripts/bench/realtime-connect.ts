@@ -31,7 +31,7 @@ const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
 // Profiling: `CONNECT_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` runs the gateway with those node flags.
 const GATEWAY_NODE_ARGS = process.env.CONNECT_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
-interface Result { name: string; setup: string; seconds: number; serverCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>>; work?: Work }
+interface Result { name: string; setup: string; seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>>; work?: Work }
 
 /** What the connects cost besides CPU: Postgres statements and the gateway's write syscalls. */
 interface Work { statements: number; writes: number }
@@ -63,11 +63,14 @@ async function workCounters(services: TestServices, pid: number): Promise<() => 
   };
 }
 
-async function connectAll(label: string, spec: { kind: SystemKind; url: string; keys?: string[] }, serverPid: number, services?: TestServices): Promise<{ seconds: number; serverCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>>; procs: Child[] }> {
+async function connectAll(label: string, spec: { kind: SystemKind; url: string; keys?: string[] }, serverPid: number, services?: TestServices): Promise<{ seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>>; procs: Child[] }> {
   const procs = Array.from({ length: CLIENT_PROCESSES }, (_, p) => spawnBenchProcess('support/subscriber-process.ts', `${label} clients ${p + 1}`));
+  // The client processes are loaded (tsx, modules) before anything is timed or metered.
+  await Promise.all(procs.map((proc) => proc.request({ cmd: 'report' })));
   const perProc = AGENTS / CLIENT_PROCESSES;
   const meter = new CpuMeter({
     server: () => [serverPid],
+    clients: () => procs.map((proc) => proc.pid),
     ...(services ? { postgres: () => processTree(services.postgresPid), redis: () => [services.redisPid] } : {}),
   });
   meter.start();
@@ -79,13 +82,15 @@ async function connectAll(label: string, spec: { kind: SystemKind; url: string; 
   await sleep(SETTLE_MS);
   const cpu = meter.stopSeconds();
   const serverCpuMs = cpu.server * 1000;
+  // The client processes share the cores with the server: what a connection costs them counts too.
+  const clientCpuMs = cpu.clients * 1000;
   const storeCpuMs = services ? { postgres: cpu.postgres * 1000, redis: cpu.redis * 1000 } : undefined;
   const reports = await Promise.all(procs.map((proc) => proc.request<{ connected: number; otherFrames: Partial<Record<string, number>> }>({ cmd: 'report' })));
   const connected = reports.reduce((n, r) => n + r.connected, 0);
   if (connected !== AGENTS) throw new Error(`${label}: ${connected} of ${AGENTS} connected`);
   const frames: Partial<Record<string, number>> = {};
   for (const r of reports) for (const [type, n] of Object.entries(r.otherFrames)) frames[type] = (frames[type] ?? 0) + (n ?? 0);
-  return { seconds, serverCpuMs, storeCpuMs, frames, procs };
+  return { seconds, serverCpuMs, clientCpuMs, storeCpuMs, frames, procs };
 }
 
 async function closeAll(procs: Child[]): Promise<void> {
@@ -118,7 +123,7 @@ void runBench(async () => {
     const run = await connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid, services);
     const work = await counted();
     const each = (n: number) => (n / AGENTS).toFixed(2);
-    console.log(`[${shape.name}] ${run.seconds.toFixed(2)} s; gateway ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection; per connection: postgres ${each(run.storeCpuMs?.postgres ?? 0)} CPU-ms, redis ${each(run.storeCpuMs?.redis ?? 0)} CPU-ms, ${each(work.statements)} statements, ${each(work.writes)} gateway write syscalls; frames: ${JSON.stringify(run.frames)}`);
+    console.log(`[${shape.name}] ${run.seconds.toFixed(2)} s; gateway ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection; per connection: clients ${each(run.clientCpuMs)} CPU-ms, postgres ${each(run.storeCpuMs?.postgres ?? 0)} CPU-ms, redis ${each(run.storeCpuMs?.redis ?? 0)} CPU-ms, ${each(work.statements)} statements, ${each(work.writes)} gateway write syscalls; frames: ${JSON.stringify(run.frames)}`);
     results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...run, work });
     await closeAll(run.procs);
     await sleep(1_000); // the offline announcements settle before the next shape
@@ -129,7 +134,7 @@ void runBench(async () => {
   const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
   console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets…`);
   const run = await connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid);
-  console.log(`[Socket.IO] ${run.seconds.toFixed(2)} s; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection`);
+  console.log(`[Socket.IO] ${run.seconds.toFixed(2)} s; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms, clients ${(run.clientCpuMs / AGENTS).toFixed(2)} CPU-ms per connection`);
   results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...run });
   await closeAll(run.procs);
   await socketIo.child.stop();
@@ -140,11 +145,11 @@ void runBench(async () => {
     '',
     `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback.`,
     '',
-    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io) and Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
+    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) and client CPU (the 2 client processes, which share the cores: the \`auth\` frame, parsing presence frames) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io) and Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
     '',
-    '| system | connect time | server CPU per connection | Postgres + Redis CPU per connection | presence frames received | statements per connection | server write syscalls per connection |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.name} | **${r.seconds.toFixed(2)} s** | ${(r.serverCpuMs / AGENTS).toFixed(2)} ms | ${r.storeCpuMs ? `${(r.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`),
+    '| system | connect time | server CPU per connection | client CPU per connection | Postgres + Redis CPU per connection | presence frames received | statements per connection | server write syscalls per connection |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map((r) => `| ${r.name} | **${r.seconds.toFixed(2)} s** | ${(r.serverCpuMs / AGENTS).toFixed(2)} ms | ${(r.clientCpuMs / AGENTS).toFixed(2)} ms | ${r.storeCpuMs ? `${(r.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`),
     '',
     ...results.map((r) => `- **${r.name}**: ${r.setup}.`),
   ].join('\n');

@@ -123,6 +123,68 @@ describe('PresenceFanout', () => {
     expect(sessions[0].frames.map((f) => f.principalId)).toEqual(['pr_burst', 'pr_later']);
   });
 
+  it('asks a group of sessions once per change, and cuts each member\'s frame without its own change, in order', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const asked: string[] = [];
+    const member = (id: string) => {
+      const s = session(id, (principalId) => { asked.push(principalId); return principalId !== 'pr_outsider'; });
+      return { ...s, audience: { ...s.audience, presenceGroup: () => 'ch_1' } };
+    };
+    const [a, b, c] = ['pr_a', 'pr_b', 'pr_c'].map(member);
+    await Promise.all([a, b, c].map((s) => fanout.add(s.audience)));
+    for (const id of ['pr_a', 'pr_outsider', 'pr_b', 'pr_d']) announce('ws_1', id, 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+
+    expect(asked).toEqual(['pr_a', 'pr_outsider', 'pr_b', 'pr_d']);
+    const ids = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
+    expect(ids(a.frames)).toEqual([['pr_b', 'pr_d']]);
+    expect(ids(b.frames)).toEqual([['pr_a', 'pr_d']]);
+    expect(ids(c.frames)).toEqual([['pr_a', 'pr_b', 'pr_d']]);
+    expect(b.frames[0]).toEqual({ type: 'presence_batch', presence: [
+      { principalId: 'pr_a', status: 'online', at: '2026-01-01T00:00:00.000Z' }, { principalId: 'pr_d', status: 'online', at: '2026-01-01T00:00:00.000Z' },
+    ] });
+
+    // One change besides its own: a plain `presence` frame.
+    announce('ws_1', 'pr_a', 'away');
+    announce('ws_1', 'pr_b', 'away');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(a.frames.at(-1)).toEqual({ type: 'presence', principalId: 'pr_b', status: 'away', at: '2026-01-01T00:00:00.000Z' });
+  });
+
+  it('sends a session that joins during a tick only the changes heard after it joined', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const early = session('pr_early', () => true);
+    await fanout.add(early.audience);
+    announce('ws_1', 'pr_x', 'online');
+    const late = session('pr_late', () => true);
+    await fanout.add(late.audience);
+    announce('ws_1', 'pr_late', 'online');
+    announce('ws_1', 'pr_y', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(early.frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId))).toEqual([['pr_x', 'pr_late', 'pr_y']]);
+    // pr_x came online before pr_late's session joined (its client reads that over REST).
+    expect(late.frames).toEqual([{ type: 'presence', principalId: 'pr_y', status: 'online', at: '2026-01-01T00:00:00.000Z' }]);
+  });
+
+  it('lengthens the tick further after one that carried many changes (the burst\'s size)', async () => {
+    const { hub, announceBatch } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const sessions = Array.from({ length: 300 }, (_, i) => session(`pr_${i}`, () => true));
+    await Promise.all(sessions.map((s) => fanout.add(s.audience)));
+    const received = () => sessions.reduce((n, s) => n + s.frames.length, 0);
+    // 30 changes in a tick of 300 frames: the next tick gathers for 3 × 3 times as long.
+    announceBatch('ws_1', Array.from({ length: 30 }, (_, i) => [`pr_new${i}`, 'online']));
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(received()).toBe(300);
+    announceBatch('ws_1', [['pr_next', 'online']]);
+    vi.advanceTimersByTime(8 * PRESENCE_BATCH_MS);
+    expect(received()).toBe(300);
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(received()).toBe(600);
+  });
+
   it('keeps workspaces apart and unsubscribes a workspace with its last session', async () => {
     const { hub, listeners, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);

@@ -17,15 +17,21 @@ export class AddressConnectionLimit {
 
   /** Takes a slot for `address` until `socket` closes; throws a 429 when the address is at the cap. */
   admit(address: string, socket: Socket): void {
-    const count = this.counts.get(address) ?? 0;
-    if (count >= this.max) {
+    if (!this.tryAdmit(address, socket)) {
       throw new SesameError('rate-limited', `Too many WebSocket connections from this address (at most ${this.max}); close one or retry in ${RETRY_AFTER_SECONDS}s`, { retryAfter: RETRY_AFTER_SECONDS });
     }
+  }
+
+  /** Takes a slot for `address` until `socket` closes, if the address is below the cap. */
+  tryAdmit(address: string, socket: Socket): boolean {
+    const count = this.counts.get(address) ?? 0;
+    if (count >= this.max) return false;
     this.counts.set(address, count + 1);
     socket.once('close', () => {
       const left = (this.counts.get(address) ?? 1) - 1;
       if (left > 0) this.counts.set(address, left);
       else this.counts.delete(address);
     });
+    return true;
   }
 }

@@ -2,8 +2,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import websocket from '@fastify/websocket';
 import { CONNECT_PATH } from '@sesamespace/sdk/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { parseTrustProxy } from '../shared/config.js';
 import type { ServiceContext } from '../shared/context.js';
 import { installAuthentication } from '../shared/http/authentication.js';
 import { addressKey } from '../shared/http/client-address.js';
@@ -47,12 +49,47 @@ export async function buildGateway(ctx: ServiceContext, node: RealtimeNode = new
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     new WebSocketConnection(socket, node.deps, node.registry);
   });
+  upgradeConnectDirectly(app, ctx, perAddress, node);
   // SSE authenticates by header like the REST api; the scope keeps that to this route.
   await app.withTypeProvider<TypeBoxTypeProvider>().register(async (events) => {
     installAuthentication(events, ctx);
     await eventStreamRoute(node)(events, ctx);
   }, { prefix: EVENTS_PREFIX });
   return app;
+}
+
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * The common upgrade — `GET /v1/connect` from an address below its cap, no proxy to believe —
+ * goes straight to `ws`: through @fastify/websocket it would run fastify's whole request
+ * lifecycle (a ServerResponse, routing, a request id, request and reply objects, the hooks and
+ * a promise hop) only to hijack the reply, a good share of what a connection costs the gateway.
+ * Every other upgrade (another path or method, `SESAME_TRUST_PROXY` set, which fastify applies to
+ * the address, or an address at its cap, refused with fastify's 429 Problem Details) takes
+ * fastify's route as before. Neither path sends any header but the 101's: ws writes it alone.
+ */
+function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAddress: AddressConnectionLimit, node: RealtimeNode): void {
+  if (parseTrustProxy(ctx.config.SESAME_TRUST_PROXY)) return;
+  const server = app.server;
+  const routed = server.listeners('upgrade') as UpgradeListener[];
+  server.removeAllListeners('upgrade');
+  const deps = node.deps;
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // The server's upgrade sockets are TCP sockets (its types say Duplex).
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+    const tcp = socket as Socket;
+    const address = tcp.remoteAddress;
+    if (request.url === CONNECT_PATH && request.method === 'GET' && request.headers.upgrade?.toLowerCase() === 'websocket'
+      && address !== undefined && perAddress.tryAdmit(addressKey(address), tcp)) {
+      app.websocketServer.handleUpgrade(request, socket, head, (ws) => {
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see the route above
+        new WebSocketConnection(ws, deps, node.registry);
+      });
+      return;
+    }
+    for (const listener of routed) listener.call(server, request, socket, head);
+  });
 }
 
 /**

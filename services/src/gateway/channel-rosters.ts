@@ -1,7 +1,5 @@
 import { EventType, type SesameEvent } from '@sesamespace/sdk/protocol';
-import { sql } from 'kysely';
-import type { Db } from '../shared/db/database.js';
-import { TurnBatch } from './startup-reads.js';
+import type { RosterSnapshot } from './startup-reads.js';
 
 interface Roster {
   members: Set<string>;
@@ -21,19 +19,13 @@ interface Roster {
  */
 export class ChannelRosters {
   private readonly rosters = new Map<string, Roster>();
-  /** The rosters asked for together (a burst of sessions following many channels) are read in one statement. */
-  private readonly snapshots: TurnBatch<string, { seq: number; members: string[] }>;
 
-  constructor(private readonly db: Db) {
-    this.snapshots = new TurnBatch(async (channelIds) => {
-      // Members and head in one statement: a membership change commits both together.
-      const { rows } = await sql<{ id: string; seq: number | string | null; members: string[] }>`
-        SELECT c.id, (SELECT head_seq FROM streams WHERE id = c.id) AS seq,
-               ARRAY(SELECT principal_id FROM channel_members WHERE channel_id = c.id) AS members
-        FROM (VALUES ${sql.join(channelIds.map((id) => sql`(${id}::text)`))}) AS c(id)`.execute(this.db);
-      return new Map(rows.map((row) => [row.id, { seq: Number(row.seq ?? 0), members: row.members }]));
-    });
-  }
+  /**
+   * `snapshot` reads a channel's members with the seq they are current at: `StartupReads.rosterOf`,
+   * which reads the rosters asked for in a round trip together (a burst of sessions following many
+   * channels), with the handshakes' key statement.
+   */
+  constructor(private readonly snapshot: (channelId: string) => Promise<RosterSnapshot>) {}
 
   /** A session follows `channelId`: loads its roster if this node has none yet. */
   retain(channelId: string): Promise<void> {
@@ -72,11 +64,11 @@ export class ChannelRosters {
 
   private async load(channelId: string, roster: Roster): Promise<void> {
     for (;;) {
-      const snapshot = await this.snapshots.get(channelId);
-      const seq = snapshot?.seq ?? 0;
+      const snapshot = await this.snapshot(channelId);
+      const seq = snapshot.seq;
       // A membership event newer than this snapshot arrived while it was read: read again.
       if (seq < roster.seq) continue;
-      roster.members = new Set(snapshot?.members ?? []);
+      roster.members = new Set(snapshot.members);
       roster.seq = seq;
       return;
     }

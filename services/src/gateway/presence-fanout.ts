@@ -2,29 +2,112 @@ import { PRESENCE_BATCH_MS, type PresenceEventFrame } from '@sesamespace/sdk/pro
 import { presenceTopic } from './presence.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
 
-// Frames shared by several sessions are kept for the tick; a bound keeps a burst in which every
-// session hears a different subset from holding all of them at once.
+// Frames built for sessions of no group (see `presenceGroup`) are shared by those hearing the
+// same subset; a bound keeps a tick in which every one hears a different subset from holding all.
 const SHARED_FRAMES_PER_TICK = 256;
 // A burst (hundreds of co-members coming online at once) would cost every connection a frame each
 // PRESENCE_BATCH_MS for as long as it lasts, and the gateway a write per connection per tick: while
-// a tick sends more frames than this, the next one is longer in proportion, up to MAX_TICK_MS. A
-// node sending fewer keeps PRESENCE_BATCH_MS.
+// a tick sends more frames than FRAMES_PER_TICK, the next one is longer in proportion — and longer
+// again in proportion to its changes past CHANGES_PER_TICK (the burst's size: the more agents come
+// online per tick, the more a longer tick gathers into one frame) — up to MAX_TICK_MS. A node
+// sending fewer frames of few changes keeps PRESENCE_BATCH_MS.
 const FRAMES_PER_TICK = 100;
-const MAX_TICK_MS = 10 * PRESENCE_BATCH_MS;
+const CHANGES_PER_TICK = 10;
+const MAX_TICK_MS = 20 * PRESENCE_BATCH_MS;
 
 /** A session as presence delivery sees it. */
 export interface PresenceAudience {
   readonly principal: { readonly id: string; readonly workspace_id: string };
   /** Whether this session may hear `principalId`'s presence (shares a channel, subscribed, …). */
   hearsPresenceOf(principalId: string): boolean;
+  /**
+   * Sessions answering the same key hear the same principals (their own changes apart): a tick
+   * asks `hearsPresenceOf` once per key and change, not once per session. Undefined: this session
+   * is asked alone.
+   */
+  presenceGroup?(): string | undefined;
   /** Sends a `presence` (one change) or `presence_batch` frame. */
   sendPresence(frame: WireFrame | string, changes: number): void;
+}
+
+interface Change { principalId: string; json: string; single: string }
+
+/**
+ * The changes a group of sessions hears in a tick, joined once (`body`): the frame of a session
+ * that hears all but a few of them (its own change, those from before it joined) is cut from it.
+ */
+class HeardChanges {
+  private body: string | undefined;
+  /** Where each heard change starts in `body`. */
+  private readonly starts: number[] = [];
+  /** The frame of all of them, built once and shared. */
+  private whole: WireFrame | string | undefined;
+
+  constructor(readonly changes: Change[], readonly indices: number[]) {}
+
+  /** All of them, or none left out (one buffer for the group). */
+  all(): WireFrame | string {
+    this.whole ??= this.indices.length === 1 ? Buffer.from(this.changes[this.indices[0]].single) : Buffer.from(this.frameOf(this.joined()));
+    return this.whole;
+  }
+
+  /** Those from position `from` on, without the positions in `left` (ascending); undefined when none are left. */
+  some(from: number, left: readonly number[]): { frame: string; count: number } | undefined {
+    const body = this.joined();
+    const parts: string[] = [];
+    let count = 0;
+    let runStart = from;
+    const end = this.indices.length;
+    const run = (a: number, b: number) => {
+      if (b <= a) return;
+      count += b - a;
+      parts.push(body.slice(this.starts[a], b === end ? body.length : this.starts[b] - 1));
+    };
+    for (const position of left) {
+      if (position < runStart) continue;
+      run(runStart, position);
+      runStart = position + 1;
+    }
+    run(runStart, end);
+    if (count === 0) return undefined;
+    if (count === 1) return { frame: this.changes[this.indices[this.positionOfOnly(from, left)]].single, count };
+    return { frame: this.frameOf(parts.join(',')), count };
+  }
+
+  private positionOfOnly(from: number, left: readonly number[]): number {
+    for (let p = from; p < this.indices.length; p++) if (!left.includes(p)) return p;
+    return -1;
+  }
+
+  private frameOf(body: string): string {
+    return `{"type":"presence_batch","presence":[${body}]}`;
+  }
+
+  private joined(): string {
+    if (this.body === undefined) {
+      let offset = 0;
+      const jsons = this.indices.map((i) => {
+        this.starts.push(offset);
+        const json = this.changes[i].json;
+        offset += json.length + 1;
+        return json;
+      });
+      this.body = jsons.join(',');
+    }
+    return this.body;
+  }
 }
 
 interface Workspace {
   audience: Set<PresenceAudience>;
   /** Changes heard since the last tick, each already serialised (without `type`) for the batch. */
-  pending: Array<{ principalId: string; json: string; single: string }>;
+  pending: Change[];
+  /**
+   * Sessions that joined while changes were pending, with how many there were: those came before
+   * the session could hear them (its client reads the presence it starts from over REST, which
+   * has them), so its first tick sends it the later ones only.
+   */
+  joinedAt: Map<PresenceAudience, number> | undefined;
   unfollow: () => void;
   ready: Promise<void>;
 }
@@ -51,7 +134,7 @@ export class PresenceFanout {
     const workspaceId = session.principal.workspace_id;
     let workspace = this.workspaces.get(workspaceId);
     if (!workspace) {
-      const created: Workspace = { audience: new Set(), pending: [], unfollow: () => {}, ready: Promise.resolve() };
+      const created: Workspace = { audience: new Set(), pending: [], joinedAt: undefined, unfollow: () => {}, ready: Promise.resolve() };
       created.ready = this.hub.follow(presenceTopic(workspaceId), { onEphemeral: (frame) => { this.heard(created, frame); } }, false)
         .then((unfollow) => {
           if (this.workspaces.get(workspaceId) === created) created.unfollow = unfollow;
@@ -61,12 +144,14 @@ export class PresenceFanout {
       workspace = created;
     }
     workspace.audience.add(session);
+    if (workspace.pending.length > 0) (workspace.joinedAt ??= new Map()).set(session, workspace.pending.length);
     return workspace.ready;
   }
 
   remove(session: PresenceAudience): void {
     const workspaceId = session.principal.workspace_id;
     const workspace = this.workspaces.get(workspaceId);
+    workspace?.joinedAt?.delete(session);
     if (!workspace?.audience.delete(session) || workspace.audience.size > 0) return;
     this.workspaces.delete(workspaceId);
     workspace.unfollow();
@@ -96,35 +181,61 @@ export class PresenceFanout {
     this.timer = undefined;
     this.lastFlushAt = Date.now();
     let sent = 0;
+    let heardChanges = 0;
     for (const workspace of this.workspaces.values()) {
       const changes = workspace.pending;
       if (changes.length === 0) continue;
+      heardChanges += changes.length;
       workspace.pending = [];
-      // Most sessions hear all but their own change: frames are built from the pre-serialised
-      // entries and shared between sessions that hear the same subset.
+      const joinedAt = workspace.joinedAt;
+      workspace.joinedAt = undefined;
+      // Each session's own changes (never sent to it), by principal.
+      const own = new Map<string, number[]>();
+      changes.forEach((change, i) => {
+        const list = own.get(change.principalId);
+        if (list) list.push(i);
+        else own.set(change.principalId, [i]);
+      });
+      const groups = new Map<string, HeardChanges>();
       const built = new Map<string, WireFrame>();
       for (const session of workspace.audience) {
-        let key = '';
-        const heard: typeof changes = [];
-        for (let i = 0; i < changes.length; i++) {
-          const change = changes[i];
-          if (change.principalId === session.principal.id || !session.hearsPresenceOf(change.principalId)) {
-            key += `${i},`;
-            continue;
-          }
-          heard.push(change);
+        const from = joinedAt?.get(session) ?? 0;
+        const mine = own.get(session.principal.id);
+        const group = session.presenceGroup?.();
+        let heard: HeardChanges | undefined = group === undefined ? undefined : groups.get(group);
+        if (!heard) {
+          const indices: number[] = [];
+          for (let i = 0; i < changes.length; i++) if (session.hearsPresenceOf(changes[i].principalId)) indices.push(i);
+          heard = new HeardChanges(changes, indices);
+          if (group !== undefined) groups.set(group, heard);
         }
-        if (heard.length === 0) continue;
-        let frame: WireFrame | string | undefined = built.get(key);
-        if (frame === undefined) {
-          frame = heard.length === 1 ? heard[0].single : `{"type":"presence_batch","presence":[${heard.map((c) => c.json).join(',')}]}`;
-          if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, (frame = Buffer.from(frame)));
+        const indices = heard.indices;
+        if (indices.length === 0) continue;
+        // Positions (in `indices`) of what this session does not get: before it joined, its own.
+        let start = 0;
+        while (start < indices.length && indices[start] < from) start++;
+        const left = mine ? mine.map((i) => indices.indexOf(i)).filter((p) => p >= start) : [];
+        if (start === 0 && left.length === 0) {
+          session.sendPresence(heard.all(), indices.length);
+          sent++;
+          continue;
         }
-        session.sendPresence(frame, heard.length);
+        const some = heard.some(start, left);
+        if (!some) continue;
+        let frame: WireFrame | string = some.frame;
+        // Sessions of no group hearing the same subset share a buffer.
+        if (group === undefined) {
+          const key = `${String(indices.length)}:${String(start)}:${left.join(',')}:${indices.join(',')}`;
+          const shared = built.get(key);
+          if (shared) frame = shared;
+          else if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, (frame = Buffer.from(frame)));
+        }
+        session.sendPresence(frame, some.count);
         sent++;
       }
     }
-    this.tickMs = Math.min(MAX_TICK_MS, Math.max(PRESENCE_BATCH_MS, Math.round((PRESENCE_BATCH_MS * sent) / FRAMES_PER_TICK)));
+    const burst = Math.max(1, heardChanges / CHANGES_PER_TICK);
+    this.tickMs = Math.min(MAX_TICK_MS, Math.max(PRESENCE_BATCH_MS, Math.round((PRESENCE_BATCH_MS * sent * burst) / FRAMES_PER_TICK)));
   }
 
   close(): void {

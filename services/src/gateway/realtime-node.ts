@@ -34,8 +34,9 @@ export class RealtimeNode {
     this.presence = new PresenceTracker(store, ctx.bus, ctx.logger);
     this.presenceFanout = new PresenceFanout(this.hub);
     this.registry = new ConnectionRegistry(ctx);
-    this.rosters = new ChannelRosters(ctx.db);
-    this.startup = new StartupReads(ctx.db);
+    const startup = new StartupReads(ctx.db);
+    this.startup = startup;
+    this.rosters = new ChannelRosters((channelId) => startup.rosterOf(channelId));
   }
 
   get deps(): SessionDeps {

@@ -106,11 +106,12 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     // Heads are read after every subscription is active, so that nothing published later is
     // missed — or were read with the credential just before subscribing: delivery then starts at
     // a head at most a moment old, and an event committed in that moment, whose publish came
-    // before the subscription, is not lost either: the follower reads it from Postgres when the
-    // stream's next event or the hub's head poll shows the stream moved on. Not when a cursor is
-    // past those heads (the client saw newer events elsewhere): starting below it would send
-    // again what the client has, so the heads are read again.
-    const heads = knownHeads && coversCursors(streams, knownHeads, cursors) ? knownHeads : await this.deps.startup.headsOf(streams);
+    // before the subscription, is read from Postgres once `begin` has checked the heads again
+    // (see `catchUp`). Not when a cursor is past those heads (the client saw newer events
+    // elsewhere): starting below it would send again what the client has, so the heads are read
+    // again before answering.
+    const readBefore = knownHeads !== undefined && coversCursors(streams, knownHeads, cursors);
+    const heads = readBefore ? knownHeads : await this.deps.startup.headsOf(streams);
     this.deps.hub.noteHeads(heads);
     const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
     this.catchUpOnReplay = !resuming;
@@ -129,9 +130,36 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     if (this.closed) return CLOSED_OPEN;
     void this.deps.presence.set({ id: this.principal.id, workspaceId: this.principal.workspace_id }, this.id, 'online');
     const begin = async () => {
-      await Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream], heads[stream] ?? 0)));
+      const begun = Promise.all(created.map(async ({ stream }) => this.followers.get(stream)?.follower.begin(starts[stream], heads[stream] ?? 0)));
+      if (readBefore) await this.catchUp(streams, heads);
+      await begun;
     };
     return { starts, begin };
+  }
+
+  /**
+   * Heads read before the subscriptions were active may have moved before they were: an event
+   * committed in between was published to no one here, and on a quiet stream nothing else would
+   * show it before the hub's head poll (up to two poll intervals). So once delivery has begun,
+   * the heads are read once more — with those of the other handshakes of the round trip, one
+   * statement for a burst's worth (`StartupReads.headsOf`) — and every stream that moved is
+   * filled from Postgres at once (the follower sends each event once, in order, whether it comes
+   * this way or live).
+   */
+  private async catchUp(streams: string[], before: Record<string, number>): Promise<void> {
+    let now: Record<string, number>;
+    try {
+      now = await this.deps.startup.headsOf(streams);
+    } catch (err) {
+      this.ctx.logger.warn({ err, session: this.id }, 'heads check after subscribing failed; the head poll covers it');
+      return;
+    }
+    if (this.closed) return;
+    this.deps.hub.noteHeads(now);
+    for (const stream of streams) {
+      const head = now[stream] ?? 0;
+      if (head > (before[stream] ?? 0)) this.followers.get(stream)?.follower.onHead(head);
+    }
   }
 
   /** Reads a stream's events for this session's followers (one function for all of them). */
@@ -203,6 +231,15 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
   hearsPresenceOf(principalId: string): boolean {
     if (this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'workspace' || this.presenceSubscriptions?.has(principalId)) return true;
     return this.deps.rosters.sharesChannel(this.followers.keys(), principalId);
+  }
+
+  /** Sessions following the same channels hear the same principals (unless one subscribed to more). */
+  presenceGroup(): string | undefined {
+    if (this.ctx.config.SESAME_PRESENCE_AUDIENCE === 'workspace') return '*';
+    if (this.presenceSubscriptions) return undefined;
+    let key = '';
+    for (const stream of this.followers.keys()) if (!isInboxStream(stream)) key += `${stream}\n`;
+    return key;
   }
 
   sendPresence(frame: WireFrame | string, changes: number): void {

@@ -8,6 +8,11 @@ import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
 const KEYS_PER_STATEMENT = 500;
+// What the combined batch's items start with: an API key's hash, a stream whose head is asked
+// for, or a channel whose roster is.
+const KEY = 'k';
+const HEAD = 'h';
+const ROSTER = 'r';
 // last_used_at is informational: written at most once a minute per key (as `authenticateCredential` does).
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -67,6 +72,11 @@ interface ResolvedApiKey {
 
 export interface Membership { channel_id: string; joined_seq: number; joined_at: Date | string }
 
+/** A channel's members, and the channel's seq they are current at (a membership change commits both). */
+export interface RosterSnapshot { seq: number; members: string[] }
+
+type Loaded = ResolvedApiKey | null | number | RosterSnapshot;
+
 /**
  * The reads every realtime handshake makes (its API key, its memberships, its streams' heads),
  * one statement for all the handshakes of a turn instead of one each: a thousand agents
@@ -75,12 +85,17 @@ export interface Membership { channel_id: string; joined_seq: number; joined_at:
  * (a head is read once the caller's subscriptions are active).
  */
 export class StartupReads {
-  private readonly keys: TurnBatch<string, ResolvedApiKey | null>;
+  /**
+   * API keys (`k` + hash), stream heads (`h` + stream) and channel rosters (`r` + channel) asked
+   * for in one round trip: one statement for all, so a burst's sessions re-checking their heads
+   * once subscribed (see `RealtimeSession.open`) and the rosters of channels new to this node
+   * (`ChannelRosters`) ride on the next handshakes' key statement instead of adding their own.
+   */
+  private readonly reads: TurnBatch<string, Loaded>;
   private readonly memberships: TurnBatch<string, Membership[]>;
-  private readonly heads: TurnBatch<string, number>;
 
   constructor(private readonly db: Db) {
-    this.keys = new TurnBatch((hashes) => this.loadKeys(hashes));
+    this.reads = new TurnBatch((keys) => this.load(keys));
     this.memberships = new TurnBatch(async (principalIds) => {
       const rows = await this.db.selectFrom('channel_members').select(['principal_id', 'channel_id', 'joined_seq', 'joined_at'])
         .where('principal_id', 'in', principalIds).execute();
@@ -88,7 +103,6 @@ export class StartupReads {
       for (const { principal_id, ...membership } of rows) byPrincipal.get(principal_id)?.push(membership);
       return byPrincipal;
     });
-    this.heads = new TurnBatch(async (streams) => new Map(Object.entries(await readHeads(this.db, streams))));
   }
 
   /**
@@ -96,7 +110,8 @@ export class StartupReads {
    * disabled — the checks of `authenticateCredential`, for many keys in one statement.
    */
   async apiKey(secret: string): Promise<ResolvedApiKey | null> {
-    return (await this.keys.get(sha256(secret))) ?? null;
+    const key = await this.reads.get(`${KEY}${sha256(secret)}`);
+    return key !== null && typeof key === 'object' && 'apiKeyId' in key ? key : null;
   }
 
   /** The principal's channel memberships. */
@@ -106,16 +121,58 @@ export class StartupReads {
 
   /** The current head seq of each stream (0 for a stream with no events yet). */
   async headsOf(streams: string[]): Promise<Record<string, number>> {
-    const values = await Promise.all(streams.map((stream) => this.heads.get(stream)));
-    return Object.fromEntries(streams.map((stream, i) => [stream, values[i] ?? 0]));
+    const values = await Promise.all(streams.map((stream) => this.reads.get(`${HEAD}${stream}`)));
+    return Object.fromEntries(streams.map((stream, i) => [stream, typeof values[i] === 'number' ? values[i] : 0]));
+  }
+
+  /** A channel's members and the seq they are current at. */
+  async rosterOf(channelId: string): Promise<RosterSnapshot> {
+    const roster = await this.reads.get(`${ROSTER}${channelId}`);
+    return roster !== null && typeof roster === 'object' && 'members' in roster ? roster : { seq: 0, members: [] };
+  }
+
+  /** A round trip's keys and heads: with the keys' statement when there are keys, else alone. */
+  private async load(items: string[]): Promise<Map<string, Loaded>> {
+    const hashes: string[] = [];
+    const streams: string[] = [];
+    const channels: string[] = [];
+    for (const item of items) (item.startsWith(KEY) ? hashes : item.startsWith(HEAD) ? streams : channels).push(item.slice(1));
+    const values = new Map<string, Loaded>();
+    let heads: Record<string, number> | undefined;
+    let rosters: Map<string, RosterSnapshot> | undefined;
+    if (hashes.length > 0) {
+      const loaded = await this.loadKeys(hashes, streams, channels);
+      for (const [hash, key] of loaded.keys) values.set(`${KEY}${hash}`, key);
+      heads = loaded.heads;
+      rosters = loaded.rosters;
+    }
+    // Asked for with no key, or with keys none of which was found (no row to carry them).
+    const [headsAlone, rostersAlone] = await Promise.all([
+      streams.length > 0 && !heads ? readHeads(this.db, streams) : undefined,
+      channels.length > 0 && !rosters ? this.readRosters(channels) : undefined,
+    ]);
+    heads ??= headsAlone;
+    rosters ??= rostersAlone;
+    for (const stream of streams) values.set(`${HEAD}${stream}`, heads?.[stream] ?? 0);
+    for (const channel of channels) values.set(`${ROSTER}${channel}`, rosters?.get(channel) ?? { seq: 0, members: [] });
+    return values;
+  }
+
+  /** Rosters alone (`rostersColumn` as a statement of its own). */
+  private async readRosters(channels: string[]): Promise<Map<string, RosterSnapshot>> {
+    const { rows } = await sql<{ rosters: RosterColumn | null }>`SELECT ${rostersColumn(channels)} AS rosters`.execute(this.db);
+    return rostersOf(channels, rows[0]?.rosters ?? null);
   }
 
   /**
    * One statement for a turn's keys: each key with its principal, the principal's memberships
    * and the heads of its inbox and channels, and last_used_at written for the valid keys whose
-   * value is over a minute old.
+   * value is over a minute old. With `streams`, their heads too (undefined when no key row came
+   * back to carry them: the caller reads them apart).
    */
-  private async loadKeys(hashes: string[]): Promise<Map<string, ResolvedApiKey | null>> {
+  private async loadKeys(hashes: string[], streams: string[], channels: string[]): Promise<{
+    keys: Map<string, ResolvedApiKey | null>; heads: Record<string, number> | undefined; rosters: Map<string, RosterSnapshot> | undefined;
+  }> {
     const now = new Date();
     const { rows } = await sql<KeyRow>`
       WITH found AS (
@@ -131,11 +188,19 @@ export class StartupReads {
         SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce(s.head_seq, 0))), '[]')
         FROM channel_members m LEFT JOIN streams s ON s.id = m.channel_id WHERE m.principal_id = found.id
       ) END AS memberships,
-      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head
+      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head,
+      ${streams.length > 0 ? sql`(SELECT coalesce(json_object_agg(id, head_seq), '{}') FROM streams WHERE id IN (${sql.join(streams)}))` : sql`NULL`} AS heads,
+      ${channels.length > 0 ? rostersColumn(channels) : sql`NULL`} AS rosters
       FROM found`.execute(this.db);
     const resolved = new Map<string, ResolvedApiKey | null>();
+    let heads: Record<string, number> | undefined;
+    if (streams.length > 0 && rows.length > 0) {
+      const found = rows[0].heads ?? {};
+      heads = Object.fromEntries(streams.map((stream) => [stream, Number(found[stream] ?? 0)]));
+    }
+    const rosters = channels.length > 0 && rows.length > 0 ? rostersOf(channels, rows[0].rosters) : undefined;
     for (const row of rows) {
-      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, ...principal } = row;
+      const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, heads: _heads, rosters: _rosters, ...principal } = row;
       if (!valid || !memberships) {
         resolved.set(key_hash, null);
         continue;
@@ -148,12 +213,34 @@ export class StartupReads {
         heads,
       });
     }
-    return resolved;
+    return { keys: resolved, heads, rosters };
   }
+}
+
+/** Channel → [head seq, member ids]: members and head read together (a membership change commits both). */
+type RosterColumn = Record<string, [seq: number | string | null, members: string[] | null]>;
+
+/** The rosters of `channels` as one json value (a column of the keys' statement, or a statement alone). */
+function rostersColumn(channels: string[]) {
+  return sql`(SELECT coalesce(json_object_agg(c.id, json_build_array(
+      (SELECT head_seq FROM streams WHERE id = c.id),
+      ARRAY(SELECT principal_id FROM channel_members WHERE channel_id = c.id))), '{}')
+    FROM (VALUES ${sql.join(channels.map((id) => sql`(${id}::text)`))}) AS c(id))`;
+}
+
+function rostersOf(channels: string[], column: RosterColumn | null): Map<string, RosterSnapshot> {
+  return new Map(channels.map((channel) => {
+    const [seq, members] = column?.[channel] ?? [0, []];
+    return [channel, { seq: Number(seq ?? 0), members: members ?? [] }];
+  }));
 }
 
 type KeyRow = Principal & {
   key_hash: string; key_id: string; key_expires_at: Date | string | null; key_last_used_at: Date | string | null;
   valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string, head: number | string]> | null;
   inbox_head: number | string | null;
+  /** The heads asked for with the keys (the same on every row). */
+  heads: Record<string, number | string> | null;
+  /** The rosters asked for with the keys (the same on every row). */
+  rosters: RosterColumn | null;
 };

@@ -1,0 +1,73 @@
+import { inboxStream } from '@sesamespace/sdk/protocol';
+import type { KyselyPlugin } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StartupReads } from '../src/gateway/startup-reads.js';
+import { readHeads } from '../src/shared/events.js';
+import { startTestApi, type TestApi } from './support/api.js';
+import { targets } from './support/targets.js';
+
+/** The statements a StartupReads runs (Kysely plugin: every query, raw SQL included). */
+function counted(api: TestApi): { reads: StartupReads; statements: () => number } {
+  let statements = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery: (args) => { statements++; return args.node; },
+    transformResult: (args) => Promise.resolve(args.result),
+  };
+  return { reads: new StartupReads(api.ctx.db.withPlugin(plugin)), statements: () => statements };
+}
+
+/**
+ * Heads asked for in the round trip of a handshake's key read (sessions checking their heads once
+ * subscribed) come back from the key's statement: a burst's re-checks add no statement of their own.
+ */
+describe.each(targets())('startup reads on %s', (target) => {
+  let api: TestApi;
+  let agent: { id: string; apiKey: string };
+  let channelId: string;
+  let other: { id: string; apiKey: string };
+
+  beforeAll(async () => {
+    api = await startTestApi(target);
+    agent = await api.createAgent('startup-reader');
+    other = await api.createAgent('startup-other');
+    channelId = (await api.call(agent.apiKey, 'POST', '/channels', { kind: 'group', name: 'startup', memberIds: [other.id] })).json().data.id;
+    for (const content of ['one', 'two']) await api.call(agent.apiKey, 'POST', `/channels/${channelId}/messages`, { content, kind: 'text' });
+  });
+  afterAll(async () => { await api?.close(); });
+
+  it('reads the heads asked for with the keys of the round trip in the keys\' statement', async () => {
+    const { reads, statements } = counted(api);
+    const streams = [channelId, inboxStream(agent.id), 'ch_never_written'];
+    const expected = await readHeads(api.ctx.db, streams);
+    expect(expected[channelId]).toBeGreaterThan(0);
+    const [key, heads] = await Promise.all([reads.apiKey(agent.apiKey), reads.headsOf(streams)]);
+    expect(key?.principal.id).toBe(agent.id);
+    expect(heads).toEqual(expected);
+    expect(statements()).toBe(1);
+  });
+
+  it('reads the rosters asked for with the keys of the round trip in the keys\' statement too', async () => {
+    const { reads, statements } = counted(api);
+    const [key, roster, none] = await Promise.all([reads.apiKey(agent.apiKey), reads.rosterOf(channelId), reads.rosterOf('ch_no_such_channel')]);
+    expect(key?.principal.id).toBe(agent.id);
+    expect(roster.members.sort()).toEqual([agent.id, other.id].sort());
+    expect(roster.seq).toBe((await readHeads(api.ctx.db, [channelId]))[channelId]);
+    expect(none).toEqual({ seq: 0, members: [] });
+    expect(statements()).toBe(1);
+    // Alone: a statement of its own, the same answer.
+    const alone = await reads.rosterOf(channelId);
+    expect({ seq: alone.seq, members: alone.members.sort() }).toEqual(roster);
+    expect(statements()).toBe(2);
+  });
+
+  it('reads heads alone when no key is asked for, or none was found to carry them', async () => {
+    const { reads, statements } = counted(api);
+    const expected = await readHeads(api.ctx.db, [channelId]);
+    expect(await reads.headsOf([channelId])).toEqual(expected);
+    expect(statements()).toBe(1);
+    const [key, heads] = await Promise.all([reads.apiKey('sk_unknown_key_for_startup_reads'), reads.headsOf([channelId])]);
+    expect(key).toBeNull();
+    expect(heads).toEqual(expected);
+    expect(statements()).toBe(3);
+  });
+});
