@@ -148,17 +148,33 @@ async function probeBus(redisUrl: string, channelId: string): Promise<void> {
   await redis.subscribe(`sesame:${channelId}`);
 }
 
-/** Per phase: send → Redis, and Redis → the message at every subscriber (see `busArrivals`). */
-function printHops(driver: FanoutDriver): void {
+/**
+ * Per phase: send → Redis, Redis → the message at its first subscriber (the gateway's receive
+ * and first write, a subscriber process waking) and Redis → at every subscriber (the gateway's
+ * 1,000 writes and the subscribers' reads and decoding on top), see `busArrivals`.
+ */
+function printHops(driver: FanoutDriver, reports: SubscriberReport[]): void {
+  const firstNs = new Map<number, bigint>();
+  for (const report of reports) {
+    for (const [index, ns] of report.firstRecvNs ?? []) {
+      const at = BigInt(ns);
+      const known = firstNs.get(index);
+      if (known === undefined || at < known) firstNs.set(index, at);
+    }
+  }
   for (const [phase, arrivals] of busArrivals) {
     const toRedis = new Histogram();
+    const first = new Histogram();
     const fanout = new Histogram();
     for (const { index, sendNs, redisNs } of arrivals) {
       toRedis.add(Number(redisNs - sendNs) / 1000);
+      const firstAt = firstNs.get(index);
+      if (firstAt !== undefined) first.add(Number(firstAt - redisNs) / 1000);
       const done = driver.doneAt(index);
       if (done !== undefined) fanout.add(Number(done - redisNs) / 1000);
     }
     console.log(`[sesame] ${phase}: send → Redis p50 ${ms(toRedis.percentile(50))} / p99 ${ms(toRedis.percentile(99))} ms; ` +
+      `Redis → first subscriber p50 ${ms(first.percentile(50))} / p99 ${ms(first.percentile(99))} ms; ` +
       `Redis → at every subscriber p50 ${ms(fanout.percentile(50))} / p99 ${ms(fanout.percentile(99))} ms`);
   }
 }
@@ -218,12 +234,14 @@ void runBench(async () => {
 
   const rows: string[] = [];
   const notes: string[] = [];
+  let sesameReports: SubscriberReport[] = [];
   const rateP99 = new Map<string, number[]>();
   const others = [...ranges.values()].flat().map((r) => cpuShare(r.cpu, 'others'));
   for (const system of systems) {
     await Promise.all(system.driver.sent);
     if (system.driver.sendErrors) throw new Error(`${system.name}: ${system.driver.sendErrors} sends failed; first: ${String(system.driver.firstSendError)}`);
     const reports = await system.driver.report();
+    if (system.key === 'sesame') sesameReports = reports;
     const rounds: Round[] = ranges.get(system.key)!.map((r, i) => ({
       rates: RATES.map((rate, j) => system.driver.phaseResult(reports, `rate${rate}-${i + 1}`, r.rates[j])),
       rateCpu: r.rateCpu,
@@ -265,7 +283,7 @@ void runBench(async () => {
   }
   for (const system of systems) await system.driver.close();
   const sesameSystem = systems.find((system) => system.key === 'sesame');
-  if (sesameSystem) printHops(sesameSystem.driver);
+  if (sesameSystem) printHops(sesameSystem.driver, sesameReports);
   console.log(`other processes on the machine during the closed loops: ${others.map(pct).join(', ')}`);
   const sesameP99 = rateP99.get('sesame');
   const wsP99 = rateP99.get('ws');

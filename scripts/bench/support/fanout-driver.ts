@@ -28,6 +28,8 @@ export interface SubscriberReport {
   phases: Partial<Record<string, { hist: HistogramData; delivered: number; firstRecvNs: string; lastRecvNs: string }>>;
   /** Sesame only: each connection's view of the channel stream. */
   tracks: Array<{ first: number; last: number; received: number; duplicates: number; gaps: number }>;
+  /** BENCH_HOPS only: [message index, when it reached this process's first connection (monotonic ns)]. */
+  firstRecvNs?: Array<[number, string]>;
 }
 
 export interface PhaseRange { first: number; sent: number }
@@ -78,7 +80,7 @@ export class FanoutDriver {
     for (let p = 0; p < this.processes; p++) {
       // BENCH_SUBSCRIBER_PROF=<dir>: V8 CPU profiles of the subscriber processes (the clients' share of the latency).
       const prof = process.env.BENCH_SUBSCRIBER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SUBSCRIBER_PROF}/${this.label.replace(/\W+/g, '-')}`] : [];
-      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`, {}, prof);
+      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`, process.env.BENCH_HOPS ? { BENCH_HOPS: '1' } : {}, prof);
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
         if (++this.doneBy[m.index as number] === this.processes) {

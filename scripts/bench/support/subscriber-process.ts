@@ -28,6 +28,8 @@ let frameBytes = 0;
 const otherFrames: Partial<Record<string, number>> = {};
 let unexpectedCloses = 0;
 let closing = false;
+/** BENCH_HOPS: when each message reached its first connection here (monotonic ns), by index. */
+const firstRecv = process.env.BENCH_HOPS ? new Map<number, bigint>() : undefined;
 
 function receive(content: string): void {
   const now = nowNs();
@@ -40,6 +42,7 @@ function receive(content: string): void {
   stats.hist.add(Number(now - BigInt(parts[3])) / 1000);
   stats.delivered++;
   stats.lastRecvNs = now;
+  if (firstRecv && counts[index] === 0) firstRecv.set(index, now);
   if (++counts[index] === connected) notify({ ev: 'done', index });
 }
 
@@ -110,6 +113,7 @@ serve({
         hist: s.hist.toJSON(), delivered: s.delivered, firstRecvNs: String(s.firstRecvNs), lastRecvNs: String(s.lastRecvNs),
       }])),
       tracks,
+      ...(firstRecv ? { firstRecvNs: [...firstRecv].map(([index, ns]) => [index, String(ns)]) } : {}),
     };
   },
 

@@ -200,6 +200,8 @@ export class StreamFollower implements TopicListener {
   }
 
   private drainPending(): void {
+    // Nearly always empty on a live delivery: no iterator over an empty map per event and connection.
+    if (this.pending.size === 0) return;
     for (const seq of this.pending.keys()) if (seq <= this.sent) this.pending.delete(seq);
     let next = this.pending.get(this.sent + 1);
     while (next && !this.stopped) {

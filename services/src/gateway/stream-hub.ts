@@ -44,6 +44,8 @@ const HEAD_QUERY_CHUNK = 500;
 const SUBSCRIBE_WAIT_MS = 2_000;
 
 let burst = false;
+/** While a burst is being delivered to one listener: what to run once that listener has its frames. */
+let releases: Array<() => void> | undefined;
 
 /**
  * Whether the bus messages being delivered now came several at once (in one read from Redis):
@@ -53,6 +55,21 @@ let burst = false;
 export function deliveringBurst(): boolean {
   return burst;
 }
+
+/**
+ * For a transport holding a burst's frames back (a corked socket): `release` runs as soon as the
+ * listener being delivered to has every frame of the burst's run of messages on its topic, so
+ * that connection's frames leave before the next listener's are handed over, not once the whole
+ * burst has gone to every listener. False outside such a delivery (release at the tick's end).
+ */
+export function releaseWhenListenerDone(release: () => void): boolean {
+  if (!releases) return false;
+  releases.push(release);
+  return true;
+}
+
+/** Delivering one bus message to one listener, prepared once for every listener (one frame). */
+type Delivery = (listener: TopicListener) => void;
 
 /**
  * One per process: holds a single bus subscription per topic however many connections follow
@@ -154,31 +171,74 @@ export class StreamHub {
     if (this.heard.push([topic, message]) === 1) queueMicrotask(this.deliverHeard);
   }
 
+  /**
+   * Delivers what one read brought, in arrival order. A burst's consecutive messages on one topic
+   * (a run) go listener by listener: each listener gets all of the run's messages, in order, before
+   * the next gets any, and a transport that held them back releases them then
+   * (`releaseWhenListenerDone`): the first connection's frames leave at once, the last one's when
+   * they did before. Each listener still gets exactly the frames, in the order, that going message
+   * by message would give it (runs are delivered one after the other).
+   */
   private readonly deliverHeard = (): void => {
     const heard = this.heard;
     this.heard = [];
     if (this.closed) return;
     burst = heard.length > 1;
     try {
-      for (const [topic, message] of heard) this.dispatch(topic, message);
+      for (let start = 0; start < heard.length;) {
+        const topic = heard[start][0];
+        let end = start + 1;
+        while (end < heard.length && heard[end][0] === topic) end++;
+        const deliveries: Delivery[] = [];
+        for (let i = start; i < end; i++) {
+          const delivery = this.prepare(topic, heard[i][1]);
+          if (delivery) deliveries.push(delivery);
+        }
+        if (deliveries.length) this.deliverRun(topic, deliveries);
+        start = end;
+      }
     } finally {
       burst = false;
     }
   };
 
-  private dispatch(topic: Topic, message: BusMessage): void {
+  /** Updates the topic's heads and serialises the frame once: what is left is per listener. */
+  private prepare(topic: Topic, message: BusMessage): Delivery | undefined {
     if (message.kind === 'event') {
       const event = message.event;
       if (event.seq > topic.head) topic.head = event.seq;
       if (event.seq > topic.liveHead) topic.liveHead = event.seq;
       const hubEvent: HubEvent = { event, frame: toWireFrame(toWireEventFrame(event)) };
+      return (listener) => { listener.onEvent?.(hubEvent); };
+    }
+    if (message.kind === 'ephemeral') {
+      const { frame } = message;
+      const serialized = toWireFrame(frame);
+      return (listener) => { listener.onEphemeral?.(frame, serialized); };
+    }
+    return undefined;
+  }
+
+  private deliverRun(topic: Topic, deliveries: Delivery[]): void {
+    if (deliveries.length === 1 && !burst) {
+      const deliver = deliveries[0];
       for (const listener of [...topic.listeners]) {
-        try { listener.onEvent?.(hubEvent); } catch (err) { this.listenerFailed(err); }
+        try { deliver(listener); } catch (err) { this.listenerFailed(err); }
       }
-    } else if (message.kind === 'ephemeral') {
-      const serialized = toWireFrame(message.frame);
-      for (const listener of [...topic.listeners]) {
-        try { listener.onEphemeral?.(message.frame, serialized); } catch (err) { this.listenerFailed(err); }
+      return;
+    }
+    for (const listener of [...topic.listeners]) {
+      releases = [];
+      try {
+        for (const deliver of deliveries) {
+          try { deliver(listener); } catch (err) { this.listenerFailed(err); }
+        }
+      } finally {
+        const done = releases;
+        releases = undefined;
+        for (const release of done) {
+          try { release(); } catch (err) { this.listenerFailed(err); }
+        }
       }
     }
   }

@@ -7,7 +7,7 @@ import { parseClientFrame, type ParsedClientFrame } from './client-frames.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { authenticateRealtime, type RealtimeIdentity } from './realtime-auth.js';
 import { RealtimeSession, type SessionDeps, type Sink } from './session.js';
-import { deliveringBurst } from './stream-hub.js';
+import { deliveringBurst, releaseWhenListenerDone } from './stream-hub.js';
 
 // Frames a client may send: a burst of this many, refilled at FRAME_RATE_PER_SECOND.
 const FRAME_BURST = 100;
@@ -220,7 +220,8 @@ export class WebSocketConnection {
           if (wroteInTick === now || deliveringBurst()) {
             corked = true;
             tcp.cork();
-            process.nextTick(uncork);
+            // In a burst, released once this connection has all of it (see `deliverHeard`).
+            if (!releaseWhenListenerDone(uncork)) process.nextTick(uncork);
           }
           wroteInTick = now;
         }
