@@ -9,12 +9,15 @@ import { toWire } from './service.js';
 /** An edit of a message's text (`streaming` while an agent is still generating it). */
 export interface EditInput { content: string; streaming?: boolean }
 
+/** An edit's answer: the edited message; from a batch also `json`, made once for the publish and the reply. */
+export interface EditOutcome { message: Message; json?: string }
+
 interface PendingEdit {
   actor: Principal;
   channelId: string;
   messageId: string;
   change: EditInput;
-  resolve: (message: Message) => void;
+  resolve: (outcome: EditOutcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -44,21 +47,21 @@ export class EditGroupCommit {
 
   constructor(
     private readonly ctx: ServiceContext,
-    private readonly editAlone: (actor: Principal, channelId: string, messageId: string, change: EditInput) => Promise<Message>,
+    private readonly editAlone: (actor: Principal, channelId: string, messageId: string, change: EditInput) => Promise<EditOutcome>,
   ) {
     this.batches = new WorkspaceBatches(MAX_BATCH, (workspaceId, batch, answered) => this.commit(workspaceId, batch, answered), (p) => p.messageId,
       ctx.config.SESAME_WRITE_BATCHES_IN_FLIGHT);
   }
 
   /** Edits `messageId` of `channelId` as `actor`, in its workspace's next batch. */
-  edit(actor: Principal, channelId: string, messageId: string, change: EditInput): Promise<Message> {
-    return new Promise<Message>((resolve, reject) => {
+  edit(actor: Principal, channelId: string, messageId: string, change: EditInput): Promise<EditOutcome> {
+    return new Promise<EditOutcome>((resolve, reject) => {
       this.batches.add(actor.workspace_id, { actor, channelId, messageId, change, resolve, reject });
     });
   }
 
   private async commit(workspaceId: string, batch: PendingEdit[], answered: (leftOut: readonly PendingEdit[]) => void): Promise<void> {
-    let accepted: Array<{ pending: PendingEdit; message: Message }> = [];
+    let accepted: Array<{ pending: PendingEdit; answer: EditOutcome }> = [];
     let alone: PendingEdit[] = [];
     /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
     let sent = false;
@@ -70,7 +73,7 @@ export class EditGroupCommit {
       sent = true;
       const { rows } = await statement.execute(this.ctx.db);
       const written = new Map(rows.map((row) => [row.ord, row]));
-      const events: SesameEvent[] = [];
+      const events: Array<{ event: SesameEvent; json: string }> = [];
       const at = now.toISOString();
       batch.forEach((pending, ord) => {
         const row = written.get(ord);
@@ -78,12 +81,17 @@ export class EditGroupCommit {
           alone.push(pending); // the lone path answers it (404/403), as it always did
           return;
         }
+        // Serialised once, for the publish and the reply.
         const message = editedToWire(row, pending, now);
-        accepted.push({ pending, message });
-        events.push({ type: EventType.MessageUpdated, stream: message.channelId, seq: Number(row.event_seq), data: message, at });
+        const json = JSON.stringify(message);
+        accepted.push({ pending, answer: { message, json } });
+        events.push({ event: { type: EventType.MessageUpdated, stream: message.channelId, seq: Number(row.event_seq), data: message, at }, json });
       });
       // Committed (the statement was its own transaction): publish its events in seq order.
-      if (events.length) this.ctx.publish(events.sort((a, b) => a.seq - b.seq));
+      if (events.length) {
+        events.sort((a, b) => a.event.seq - b.event.seq);
+        this.ctx.publish(events.map((e) => e.event), events.map((e) => e.json));
+      }
     } catch (err) {
       if (answeredOutcomeUnknown(this.ctx, err, sent, batch, 'the edit')) return;
       this.ctx.logger.debug({ err, size: batch.length }, 'edit group commit failed; applying its edits one by one');
@@ -91,7 +99,7 @@ export class EditGroupCommit {
       alone = batch;
     }
     // Edits of one message keep their order (last writer by seq).
-    await answerBatch(batch, accepted.map(({ pending, message }) => ({ pending, answer: message })), alone, answered,
+    await answerBatch(batch, accepted, alone, answered,
       (pending) => this.editAlone(pending.actor, pending.channelId, pending.messageId, pending.change));
   }
 }
