@@ -2,6 +2,7 @@ import type { Message, PrincipalKind, SesameEvent } from '@sesamespace/sdk/proto
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
+import { executePrepared } from '../../../../shared/db/database.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { answerBatch, answeredOutcomeUnknown, WorkspaceBatches } from './group-commit.js';
 import { toWire } from './service.js';
@@ -71,7 +72,7 @@ export class EditGroupCommit {
       // checks each edit and writes the batch (see `batchStatement`): one round trip.
       const statement = sql<EditedRow>`${batchStatement(workspaceId, batch, now)}`;
       sent = true;
-      const { rows } = await statement.execute(this.ctx.db);
+      const { rows } = await executePrepared(this.ctx.db, 'sesame_edit_batch', statement);
       const written = new Map(rows.map((row) => [row.ord, row]));
       const events: Array<{ event: SesameEvent; json: string }> = [];
       const at = now.toISOString();

@@ -2,6 +2,7 @@ import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
+import { executePrepared } from '../../../../shared/db/database.js';
 import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { newId } from '../../../../shared/ids.js';
@@ -268,7 +269,7 @@ export class GroupCommit {
       if (candidates.length) {
         const statement = sql<{ ord: number; seq: number | string }>`${batchStatement(workspaceId, candidates.map((c) => c.wire), now)}`;
         sent = true;
-        const { rows } = await statement.execute(this.ctx.db);
+        const { rows } = await executePrepared(this.ctx.db, 'sesame_send_batch', statement);
         const seqs = new Map(rows.map((r) => [r.ord, Number(r.seq)]));
         candidates.forEach(({ pending, message, wire }, ord) => {
           const seq = seqs.get(ord);
