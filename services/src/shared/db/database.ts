@@ -56,7 +56,9 @@ export function createDatabase(target: DatabaseTarget): Db {
  * for a group commit's statement, planning took about as long as running it). Only for a few
  * fixed statements: the text must be the same at every call (its values all parameters), and
  * each connection keeps it for good. On PGlite a plain query (its dialect prepares every
- * statement once already).
+ * statement once already). Named statements live in a Postgres session: a pooler in
+ * transaction mode between the api and Postgres must keep them per client (PgBouncer ≥ 1.21
+ * with `max_prepared_statements`), as session pooling and direct connections do.
  */
 export async function executePrepared<R>(db: Db, name: string, query: RawBuilder<R>): Promise<QueryResult<R>> {
   const pool = pools.get(db);
