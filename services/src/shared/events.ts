@@ -67,7 +67,8 @@ export class EventBatch {
 /**
  * Publishes committed events on the bus. `dataJson[i]`, when given, is `JSON.stringify` of
  * `events[i].data` made beforehand (a group commit serialises each message once, for its reply
- * and its publish): the bus message is then built around it instead of serialised again.
+ * and its publish): the bus message is then built around it instead of serialised again (the
+ * event's own keys, `type, stream, seq, data, at`, in that order, as group commits build them).
  */
 export interface EventPublisher {
   (events: SesameEvent[], dataJson?: ReadonlyArray<string>): void;

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
 import { caller } from '../../../../shared/http/authentication.js';
@@ -8,7 +9,6 @@ import { publicBaseUrl, withFreshDownloadUrls } from '../../drive/files.js';
 import type { Principal } from '../../../../shared/db/schema.js';
 import type { SenderInfo } from '../../../wire.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
-import type { FastifyReply } from 'fastify';
 import { GroupCommit, type SendOutcome } from './group-commit.js';
 import { EditGroupCommit, type EditInput } from './edit-commit.js';
 import { metrics } from '../../../../shared/metrics.js';
