@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from './support/api.js';
 import { countMessageStatements } from './support/statement-counter.js';
 import { targets } from './support/targets.js';
+import { toWire } from '../src/api/routes/channels/messages/service.js';
 
 type Agent = { id: string; apiKey: string };
 type Wire = { id: string; seq: number; content: string; streaming: boolean; channelId: string };
@@ -91,6 +92,47 @@ describe.each(targets())('group commit of message edits on %s', (target) => {
         expect((await message(channel.id, sent.id)).content).toBe(mine.at(-1)?.data.content);
       }
     }
+  });
+
+  // The batch statement builds each event's data itself (in SQL, from the edited row and its
+  // sender) while the reply and the publish are built by the api: all three must be the message
+  // `messageToWire` makes of the edited row, for every shape a message can have.
+  it('each batched edit\'s reply, stored event and published event are the message messageToWire makes of the edited row', async () => {
+    const channel = await group('shapes');
+    const plain = await send(alice, channel.id, 'plain');
+    const call = async (body: Record<string, unknown>) => {
+      const res = await api.call(alice.apiKey, 'POST', `/channels/${channel.id}/messages`, body);
+      expect(res.statusCode).toBe(201);
+      return res.json().data as Wire;
+    };
+    const shaped = [
+      plain,
+      await call({ content: 'tool', kind: 'tool_call', intent: 'lookup', clientGeneratedId: 'shape-1',
+        metadata: { toolCall: { callId: 'c1', name: 'search', input: { q: 'a "quoted" \\ query', n: [1, 2.5, null, true] }, state: 'running', description: null }, extra: { nested: { deep: 'é🦉' } } } }),
+      await call({ content: 'reply in thread', threadRootId: plain.id, metadata: { empty: {}, list: [] } }),
+      await call({ content: 'status', kind: 'status', metadata: { status: 'working', progress: 42 } }),
+    ];
+    const heard: Array<{ seq: number; data: unknown }> = [];
+    const unsubscribe = api.ctx.bus.subscribe(channel.id, (m) => { if (m.kind === 'event') heard.push({ seq: m.event.seq, data: m.event.data }); });
+    await api.ctx.bus.ready();
+    const contents = shaped.map((_, i) => `edited ${i}: "quotes", \\ back\nslash, ünïcödé 🦉 \u2028`);
+    const results = await Promise.all(shaped.map((m, i) => edit(alice, channel.id, m.id, contents[i], i % 2 === 0)));
+    expect(results.map((r) => r.statusCode)).toEqual(shaped.map(() => 200));
+    const events = await eventsAfter(channel.id, shaped.at(-1)!.seq);
+    const rows = await api.ctx.db.selectFrom('messages').selectAll().where('id', 'in', shaped.map((m) => m.id)).execute();
+    const author = await api.ctx.db.selectFrom('principals').selectAll().where('id', '=', alice.id).executeTakeFirstOrThrow();
+    for (let i = 0 ; i < 50 && heard.length < shaped.length; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    unsubscribe();
+    expect(heard).toHaveLength(shaped.length);
+    shaped.forEach((m, i) => {
+      const reply = results[i].json().data as Wire;
+      const row = rows.find((r) => r.id === m.id)!;
+      expect(reply).toEqual(toWire(row, { handle: author.handle, display_name: author.display_name, kind: author.kind }));
+      expect(reply).toMatchObject({ content: contents[i], streaming: i % 2 === 0 });
+      const stored = events.find((e) => e.data.id === m.id)!;
+      expect(stored.data).toEqual(reply);
+      expect(heard.find((e) => e.seq === stored.seq)?.data).toEqual(reply);
+    });
   });
 
   it('an edit that must be refused fails alone: the valid edits of its batch commit', async () => {

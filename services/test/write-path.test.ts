@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/api/app.js';
 import { updateMessage } from '../src/api/routes/channels/messages/service.js';
 import { watchCredentialChanges, type CredentialChange } from '../src/shared/auth/revocations.js';
-import { RedisBus } from '../src/shared/bus/index.js';
+import { RedisBus, type BusMessage } from '../src/shared/bus/index.js';
 import { createDatabase } from '../src/shared/db/database.js';
 import { createEventPublisher } from '../src/shared/events.js';
 import { startTestApi, type TestApi } from './support/api.js';
@@ -60,6 +60,38 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
     // History agrees.
     const history = (await api.call(bob.apiKey, 'GET', `/channels/${channel.id}/messages?after=${channel.headSeq}&limit=100`)).json().data;
     expect(history.map((m: { id: string; seq: number }) => [m.seq, m.id])).toEqual(seqs.map((s) => [s, bySeq.get(s).id]));
+  });
+
+  // A batch serialises each message once and sends that text as the reply and inside the bus
+  // message: the bytes must be what the route's serialiser writes (GET of the same message goes
+  // through it), and subscribers must hear the event the object publish would have carried.
+  it('a batched send\'s reply is byte for byte the serialised message, and its bus event is the same message', async () => {
+    const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'group', name: 'bytes', memberIds: [bob.id] })).json().data;
+    const root = (await api.call(alice.apiKey, 'POST', `/channels/${channel.id}/messages`, { content: 'root' })).json().data;
+    const heard: BusMessage[] = [];
+    const unsubscribe = api.ctx.bus.subscribe(channel.id, (m) => { heard.push(m); });
+    await api.ctx.bus.ready();
+    // GET prints metadata in jsonb's key order (shorter keys first), the reply in the client's: keys given in jsonb's order.
+    const bodies = [
+      { content: 'plain' },
+      { content: 'quotes " and \\ and \n and \u2028 and ünïcödé 🦉', kind: 'text', clientGeneratedId: 'bytes-1', threadRootId: root.id, intent: 'x',
+        metadata: { n: [1, 2.5, 1e21, -0, null, true], empty: {}, nested: { deep: { 'k "q"': 'v' } } } },
+      { content: 'tool', kind: 'tool_call', metadata: { toolCall: { name: 'n', input: { a: 1 }, state: 'running', callId: 'c', description: null } } },
+      ...Array.from({ length: 6 }, (_, i) => ({ content: `filler ${i}` })),
+    ];
+    const results = await Promise.all(bodies.map((body, i) => api.call([alice, bob][i % 2].apiKey, 'POST', `/channels/${channel.id}/messages`, body)));
+    expect(results.map((r) => r.statusCode)).toEqual(bodies.map(() => 201));
+    for (let i = 0; i < 50 && heard.length < bodies.length; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    unsubscribe();
+    for (const [i, res] of results.entries()) {
+      const sent = res.json().data;
+      const got = await api.call([alice, bob][i % 2].apiKey, 'GET', `/channels/${channel.id}/messages/${sent.id}`);
+      expect(res.body).toBe(got.body);
+      expect(res.headers['content-type']).toBe(got.headers['content-type']);
+      expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.body)));
+      const event = heard.find((m) => m.kind === 'event' && m.event.seq === sent.seq);
+      expect(event).toEqual({ kind: 'event', event: { type: 'message', stream: channel.id, seq: sent.seq, data: sent, at: sent.createdAt } });
+    }
   });
 
   it('leaves the messages it must refuse out of a batch, answered as when sent alone', async () => {

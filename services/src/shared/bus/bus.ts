@@ -28,7 +28,12 @@ export type BusHandler = (message: BusMessage) => void;
  * listeners share it.
  */
 export interface Bus {
-  publish(topic: string, message: BusMessage): Promise<void>;
+  /**
+   * Publishes `message` on `topic`. `body`, when given, is `JSON.stringify(message)` made
+   * beforehand (the api serialises a message once for its reply and its publish): a bus that
+   * sends text sends it instead of serialising the message again; subscribers get the same.
+   */
+  publish(topic: string, message: BusMessage, body?: string): Promise<void>;
   /** Returns an unsubscribe function; calling it twice is harmless. */
   subscribe(topic: string, handler: BusHandler): () => void;
   /** Resolves when all upstream subscriptions requested so far are active. */

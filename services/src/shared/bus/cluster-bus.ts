@@ -92,8 +92,8 @@ export class ClusterBus implements Bus {
     this.client.on('messageBuffer', deliver);
   }
 
-  async publish(topic: string, message: BusMessage): Promise<void> {
-    const held = { channel: PREFIX + topic, body: JSON.stringify(message) };
+  async publish(topic: string, message: BusMessage, body?: string): Promise<void> {
+    const held = { channel: PREFIX + topic, body: body ?? JSON.stringify(message) };
     if (this.client.status !== 'ready') { this.backlog.hold(held); return; }
     if (this.backlog.size > 0) this.sendHeld();
     await this.send(held.channel, held.body);

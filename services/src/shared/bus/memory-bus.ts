@@ -4,6 +4,7 @@ import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus
 export class MemoryBus implements Bus {
   private readonly registry = new TopicRegistry();
 
+  /** In process, subscribers get `message` itself: nothing is serialised (a given body is not needed). */
   async publish(topic: string, message: BusMessage): Promise<void> {
     queueMicrotask(() => { this.registry.dispatch(topic, message); });
   }

@@ -66,8 +66,8 @@ export class RedisBus implements Bus {
     });
   }
 
-  async publish(topic: string, message: BusMessage): Promise<void> {
-    const held = { channel: PREFIX + topic, body: JSON.stringify(message) };
+  async publish(topic: string, message: BusMessage, body?: string): Promise<void> {
+    const held = { channel: PREFIX + topic, body: body ?? JSON.stringify(message) };
     if (this.publisher.status !== 'ready') { this.backlog.hold(held); return; }
     // Back up, but 'ready' (emitted on the next tick) has not run yet: the held ones go first.
     if (this.backlog.size > 0) this.sendHeld();

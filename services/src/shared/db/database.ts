@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type QueryResult, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { ConnectionWatch } from '../connection-watch.js';
 import type { Logger } from '../logger.js';
@@ -9,6 +9,9 @@ import { watchPool } from '../metrics.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
+
+/** The pg pool under each database on real Postgres (for `executePrepared`). */
+const pools = new WeakMap<Db, pg.Pool>();
 
 // int8 → number everywhere: seqs and counters stay below 2^53, and JSON clients expect numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -36,10 +39,31 @@ export function createDatabase(target: DatabaseTarget): Db {
     pool.on('error', (err) => { watch.down(err); });
     pool.on('connect', () => { watch.up(); });
     watchPool(pool);
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    pools.set(db, pool);
+    return db;
   }
   const dataDir = target.dataDir ?? '.sesame/db';
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
   const client = new PGlite(dataDir, { parsers: { 20: (value: string) => Number(value) } });
   return new Kysely<Database>({ dialect: new LockedPGliteDialect(client) });
+}
+
+/**
+ * Runs `query` as the named prepared statement `name`: on real Postgres each pool connection
+ * parses it once, and Postgres plans it once per connection when a generic plan costs no more
+ * than its custom plans (kysely sends every query unnamed: parsed and planned anew each time —
+ * for a group commit's statement, planning took about as long as running it). Only for a few
+ * fixed statements: the text must be the same at every call (its values all parameters), and
+ * each connection keeps it for good. On PGlite a plain query (its dialect prepares every
+ * statement once already). Named statements live in a Postgres session: a pooler in
+ * transaction mode between the api and Postgres must keep them per client (PgBouncer ≥ 1.21
+ * with `max_prepared_statements`), as session pooling and direct connections do.
+ */
+export async function executePrepared<R>(db: Db, name: string, query: RawBuilder<R>): Promise<QueryResult<R>> {
+  const pool = pools.get(db);
+  if (!pool) return query.execute(db);
+  const { sql, parameters } = query.compile(db);
+  const result = await pool.query<R & pg.QueryResultRow>({ name, text: sql, values: parameters as unknown[] });
+  return { rows: result.rows };
 }

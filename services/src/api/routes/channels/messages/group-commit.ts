@@ -2,14 +2,19 @@ import type { Message } from '@sesamespace/sdk/protocol';
 import { EventType } from '@sesamespace/sdk/protocol';
 import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
+import { executePrepared } from '../../../../shared/db/database.js';
 import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { newId } from '../../../../shared/ids.js';
 import { validateMetadata } from './kinds.js';
 import { toWire, type SendInput } from './service.js';
 
-/** A send's answer: its message, and whether this call created it (else an idempotent repeat). */
-export interface SendOutcome { message: Message; created: boolean }
+/**
+ * A send's answer: its message, and whether this call created it (else an idempotent repeat);
+ * from a batch also `json`, the message as `JSON.stringify` prints it, made once for the
+ * statement, the publish and the reply.
+ */
+export interface SendOutcome { message: Message; created: boolean; json?: string }
 
 interface PendingSend {
   sender: Principal;
@@ -233,13 +238,13 @@ export class GroupCommit {
   }
 
   private async commit(workspaceId: string, batch: PendingSend[], answered: (leftOut: readonly PendingSend[]) => void): Promise<void> {
-    let accepted: Array<{ pending: PendingSend; message: Message }> = [];
+    let accepted: Array<{ pending: PendingSend; message: Message; json: string }> = [];
     let alone: PendingSend[] = [];
     /** Whether the batch statement went to the database (after that, only its answer says whether it committed). */
     let sent = false;
     try {
       const now = new Date();
-      const candidates: Array<{ pending: PendingSend; message: Message; row: MessageRow }> = [];
+      const candidates: Array<{ pending: PendingSend; message: Message; wire: string }> = [];
       const firstUse = new Set<string>();
       for (const pending of batch) {
         const { sender, input, channelId } = pending;
@@ -256,21 +261,29 @@ export class GroupCommit {
           content: input.content, metadata: input.metadata ?? {}, intent: input.intent ?? null, thread_root_id: input.threadRootId ?? null,
           client_generated_id: input.clientGeneratedId ?? null, attachment_ids: [], streaming: false, edited_at: null, deleted_at: null, created_at: now,
         };
-        candidates.push({ pending, message: toWire(row, sender), row });
+        // Serialised once (at seq 0): the statement's input, then with its seq the event
+        // published and the caller's reply.
+        const message = toWire(row, sender);
+        candidates.push({ pending, message, wire: JSON.stringify(message) });
       }
       if (candidates.length) {
+        const statement = sql<{ ord: number; seq: number | string }>`${batchStatement(workspaceId, candidates.map((c) => c.wire), now)}`;
         sent = true;
-        const { rows } = await sql<{ ord: number; seq: number | string }>`${batchStatement(workspaceId, candidates, now)}`.execute(this.ctx.db);
+        const { rows } = await executePrepared(this.ctx.db, 'sesame_send_batch', statement);
         const seqs = new Map(rows.map((r) => [r.ord, Number(r.seq)]));
-        candidates.forEach(({ pending, message }, ord) => {
+        candidates.forEach(({ pending, message, wire }, ord) => {
           const seq = seqs.get(ord);
           if (seq === undefined) alone.push(pending);
-          else accepted.push({ pending, message: { ...message, seq } });
+          else {
+            const numbered = { ...message, seq };
+            accepted.push({ pending, message: numbered, json: withSeq(wire, numbered) });
+          }
         });
         // Committed (the statement was its own transaction): publish its events.
         if (accepted.length) {
           const at = now.toISOString();
-          this.ctx.publish(accepted.map(({ message }) => ({ type: EventType.MessageCreated, stream: message.channelId, seq: message.seq, data: message, at })));
+          this.ctx.publish(accepted.map(({ message }) => ({ type: EventType.MessageCreated, stream: message.channelId, seq: message.seq, data: message, at })),
+            accepted.map(({ json }) => json));
         }
       }
     } catch (err) {
@@ -282,9 +295,19 @@ export class GroupCommit {
     }
     if (accepted.length) this.observeBatch(accepted.length);
     // A repeated clientGeneratedId, going alone after its first copy, finds the message it created.
-    await answerBatch(batch, accepted.map(({ pending, message }) => ({ pending, answer: { message, created: true } })), alone, answered,
+    await answerBatch(batch, accepted.map(({ pending, message, json }) => ({ pending, answer: { message, created: true, json } })), alone, answered,
       (pending) => this.sendAlone(pending.sender, pending.channelId, pending.input, pending.baseUrl));
   }
+}
+
+/**
+ * `JSON.stringify(message)` from the text of the same message at seq 0 (`wire`): its seq put in.
+ * The seq follows the id, channel and sender ids, which cannot hold an unescaped quote, so the
+ * first `,"seq":0,` is the seq's own.
+ */
+function withSeq(wire: string, message: Message): string {
+  const at = wire.indexOf(',"seq":0,');
+  return at < 0 ? JSON.stringify(message) : `${wire.slice(0, at + 7)}${String(message.seq)}${wire.slice(at + 8)}`;
 }
 
 /**
@@ -297,20 +320,21 @@ export class GroupCommit {
  * seq) and the new heads. It answers each accepted send's position in the batch and its seq;
  * a send it leaves out wrote nothing and takes the lone path.
  */
-function batchStatement(workspaceId: string, candidates: ReadonlyArray<{ row: MessageRow; message: Message }>, now: Date): RawBuilder<unknown> {
-  // The whole batch as one jsonb parameter: the statement's text is the same whatever the
+function batchStatement(workspaceId: string, wires: readonly string[], now: Date): RawBuilder<unknown> {
+  // The whole batch as one jsonb parameter, the array of the wire messages (at seq 0) the
+  // senders get back, already serialised: the statement's text is the same whatever the
   // batch's size (no VALUES row of 11 parameters per send for the api to build and bind and
-  // Postgres to parse), and the wire messages are serialised by the same one JSON.stringify.
-  // Its LIMIT (the batch's size, never reached) tells the planner how many rows there are: it
-  // would assume 100 for the function, and then hash the whole messages table for the checks
-  // instead of probing its indexes per send.
-  const input = JSON.stringify(candidates.map(({ row, message }, ord) => ({
-    ord, id: row.id, channel_id: row.channel_id, sender_id: row.sender_id, kind: row.kind, content: row.content, metadata: row.metadata,
-    intent: row.intent, thread_root_id: row.thread_root_id, client_generated_id: row.client_generated_id, wire: message,
-  })));
+  // Postgres to parse), and nothing is serialised twice. Each row's columns are read from its
+  // wire message (its metadata without the four keys the server adds, which a client may not
+  // set: \`validateMetadata\`). Its LIMIT (the batch's size, never reached) tells the planner
+  // how many rows there are: it would assume 100 for the function, and then hash the whole
+  // messages table for the checks instead of probing its indexes per send.
+  const input = `[${wires.join(',')}]`;
   return sql`
-    WITH input AS (SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i (ord int, id text, channel_id text, sender_id text, kind text,
-      content text, metadata jsonb, intent text, thread_root_id text, client_generated_id text, wire jsonb) LIMIT ${candidates.length}),
+    WITH input AS (SELECT (e.ord - 1)::int AS ord, w->>'id' AS id, w->>'channelId' AS channel_id, w->>'senderId' AS sender_id, w->>'kind' AS kind,
+      w->>'content' AS content, (w->'metadata') - 'senderHandle' - 'senderDisplayName' - 'senderKind' - 'attachments' AS metadata, w->>'intent' AS intent,
+      w->>'threadRootId' AS thread_root_id, w->>'clientGeneratedId' AS client_generated_id, w AS wire
+      FROM jsonb_array_elements(${input}::jsonb) WITH ORDINALITY AS e (w, ord) LIMIT ${wires.length}),
     locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) ORDER BY id FOR UPDATE),
     accepted AS MATERIALIZED (
       SELECT i.*, l.head_seq + row_number() OVER (PARTITION BY i.channel_id ORDER BY i.ord) AS seq

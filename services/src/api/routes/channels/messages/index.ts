@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { badRequest, forbidden, notFound } from '../../../../shared/errors.js';
 import { caller } from '../../../../shared/http/authentication.js';
@@ -8,10 +9,22 @@ import { publicBaseUrl, withFreshDownloadUrls } from '../../drive/files.js';
 import type { Principal } from '../../../../shared/db/schema.js';
 import type { SenderInfo } from '../../../wire.js';
 import { EditMessageBody, HistoryQuery, MessageParams, MessageSchema, SendMessageBody } from './schemas.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type SendOutcome } from './group-commit.js';
 import { EditGroupCommit, type EditInput } from './edit-commit.js';
 import { metrics } from '../../../../shared/metrics.js';
 import { sendMessage, toWire, updateMessage, type SendInput } from './service.js';
+
+/** What fastify sets for a JSON reply it serialises. */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Replies `{ data: message }` around the message's JSON made beforehand (by a group commit):
+ * the bytes the route's serialiser would write (the schema's keys in the same order, each value
+ * as `JSON.stringify` prints it); a string with a JSON content type is sent as it is.
+ */
+function replyWithData(reply: FastifyReply, messageJson: string): FastifyReply {
+  return reply.header('content-type', JSON_CONTENT_TYPE).send(`{"data":${messageJson}}`);
+}
 
 export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   // Sends without attachments are group-committed per channel; a send the batch leaves out (or
@@ -40,7 +53,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const { message, sender } = await loadMessage({ id: channelId, messageId }, me);
     if (message.sender_id !== me.id) throw forbidden('Only the sender can edit a message');
     if (message.deleted_at) throw notFound('Message');
-    return updateMessage(ctx, me, message, sender, change);
+    return { message: await updateMessage(ctx, me, message, sender, change) };
   };
   const editCommit = new EditGroupCommit(ctx, editAlone);
 
@@ -51,7 +64,7 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
     const me = caller(request).principal;
     const input = request.body;
     const started = performance.now();
-    let outcome;
+    let outcome: SendOutcome;
     if (input.attachmentIds?.length || input.kind === 'attachment') {
       const { channel } = await channelForMember(ctx.db, me, request.params.id);
       outcome = await sendMessage(ctx, me, channel.id, input, publicBaseUrl(ctx, request));
@@ -60,8 +73,9 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
       outcome = await groupCommit.send(me, request.params.id, input, () => publicBaseUrl(ctx, request));
     }
     metrics.messageSend.observe((performance.now() - started) / 1000);
-    const { message, created } = outcome;
+    const { message, created, json } = outcome;
     reply.status(created ? 201 : 200);
+    if (json !== undefined) return replyWithData(reply, json);
     return { data: message };
   });
 
@@ -114,8 +128,10 @@ export async function messageRoutes(app: TypedApp, ctx: ServiceContext) {
   app.patch('/channels/:id/messages/:messageId', {
     config: { scope: 'write' },
     schema: { tags: ['messages'], summary: 'Edit (or stream into) your message', params: MessageParams, body: EditMessageBody, response: { 200: Data(MessageSchema), ...errorResponses } },
-  }, async (request) => {
-    return { data: await editCommit.edit(caller(request).principal, request.params.id, request.params.messageId, request.body) };
+  }, async (request, reply) => {
+    const { message, json } = await editCommit.edit(caller(request).principal, request.params.id, request.params.messageId, request.body);
+    if (json !== undefined) return replyWithData(reply, json);
+    return { data: message };
   });
 
   app.delete('/channels/:id/messages/:messageId', {
