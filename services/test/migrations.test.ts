@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { Migrator } from 'kysely';
-import { describe, expect, it } from 'vitest';
+import { Migrator, sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshSession } from '../src/api/routes/auth/sessions.js';
 import { sha256 } from '../src/shared/auth/secrets.js';
 import { TokenService } from '../src/shared/auth/tokens.js';
@@ -8,6 +8,7 @@ import type { ServiceContext } from '../src/shared/context.js';
 import { createDatabase } from '../src/shared/db/database.js';
 import { migrations } from '../src/shared/db/migrations/index.js';
 import { createLogger } from '../src/shared/logger.js';
+import { startTestApi, type TestApi } from './support/api.js';
 import { freshDatabase } from './support/context.js';
 import { targets } from './support/targets.js';
 
@@ -75,5 +76,24 @@ describe.each(targets())('migration 0004 (refresh token families) on %s', (targe
       await db.destroy();
       await database.drop();
     }
+  });
+});
+
+describe.each(targets())('migration 0013 (partial clientGeneratedId index) on %s', (target) => {
+  let api: TestApi;
+  beforeAll(async () => { api = await startTestApi(target); });
+  afterAll(() => api?.close());
+
+  it('keeps a clientGeneratedId unique per channel and sender, and indexes only the messages that carry one', async () => {
+    const alice = await api.createAgent('cgid-alice');
+    const channel = (await api.call(alice.apiKey, 'POST', '/channels', { kind: 'channel', name: 'cgid', memberIds: [] })).json().data as { id: string; workspaceId: string };
+    const insert = (id: string, seq: number, clientGeneratedId: string | null) => sql`INSERT INTO messages (id, channel_id, workspace_id, sender_id, seq, kind, content, client_generated_id)
+      VALUES (${id}, ${channel.id}, ${channel.workspaceId}, ${alice.id}, ${seq}, 'text', 'x', ${clientGeneratedId})`.execute(api.ctx.db);
+    await insert('msg_cg1', 101, 'same');
+    await expect(insert('msg_cg2', 102, 'same')).rejects.toMatchObject({ code: '23505' });
+    await insert('msg_cg3', 103, null);
+    await insert('msg_cg4', 104, null);
+    const indexes = (await sql<{ indexdef: string }>`SELECT indexdef FROM pg_indexes WHERE tablename = 'messages' AND indexdef LIKE '%client_generated_id%'`.execute(api.ctx.db)).rows;
+    expect(indexes.map((i) => i.indexdef)).toEqual([expect.stringMatching(/^CREATE UNIQUE INDEX messages_client_generated_id_key .* WHERE \(client_generated_id IS NOT NULL\)$/)]);
   });
 });

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedRateCounter, type RateCount } from '../src/shared/http/shared-rate-counter.js';
 import type { RedisClient } from '../src/shared/redis-client.js';
-import { hasServices, requireServices } from './support/targets.js';
+import { runsOnServices, requireServices } from './support/targets.js';
 
 const WINDOW = 60_000;
 
@@ -17,7 +17,7 @@ async function admitted(counter: SharedRateCounter, key: string, n: number, max:
   return allowed;
 }
 
-describe.skipIf(!hasServices())('shared rate counters (local counting, synced to Redis)', () => {
+describe.skipIf(!runsOnServices())('shared rate counters (local counting, synced to Redis)', () => {
   // Two connections = two api processes sharing one Redis.
   let redisA: Redis;
   let redisB: Redis;

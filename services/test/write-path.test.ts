@@ -8,7 +8,7 @@ import { createDatabase } from '../src/shared/db/database.js';
 import { createEventPublisher } from '../src/shared/events.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { countMessageStatements } from './support/statement-counter.js';
-import { hasServices, requireServices, targets } from './support/targets.js';
+import { runsOnServices, requireServices, targets } from './support/targets.js';
 
 type Agent = { id: string; apiKey: string };
 
@@ -286,7 +286,7 @@ describe.each(targets())('group commit of message sends on %s', (target) => {
   });
 });
 
-describe.skipIf(!hasServices())('credential cache across two api processes (postgres + redis)', () => {
+describe.skipIf(!runsOnServices())('credential cache across two api processes (postgres + redis)', () => {
   let a: TestApi;
   let b: { call: TestApi['call']; close(): Promise<void>; changes: CredentialChange[]; changed(): Promise<void> };
 

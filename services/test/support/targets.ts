@@ -17,6 +17,11 @@ export function hasServices(): boolean {
   return Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL);
 }
 
+/** Whether a suite that only makes sense on real services runs: always in CI (where it then fails without them), else when they are there. */
+export function runsOnServices(): boolean {
+  return Boolean(process.env.CI) || hasServices();
+}
+
 /** Both targets when real services are available (always in CI, where their absence fails). */
 export function targets(): Target[] {
   if (process.env.CI) requireServices();

@@ -11,6 +11,7 @@ import { webhooks } from './0009-webhooks.js';
 import { broker } from './0010-broker.js';
 import { brokerClaims } from './0011-broker-claims.js';
 import { auditAppend } from './0012-audit-append.js';
+import { partialClientGeneratedId } from './0013-partial-client-generated-id.js';
 
 /** Every migration, by sortable name. Append only; never edit a migration that has shipped. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0010-broker': broker,
   '0011-broker-claims': brokerClaims,
   '0012-audit-append': auditAppend,
+  '0013-partial-client-generated-id': partialClientGeneratedId,
 };

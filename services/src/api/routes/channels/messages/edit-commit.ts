@@ -143,7 +143,7 @@ function batchStatement(workspaceId: string, batch: readonly PendingEdit[], now:
   })));
   return sql`
     WITH input AS (SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS i (ord int, message_id text, channel_id text, actor_id text, content text, streaming boolean)
-      LIMIT ${batch.length}),
+      LIMIT (SELECT ${batch.length}::int)),
     locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) AND workspace_id = ${workspaceId} ORDER BY id FOR UPDATE),
     final AS (SELECT DISTINCT ON (message_id) message_id, i.channel_id, i.actor_id, i.content, i.streaming FROM input i
       JOIN messages m ON m.id = i.message_id AND m.channel_id = i.channel_id AND m.sender_id = i.actor_id AND m.workspace_id = ${workspaceId}

@@ -327,14 +327,18 @@ function batchStatement(workspaceId: string, wires: readonly string[], now: Date
   // Postgres to parse), and nothing is serialised twice. Each row's columns are read from its
   // wire message (its metadata without the four keys the server adds, which a client may not
   // set: \`validateMetadata\`). Its LIMIT (the batch's size, never reached) tells the planner
-  // how many rows there are: it would assume 100 for the function, and then hash the whole
-  // messages table for the checks instead of probing its indexes per send.
+  // there are few rows: it would assume 100 for the function, and then hash the whole messages
+  // table for the checks instead of probing its indexes per send. Read through an init plan,
+  // the LIMIT is an estimate of 10 rows for custom and generic plans alike, so the prepared
+  // statement's plan cache settles on the generic plan (\`executePrepared\`) whatever the first
+  // batches' sizes; with a bare parameter a custom plan saw small first batches as cheaper and
+  // every batch was planned again.
   const input = `[${wires.join(',')}]`;
   return sql`
     WITH input AS (SELECT (e.ord - 1)::int AS ord, w->>'id' AS id, w->>'channelId' AS channel_id, w->>'senderId' AS sender_id, w->>'kind' AS kind,
       w->>'content' AS content, (w->'metadata') - 'senderHandle' - 'senderDisplayName' - 'senderKind' - 'attachments' AS metadata, w->>'intent' AS intent,
       w->>'threadRootId' AS thread_root_id, w->>'clientGeneratedId' AS client_generated_id, w AS wire
-      FROM jsonb_array_elements(${input}::jsonb) WITH ORDINALITY AS e (w, ord) LIMIT ${wires.length}),
+      FROM jsonb_array_elements(${input}::jsonb) WITH ORDINALITY AS e (w, ord) LIMIT (SELECT ${wires.length}::int)),
     locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) ORDER BY id FOR UPDATE),
     accepted AS MATERIALIZED (
       SELECT i.*, l.head_seq + row_number() OVER (PARTITION BY i.channel_id ORDER BY i.ord) AS seq
