@@ -135,6 +135,27 @@ describe.each(targets())('group commit of message edits on %s', (target) => {
     });
   });
 
+  // An edit names its message and the channel in its path: the batch must match the two, or an
+  // edit through another channel's path would be numbered from that channel's head and its event
+  // written to the message's own stream (a seq gap there) instead of answering 404.
+  it('an edit of a message through another channel\'s path, batched with edits through its own, is a 404 and leaves both streams gapless', async () => {
+    const home = await group('path-home');
+    const other = await group('path-other');
+    for (let i = 0; i < 12; i++) await send(alice, other.id, `raise the head ${i}`);
+    const sent = await send(alice, home.id, 'edited through two paths');
+    const otherHead = (await api.ctx.db.selectFrom('streams').select('head_seq').where('id', '=', other.id).executeTakeFirstOrThrow()).head_seq;
+    expect(otherHead).toBeGreaterThan(sent.seq + 10);
+    const results = await Promise.all(Array.from({ length: 13 }, (_, i) => (i % 4 === 2
+      ? edit(alice, other.id, sent.id, `wrong path ${i}`)
+      : edit(alice, home.id, sent.id, `right path ${i}`))));
+    results.forEach((r, i) => { expect(r.statusCode, `edit ${i}`).toBe(i % 4 === 2 ? 404 : 200); });
+    const events = await expectGapless(home.id, sent.seq);
+    expect(events).toHaveLength(10);
+    expect(events.every((e) => e.data.content.startsWith('right path'))).toBe(true);
+    expect(await eventsAfter(other.id, otherHead)).toEqual([]);
+    expect((await message(home.id, sent.id)).content).toBe(events.at(-1)?.data.content);
+  });
+
   it('an edit that must be refused fails alone: the valid edits of its batch commit', async () => {
     const channel = await group('refusals');
     const other = await group('elsewhere');

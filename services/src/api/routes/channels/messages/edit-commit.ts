@@ -158,7 +158,7 @@ function batchStatement(workspaceId: string, batch: readonly PendingEdit[], now:
     accepted AS MATERIALIZED (
       SELECT i.ord, i.content, i.streaming, u.*, p.handle, p.display_name, p.kind AS sender_kind,
         l.head_seq + row_number() OVER (PARTITION BY i.channel_id ORDER BY i.ord) AS event_seq
-      FROM input i JOIN locked l ON l.id = i.channel_id JOIN updated u ON u.id = i.message_id AND u.sender_id = i.actor_id
+      FROM input i JOIN locked l ON l.id = i.channel_id JOIN updated u ON u.id = i.message_id AND u.channel_id = i.channel_id AND u.sender_id = i.actor_id
         JOIN principals p ON p.id = u.sender_id),
     inserted_events AS (
       INSERT INTO events (stream, seq, workspace_id, type, data, at)
