@@ -152,7 +152,9 @@ describe('PresenceFanout', () => {
     expect(a.frames.at(-1)).toEqual({ type: 'presence', principalId: 'pr_b', status: 'away', at: '2026-01-01T00:00:00.000Z' });
   });
 
-  it('sends a session that joins during a tick only the changes heard after it joined', async () => {
+  // A session joining mid-tick may be a client reconnecting within the tick: it is owed what its
+  // last connection was not sent yet (the SDK does not re-read presence after a reconnect).
+  it('sends a session that joins during a tick the tick\'s changes from before it joined too (but not its own)', async () => {
     const { hub, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);
     const early = session('pr_early', () => true);
@@ -164,8 +166,7 @@ describe('PresenceFanout', () => {
     announce('ws_1', 'pr_y', 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     expect(early.frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId))).toEqual([['pr_x', 'pr_late', 'pr_y']]);
-    // pr_x came online before pr_late's session joined (its client reads that over REST).
-    expect(late.frames).toEqual([{ type: 'presence', principalId: 'pr_y', status: 'online', at: '2026-01-01T00:00:00.000Z' }]);
+    expect(late.frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId))).toEqual([['pr_x', 'pr_y']]);
   });
 
   it('lengthens the tick further after one that carried many changes (the burst\'s size)', async () => {

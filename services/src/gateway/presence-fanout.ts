@@ -34,7 +34,7 @@ interface Change { principalId: string; json: string; single: string }
 
 /**
  * The changes a group of sessions hears in a tick, joined once (`body`): the frame of a session
- * that hears all but a few of them (its own change, those from before it joined) is cut from it.
+ * that hears all but a few of them (its own changes) is cut from it.
  */
 class HeardChanges {
   private body: string | undefined;
@@ -51,12 +51,12 @@ class HeardChanges {
     return this.whole;
   }
 
-  /** Those from position `from` on, without the positions in `left` (ascending); undefined when none are left. */
-  some(from: number, left: readonly number[]): { frame: string; count: number } | undefined {
+  /** All but the positions in `left` (ascending); undefined when none are left. */
+  some(left: readonly number[]): { frame: string; count: number } | undefined {
     const body = this.joined();
     const parts: string[] = [];
     let count = 0;
-    let runStart = from;
+    let runStart = 0;
     const end = this.indices.length;
     const run = (a: number, b: number) => {
       if (b <= a) return;
@@ -70,12 +70,12 @@ class HeardChanges {
     }
     run(runStart, end);
     if (count === 0) return undefined;
-    if (count === 1) return { frame: this.changes[this.indices[this.positionOfOnly(from, left)]].single, count };
+    if (count === 1) return { frame: this.changes[this.indices[this.positionOfOnly(left)]].single, count };
     return { frame: this.frameOf(parts.join(',')), count };
   }
 
-  private positionOfOnly(from: number, left: readonly number[]): number {
-    for (let p = from; p < this.indices.length; p++) if (!left.includes(p)) return p;
+  private positionOfOnly(left: readonly number[]): number {
+    for (let p = 0; p < this.indices.length; p++) if (!left.includes(p)) return p;
     return -1;
   }
 
@@ -102,12 +102,6 @@ interface Workspace {
   audience: Set<PresenceAudience>;
   /** Changes heard since the last tick, each already serialised (without `type`) for the batch. */
   pending: Change[];
-  /**
-   * Sessions that joined while changes were pending, with how many there were: those came before
-   * the session could hear them (its client reads the presence it starts from over REST, which
-   * has them), so its first tick sends it the later ones only.
-   */
-  joinedAt: Map<PresenceAudience, number> | undefined;
   unfollow: () => void;
   ready: Promise<void>;
 }
@@ -134,7 +128,7 @@ export class PresenceFanout {
     const workspaceId = session.principal.workspace_id;
     let workspace = this.workspaces.get(workspaceId);
     if (!workspace) {
-      const created: Workspace = { audience: new Set(), pending: [], joinedAt: undefined, unfollow: () => {}, ready: Promise.resolve() };
+      const created: Workspace = { audience: new Set(), pending: [], unfollow: () => {}, ready: Promise.resolve() };
       created.ready = this.hub.follow(presenceTopic(workspaceId), { onEphemeral: (frame) => { this.heard(created, frame); } }, false)
         .then((unfollow) => {
           if (this.workspaces.get(workspaceId) === created) created.unfollow = unfollow;
@@ -143,15 +137,16 @@ export class PresenceFanout {
       this.workspaces.set(workspaceId, created);
       workspace = created;
     }
+    // A session that joins mid-tick hears the tick's changes from before it joined too: it may be
+    // a client reconnecting within the tick, owed what its last connection had not been sent yet
+    // (the SDK does not re-read presence over REST after a reconnect); a status heard twice is harmless.
     workspace.audience.add(session);
-    if (workspace.pending.length > 0) (workspace.joinedAt ??= new Map()).set(session, workspace.pending.length);
     return workspace.ready;
   }
 
   remove(session: PresenceAudience): void {
     const workspaceId = session.principal.workspace_id;
     const workspace = this.workspaces.get(workspaceId);
-    workspace?.joinedAt?.delete(session);
     if (!workspace?.audience.delete(session) || workspace.audience.size > 0) return;
     this.workspaces.delete(workspaceId);
     workspace.unfollow();
@@ -187,8 +182,6 @@ export class PresenceFanout {
       if (changes.length === 0) continue;
       heardChanges += changes.length;
       workspace.pending = [];
-      const joinedAt = workspace.joinedAt;
-      workspace.joinedAt = undefined;
       // Each session's own changes (never sent to it), by principal.
       const own = new Map<string, number[]>();
       changes.forEach((change, i) => {
@@ -199,7 +192,6 @@ export class PresenceFanout {
       const groups = new Map<string, HeardChanges>();
       const built = new Map<string, WireFrame>();
       for (const session of workspace.audience) {
-        const from = joinedAt?.get(session) ?? 0;
         const mine = own.get(session.principal.id);
         const group = session.presenceGroup?.();
         let heard: HeardChanges | undefined = group === undefined ? undefined : groups.get(group);
@@ -211,21 +203,19 @@ export class PresenceFanout {
         }
         const indices = heard.indices;
         if (indices.length === 0) continue;
-        // Positions (in `indices`) of what this session does not get: before it joined, its own.
-        let start = 0;
-        while (start < indices.length && indices[start] < from) start++;
-        const left = mine ? mine.map((i) => indices.indexOf(i)).filter((p) => p >= start) : [];
-        if (start === 0 && left.length === 0) {
+        // Positions (in `indices`) of what this session does not get: its own changes.
+        const left = mine ? mine.map((i) => indices.indexOf(i)).filter((p) => p >= 0) : [];
+        if (left.length === 0) {
           session.sendPresence(heard.all(), indices.length);
           sent++;
           continue;
         }
-        const some = heard.some(start, left);
+        const some = heard.some(left);
         if (!some) continue;
         let frame: WireFrame | string = some.frame;
         // Sessions of no group hearing the same subset share a buffer.
         if (group === undefined) {
-          const key = `${String(indices.length)}:${String(start)}:${left.join(',')}:${indices.join(',')}`;
+          const key = `${String(indices.length)}:${left.join(',')}:${indices.join(',')}`;
           const shared = built.get(key);
           if (shared) frame = shared;
           else if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, (frame = Buffer.from(frame)));
