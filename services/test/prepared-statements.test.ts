@@ -31,6 +31,12 @@ describe.each(targets())('executePrepared on %s', (target) => {
     expect((await executePrepared(db, 'test_sum', sum(5, 5))).rows).toMatchObject([{ v: 10 }]);
   });
 
+  it('a socket error is not a database answer, whatever its code looks like (EPIPE is five capitals)', () => {
+    const socketError = (code: string) => Object.assign(new Error(`write ${code}`), { code, errno: -32, syscall: 'write' });
+    for (const code of ['EPIPE', 'EBADF', 'ECONNRESET', 'ETIMEDOUT']) expect(isDatabaseAnswer(socketError(code)), code).toBe(false);
+    expect(isDatabaseAnswer(Object.assign(new Error('division by zero'), { code: '22012', severity: 'ERROR' }))).toBe(true);
+  });
+
   it.skipIf(target !== 'postgres')('prepares the statement under its name on the connection (parsed once, not per call)', async () => {
     await executePrepared(db, 'test_sum', sum(1, 1));
     const prepared = await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(db);

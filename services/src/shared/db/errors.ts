@@ -9,12 +9,14 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 /**
- * Whether the database answered `err` (it carries a SQLSTATE): a statement it refused was rolled
- * back. Anything else after a statement was sent — a dropped connection — leaves unknown whether
- * it committed.
+ * Whether the database answered `err` (an error message from the server: a SQLSTATE and a
+ * severity, as pg and PGlite both report it): a statement it refused was rolled back. Anything
+ * else after a statement was sent — a dropped connection — leaves unknown whether it committed.
+ * The severity tells the two apart where the code cannot: a socket's `EPIPE` is five capitals too.
  */
 export function isDatabaseAnswer(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code);
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code)
+    && 'severity' in err && typeof err.severity === 'string';
 }
 
 /** The error for callers whose write may or may not have committed (the connection failed mid-statement). */
