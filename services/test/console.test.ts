@@ -322,6 +322,41 @@ describe.skipIf(!CHROMIUM && process.env.CI !== 'true')('the console in a browse
     expect(browserErrors).toEqual([]);
   }, 60_000);
 
+  // The board reads its list while events may already arrive: an agent's task.created reaching
+  // the page before a list read without it must not be wiped when that list lands.
+  it('keeps a task whose task.created reached the board before the list read without it', async () => {
+    const frank = await agent('frank', 'Frank');
+    const { channel } = await frank.client.createChannel({ kind: 'channel', name: 'late-list', memberIds: [ada.id] });
+    const { task: listed } = await frank.client.createTask(channel.id, { title: 'In the list' });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    let fetched = () => {};
+    const read = new Promise<void>((resolve) => { fetched = resolve; });
+    const list = (url: URL) => url.pathname === `/api/v1/channels/${channel.id}/tasks`;
+    await page.route(list, async (route) => {
+      const response = await route.fetch();
+      fetched();
+      await held;
+      await route.fulfill({ response });
+    });
+    try {
+      await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Tasks' }).click();
+      await page.getByRole('link', { name: '# late-list' }).click();
+      await page.getByRole('heading', { name: 'Tasks in # late-list' }).waitFor();
+      await read;
+      const open = page.getByRole('region', { name: 'Open', exact: true });
+      const { task: early } = await frank.client.createTask(channel.id, { title: 'Created while the list was on its way' });
+      await open.locator(`[data-task="${early.id}"]`).waitFor();
+      release();
+      await open.locator(`[data-task="${listed.id}"]`).waitFor();
+      await expect(open.locator(`[data-task="${early.id}"]`).count()).resolves.toBe(1);
+    } finally {
+      release();
+      await page.unroute(list);
+    }
+    expect(browserErrors).toEqual([]);
+  }, 60_000);
+
   it('shows a synced cron job on the calendar on weekdays only, with its history on click', async () => {
     const dave = await agent('dave', 'Dave');
     const { events } = await dave.client.syncSchedule([{ externalId: 'daily-standup', title: 'Daily Standup Summary', cronExpression: '0 9 * * 1-5', timezone: 'America/New_York' }]);

@@ -36,7 +36,19 @@ function TaskBoard(props: PageProps): JSX.Element {
   const loaded = useLoad(async () => (await client.listTasks(channelId, { limit: 100 })).tasks, [client, channelId]);
   const [tasks, setTasks] = useState<Map<string, Task>>(new Map());
   const [error, setError] = useState<string>();
-  useEffect(() => { setTasks(new Map((loaded.data ?? []).map((t) => [t.id, t]))); }, [loaded.data]);
+  // The list may have been read before a task event that reached us first (the agent created a
+  // task while the page loaded): merge, the newest version of each task winning, rather than
+  // replace what the events put in. Tasks of another channel (the page's previous one) go.
+  useEffect(() => {
+    setTasks((old) => {
+      const merged = new Map((loaded.data ?? []).map((t) => [t.id, t]));
+      for (const [id, task] of old) {
+        const listed = merged.get(id);
+        if (task.channelId === channelId && (!listed || Date.parse(task.updatedAt) > Date.parse(listed.updatedAt))) merged.set(id, task);
+      }
+      return merged;
+    });
+  }, [loaded.data]);
   // The newest version wins: events and our own answers may arrive in either order.
   const put = (task: Task) => {
     if (task.channelId !== channelId) return;
