@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticateCredential, credentialFromHeaders, CredentialCache, type AuthContext } from '../auth/authenticate.js';
+import { authenticateCredential, credentialFromHeaders, CredentialCache, refreshAhead, type AuthContext } from '../auth/authenticate.js';
 import { sha256 } from '../auth/secrets.js';
 import { watchCredentialChanges } from '../auth/revocations.js';
 import { grants, type Scope } from '../auth/scopes.js';
@@ -37,7 +37,9 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
   app.addHook('onRequest', (request, _reply, done) => {
     try {
       const { credential, keyHash } = presentedCredential(request);
-      const cached = keyHash ? credentials.get(keyHash, Date.now()) : undefined;
+      const now = Date.now();
+      const cached = keyHash ? credentials.get(keyHash, now) : undefined;
+      if (keyHash && cached) refreshAhead(ctx.db, keyHash, credentials, now);
       if (!credential || cached) {
         request.auth = cached ?? null;
         authorize(request);
