@@ -12,8 +12,9 @@
  * from the servers; the sender runs in this process. Latency = receive time − send time on the
  * machine's monotonic clock (the same clock in every process).
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { connectSocketIo, connectWs } from './support/clients.js';
-import { FanoutDriver, type PhaseResult, type SubscriberReport } from './support/fanout-driver.js';
+import { FanoutDriver, traceUrl, type PhaseRange, type PhaseResult, type SubscriberReport } from './support/fanout-driver.js';
 import { onCleanup, runBench, sleep } from './support/lifecycle.js';
 import { startSocketIoServer, startWsServer } from './support/peers.js';
 import { MessagePoster, startSesame, type SentMessage } from './support/sesame.js';
@@ -53,7 +54,11 @@ interface Round { rates: PhaseResult[]; rateCpu: Array<Record<string, number>>; 
 async function setupSesame(services: TestServices): Promise<System> {
   // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the api and the gateway (written when they exit).
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const sesame = await startSesame(services, { apiNodeArgs: prof, gatewayNodeArgs: prof });
+  // BENCH_TRACE=<dir>: the api and the gateway record their GCs and event-loop stalls (see `printTail`).
+  const trace = traceDir ? ['--import', traceUrl] : [];
+  const sesame = await startSesame(services, {
+    apiNodeArgs: [...prof, ...trace], gatewayNodeArgs: [...prof, ...trace], ...(traceDir ? { env: { BENCH_TRACE_DIR: traceDir } } : {}),
+  });
   console.log('[Sesame] creating 1,000 agents and a group channel of them…');
   const agents = await sesame.rest.createAgents('fanout', SUBSCRIBERS);
   const channel = await sesame.rest.createGroup('fanout', agents.map((a) => a.id));
@@ -123,6 +128,112 @@ async function setupWs(): Promise<System> {
 
 /** BENCH_CPU_PROF=<dir>: V8 CPU profiles of the api and the gateway (written when they exit). */
 const profDir = process.env.BENCH_CPU_PROF;
+
+/**
+ * BENCH_TRACE=<dir> (with BENCH_HOPS): the tail, message by message. The api, the gateway, the
+ * subscriber processes and this one record their GCs and event-loop stalls (trace-preload.mjs);
+ * for each fixed-rate phase the bench prints its slowest messages (the last delivery's latency:
+ * a round's p99 is its slowest 1% of messages' deliveries) split into hops — send → Redis,
+ * Redis → first subscriber, then first → last delivery in each subscriber process — beside
+ * what those processes did meanwhile, and the same for the phase's median message.
+ */
+const traceDir = process.env.BENCH_TRACE;
+if (traceDir) {
+  process.env.BENCH_TRACE_DIR = traceDir;
+  void import(traceUrl);
+}
+
+interface Trace { gcs: Array<[number, number, string]>; stalls: Array<[number, number]>; statements?: Array<[number, number, string]> }
+
+/** Asks each traced process for its trace (SIGUSR2) and reads them, by label. */
+async function collectTraces(pids: Record<string, number[]>): Promise<Map<string, Trace>> {
+  if (!traceDir) return new Map();
+  const all = Object.entries(pids).flatMap(([label, list]) => list.map((pid, i) => [list.length > 1 ? `${label} ${i + 1}` : label, pid] as const));
+  for (const [, pid] of all) { try { process.kill(pid, 'SIGUSR2'); } catch { /* gone */ } }
+  await sleep(1000);
+  const traces = new Map<string, Trace>();
+  for (const [label, pid] of all) {
+    const file = `${traceDir}/${pid}.json`;
+    if (existsSync(file)) traces.set(label, JSON.parse(readFileSync(file, 'utf8')) as Trace);
+  }
+  return traces;
+}
+
+/** What a traced process did between `from` and `to` (ns): its GCs and stalls overlapping them. */
+function during(trace: Trace, from: number, to: number): string {
+  const parts: string[] = [];
+  for (const [start, duration, kind] of trace.gcs) {
+    if (start + duration >= from && start <= to) parts.push(`gc ${kind} ${(duration / 1e6).toFixed(1)} @${((start - from) / 1e6).toFixed(1)}`);
+  }
+  for (const [start, end] of trace.stalls) {
+    if (end >= from && start <= to) parts.push(`stall ${((end - start) / 1e6).toFixed(1)} @${((start - from) / 1e6).toFixed(1)}`);
+  }
+  // Statements by what they are: how many ran in the window, and the longest.
+  const statements = new Map<string, { count: number; longest: number }>();
+  for (const [start, duration, label] of trace.statements ?? []) {
+    if (start + duration < from || start > to) continue;
+    const seen = statements.get(label) ?? { count: 0, longest: 0 };
+    seen.count++;
+    seen.longest = Math.max(seen.longest, duration);
+    statements.set(label, seen);
+  }
+  for (const [label, { count, longest }] of statements) parts.push(`sql ${count}× "${label}" (longest ${(longest / 1e6).toFixed(1)})`);
+  return parts.join(', ');
+}
+
+function printTail(system: System, reports: SubscriberReport[], phases: Map<string, PhaseRange>, traces: Map<string, Trace>): void {
+  const redisAt = new Map<number, bigint>();
+  if (system.key === 'sesame') for (const arrivals of busArrivals.values()) for (const { index, redisNs } of arrivals) redisAt.set(index, redisNs);
+  const byProcess = reports.map((report) => ({
+    first: new Map((report.firstRecvNs ?? []).map(([index, ns]) => [index, BigInt(ns)])),
+    last: new Map((report.lastRecvNs ?? []).map(([index, ns]) => [index, BigInt(ns)])),
+  }));
+  const msOf = (ns: bigint) => (Number(ns) / 1e6).toFixed(1);
+  for (const [phase, range] of phases) {
+    const messages: Array<{ index: number; total: bigint }> = [];
+    for (let index = range.first; index < range.first + range.sent; index++) {
+      const sent = system.driver.sentAt(index);
+      const done = system.driver.doneAt(index);
+      if (sent !== undefined && done !== undefined) messages.push({ index, total: done - sent });
+    }
+    messages.sort((a, b) => Number(b.total - a.total));
+    // Send → Redis split at the api's batch statement (the one that started first after the send):
+    // before it (the request, auth, the route), the statement, after it (the publish).
+    const batches = (traces.get('api')?.statements ?? []).filter(([, , label]) => label === 'sesame_send_batch');
+    if (batches.length && redisAt.size) {
+      const before = new Histogram();
+      const statement = new Histogram();
+      const after = new Histogram();
+      for (const { index } of messages) {
+        const sent = Number(system.driver.sentAt(index));
+        const redis = Number(redisAt.get(index) ?? 0n);
+        const batch = batches.find(([start]) => start >= sent && start <= redis);
+        if (!batch) continue;
+        before.add((batch[0] - sent) / 1000);
+        statement.add(batch[1] / 1000);
+        after.add((redis - batch[0] - batch[1]) / 1000);
+      }
+      console.log(`[${system.key}] ${phase} send → Redis: send → statement p50 ${ms(before.percentile(50))} / p99 ${ms(before.percentile(99))}; ` +
+        `statement p50 ${ms(statement.percentile(50))} / p99 ${ms(statement.percentile(99))}; statement → Redis p50 ${ms(after.percentile(50))} / p99 ${ms(after.percentile(99))} ms`);
+    }
+    const picks = [...messages.slice(0, Math.max(2, Math.ceil(messages.length / 50))).map((m) => ['slow', m] as const), ['median', messages[messages.length >> 1]] as const];
+    console.log(`[${system.key}] tail of ${phase} (${messages.length} messages; ms; @ = ms after the send):`);
+    for (const [what, { index, total }] of picks) {
+      const sent = system.driver.sentAt(index)!;
+      const redis = redisAt.get(index);
+      const hops = [`total ${msOf(total)}`];
+      if (redis !== undefined) hops.push(`send→Redis ${msOf(redis - sent)}`);
+      byProcess.forEach(({ first, last }, p) => {
+        const f = first.get(index);
+        const l = last.get(index);
+        if (f !== undefined && l !== undefined) hops.push(`sub${p + 1}: ${redis !== undefined ? 'Redis' : 'send'}→first ${msOf(f - (redis ?? sent))}, first→last ${msOf(l - f)}`);
+      });
+      const done = system.driver.doneAt(index)!;
+      const events = [...traces].map(([label, trace]) => [label, during(trace, Number(sent), Number(done))]).filter(([, text]) => text).map(([label, text]) => `${label}: ${text}`);
+      console.log(`  ${what} #${index}: ${hops.join('; ')}${events.length ? `\n      ${events.join('\n      ')}` : ''}`);
+    }
+  }
+}
 
 /**
  * BENCH_HOPS=1: when each Sesame message reached Redis (a probe subscribed to its channel, beside
@@ -280,6 +391,15 @@ void runBench(async () => {
     const perRound = `per round, ${RATES.map((rate, j) => `${int(rate * SUBSCRIBERS)}/s p99 ${rounds.map((r) => ms(r.rates[j].hist.percentile(99))).join(' / ')} ms`).join(', ')} and closed-loop p99 ${rounds.map((r) => ms(r.loop.hist.percentile(99))).join(' / ')} ms`;
     notes.push(`- **${system.name}**: ${system.setup}. ${int(frameBytes)}-byte frame per delivery; ${int(SUBSCRIBERS)} subscribers connected${system.key === 'sesame' ? ' and authenticated' : ''} in ${system.driver.connectSeconds.toFixed(1)} s; ${perRound}; CPU per 1,000 deliveries (ms; the servers, then the bench's subscribers and sender) ${perThousand}${decoding ? `; ${decoding}` : ''}.${verdict}${missing ? ` ${int(missing)} deliveries missing.` : ''}${closes ? ` ${closes} subscriber connections closed during the run.` : ''}`);
     console.log(`${system.name}: fixed rate ${RATES.map((rate, j) => `${rate}/s p50 ${ms(rateHists[j].percentile(50))} ms p99 ${ms(rateHists[j].percentile(99))} ms`).join(', ')}; closed loop ${loopRates.map(int).join(' / ')} deliveries/s, p50 ${ms(loopHist.percentile(50))} ms p99 ${ms(loopHist.percentile(99))} ms; server CPU ${pct(serverCores)} (${cpuDetail}); ${int(perServerCpuSecond)} deliveries per server CPU-second.${verdict}`);
+  }
+  if (process.env.BENCH_HOPS && traceDir) {
+    for (const system of systems) {
+      const servers = Object.fromEntries(Object.entries(system.servers).filter(([label]) => label !== 'postgres' && label !== 'redis').map(([label, pids]) => [label, pids()]));
+      const traces = await collectTraces({ ...servers, sub: system.driver.subscriberPids, bench: [process.pid] });
+      const phases = new Map<string, PhaseRange>();
+      for (const [round, r] of (ranges.get(system.key) ?? []).entries()) RATES.forEach((rate, j) => phases.set(`rate${rate}-${round + 1}`, r.rates[j]));
+      printTail(system, system.key === 'sesame' ? sesameReports : await system.driver.report(), phases, traces);
+    }
   }
   for (const system of systems) await system.driver.close();
   const sesameSystem = systems.find((system) => system.key === 'sesame');

@@ -1,6 +1,7 @@
 import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendMessage } from '../src/api/routes/channels/messages/service.js';
+import { readMovedHeads } from '../src/gateway/stored-events.js';
 import { StreamHub } from '../src/gateway/stream-hub.js';
 import type { Principal } from '../src/shared/db/schema.js';
 import { eventJson, readEvents, withEvents } from '../src/shared/events.js';
@@ -118,6 +119,34 @@ describe.each(targets())('gateway stored events on %s', (target) => {
     await hub.pollHeads(); // still not delivered a poll later: lost, to be read from Postgres
     expect(heads.at(-1)).toBe(message.seq);
     unfollow();
+  });
+
+  it('asks Postgres only for the heads that moved since the previous poll', async () => {
+    const missing = 'chn_not_a_stream';
+    // Not read yet (-1): every stream that exists, none that does not.
+    const first = await readMovedHeads(api.ctx.db, { [channelId]: -1, [otherChannelId]: -1, [missing]: -1 });
+    expect(first).toEqual(new Map([[channelId, await head(channelId)], [otherChannelId, await head(otherChannelId)]]));
+    // Nothing moved: nothing comes back.
+    expect((await readMovedHeads(api.ctx.db, Object.fromEntries(first))).size).toBe(0);
+    const { message } = await sendMessage({ ...api.ctx, publish: () => {} }, alice, channelId, { content: 'moved' });
+    expect(await readMovedHeads(api.ctx.db, Object.fromEntries(first))).toEqual(new Map([[channelId, message.seq]]));
+  });
+
+  it('wakes the listeners of every followed stream at each poll, moved or not (head 0 for a stream Postgres has none for)', async () => {
+    const heard = new Map<string, number[]>();
+    const listen = (stream: string) => hub.follow(stream, { onHead: (h) => { heard.set(stream, [...(heard.get(stream) ?? []), h]); } });
+    const unfollows = await Promise.all([channelId, otherChannelId, 'chn_not_a_stream'].map(listen));
+    await hub.pollHeads();
+    await hub.pollHeads();
+    const { message } = await sendMessage({ ...api.ctx, publish: () => {} }, alice, channelId, { content: 'lost' });
+    await hub.pollHeads();
+    await hub.pollHeads();
+    const other = await head(otherChannelId);
+    // The first poll leaves every head to the bus (nothing heard from it yet), later ones wake up to it.
+    expect(heard.get(otherChannelId)).toEqual([0, other, other, other]);
+    expect(heard.get(channelId)).toEqual([0, message.seq - 1, message.seq - 1, message.seq]);
+    expect(heard.get('chn_not_a_stream')).toEqual([0, 0, 0, 0]);
+    for (const unfollow of unfollows) unfollow();
   });
 
   it('wakes listeners for any head at once after a bus reconnect', async () => {

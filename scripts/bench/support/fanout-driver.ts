@@ -30,6 +30,8 @@ export interface SubscriberReport {
   tracks: Array<{ first: number; last: number; received: number; duplicates: number; gaps: number }>;
   /** BENCH_HOPS only: [message index, when it reached this process's first connection (monotonic ns)]. */
   firstRecvNs?: Array<[number, string]>;
+  /** BENCH_HOPS only: [message index, when it had reached every connection of this process (monotonic ns)]. */
+  lastRecvNs?: Array<[number, string]>;
 }
 
 export interface PhaseRange { first: number; sent: number }
@@ -44,6 +46,9 @@ export interface PhaseResult {
 }
 
 const STALL_MS = 20_000;
+
+/** The BENCH_TRACE preload (GCs and event-loop stalls of a process under measurement). */
+export const traceUrl = new URL('./trace-preload.mjs', import.meta.url).href;
 
 export class FanoutDriver {
   private readonly procs: Child[] = [];
@@ -80,7 +85,10 @@ export class FanoutDriver {
     for (let p = 0; p < this.processes; p++) {
       // BENCH_SUBSCRIBER_PROF=<dir>: V8 CPU profiles of the subscriber processes (the clients' share of the latency).
       const prof = process.env.BENCH_SUBSCRIBER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SUBSCRIBER_PROF}/${this.label.replace(/\W+/g, '-')}`] : [];
-      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`, process.env.BENCH_HOPS ? { BENCH_HOPS: '1' } : {}, prof);
+      // BENCH_TRACE=<dir>: the subscriber processes record their GCs and event-loop stalls (trace-preload.mjs).
+      const trace = process.env.BENCH_TRACE ? ['--import', traceUrl] : [];
+      const env = { ...(process.env.BENCH_HOPS ? { BENCH_HOPS: '1' } : {}), ...(process.env.BENCH_TRACE ? { BENCH_TRACE_DIR: process.env.BENCH_TRACE } : {}) };
+      const proc = spawnBenchProcess('support/subscriber-process.ts', `${this.label} subscribers ${p + 1}`, env, [...prof, ...trace]);
       proc.onNotice((m) => {
         if (m.ev !== 'done') return;
         if (++this.doneBy[m.index as number] === this.processes) {
@@ -153,6 +161,11 @@ export class FanoutDriver {
       if (Date.now() - this.lastProgress > STALL_MS) throw new Error(`${this.label} ${phase}: ${pending} of ${total} messages did not reach every subscriber within ${STALL_MS} ms`);
       await sleep(20);
     }
+  }
+
+  /** When message `index` was sent (monotonic ns). */
+  sentAt(index: number): bigint | undefined {
+    return this.sendNs[index];
   }
 
   /** When message `index` had reached every subscriber (monotonic ns), if it has. */

@@ -30,6 +30,8 @@ let unexpectedCloses = 0;
 let closing = false;
 /** BENCH_HOPS: when each message reached its first connection here (monotonic ns), by index. */
 const firstRecv = process.env.BENCH_HOPS ? new Map<number, bigint>() : undefined;
+/** BENCH_HOPS: when each message had reached every connection here (monotonic ns), by index. */
+const lastRecv = process.env.BENCH_HOPS ? new Map<number, bigint>() : undefined;
 
 function receive(content: string): void {
   const now = nowNs();
@@ -43,7 +45,10 @@ function receive(content: string): void {
   stats.delivered++;
   stats.lastRecvNs = now;
   if (firstRecv && counts[index] === 0) firstRecv.set(index, now);
-  if (++counts[index] === connected) notify({ ev: 'done', index });
+  if (++counts[index] === connected) {
+    lastRecv?.set(index, now);
+    notify({ ev: 'done', index });
+  }
 }
 
 function track(t: SeqTrack, seq: number): void {
@@ -114,6 +119,7 @@ serve({
       }])),
       tracks,
       ...(firstRecv ? { firstRecvNs: [...firstRecv].map(([index, ns]) => [index, String(ns)]) } : {}),
+      ...(lastRecv ? { lastRecvNs: [...lastRecv].map(([index, ns]) => [index, String(ns)]) } : {}),
     };
   },
 

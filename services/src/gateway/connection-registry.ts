@@ -24,13 +24,25 @@ export interface RegisteredConnection {
   close(code: number, reason: string): void;
 }
 
+/**
+ * Each connection's credential is re-checked a share of the interval early, its own share, drawn
+ * once in [0, RECHECK_SPREAD): connections opened together (agents starting at once, a fleet
+ * reconnecting to a new node) are then re-checked spread over that part of the interval instead
+ * of all in one sweep. A re-check is a statement or two per connection: a thousand at once kept
+ * the gateway and Postgres busy for a second or more, every interval, delaying live delivery to
+ * everyone meanwhile. Never later than the interval: only earlier.
+ */
+const RECHECK_SPREAD = 0.5;
+/** How often due re-checks and silent connections are looked for (at most; half the heartbeat if shorter). */
+const SWEEP_EVERY_MS = 1_000;
+
 const REVOKED = 'the credential was revoked';
 const EXPIRED = 'the credential expired';
 
 /**
  * This node's realtime connections, WebSocket and SSE. One timer for all of them (not one per
  * connection) closes those silent for twice the heartbeat interval and re-checks credentials
- * every `SESAME_CREDENTIAL_RECHECK_INTERVAL_MS` — the safety net. What ends a connection at once:
+ * at least every `SESAME_CREDENTIAL_RECHECK_INTERVAL_MS` (spread: `RECHECK_SPREAD`) — the safety net. What ends a connection at once:
  * a revocation published on the bus by any api process (`shared/auth/revocations.ts`), and the
  * credential's own expiry, for which each authenticated connection holds a timer. Both close with
  * `4005`. On shutdown everything closes with `GoingAway` so clients resume on another node.
@@ -38,21 +50,28 @@ const EXPIRED = 'the credential expired';
 export class ConnectionRegistry {
   private readonly connections = new Set<RegisteredConnection>();
   private readonly expiryTimers = new Map<RegisteredConnection, NodeJS.Timeout>();
+  /** Each connection's re-check interval (see `RECHECK_SPREAD`). */
+  private readonly recheckAfter = new WeakMap<RegisteredConnection, number>();
   private readonly timer: NodeJS.Timeout;
   private readonly unsubscribeRevocations: () => void;
   private readonly unhookReconnect: () => void;
   private closed = false;
+  /** A sweep's re-checks under way: the next sweep leaves them to it (they go one at a time). */
+  private rechecking = false;
 
   constructor(private readonly ctx: ServiceContext) {
     const heartbeat = ctx.config.SESAME_HEARTBEAT_INTERVAL_MS;
-    this.timer = setInterval(() => void this.sweep(), Math.max(250, Math.floor(heartbeat / 2))).unref();
+    this.timer = setInterval(() => void this.sweep(), Math.max(250, Math.min(SWEEP_EVERY_MS, Math.floor(heartbeat / 2)))).unref();
     this.unsubscribeRevocations = subscribeRevocations(ctx.bus, (revocation) => this.revoke(revocation));
     // Revocations published while the bus was reconnecting are gone: re-check everyone now.
     this.unhookReconnect = ctx.bus.onReconnect(() => void this.revalidate(() => true));
   }
 
   add(connection: RegisteredConnection) {
-    if (!this.connections.has(connection)) metrics.connections.inc();
+    if (!this.connections.has(connection)) {
+      metrics.connections.inc();
+      this.recheckAfter.set(connection, this.ctx.config.SESAME_CREDENTIAL_RECHECK_INTERVAL_MS * (1 - RECHECK_SPREAD * Math.random()));
+    }
     this.connections.add(connection);
   }
 
@@ -103,8 +122,14 @@ export class ConnectionRegistry {
         connection.fail(CloseCode.HeartbeatTimeout, `no frame for ${silentAfter} ms`);
       }
     }
-    const recheckAfter = this.ctx.config.SESAME_CREDENTIAL_RECHECK_INTERVAL_MS;
-    await this.revalidate((connection) => now - connection.lastValidatedAt > recheckAfter);
+    if (this.rechecking) return;
+    this.rechecking = true;
+    const interval = this.ctx.config.SESAME_CREDENTIAL_RECHECK_INTERVAL_MS;
+    try {
+      await this.revalidate((connection) => now - connection.lastValidatedAt > (this.recheckAfter.get(connection) ?? interval));
+    } finally {
+      this.rechecking = false;
+    }
   }
 
   /** Re-checks the credentials of the open connections `due` selects; closes the invalid ones. */

@@ -1,4 +1,5 @@
 import type { SesameEvent } from '@sesamespace/sdk/protocol';
+import { sql } from 'kysely';
 import type { Db } from '../shared/db/database.js';
 import { eventJson, readEventTexts } from '../shared/events.js';
 import type { HubEvent } from './stream-hub.js';
@@ -37,4 +38,18 @@ export async function readEventFrames(db: Db, stream: string, afterSeq: number, 
     event: new StoredEvent(row.type, stream, row.seq, row.at, row.data),
     frame: Buffer.from(eventJson(row, streamJson, row.type === 'message')),
   }));
+}
+
+/**
+ * The heads of the streams of `known` (stream id → the head this node last read for it) that
+ * differ from it, or that exist, for a stream known as -1 (not read yet). One statement whose
+ * one parameter is `known` as JSON: a head poll over thousands of followed streams (every
+ * connection's inbox) sends one text and gets back the few heads that moved, not a row per
+ * stream to parse, nor a parameter per stream to bind.
+ */
+export async function readMovedHeads(db: Db, known: Readonly<Record<string, number>>): Promise<Map<string, number>> {
+  const { rows } = await sql<{ id: string; head_seq: number | string }>`
+    SELECT s.id, s.head_seq FROM json_each_text(${JSON.stringify(known)}::json) AS k (id, head)
+    JOIN streams s ON s.id = k.id WHERE s.head_seq <> k.head::bigint`.execute(db);
+  return new Map(rows.map((row) => [row.id, Number(row.head_seq)]));
 }

@@ -1,8 +1,7 @@
 import { toWireEventFrame, type SesameEvent } from '@sesamespace/sdk/protocol';
 import type { BusMessage } from '../shared/bus/index.js';
 import type { ServiceContext } from '../shared/context.js';
-import { readHeads } from '../shared/events.js';
-import { readEventFrames } from './stored-events.js';
+import { readEventFrames, readMovedHeads } from './stored-events.js';
 
 /**
  * A frame serialised once per node as UTF-8 JSON bytes: a thousand connections following a
@@ -35,12 +34,13 @@ interface Topic {
   head: number;
   /** Highest seq heard on the bus. */
   liveHead: number;
-  /** The stream's head in Postgres at the previous poll. */
+  /** The stream's head in Postgres at the previous poll (-1 before the first). */
   polledHead: number;
   durable: boolean;
 }
 
-const HEAD_QUERY_CHUNK = 500;
+/** Most streams one head poll statement asks about. */
+const HEAD_QUERY_CHUNK = 5_000;
 const SUBSCRIBE_WAIT_MS = 2_000;
 
 let burst = false;
@@ -102,7 +102,7 @@ export class StreamHub {
   async follow(topic: string, listener: TopicListener, durable = true): Promise<() => void> {
     let entry = this.topics.get(topic);
     if (!entry) {
-      const created: Topic = { listeners: new Set(), head: 0, liveHead: 0, polledHead: 0, durable, unsubscribe: () => {} };
+      const created: Topic = { listeners: new Set(), head: 0, liveHead: 0, polledHead: -1, durable, unsubscribe: () => {} };
       created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => { this.hear(created, message); });
       this.topics.set(topic, created);
       entry = created;
@@ -255,16 +255,21 @@ export class StreamHub {
    * query per connection for an event about to arrive anyway. So listeners are woken up to a
    * head the bus has delivered, or that the previous poll already saw (a publish that late is
    * lost) — or to any head when `now` (after a bus reconnect, which loses what was published
-   * meanwhile).
+   * meanwhile). Postgres is asked only for the heads that moved since the previous poll
+   * (`readMovedHeads`); a stream whose head did not move is woken up to the same head as if it
+   * had been read again (one not in Postgres has head 0).
    */
   async pollHeads(now = false): Promise<void> {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const streams = [...this.topics].filter(([, t]) => t.durable).map(([id]) => id);
+      const streams = [...this.topics].filter(([, t]) => t.durable).map(([id, t]) => [id, t.polledHead] as const);
       for (let i = 0; i < streams.length; i += HEAD_QUERY_CHUNK) {
-        const heads = await readHeads(this.ctx.db, streams.slice(i, i + HEAD_QUERY_CHUNK));
-        for (const [stream, head] of Object.entries(heads)) {
+        const chunk = streams.slice(i, i + HEAD_QUERY_CHUNK);
+        const moved = await readMovedHeads(this.ctx.db, Object.fromEntries(chunk));
+        for (const [stream, polledHead] of chunk) {
+          // Not moved: the head read last time (0 for a stream Postgres has no head for, as ever).
+          const head = moved.get(stream) ?? Math.max(0, polledHead);
           const entry = this.topics.get(stream);
           if (!entry) continue;
           if (head > entry.head) entry.head = head;
