@@ -133,12 +133,14 @@ export class WebSocketConnection {
       if (!identity) { this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized'); return; }
       this.identity = identity;
       this.registry.authenticated(this);
-      const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
+      const sink = this.sink();
+      const session = new RealtimeSession(identity.principal, sink, this.deps);
       this.session = session;
       const { starts, begin } = await session.open(frame.cursors, identity.memberships, identity.heads);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') { session.close(); return; }
-      this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
+      // Through the sink as bytes: the whole frame in one write (ws writes a string's header and payload apart).
+      sink.send(Buffer.from(JSON.stringify(session.authenticatedFrame(starts))), { type: 'authenticated' });
       this.state = 'open';
       this.stopAuthTimer();
       this.lastValidatedAt = Date.now();
