@@ -1,6 +1,7 @@
 import { PRESENCE_BATCH_MS, type PresenceEventFrame } from '@sesamespace/sdk/protocol';
 import { presenceTopic } from './presence.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
+import { allocTextPayload } from './websocket-connection.js';
 
 // Frames built for sessions of no group (see `presenceGroup`) are shared by those hearing the
 // same subset; a bound keeps a tick in which every one hears a different subset from holding all.
@@ -50,7 +51,19 @@ class HeardChanges {
   /** The `presence` frame of a lone change, by position. */
   private singles: Map<number, Buffer> | undefined;
 
+  /** Each heard change's position in `indices`, by its index in `changes` (built on first use). */
+  private positions: Map<number, number> | undefined;
+
   constructor(readonly changes: Change[], readonly indices: number[]) {}
+
+  /** The position in `indices` of `changes[index]`, or -1 when the group does not hear it. */
+  positionOf(index: number): number {
+    if (!this.positions) {
+      this.positions = new Map();
+      this.indices.forEach((i, position) => this.positions?.set(i, position));
+    }
+    return this.positions.get(index) ?? -1;
+  }
 
   /** All of them, or none left out (one buffer for the group). */
   all(): WireFrame {
@@ -82,7 +95,8 @@ class HeardChanges {
     run(runStart, end);
     if (count === 0) return undefined;
     if (count === 1) return { frame: this.single(runs[0]), count };
-    const frame = Buffer.allocUnsafe(BATCH_HEAD.length + bytes - 1 + BATCH_TAIL.length);
+    // With room for its WebSocket header in front: the socket write takes it as it is (one copy per member, not two).
+    const frame = allocTextPayload(BATCH_HEAD.length + bytes - 1 + BATCH_TAIL.length);
     let at = BATCH_HEAD.copy(frame, 0);
     for (let r = 0; r < runs.length; r += 2) {
       if (r > 0) frame[at++] = 0x2c; // ','
@@ -222,7 +236,7 @@ export class PresenceFanout {
         const indices = heard.indices;
         if (indices.length === 0) continue;
         // Positions (in `indices`) of what this session does not get: its own changes.
-        const left = mine ? mine.map((i) => indices.indexOf(i)).filter((p) => p >= 0) : [];
+        const left = mine ? mine.map((i) => heard.positionOf(i)).filter((p) => p >= 0) : [];
         if (left.length === 0) {
           session.sendPresence(heard.all(), indices.length);
           sent++;
