@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestApi, type TestApi } from './support/api.js';
@@ -64,5 +67,31 @@ describe.each(targets())('gateway upgrades on %s', (target) => {
     const other = await attempt(`${behindProxy.url}/v1/connect`, { 'x-forwarded-for': '198.51.100.8' });
     expect('socket' in other).toBe(true);
     if ('socket' in other) open.push(other.socket);
+  });
+
+  it('answers an upgrade that arrives after close() began with fastify\'s 503, as any request then', async () => {
+    const closing = await startTestGateway(api.ctx);
+    const { port } = new URL(closing.httpUrl);
+    // A connection accepted before close(), its upgrade request begun (so not idle: close()
+    // leaves it open) and finished only once the gateway is closing.
+    const raw = connect(Number(port), '127.0.0.1');
+    await once(raw, 'connect');
+    let answer = '';
+    raw.on('data', (chunk: Buffer) => { answer += chunk.toString(); });
+    raw.on('error', () => {});
+    raw.write('GET /v1/connect HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    await sleep(50); // the server reads the begun request (one loop turn is enough on loopback)
+    // Another client's socket: closed with 1001 by the gateway's preClose, i.e. once closing began.
+    const watcher = await TestSocket.open(closing.url);
+    const closed = closing.close();
+    await once(watcher.ws, 'close');
+    raw.write('Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    const ended = once(raw, 'close');
+    while (!answer.includes('\r\n\r\n') && !raw.destroyed) await once(raw, 'data');
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable');
+    // The gateway ends the connection after its answer (else close() would wait for the client).
+    await ended;
+    await closed;
+    expect(answer).toContain('"statusCode":503');
   });
 });

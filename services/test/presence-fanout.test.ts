@@ -152,6 +152,37 @@ describe('PresenceFanout', () => {
     expect(a.frames.at(-1)).toEqual({ type: 'presence', principalId: 'pr_b', status: 'away', at: '2026-01-01T00:00:00.000Z' });
   });
 
+  it('cuts a member\'s frame byte for byte when changes hold multi-byte characters, one buffer shared by members left nothing out', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const raw: Array<Array<Buffer | string>> = [];
+    const member = (id: string, i: number) => {
+      const s = session(id, () => true);
+      raw[i] = [];
+      return { ...s, audience: { ...s.audience, presenceGroup: () => 'ch_1', sendPresence: (frame: Buffer | string, changes: number) => { raw[i].push(frame); s.audience.sendPresence(frame, changes); } } };
+    };
+    const ids = ['pr_é', 'pr_ü€', 'pr_日本', 'pr_x'];
+    const members = ids.map(member);
+    await Promise.all(members.map((m) => fanout.add(m.audience)));
+    for (const id of [...ids, 'pr_outside']) announce('ws_1', id, 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    const heard = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId));
+    members.forEach((m, i) => {
+      expect(heard(m.frames)).toEqual([[...ids.filter((id) => id !== ids[i]), 'pr_outside']]);
+      expect(JSON.parse(raw[i][0].toString())).toEqual(m.frames[0]);
+    });
+    // A session of the group hearing every change (none its own) gets the group's shared buffer.
+    const watcher = member('pr_watcher', 4);
+    await fanout.add(watcher.audience);
+    const other = member('pr_other', 5);
+    await fanout.add(other.audience);
+    announce('ws_1', 'pr_é', 'away');
+    announce('ws_1', 'pr_日本', 'away');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(raw[4].at(-1)).toBe(raw[5].at(-1));
+    expect(heard([watcher.frames.at(-1)!])).toEqual([['pr_é', 'pr_日本']]);
+  });
+
   // A session joining mid-tick may be a client reconnecting within the tick: it is owed what its
   // last connection was not sent yet (the SDK does not re-read presence after a reconnect).
   it('sends a session that joins during a tick the tick\'s changes from before it joined too (but not its own)', async () => {

@@ -3,7 +3,7 @@ import * as ws from 'ws';
 import type { WebSocket } from 'ws';
 import type { ConnectionRegistry } from '../src/gateway/connection-registry.js';
 import type { SessionDeps, Sink } from '../src/gateway/session.js';
-import { WebSocketConnection, wsTextFrame } from '../src/gateway/websocket-connection.js';
+import { allocTextPayload, WebSocketConnection, wsTextFrame } from '../src/gateway/websocket-connection.js';
 
 /** What `ws` itself puts on the wire for a server's text frame of `payload`. */
 function wsFraming(payload: Buffer): Buffer {
@@ -16,6 +16,16 @@ describe('pre-framed WebSocket text frames', () => {
   it.each([0, 1, 125, 126, 127, 615, 65_535, 65_536, 70_000])('frames a %i-byte payload byte for byte as ws does', (length) => {
     const payload = Buffer.alloc(length, 'é'.charCodeAt(0) % 256);
     expect(wsTextFrame(payload).equals(wsFraming(payload))).toBe(true);
+  });
+
+  it.each([0, 125, 126, 65_535, 65_536, 70_000])('frames a %i-byte payload allocated with room for its header in place, byte for byte as ws does', (length) => {
+    const payload = allocTextPayload(length).fill('é'.charCodeAt(0) % 256);
+    const framed = wsTextFrame(payload);
+    expect(framed.equals(wsFraming(Buffer.from(payload)))).toBe(true);
+    // The frame is the buffer the payload sits in: nothing built or copied again.
+    expect(framed.buffer).toBe(payload.buffer);
+    expect(payload.byteOffset).toBe(framed.byteOffset + framed.length - length);
+    expect(wsTextFrame(payload)).toBe(framed);
   });
 
   it('builds a shared payload\'s frame once', () => {

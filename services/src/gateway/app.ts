@@ -68,6 +68,10 @@ type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) 
  * Every other upgrade (another path or method, `SESAME_TRUST_PROXY` set, which fastify applies to
  * the address, or an address at its cap, refused with fastify's 429 Problem Details) takes
  * fastify's route as before. Neither path sends any header but the 101's: ws writes it alone.
+ * Once `close()` began, an upgrade (it can still arrive on a connection accepted before) is
+ * answered what fastify answers any request then, a 503, and its connection ended: fastify's route
+ * would answer the same but leave the socket open (an upgrade's socket is no longer the HTTP
+ * server's to close), holding `close()` until the client went away.
  */
 function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAddress: AddressConnectionLimit, node: RealtimeNode): void {
   if (parseTrustProxy(ctx.config.SESAME_TRUST_PROXY)) return;
@@ -75,7 +79,11 @@ function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAd
   const routed = server.listeners('upgrade') as UpgradeListener[];
   server.removeAllListeners('upgrade');
   const deps = node.deps;
+  // Fastify's own closing flag is internal; its preClose hooks run right after it is set.
+  let closing = false;
+  app.addHook('preClose', (done) => { closing = true; done(); });
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (closing) { refuseWhileClosing(socket); return; }
     // The server's upgrade sockets are TCP sockets (its types say Duplex).
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     const tcp = socket as Socket;
@@ -90,6 +98,14 @@ function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAd
     }
     for (const listener of routed) listener.call(server, request, socket, head);
   });
+}
+
+// Byte for byte fastify's answer to a request while it closes (`return503OnClosing`).
+const CLOSING_BODY = '{"error":"Service Unavailable","message":"Service Unavailable","statusCode":503}';
+
+function refuseWhileClosing(socket: Duplex): void {
+  socket.on('error', () => { socket.destroy(); });
+  socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${String(CLOSING_BODY.length)}\r\nDate: ${new Date().toUTCString()}\r\n\r\n${CLOSING_BODY}`);
 }
 
 /**

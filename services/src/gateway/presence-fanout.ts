@@ -1,6 +1,7 @@
 import { PRESENCE_BATCH_MS, type PresenceEventFrame } from '@sesamespace/sdk/protocol';
 import { presenceTopic } from './presence.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
+import { allocTextPayload } from './websocket-connection.js';
 
 // Frames built for sessions of no group (see `presenceGroup`) are shared by those hearing the
 // same subset; a bound keeps a tick in which every one hears a different subset from holding all.
@@ -32,36 +33,59 @@ export interface PresenceAudience {
 
 interface Change { principalId: string; json: string; single: string }
 
+const BATCH_HEAD = Buffer.from('{"type":"presence_batch","presence":[');
+const BATCH_TAIL = Buffer.from(']}');
+
 /**
- * The changes a group of sessions hears in a tick, joined once (`body`): the frame of a session
- * that hears all but a few of them (its own changes) is cut from it.
+ * The changes a group of sessions hears in a tick, joined once (`body`, UTF-8 bytes): the frame
+ * of a session that hears all but a few of them (its own changes) is copied from it, byte ranges
+ * into one buffer, neither joined as a string nor encoded again per session (in a burst of a
+ * thousand co-members every frame holds hundreds of changes).
  */
 class HeardChanges {
-  private body: string | undefined;
-  /** Where each heard change starts in `body`. */
+  private body: Buffer | undefined;
+  /** Where each heard change starts in `body` (bytes), and where the body ends. */
   private readonly starts: number[] = [];
   /** The frame of all of them, built once and shared. */
-  private whole: WireFrame | string | undefined;
+  private whole: WireFrame | undefined;
+  /** The `presence` frame of a lone change, by position. */
+  private singles: Map<number, Buffer> | undefined;
+
+  /** Each heard change's position in `indices`, by its index in `changes` (built on first use). */
+  private positions: Map<number, number> | undefined;
 
   constructor(readonly changes: Change[], readonly indices: number[]) {}
 
+  /** The position in `indices` of `changes[index]`, or -1 when the group does not hear it. */
+  positionOf(index: number): number {
+    if (!this.positions) {
+      this.positions = new Map();
+      this.indices.forEach((i, position) => this.positions?.set(i, position));
+    }
+    return this.positions.get(index) ?? -1;
+  }
+
   /** All of them, or none left out (one buffer for the group). */
-  all(): WireFrame | string {
-    this.whole ??= this.indices.length === 1 ? Buffer.from(this.changes[this.indices[0]].single) : Buffer.from(this.frameOf(this.joined()));
+  all(): WireFrame {
+    this.whole ??= this.indices.length === 1 ? this.single(0) : Buffer.concat([BATCH_HEAD, this.joined(), BATCH_TAIL]);
     return this.whole;
   }
 
   /** All but the positions in `left` (ascending); undefined when none are left. */
-  some(left: readonly number[]): { frame: string; count: number } | undefined {
+  some(left: readonly number[]): { frame: WireFrame; count: number } | undefined {
     const body = this.joined();
-    const parts: string[] = [];
-    let count = 0;
-    let runStart = 0;
+    const starts = this.starts;
     const end = this.indices.length;
+    // Runs [a, b) of kept positions; a run's bytes are body[starts[a], starts[b] - 1) (the comma after it left out).
+    const runs: number[] = [];
+    let count = 0;
+    let bytes = 0;
+    let runStart = 0;
     const run = (a: number, b: number) => {
       if (b <= a) return;
       count += b - a;
-      parts.push(body.slice(this.starts[a], b === end ? body.length : this.starts[b] - 1));
+      runs.push(a, b);
+      bytes += starts[b] - 1 - starts[a] + 1; // its bytes and a comma before the next run
     };
     for (const position of left) {
       if (position < runStart) continue;
@@ -70,29 +94,37 @@ class HeardChanges {
     }
     run(runStart, end);
     if (count === 0) return undefined;
-    if (count === 1) return { frame: this.changes[this.indices[this.positionOfOnly(left)]].single, count };
-    return { frame: this.frameOf(parts.join(',')), count };
+    if (count === 1) return { frame: this.single(runs[0]), count };
+    // With room for its WebSocket header in front: the socket write takes it as it is (one copy per member, not two).
+    const frame = allocTextPayload(BATCH_HEAD.length + bytes - 1 + BATCH_TAIL.length);
+    let at = BATCH_HEAD.copy(frame, 0);
+    for (let r = 0; r < runs.length; r += 2) {
+      if (r > 0) frame[at++] = 0x2c; // ','
+      at += body.copy(frame, at, starts[runs[r]], starts[runs[r + 1]] - 1);
+    }
+    BATCH_TAIL.copy(frame, at);
+    return { frame, count };
   }
 
-  private positionOfOnly(left: readonly number[]): number {
-    for (let p = 0; p < this.indices.length; p++) if (!left.includes(p)) return p;
-    return -1;
+  private single(position: number): Buffer {
+    const singles = (this.singles ??= new Map<number, Buffer>());
+    let frame = singles.get(position);
+    if (!frame) singles.set(position, (frame = Buffer.from(this.changes[this.indices[position]].single)));
+    return frame;
   }
 
-  private frameOf(body: string): string {
-    return `{"type":"presence_batch","presence":[${body}]}`;
-  }
-
-  private joined(): string {
+  /** The heard changes' JSON joined by commas; `starts` gets each one's offset, then the end + 1. */
+  private joined(): Buffer {
     if (this.body === undefined) {
       let offset = 0;
       const jsons = this.indices.map((i) => {
         this.starts.push(offset);
         const json = this.changes[i].json;
-        offset += json.length + 1;
+        offset += Buffer.byteLength(json) + 1;
         return json;
       });
-      this.body = jsons.join(',');
+      this.starts.push(offset);
+      this.body = Buffer.from(jsons.join(','));
     }
     return this.body;
   }
@@ -204,7 +236,7 @@ export class PresenceFanout {
         const indices = heard.indices;
         if (indices.length === 0) continue;
         // Positions (in `indices`) of what this session does not get: its own changes.
-        const left = mine ? mine.map((i) => indices.indexOf(i)).filter((p) => p >= 0) : [];
+        const left = mine ? mine.map((i) => heard.positionOf(i)).filter((p) => p >= 0) : [];
         if (left.length === 0) {
           session.sendPresence(heard.all(), indices.length);
           sent++;
@@ -212,13 +244,13 @@ export class PresenceFanout {
         }
         const some = heard.some(left);
         if (!some) continue;
-        let frame: WireFrame | string = some.frame;
+        let frame = some.frame;
         // Sessions of no group hearing the same subset share a buffer.
         if (group === undefined) {
           const key = `${String(indices.length)}:${left.join(',')}:${indices.join(',')}`;
           const shared = built.get(key);
           if (shared) frame = shared;
-          else if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, (frame = Buffer.from(frame)));
+          else if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, frame);
         }
         session.sendPresence(frame, some.count);
         sent++;

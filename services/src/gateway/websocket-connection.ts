@@ -46,6 +46,30 @@ export function wsTextFrame(payload: Buffer): Buffer {
 }
 
 /**
+ * A payload of `length` bytes (for the caller to fill) inside its whole text frame, header in
+ * front: `wsTextFrame` of it answers that frame without building or copying it again. For a
+ * payload written once per connection (a member's presence frame, cut for it alone).
+ */
+export function allocTextPayload(length: number): Buffer {
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const bytes = Buffer.allocUnsafe(header + length);
+  bytes[0] = 0x81;
+  if (length < 126) {
+    bytes[1] = length;
+  } else if (length < 65536) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(length, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    bytes.writeUInt32BE(length >>> 0, 6);
+  }
+  const payload = bytes.subarray(header);
+  framedPayloads.set(payload, bytes);
+  return payload;
+}
+
+/**
  * The number of the current synchronous run ("tick"): it moves on when the process's next-tick
  * queue is next processed. A connection that already wrote a frame in this tick corks its socket
  * for the rest of it (see `sink`). One `process.nextTick` per tick for the whole process.
@@ -133,12 +157,14 @@ export class WebSocketConnection {
       if (!identity) { this.fail(CloseCode.AuthFailed, 'the API key, token or signature is invalid, expired or revoked', 'unauthorized'); return; }
       this.identity = identity;
       this.registry.authenticated(this);
-      const session = new RealtimeSession(identity.principal, this.sink(), this.deps);
+      const sink = this.sink();
+      const session = new RealtimeSession(identity.principal, sink, this.deps);
       this.session = session;
       const { starts, begin } = await session.open(frame.cursors, identity.memberships, identity.heads);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') { session.close(); return; }
-      this.socket.send(JSON.stringify(session.authenticatedFrame(starts)));
+      // Through the sink as bytes: the whole frame in one write (ws writes a string's header and payload apart).
+      sink.send(Buffer.from(JSON.stringify(session.authenticatedFrame(starts))), { type: 'authenticated' });
       this.state = 'open';
       this.stopAuthTimer();
       this.lastValidatedAt = Date.now();
