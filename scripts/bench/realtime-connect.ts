@@ -23,6 +23,12 @@ import { machineFacts, writeSection } from './write-results.js';
 const AGENTS = 1000;
 const CLIENT_PROCESSES = 2;
 const CONCURRENCY = 25;
+/**
+ * Connects per system: the first on a freshly started server process (cold: its JIT has seen
+ * nothing, as after a deploy whose clients all reconnect at once), the others once it has
+ * served connections (warm: a running node taking a burst). Each round's 1,000 close before the next.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 // Presence and other connection-time work settle before frames are counted.
 const SETTLE_MS = 2_000;
 // Postgres backends flush their statistics at most this late once idle (PGSTAT_IDLE_INTERVAL 10 s).
@@ -31,7 +37,11 @@ const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
 // Profiling: `CONNECT_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` runs the gateway with those node flags.
 const GATEWAY_NODE_ARGS = process.env.CONNECT_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
-interface Result { name: string; setup: string; seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>>; work?: Work }
+/** One connect of the 1,000 (a round). */
+interface Run { seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>> }
+
+/** A system's rounds: the first on a fresh process (cold: its code not yet optimised), then warm ones. */
+interface Result { name: string; setup: string; first: Run; warm: Run; warmSeconds: number[]; work?: Work }
 
 /** What the connects cost besides CPU: Postgres statements and the gateway's write syscalls. */
 interface Work { statements: number; writes: number }
@@ -63,7 +73,7 @@ async function workCounters(services: TestServices, pid: number): Promise<() => 
   };
 }
 
-async function connectAll(label: string, spec: { kind: SystemKind; url: string; keys?: string[] }, serverPid: number, services?: TestServices): Promise<{ seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>>; procs: Child[] }> {
+async function connectAll(label: string, spec: { kind: SystemKind; url: string; keys?: string[] }, serverPid: number, services?: TestServices): Promise<Run & { procs: Child[] }> {
   const procs = Array.from({ length: CLIENT_PROCESSES }, (_, p) => spawnBenchProcess('support/subscriber-process.ts', `${label} clients ${p + 1}`));
   // The client processes are loaded (tsx, modules) before anything is timed or metered.
   await Promise.all(procs.map((proc) => proc.request({ cmd: 'report' })));
@@ -100,6 +110,28 @@ async function closeAll(procs: Child[]): Promise<void> {
   }
 }
 
+/**
+ * `ROUNDS` connects of the 1,000 to one server process, each closed before the next (and the
+ * server given `settleMs` to take the closes); `counted` wraps the first in the work counters.
+ */
+async function rounds(label: string, connect: () => Promise<Run & { procs: Child[] }>, settleMs: number, counted?: () => Promise<() => Promise<Work>>): Promise<{ first: Run; warm: Run; warmSeconds: number[]; work?: Work }> {
+  const runs: Run[] = [];
+  let work: Work | undefined;
+  for (let round = 0; round < ROUNDS; round++) {
+    const done = round === 0 ? await counted?.() : undefined;
+    const { procs, ...run } = await connect();
+    if (done) work = await done();
+    console.log(`[${label}] round ${round + 1}${round === 0 ? ' (cold)' : ''}: ${run.seconds.toFixed(2)} s; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms, clients ${(run.clientCpuMs / AGENTS).toFixed(2)} CPU-ms per connection${run.storeCpuMs ? `, postgres ${(run.storeCpuMs.postgres / AGENTS).toFixed(2)}, redis ${(run.storeCpuMs.redis / AGENTS).toFixed(2)}` : ''}; frames: ${JSON.stringify(run.frames)}`);
+    runs.push(run);
+    await closeAll(procs);
+    await sleep(settleMs);
+  }
+  const later = runs.length > 1 ? runs.slice(1) : runs;
+  // The warm round shown is the one of median connect time.
+  const warm = [...later].sort((a, b) => a.seconds - b.seconds)[Math.floor((later.length - 1) / 2)];
+  return { first: runs[0], warm, warmSeconds: later.map((r) => r.seconds), work };
+}
+
 void runBench(async () => {
   const services = startTestServices();
   const results: Result[] = [];
@@ -118,28 +150,22 @@ void runBench(async () => {
   shapes.push({ name: 'Sesame, 100 channels of 10', keys: small.map((a) => a.apiKey) });
 
   for (const shape of shapes) {
-    console.log(`\n[${shape.name}] connecting ${int(AGENTS)} agents…`);
-    const counted = await workCounters(services, sesame.gateway.pid);
-    const run = await connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid, services);
-    const work = await counted();
-    const each = (n: number) => (n / AGENTS).toFixed(2);
-    console.log(`[${shape.name}] ${run.seconds.toFixed(2)} s; gateway ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms per connection; per connection: clients ${each(run.clientCpuMs)} CPU-ms, postgres ${each(run.storeCpuMs?.postgres ?? 0)} CPU-ms, redis ${each(run.storeCpuMs?.redis ?? 0)} CPU-ms, ${each(work.statements)} statements, ${each(work.writes)} gateway write syscalls; frames: ${JSON.stringify(run.frames)}`);
-    results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...run, work });
-    await closeAll(run.procs);
-    await sleep(1_000); // the offline announcements settle before the next shape
+    console.log(`\n[${shape.name}] connecting ${int(AGENTS)} agents, ${ROUNDS} rounds…`);
+    const result = await rounds(shape.name, () => connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid, services),
+      2_000, () => workCounters(services, sesame.gateway.pid)); // the offline announcements (ticks up to 1 s) settle between rounds
+    if (result.work) console.log(`[${shape.name}] per connection (first round): ${(result.work.statements / AGENTS).toFixed(2)} statements, ${(result.work.writes / AGENTS).toFixed(2)} gateway write syscalls`);
+    results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...result });
   }
   await sesame.gateway.stop();
   await sesame.api.stop();
 
   const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
-  console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets…`);
-  const run = await connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid);
-  console.log(`[Socket.IO] ${run.seconds.toFixed(2)} s; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms, clients ${(run.clientCpuMs / AGENTS).toFixed(2)} CPU-ms per connection`);
-  results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...run });
-  await closeAll(run.procs);
+  console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets, ${ROUNDS} rounds…`);
+  const result = await rounds('Socket.IO', () => connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid), 2_000);
+  results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...result });
   await socketIo.child.stop();
 
-  const presenceFrames = (r: Result) => (r.frames.presence ?? 0) + (r.frames.presence_batch ?? 0);
+  const presenceFrames = (r: Run) => (r.frames.presence ?? 0) + (r.frames.presence_batch ?? 0);
   const markdown = [
     `## Realtime connect (${int(AGENTS)} agents)`,
     '',
@@ -147,9 +173,15 @@ void runBench(async () => {
     '',
     `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) and client CPU (the 2 client processes, which share the cores: the \`auth\` frame, parsing presence frames) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io) and Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
     '',
-    '| system | connect time | server CPU per connection | client CPU per connection | Postgres + Redis CPU per connection | presence frames received | statements per connection | server write syscalls per connection |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...results.map((r) => `| ${r.name} | **${r.seconds.toFixed(2)} s** | ${(r.serverCpuMs / AGENTS).toFixed(2)} ms | ${(r.clientCpuMs / AGENTS).toFixed(2)} ms | ${r.storeCpuMs ? `${(r.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`),
+    `Each system is connected ${ROUNDS} times, the 1,000 closed between rounds: the first round on a freshly started server process (*cold*: its code not yet optimised by the JIT, as after a deploy whose clients all reconnect at once), the others on the same process (*warm*: a running node taking a burst; the round of median connect time is shown, all warm rounds' times in brackets). Sesame's two shapes share one gateway, so its second shape's first round runs on a gateway that has served the first shape. Statements and write syscalls are counted over the first round.`,
+    '',
+    '| system | connect time: cold | warm | server CPU per connection: cold | warm | client CPU per connection: cold | warm | Postgres + Redis CPU per connection (cold) | presence frames received (cold) | statements per connection | server write syscalls per connection |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map((r) => {
+      const perConnection = (ms: number) => `${(ms / AGENTS).toFixed(2)} ms`;
+      const warmTimes = r.warmSeconds.map((s) => s.toFixed(2)).join(' / ');
+      return `| ${r.name} | **${r.first.seconds.toFixed(2)} s** | **${r.warm.seconds.toFixed(2)} s** (${warmTimes}) | ${perConnection(r.first.serverCpuMs)} | ${perConnection(r.warm.serverCpuMs)} | ${perConnection(r.first.clientCpuMs)} | ${perConnection(r.warm.clientCpuMs)} | ${r.first.storeCpuMs ? `${(r.first.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.first.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r.first)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`;
+    }),
     '',
     ...results.map((r) => `- **${r.name}**: ${r.setup}.`),
   ].join('\n');
