@@ -104,7 +104,7 @@ async function main() {
     cell.cpu.push(usage);
     cell.cpuPerOp.push(perOp);
     cells.set(key, cell);
-    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${int(perOp)} µs/request, postgres ${int((usage.postgres * result.seconds * 1e6) / Math.max(1, result.ok))} µs/request${only ? await batchesSince() : ''}`);
+    console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${perOp.toFixed(1)} µs/request, postgres ${int((usage.postgres * result.seconds * 1e6) / Math.max(1, result.ok))} µs/request, client ${(usage.client * result.seconds * 1e6 / Math.max(1, result.ok)).toFixed(1)} µs/request${only ? await batchesSince() : ''}`);
   };
   // While iterating (BENCH_ONLY): the api's group commits since the last cell, from its /metrics.
   let batchMark = { count: 0, sum: 0 };

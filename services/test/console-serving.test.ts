@@ -32,16 +32,21 @@ describe('the console at /', () => {
       expect(csp).toContain("script-src 'self'");
       expect(csp).toContain('ws://*:14532');
       expect(csp).not.toContain('unsafe-inline');
+      // A page keeps the cross-origin isolation policies the API's answers leave out.
+      expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
+      expect(page.headers['cross-origin-resource-policy']).toBe('same-origin');
 
       const asset = await app.inject({ url: '/assets/app-abc123.js' });
       expect(asset.statusCode).toBe(200);
       expect(asset.headers['content-type']).toMatch(/^text\/javascript/);
       expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+      expect(asset.headers['cross-origin-resource-policy']).toBe('same-origin');
       expect((await app.inject({ url: '/assets/nope.js' })).statusCode).toBe(404);
 
       const deepLink = await app.inject({ url: '/channels/ch_1', headers: { accept: 'text/html,application/xhtml+xml' } });
       expect(deepLink.statusCode).toBe(200);
       expect(deepLink.body).toBe(page.body);
+      expect(deepLink.headers['cross-origin-opener-policy']).toBe('same-origin');
       // A script (no text/html in Accept) asking for an unknown path keeps its 404.
       expect((await app.inject({ url: '/channels/ch_1', headers: { accept: 'application/json' } })).statusCode).toBe(404);
     } finally {

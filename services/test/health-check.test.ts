@@ -79,4 +79,23 @@ describe('/health database check', () => {
     expect(state.statements).toBe(2);
     await app.close();
   });
+
+  it("answers the schema's JSON of the current millisecond, with or without a check under way", async () => {
+    let wall = Date.UTC(2026, 10, 26, 7, 0, 0, 1);
+    vi.spyOn(Date, 'now').mockImplementation(() => wall);
+    const { app } = await healthApp();
+    const get = () => app.inject({ method: 'GET', url: '/health' });
+    const expected = () => `{"status":"healthy","timestamp":"${new Date(wall).toISOString()}"}`;
+    // The first answer waits for the check; the next ones of its second answer at once.
+    for (let i = 0; i < 3; i++) {
+      const response = await get();
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(response.body).toBe(expected());
+      expect(response.headers['content-length']).toBe(String(Buffer.byteLength(expected())));
+      wall += i;
+    }
+    wall += 1;
+    expect((await get()).body).toBe(expected());
+    await app.close();
+  });
 });

@@ -21,7 +21,11 @@ describe.each(targets())('security headers on %s', (target) => {
     expect(headers['strict-transport-security'], name).toMatch(/max-age=\d+/);
     expect(headers['x-frame-options'], name).toBe('SAMEORIGIN');
     expect(headers['referrer-policy'], name).toBe('no-referrer');
+  };
+  // The cross-origin isolation policies are a page's (the OpenAPI page, the console).
+  const expectPageIsolation = (headers: Record<string, unknown>, name: string) => {
     expect(headers['cross-origin-opener-policy'], name).toBe('same-origin');
+    expect(headers['cross-origin-resource-policy'], name).toBe('same-origin');
   };
 
   it('sends them on every api and gateway response, errors included, with a CSP that lets JSON load nothing', async () => {
@@ -38,8 +42,10 @@ describe.each(targets())('security headers on %s', (target) => {
       expectHardened(res.headers, name);
       expect(res.headers['content-security-policy'], name).toContain("default-src 'none'");
       expect(res.headers['content-security-policy'], name).toContain("frame-ancestors 'none'");
-      // Helmet's headers that protect nothing on an api are left out (one less line per response each).
-      for (const obsolete of ['x-xss-protection', 'x-download-options', 'x-permitted-cross-domain-policies', 'origin-agent-cluster', 'x-dns-prefetch-control']) {
+      // Helmet's headers that protect nothing on an api are left out (one less line per response each),
+      // and so are the cross-origin isolation policies of pages: these answers are no pages, and their
+      // credential is a header no cross-site embed can send.
+      for (const obsolete of ['x-xss-protection', 'x-download-options', 'x-permitted-cross-domain-policies', 'origin-agent-cluster', 'x-dns-prefetch-control', 'cross-origin-opener-policy', 'cross-origin-resource-policy']) {
         expect(res.headers[obsolete], `${name}: ${obsolete}`).toBeUndefined();
       }
     }
@@ -49,13 +55,16 @@ describe.each(targets())('security headers on %s', (target) => {
     const page = await api.app.inject({ method: 'GET', url: '/api/docs/' });
     expect(page.statusCode).toBe(200);
     expectHardened(page.headers, 'docs');
+    expectPageIsolation(page.headers, 'docs');
     const csp = String(page.headers['content-security-policy']);
     expect(csp).toContain("script-src 'self'");
     expect(csp).toContain("style-src 'self' 'unsafe-inline'");
     expect(csp).toContain("connect-src 'self'");
     expect(csp).not.toContain('upgrade-insecure-requests');
     for (const asset of ['/api/docs/static/swagger-ui-bundle.js', '/api/docs/static/swagger-initializer.js', '/api/docs/static/swagger-ui.css', '/api/docs/json']) {
-      expect((await api.app.inject({ method: 'GET', url: asset })).statusCode, asset).toBe(200);
+      const response = await api.app.inject({ method: 'GET', url: asset });
+      expect(response.statusCode, asset).toBe(200);
+      expectPageIsolation(response.headers, asset);
     }
   });
 });

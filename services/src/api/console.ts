@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import type { ServiceContext } from '../shared/context.js';
 import { SesameError } from '../shared/errors.js';
+import { addPageIsolationHeaders } from '../shared/http/create-http-app.js';
 
 /**
  * Paths that belong to the api, the gateway or the OpenAPI docs: the console's page fallback
@@ -75,14 +76,16 @@ export async function installConsole(app: FastifyInstance, ctx: ServiceContext, 
   const sendFile = (reply: FastifyReply, file: StaticFile, cacheControl: string) => reply.header('cache-control', cacheControl).type(file.type).send(file.body);
 
   const config = { public: true };
-  app.get('/', { config, schema: { hide: true } }, async (_request, reply) => sendPage(reply));
+  // A page and its assets: the cross-origin isolation policies the API's answers leave out.
+  const onRequest = addPageIsolationHeaders;
+  app.get('/', { config, onRequest, schema: { hide: true } }, async (_request, reply) => sendPage(reply));
   // The not-found handler answers (Problem Details), as for any unknown path.
   const notFound = (reply: FastifyReply) => { reply.callNotFound(); return reply; };
-  app.get('/assets/*', { config, schema: { hide: true } }, async (request, reply) => {
+  app.get('/assets/*', { config, onRequest, schema: { hide: true } }, async (request, reply) => {
     const file = files.get(request.url.split('?')[0]);
     return file ? sendFile(reply, file, IMMUTABLE) : notFound(reply);
   });
-  app.get('/*', { config, schema: { hide: true } }, async (request: FastifyRequest, reply) => {
+  app.get('/*', { config, onRequest, schema: { hide: true } }, async (request: FastifyRequest, reply) => {
     const path = request.url.split('?')[0];
     if (RESERVED_PREFIXES.some((prefix) => path.startsWith(prefix) || `${path}/` === prefix)) return notFound(reply);
     const file = path !== '/index.html' ? files.get(path) : undefined;

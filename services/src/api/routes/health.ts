@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import type { ServiceContext } from '../../shared/context.js';
 import type { TypedApp } from '../../shared/http/typed-app.js';
@@ -25,16 +26,18 @@ export async function healthRoutes(app: TypedApp, ctx: ServiceContext) {
     check.done.then(() => { check.passed = true; }, () => {});
     return check.done;
   };
-  // The timestamp's text is made once per millisecond, however many requests share it.
+  // The answer is serialized once per millisecond (its timestamp's), however many requests share it.
   let stampedAt = 0;
-  let stamp = '';
-  const healthy = () => {
+  let body = '';
+  const answerHealthy = (reply: FastifyReply): FastifyReply => {
     const now = Date.now();
     if (now !== stampedAt) {
       stampedAt = now;
-      stamp = new Date(now).toISOString();
+      // The route's JSON serializer (its 200 schema) answers a string.
+      body = reply.serialize({ status: 'healthy', timestamp: new Date(now).toISOString() }) as string;
     }
-    return { status: 'healthy', timestamp: stamp };
+    // Already serialized by the schema: sent as is (a string is not serialized again).
+    return reply.type('application/json; charset=utf-8').send(body);
   };
 
   app.get('/health', {
@@ -42,11 +45,14 @@ export async function healthRoutes(app: TypedApp, ctx: ServiceContext) {
     // database at most one query a second).
     config: { public: true, rateLimit: false },
     schema: { tags: ['system'], summary: 'Liveness and database reachability (checked at most once a second)', response: { 200: Type.Object({ status: Type.String(), timestamp: Type.String() }) } },
-  }, () => {
+  }, (_request, reply) => {
     // A check that passed less than a second ago answers at once (no promise, no tick).
     const check = lastCheck;
-    if (check?.passed && performance.now() - check.at < DATABASE_CHECK_TTL_MS) return healthy();
-    return checkDatabase().then(healthy);
+    if (check?.passed && performance.now() - check.at < DATABASE_CHECK_TTL_MS) {
+      void answerHealthy(reply);
+      return;
+    }
+    return checkDatabase().then(() => { void answerHealthy(reply); });
   });
 
   app.get('/setup/status', {

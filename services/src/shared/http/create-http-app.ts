@@ -1,11 +1,11 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { parseTrustProxy } from '../config.js';
 import type { ServiceContext } from '../context.js';
 import { installProblemDetails, sendFrameworkError } from './problem-details.js';
 import { installMetrics } from '../metrics.js';
 import { lazyChildLogger } from './request-logger.js';
 import { installValidators } from './validation.js';
-import { API_SECURITY_HEADERS, responseClassWithHeaderBlock } from './security-headers.js';
+import { API_SECURITY_HEADERS, PAGE_ISOLATION_HEADERS, responseClassWithHeaderBlock } from './security-headers.js';
 
 /**
  * Whom `X-Forwarded-*` headers are believed from (`SESAME_TRUST_PROXY`), in this one place for
@@ -31,6 +31,15 @@ function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
   for (let i = 0; i < SECURITY_HEADER_NAMES.length; i++) reply.header(SECURITY_HEADER_NAMES[i], SECURITY_HEADER_VALUES[i]);
   reply.header(REQUEST_ID_HEADER, request.id);
 }
+
+/**
+ * The HTML pages' own hook (the console, the OpenAPI page): Cross-Origin-Opener-Policy and
+ * Cross-Origin-Resource-Policy besides the edge's set, which leaves them out of API answers.
+ */
+export const addPageIsolationHeaders: onRequestHookHandler = (_request, reply, done) => {
+  for (const [name, value] of PAGE_ISOLATION_HEADERS) reply.header(name, value);
+  done();
+};
 
 /** The edge's responses render the security lines (set first on every response) as one block. */
 const EdgeResponse = responseClassWithHeaderBlock(API_SECURITY_HEADERS);

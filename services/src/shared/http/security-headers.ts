@@ -31,18 +31,34 @@ const API_CONTENT_SECURITY_POLICY = {
 
 /**
  * Helmet's defaults less five headers that protect nothing here, each written on every response
- * (a header line costs the server about as much as a few hundred bytes of body):
- * `X-XSS-Protection` (it only turns off the XSS auditor browsers have removed),
+ * (a header line costs the server about as much as a few hundred bytes of body, and every client
+ * parses it): `X-XSS-Protection` (it only turns off the XSS auditor browsers have removed),
  * `X-Download-Options` (Internet Explorer 8), `X-Permitted-Cross-Domain-Policies` (Flash and
  * Acrobat policy files), `Origin-Agent-Cluster` (a process-isolation hint for pages; nothing
  * the api serves may run or be framed) and `X-DNS-Prefetch-Control` (it governs the links of an
- * HTML page; the api serves none, and its CSP lets nothing load). HSTS, nosniff, frame, referrer,
- * opener, resource and content-security policies stay (docs/rest-contract.md).
+ * HTML page; the api serves none, and its CSP lets nothing load).
  */
-export const API_SECURITY_HEADERS = helmetHeaders({
+const HELMET_HEADERS = helmetHeaders({
   contentSecurityPolicy: API_CONTENT_SECURITY_POLICY,
   xXssProtection: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, originAgentCluster: false, xDnsPrefetchControl: false,
 });
+
+/** The cross-origin isolation policies: for documents, not for what the API answers. */
+const isPageIsolation = ([name]: readonly [string, string]) => name === 'cross-origin-opener-policy' || name === 'cross-origin-resource-policy';
+
+/**
+ * The headers of every response: HSTS, nosniff, frame, referrer and content-security policies
+ * (docs/rest-contract.md). Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy are left
+ * to the pages (`PAGE_ISOLATION_HEADERS`): COOP acts only on a document a browser opens, and CORP
+ * only keeps another site from embedding a response its visitor's browser fetches with ambient
+ * credentials (cookies); the API authenticates by a header a cross-site embed cannot send, and
+ * its JSON and attachments are no pages, so there the two lines protected nothing while every
+ * client parsed them on every response.
+ */
+export const API_SECURITY_HEADERS: HeaderLines = Object.freeze(HELMET_HEADERS.filter((line) => !isPageIsolation(line)));
+
+/** COOP and CORP (`same-origin`), which the HTML pages (the console, the OpenAPI page) add. */
+export const PAGE_ISOLATION_HEADERS: HeaderLines = Object.freeze(HELMET_HEADERS.filter(isPageIsolation));
 
 /** The headers whose lines Node's `_storeHeader` reads besides writing them. */
 const NODE_SPECIAL_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'expect', 'trailer', 'content-disposition']);
