@@ -200,6 +200,54 @@ describe('PresenceFanout', () => {
     expect(late.frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId))).toEqual([['pr_x', 'pr_y']]);
   });
 
+  // A fresh session (opened without cursors) starts from the presence its client reads over REST,
+  // which has the tick's earlier changes: it hears only those after it joined.
+  it('sends a fresh session that joins during a tick only the changes heard after it joined', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const ids = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
+    const early = session('pr_early', () => true);
+    await fanout.add(early.audience, true);
+    announce('ws_1', 'pr_x', 'online');
+    const fresh = session('pr_fresh', () => true);
+    await fanout.add(fresh.audience, true);
+    const resuming = session('pr_resuming', () => true);
+    await fanout.add(resuming.audience);
+    announce('ws_1', 'pr_fresh', 'online');
+    announce('ws_1', 'pr_y', 'online');
+    announce('ws_1', 'pr_z', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(ids(early.frames)).toEqual([['pr_x', 'pr_fresh', 'pr_y', 'pr_z']]);
+    expect(ids(fresh.frames)).toEqual([['pr_y', 'pr_z']]);
+    expect(ids(resuming.frames)).toEqual([['pr_x', 'pr_fresh', 'pr_y', 'pr_z']]);
+    // The next tick: everything, as for everyone.
+    announce('ws_1', 'pr_x', 'away');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(ids(fresh.frames)).toEqual([['pr_y', 'pr_z'], ['pr_x']]);
+  });
+
+  it('cuts a fresh session\'s frame from its group\'s changes', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const ids = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
+    const grouped = (id: string) => {
+      const s = session(id, (p) => p !== 'pr_outsider');
+      return { ...s, audience: { ...s.audience, presenceGroup: () => 'channel-1' } };
+    };
+    const early = grouped('pr_a');
+    await fanout.add(early.audience, true);
+    announce('ws_1', 'pr_b', 'online');
+    announce('ws_1', 'pr_outsider', 'online');
+    const late = grouped('pr_c');
+    await fanout.add(late.audience, true);
+    announce('ws_1', 'pr_c', 'online');
+    announce('ws_1', 'pr_d', 'online');
+    announce('ws_1', 'pr_e', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(ids(early.frames)).toEqual([['pr_b', 'pr_c', 'pr_d', 'pr_e']]);
+    expect(ids(late.frames)).toEqual([['pr_d', 'pr_e']]);
+  });
+
   it('lengthens the tick further after one that carried many changes (the burst\'s size)', async () => {
     const { hub, announceBatch } = fakeHub();
     const fanout = new PresenceFanout(hub);

@@ -71,8 +71,15 @@ class HeardChanges {
     return this.whole;
   }
 
-  /** All but the positions in `left` (ascending); undefined when none are left. */
-  some(left: readonly number[]): { frame: WireFrame; count: number } | undefined {
+  /** The position in `indices` of the first heard change at index `index` of `changes` or later. */
+  firstFrom(index: number): number {
+    let position = 0;
+    while (position < this.indices.length && this.indices[position] < index) position++;
+    return position;
+  }
+
+  /** Those from position `from` on, but the positions in `left` (ascending); undefined when none are left. */
+  some(from: number, left: readonly number[]): { frame: WireFrame; count: number } | undefined {
     const body = this.joined();
     const starts = this.starts;
     const end = this.indices.length;
@@ -80,7 +87,7 @@ class HeardChanges {
     const runs: number[] = [];
     let count = 0;
     let bytes = 0;
-    let runStart = 0;
+    let runStart = from;
     const run = (a: number, b: number) => {
       if (b <= a) return;
       count += b - a;
@@ -134,6 +141,12 @@ interface Workspace {
   audience: Set<PresenceAudience>;
   /** Changes heard since the last tick, each already serialised (without `type`) for the batch. */
   pending: Change[];
+  /**
+   * Fresh sessions (opened without cursors) that joined while changes were pending, with how
+   * many there were: those came before the session could hear them, and its client starts from
+   * the presence it reads over REST (which has them), so its first tick sends it the later ones.
+   */
+  joinedAt: Map<PresenceAudience, number> | undefined;
   unfollow: () => void;
   ready: Promise<void>;
 }
@@ -155,12 +168,15 @@ export class PresenceFanout {
 
   constructor(private readonly hub: StreamHub) {}
 
-  /** Starts delivering to `session`; resolves once the workspace's presence topic is subscribed. */
-  add(session: PresenceAudience): Promise<void> {
+  /**
+   * Starts delivering to `session`; resolves once the workspace's presence topic is subscribed.
+   * `fresh`: the session was opened without cursors (a client starting anew, not resuming).
+   */
+  add(session: PresenceAudience, fresh = false): Promise<void> {
     const workspaceId = session.principal.workspace_id;
     let workspace = this.workspaces.get(workspaceId);
     if (!workspace) {
-      const created: Workspace = { audience: new Set(), pending: [], unfollow: () => {}, ready: Promise.resolve() };
+      const created: Workspace = { audience: new Set(), pending: [], joinedAt: undefined, unfollow: () => {}, ready: Promise.resolve() };
       created.ready = this.hub.follow(presenceTopic(workspaceId), { onEphemeral: (frame) => { this.heard(created, frame); } }, false)
         .then((unfollow) => {
           if (this.workspaces.get(workspaceId) === created) created.unfollow = unfollow;
@@ -169,16 +185,22 @@ export class PresenceFanout {
       this.workspaces.set(workspaceId, created);
       workspace = created;
     }
-    // A session that joins mid-tick hears the tick's changes from before it joined too: it may be
-    // a client reconnecting within the tick, owed what its last connection had not been sent yet
-    // (the SDK does not re-read presence over REST after a reconnect); a status heard twice is harmless.
+    // A session that joins mid-tick hears the tick's changes from before it joined too when it
+    // resumes (opened with cursors): it may be a client reconnecting within the tick, owed what
+    // its last connection had not been sent yet (the SDK does not re-read presence over REST after
+    // a reconnect); a status heard twice is harmless. A fresh one starts from the presence its
+    // client reads (REST), which has them: in a burst of a thousand co-members coming online
+    // together, hearing each tick's earlier changes again made every member's frames hold about
+    // everyone, not those who came after it.
     workspace.audience.add(session);
+    if (fresh && workspace.pending.length > 0) (workspace.joinedAt ??= new Map()).set(session, workspace.pending.length);
     return workspace.ready;
   }
 
   remove(session: PresenceAudience): void {
     const workspaceId = session.principal.workspace_id;
     const workspace = this.workspaces.get(workspaceId);
+    workspace?.joinedAt?.delete(session);
     if (!workspace?.audience.delete(session) || workspace.audience.size > 0) return;
     this.workspaces.delete(workspaceId);
     workspace.unfollow();
@@ -214,6 +236,8 @@ export class PresenceFanout {
       if (changes.length === 0) continue;
       heardChanges += changes.length;
       workspace.pending = [];
+      const joinedAt = workspace.joinedAt;
+      workspace.joinedAt = undefined;
       // Each session's own changes (never sent to it), by principal.
       const own = new Map<string, number[]>();
       changes.forEach((change, i) => {
@@ -235,19 +259,22 @@ export class PresenceFanout {
         }
         const indices = heard.indices;
         if (indices.length === 0) continue;
-        // Positions (in `indices`) of what this session does not get: its own changes.
-        const left = mine ? mine.map((i) => heard.positionOf(i)).filter((p) => p >= 0) : [];
-        if (left.length === 0) {
+        // The position (in `indices`) of the first change heard after a fresh session joined.
+        const joined = joinedAt?.get(session);
+        const from = joined === undefined ? 0 : heard.firstFrom(joined);
+        // Positions of what this session does not get besides: its own changes.
+        const left = mine ? mine.map((i) => heard.positionOf(i)).filter((p) => p >= from) : [];
+        if (from === 0 && left.length === 0) {
           session.sendPresence(heard.all(), indices.length);
           sent++;
           continue;
         }
-        const some = heard.some(left);
+        const some = heard.some(from, left);
         if (!some) continue;
         let frame = some.frame;
         // Sessions of no group hearing the same subset share a buffer.
         if (group === undefined) {
-          const key = `${String(indices.length)}:${left.join(',')}:${indices.join(',')}`;
+          const key = `${String(from)}:${String(indices.length)}:${left.join(',')}:${indices.join(',')}`;
           const shared = built.get(key);
           if (shared) frame = shared;
           else if (built.size < SHARED_FRAMES_PER_TICK) built.set(key, frame);

@@ -102,7 +102,8 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by close() while we awaited (TS#9998)
     if (this.closed) return CLOSED_OPEN;
     // Presence is heard from co-members (SESAME_PRESENCE_AUDIENCE=channels, the default): rosters first.
-    await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this)]);
+    const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
+    await Promise.all([...created.map((c) => c.rostered), this.deps.presenceFanout.add(this, !resuming)]);
     // Heads are read after every subscription is active, so that nothing published later is
     // missed — or were read with the credential just before subscribing: delivery then starts at
     // a head at most a moment old, and an event committed in that moment, whose publish came
@@ -113,7 +114,6 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     const readBefore = knownHeads !== undefined && coversCursors(streams, knownHeads, cursors);
     const heads = readBefore ? knownHeads : await this.deps.startup.headsOf(streams);
     this.deps.hub.noteHeads(heads);
-    const resuming = Boolean(cursors && Object.keys(cursors).length > 0);
     this.catchUpOnReplay = !resuming;
     if (this.catchUpOnReplay) this.membershipsAtOpen = new Map(memberships.map((m) => [m.channel_id, [m.joined_seq, new Date(m.joined_at).getTime()]]));
     const starts: Cursors = {};
