@@ -26,21 +26,8 @@ const framedPayloads = new WeakMap<Buffer, Buffer>();
 export function wsTextFrame(payload: Buffer): Buffer {
   let bytes = framedPayloads.get(payload);
   if (bytes) return bytes;
-  const length = payload.length;
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  bytes = Buffer.allocUnsafe(header + length);
-  bytes[0] = 0x81;
-  if (length < 126) {
-    bytes[1] = length;
-  } else if (length < 65536) {
-    bytes[1] = 126;
-    bytes.writeUInt16BE(length, 2);
-  } else {
-    bytes[1] = 127;
-    bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    bytes.writeUInt32BE(length >>> 0, 6);
-  }
-  payload.copy(bytes, header);
+  bytes = textFrameOf(payload.length);
+  payload.copy(bytes, bytes.length - payload.length);
   framedPayloads.set(payload, bytes);
   return bytes;
 }
@@ -51,6 +38,14 @@ export function wsTextFrame(payload: Buffer): Buffer {
  * payload written once per connection (a member's presence frame, cut for it alone).
  */
 export function allocTextPayload(length: number): Buffer {
+  const bytes = textFrameOf(length);
+  const payload = bytes.subarray(bytes.length - length);
+  framedPayloads.set(payload, bytes);
+  return payload;
+}
+
+/** A text frame's buffer with its header written, for a payload of `length` bytes to fill in at its end. */
+function textFrameOf(length: number): Buffer {
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const bytes = Buffer.allocUnsafe(header + length);
   bytes[0] = 0x81;
@@ -64,9 +59,7 @@ export function allocTextPayload(length: number): Buffer {
     bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     bytes.writeUInt32BE(length >>> 0, 6);
   }
-  const payload = bytes.subarray(header);
-  framedPayloads.set(payload, bytes);
-  return payload;
+  return bytes;
 }
 
 /**
