@@ -28,7 +28,7 @@ const CONCURRENCY = 25;
  * nothing, as after a deploy whose clients all reconnect at once), the others once it has
  * served connections (warm: a running node taking a burst). Each round's 1,000 close before the next.
  */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ROUNDS ?? 3)) || 3);
 // Presence and other connection-time work settle before frames are counted.
 const SETTLE_MS = 2_000;
 // Postgres backends flush their statistics at most this late once idle (PGSTAT_IDLE_INTERVAL 10 s).
@@ -127,8 +127,8 @@ async function rounds(label: string, connect: () => Promise<Run & { procs: Child
     await sleep(settleMs);
   }
   const later = runs.length > 1 ? runs.slice(1) : runs;
-  // The warm round shown is the one of median connect time.
-  const warm = [...later].sort((a, b) => a.seconds - b.seconds)[Math.floor((later.length - 1) / 2)];
+  // The warm round shown is the one of median connect time (of two, the slower).
+  const warm = [...later].sort((a, b) => a.seconds - b.seconds)[Math.floor(later.length / 2)];
   return { first: runs[0], warm, warmSeconds: later.map((r) => r.seconds), work };
 }
 

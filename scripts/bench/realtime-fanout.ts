@@ -394,7 +394,8 @@ void runBench(async () => {
   }
   if (process.env.BENCH_HOPS && traceDir) {
     for (const system of systems) {
-      const servers = Object.fromEntries(Object.entries(system.servers).filter(([label]) => label !== 'postgres' && label !== 'redis').map(([label, pids]) => [label, pids()]));
+      // Only Sesame's servers run the preload (a peer's would die of the signal); every system's subscribers do.
+      const servers = system.key !== 'sesame' ? {} : Object.fromEntries(Object.entries(system.servers).filter(([label]) => label !== 'postgres' && label !== 'redis').map(([label, pids]) => [label, pids()]));
       const traces = await collectTraces({ ...servers, sub: system.driver.subscriberPids, bench: [process.pid] });
       const phases = new Map<string, PhaseRange>();
       for (const [round, r] of (ranges.get(system.key) ?? []).entries()) RATES.forEach((rate, j) => phases.set(`rate${rate}-${round + 1}`, r.rates[j]));

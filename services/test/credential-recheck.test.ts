@@ -46,4 +46,18 @@ describe('credential re-checks', () => {
     const seconds = new Set(checks.map((seen) => Math.floor((seen[0] - opened) / 1_000)));
     expect(seconds.size).toBeGreaterThan(10);
   });
+
+  it('a re-check that never answers holds the others back for one interval at most', async () => {
+    vi.useFakeTimers();
+    const connections = registry();
+    const stuck: RegisteredConnection = { ...connection([]), identity: { principal: { id: 'prn_stuck' }, stillValid: () => new Promise<boolean>(() => {}) } };
+    stuck.lastValidatedAt = Date.now() - INTERVAL_MS; // due at the first sweep
+    connections.add(stuck);
+    const checks: number[] = [];
+    connections.add(connection(checks));
+    await vi.advanceTimersByTimeAsync(3 * INTERVAL_MS);
+    connections.closeAll();
+    // The other connection is still re-checked, about every interval.
+    expect(checks.length).toBeGreaterThanOrEqual(2);
+  });
 });

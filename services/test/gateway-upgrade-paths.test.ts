@@ -69,8 +69,8 @@ describe.each(targets())('gateway upgrades on %s', (target) => {
     if ('socket' in other) open.push(other.socket);
   });
 
-  it('answers an upgrade that arrives after close() began with fastify\'s 503, as any request then', async () => {
-    const closing = await startTestGateway(api.ctx);
+  it.each([['direct', false], ['behind a proxy (SESAME_TRUST_PROXY)', true]])('answers an upgrade that arrives after close() began with fastify\'s 503, as any request then (%s)', async (_, viaProxy) => {
+    const closing = await startTestGateway(viaProxy ? proxied.ctx : api.ctx);
     const { port } = new URL(closing.httpUrl);
     // A connection accepted before close(), its upgrade request begun (so not idle: close()
     // leaves it open) and finished only once the gateway is closing.
@@ -80,7 +80,7 @@ describe.each(targets())('gateway upgrades on %s', (target) => {
     raw.on('data', (chunk: Buffer) => { answer += chunk.toString(); });
     raw.on('error', () => {});
     raw.write('GET /v1/connect HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-    await sleep(50); // the server reads the begun request (one loop turn is enough on loopback)
+    await sleep(200); // the server reads the begun request (one loop turn is enough on loopback; room for a loaded machine)
     // Another client's socket: closed with 1001 by the gateway's preClose, i.e. once closing began.
     const watcher = await TestSocket.open(closing.url);
     const closed = closing.close();

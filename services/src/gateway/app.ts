@@ -74,7 +74,6 @@ type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) 
  * server's to close), holding `close()` until the client went away.
  */
 function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAddress: AddressConnectionLimit, node: RealtimeNode): void {
-  if (parseTrustProxy(ctx.config.SESAME_TRUST_PROXY)) return;
   const server = app.server;
   const routed = server.listeners('upgrade') as UpgradeListener[];
   server.removeAllListeners('upgrade');
@@ -82,8 +81,11 @@ function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAd
   // Fastify's own closing flag is internal; its preClose hooks run right after it is set.
   let closing = false;
   app.addHook('preClose', (done) => { closing = true; done(); });
+  // Behind a proxy to believe, every upgrade takes fastify's route (which derives the address); only the closing answer is ours.
+  const direct = !parseTrustProxy(ctx.config.SESAME_TRUST_PROXY);
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (closing) { refuseWhileClosing(socket); return; }
+    if (!direct) { for (const listener of routed) listener.call(server, request, socket, head); return; }
     // The server's upgrade sockets are TCP sockets (its types say Duplex).
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     const tcp = socket as Socket;
@@ -105,7 +107,8 @@ const CLOSING_BODY = '{"error":"Service Unavailable","message":"Service Unavaila
 
 function refuseWhileClosing(socket: Duplex): void {
   socket.on('error', () => { socket.destroy(); });
-  socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${String(CLOSING_BODY.length)}\r\nDate: ${new Date().toUTCString()}\r\n\r\n${CLOSING_BODY}`);
+  // Destroyed once written: the server's sockets allow half-open, so `end` alone would wait for the client's FIN.
+  socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${String(CLOSING_BODY.length)}\r\nDate: ${new Date().toUTCString()}\r\n\r\n${CLOSING_BODY}`, () => { socket.destroy(); });
 }
 
 /**

@@ -56,8 +56,10 @@ export class ConnectionRegistry {
   private readonly unsubscribeRevocations: () => void;
   private readonly unhookReconnect: () => void;
   private closed = false;
-  /** A sweep's re-checks under way: the next sweep leaves them to it (they go one at a time). */
-  private rechecking = false;
+  /** When the sweep whose re-checks are under way began: the next sweeps leave them to it (they go one at a time). */
+  private recheckingSince: number | undefined;
+  /** Connections whose re-check is under way (a later pass skips them). */
+  private readonly checking = new WeakSet<RegisteredConnection>();
 
   constructor(private readonly ctx: ServiceContext) {
     const heartbeat = ctx.config.SESAME_HEARTBEAT_INTERVAL_MS;
@@ -122,23 +124,30 @@ export class ConnectionRegistry {
         connection.fail(CloseCode.HeartbeatTimeout, `no frame for ${silentAfter} ms`);
       }
     }
-    if (this.rechecking) return;
-    this.rechecking = true;
     const interval = this.ctx.config.SESAME_CREDENTIAL_RECHECK_INTERVAL_MS;
+    // A pass under way has the connections it re-checks; one stuck for a whole interval (a
+    // statement that never answers) no longer holds the others back.
+    if (this.recheckingSince !== undefined && now - this.recheckingSince < interval) return;
+    this.recheckingSince = now;
     try {
       await this.revalidate((connection) => now - connection.lastValidatedAt > (this.recheckAfter.get(connection) ?? interval));
     } finally {
-      this.rechecking = false;
+      if (this.recheckingSince === now) this.recheckingSince = undefined;
     }
   }
 
   /** Re-checks the credentials of the open connections `due` selects; closes the invalid ones. */
   private async revalidate(due: (connection: RegisteredConnection) => boolean) {
     for (const connection of [...this.connections]) {
-      if (this.closed || !connection.isOpen || !connection.identity || !due(connection)) continue;
+      if (this.closed || !connection.isOpen || !connection.identity || this.checking.has(connection) || !due(connection)) continue;
       connection.lastValidatedAt = Date.now();
-      const valid = await connection.identity.stillValid().catch(() => true); // a database blip is not a revocation
-      if (!valid) connection.fail(CloseCode.SessionExpired, 'the credential expired or was revoked');
+      this.checking.add(connection);
+      try {
+        const valid = await connection.identity.stillValid().catch(() => true); // a database blip is not a revocation
+        if (!valid) connection.fail(CloseCode.SessionExpired, 'the credential expired or was revoked');
+      } finally {
+        this.checking.delete(connection);
+      }
     }
   }
 
