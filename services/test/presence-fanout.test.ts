@@ -155,11 +155,11 @@ describe('PresenceFanout', () => {
   it('cuts a member\'s frame byte for byte when changes hold multi-byte characters, one buffer shared by members left nothing out', async () => {
     const { hub, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);
-    const raw: Array<Array<Buffer | string>> = [];
+    const raw: Array<Buffer[]> = [];
     const member = (id: string, i: number) => {
       const s = session(id, () => true);
       raw[i] = [];
-      return { ...s, audience: { ...s.audience, presenceGroup: () => 'ch_1', sendPresence: (frame: Buffer | string, changes: number) => { raw[i].push(frame); s.audience.sendPresence(frame, changes); } } };
+      return { ...s, audience: { ...s.audience, presenceGroup: () => 'ch_1', sendPresence: (frame: Buffer, changes: number) => { raw[i].push(frame); s.audience.sendPresence(frame, changes); } } };
     };
     const ids = ['pr_é', 'pr_ü€', 'pr_日本', 'pr_x'];
     const members = ids.map(member);

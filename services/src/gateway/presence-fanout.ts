@@ -28,7 +28,7 @@ export interface PresenceAudience {
    */
   presenceGroup?(): string | undefined;
   /** Sends a `presence` (one change) or `presence_batch` frame. */
-  sendPresence(frame: WireFrame | string, changes: number): void;
+  sendPresence(frame: WireFrame, changes: number): void;
 }
 
 interface Change { principalId: string; json: string; single: string }

@@ -242,7 +242,7 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
     return key;
   }
 
-  sendPresence(frame: WireFrame | string, changes: number): void {
+  sendPresence(frame: WireFrame, changes: number): void {
     if (this.closed) return;
     metrics.presenceFrames.inc();
     this.sink.send(frame, { type: changes === 1 ? 'presence' : 'presence_batch' });

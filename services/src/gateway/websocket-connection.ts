@@ -157,7 +157,11 @@ export class WebSocketConnection {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
       if (this.state !== 'authenticating') { session.close(); return; }
       // Through the sink as bytes: the whole frame in one write (ws writes a string's header and payload apart).
-      sink.send(Buffer.from(JSON.stringify(session.authenticatedFrame(starts))), { type: 'authenticated' });
+      const json = JSON.stringify(session.authenticatedFrame(starts));
+      // Encoded straight into its frame, header in front: the write takes it as it is.
+      const payload = allocTextPayload(Buffer.byteLength(json));
+      payload.write(json);
+      sink.send(payload, { type: 'authenticated' });
       this.state = 'open';
       this.stopAuthTimer();
       this.lastValidatedAt = Date.now();
