@@ -34,6 +34,11 @@ function session(id: string, hears: (principalId: string) => boolean, workspaceI
   return { audience, frames };
 }
 
+/** The principals each frame carries, in order (a `presence` frame's one, a `presence_batch`'s list). */
+function principalsOf(frames: Array<Record<string, unknown>>): unknown[][] {
+  return frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
+}
+
 describe('PresenceFanout', () => {
   beforeEach(() => { vi.useFakeTimers(); });
   afterEach(() => { vi.useRealTimers(); });
@@ -137,10 +142,9 @@ describe('PresenceFanout', () => {
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
 
     expect(asked).toEqual(['pr_a', 'pr_outsider', 'pr_b', 'pr_d']);
-    const ids = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
-    expect(ids(a.frames)).toEqual([['pr_b', 'pr_d']]);
-    expect(ids(b.frames)).toEqual([['pr_a', 'pr_d']]);
-    expect(ids(c.frames)).toEqual([['pr_a', 'pr_b', 'pr_d']]);
+    expect(principalsOf(a.frames)).toEqual([['pr_b', 'pr_d']]);
+    expect(principalsOf(b.frames)).toEqual([['pr_a', 'pr_d']]);
+    expect(principalsOf(c.frames)).toEqual([['pr_a', 'pr_b', 'pr_d']]);
     expect(b.frames[0]).toEqual({ type: 'presence_batch', presence: [
       { principalId: 'pr_a', status: 'online', at: '2026-01-01T00:00:00.000Z' }, { principalId: 'pr_d', status: 'online', at: '2026-01-01T00:00:00.000Z' },
     ] });
@@ -166,9 +170,8 @@ describe('PresenceFanout', () => {
     await Promise.all(members.map((m) => fanout.add(m.audience)));
     for (const id of [...ids, 'pr_outside']) announce('ws_1', id, 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    const heard = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId));
     members.forEach((m, i) => {
-      expect(heard(m.frames)).toEqual([[...ids.filter((id) => id !== ids[i]), 'pr_outside']]);
+      expect(principalsOf(m.frames)).toEqual([[...ids.filter((id) => id !== ids[i]), 'pr_outside']]);
       expect(JSON.parse(raw[i][0].toString())).toEqual(m.frames[0]);
     });
     // A session of the group hearing every change (none its own) gets the group's shared buffer.
@@ -180,7 +183,7 @@ describe('PresenceFanout', () => {
     announce('ws_1', 'pr_日本', 'away');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     expect(raw[4].at(-1)).toBe(raw[5].at(-1));
-    expect(heard([watcher.frames.at(-1)!])).toEqual([['pr_é', 'pr_日本']]);
+    expect(principalsOf([watcher.frames.at(-1)!])).toEqual([['pr_é', 'pr_日本']]);
   });
 
   // A session joining mid-tick may be a client reconnecting within the tick: it is owed what its
@@ -196,8 +199,8 @@ describe('PresenceFanout', () => {
     announce('ws_1', 'pr_late', 'online');
     announce('ws_1', 'pr_y', 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    expect(early.frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId))).toEqual([['pr_x', 'pr_late', 'pr_y']]);
-    expect(late.frames.map((f) => (f.presence as Array<{ principalId: string }>).map((p) => p.principalId))).toEqual([['pr_x', 'pr_y']]);
+    expect(principalsOf(early.frames)).toEqual([['pr_x', 'pr_late', 'pr_y']]);
+    expect(principalsOf(late.frames)).toEqual([['pr_x', 'pr_y']]);
   });
 
   // A fresh session (opened without cursors) starts from the presence its client reads over REST,
@@ -205,7 +208,6 @@ describe('PresenceFanout', () => {
   it('sends a fresh session that joins during a tick only the changes heard after it joined', async () => {
     const { hub, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);
-    const ids = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
     const early = session('pr_early', () => true);
     await fanout.add(early.audience, true);
     announce('ws_1', 'pr_x', 'online');
@@ -217,19 +219,18 @@ describe('PresenceFanout', () => {
     announce('ws_1', 'pr_y', 'online');
     announce('ws_1', 'pr_z', 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    expect(ids(early.frames)).toEqual([['pr_x', 'pr_fresh', 'pr_y', 'pr_z']]);
-    expect(ids(fresh.frames)).toEqual([['pr_y', 'pr_z']]);
-    expect(ids(resuming.frames)).toEqual([['pr_x', 'pr_fresh', 'pr_y', 'pr_z']]);
+    expect(principalsOf(early.frames)).toEqual([['pr_x', 'pr_fresh', 'pr_y', 'pr_z']]);
+    expect(principalsOf(fresh.frames)).toEqual([['pr_y', 'pr_z']]);
+    expect(principalsOf(resuming.frames)).toEqual([['pr_x', 'pr_fresh', 'pr_y', 'pr_z']]);
     // The next tick: everything, as for everyone.
     announce('ws_1', 'pr_x', 'away');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    expect(ids(fresh.frames)).toEqual([['pr_y', 'pr_z'], ['pr_x']]);
+    expect(principalsOf(fresh.frames)).toEqual([['pr_y', 'pr_z'], ['pr_x']]);
   });
 
   it('cuts a fresh session\'s frame from its group\'s changes', async () => {
     const { hub, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);
-    const ids = (frames: Array<Record<string, unknown>>) => frames.map((f) => (f.type === 'presence' ? [f.principalId] : (f.presence as Array<{ principalId: string }>).map((p) => p.principalId)));
     const grouped = (id: string) => {
       const s = session(id, (p) => p !== 'pr_outsider');
       return { ...s, audience: { ...s.audience, presenceGroup: () => 'channel-1' } };
@@ -244,8 +245,8 @@ describe('PresenceFanout', () => {
     announce('ws_1', 'pr_d', 'online');
     announce('ws_1', 'pr_e', 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    expect(ids(early.frames)).toEqual([['pr_b', 'pr_c', 'pr_d', 'pr_e']]);
-    expect(ids(late.frames)).toEqual([['pr_d', 'pr_e']]);
+    expect(principalsOf(early.frames)).toEqual([['pr_b', 'pr_c', 'pr_d', 'pr_e']]);
+    expect(principalsOf(late.frames)).toEqual([['pr_d', 'pr_e']]);
   });
 
   it('lengthens the tick further after one that carried many changes (the burst\'s size)', async () => {
