@@ -85,12 +85,11 @@ function upgradeConnectDirectly(app: FastifyInstance, ctx: ServiceContext, perAd
   const direct = !parseTrustProxy(ctx.config.SESAME_TRUST_PROXY);
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (closing) { refuseWhileClosing(socket); return; }
-    if (!direct) { for (const listener of routed) listener.call(server, request, socket, head); return; }
     // The server's upgrade sockets are TCP sockets (its types say Duplex).
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
     const tcp = socket as Socket;
     const address = tcp.remoteAddress;
-    if (request.url === CONNECT_PATH && request.method === 'GET' && request.headers.upgrade?.toLowerCase() === 'websocket'
+    if (direct && request.url === CONNECT_PATH && request.method === 'GET' && request.headers.upgrade?.toLowerCase() === 'websocket'
       && address !== undefined && perAddress.tryAdmit(addressKey(address), tcp)) {
       app.websocketServer.handleUpgrade(request, socket, head, (ws) => {
         // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see the route above
