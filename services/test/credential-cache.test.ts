@@ -64,6 +64,46 @@ describe.each(targets())('credential cache (%s)', (target) => {
     expect(cache.get(hash, Date.now())).toBeDefined();
   });
 
+  it('stores a read in flight across changes to other principals and keys, not across a clear', async () => {
+    const agent = await api.createAgent('cc-other');
+    const other = await api.createAgent('cc-other-2');
+    const cache = new CredentialCache();
+    const hash = sha256(agent.apiKey);
+    const agentKey = (await api.ctx.db.selectFrom('api_keys').select('id').where('principal_id', '=', agent.id).executeTakeFirstOrThrow()).id;
+    const reading = authenticateCredential(api.ctx.db, api.ctx.tokens, agent.apiKey, cache);
+    // Another principal changed, and another key of this principal revoked: not about this key.
+    cache.forget({ principalId: other.id });
+    cache.forget({ principalId: agent.id, apiKeyId: other.id });
+    expect(await reading).not.toBeNull();
+    expect(cache.get(hash, Date.now())).toBeDefined();
+
+    // This key's own revocation among others: not stored.
+    cache.clear();
+    const again = authenticateCredential(api.ctx.db, api.ctx.tokens, agent.apiKey, cache);
+    cache.forget({ principalId: other.id });
+    cache.forget({ principalId: agent.id, apiKeyId: agentKey });
+    cache.forget({ principalId: other.id });
+    expect(await again).not.toBeNull();
+    expect(cache.get(hash, Date.now())).toBeUndefined();
+
+    // A clear drops every read in flight.
+    const third = authenticateCredential(api.ctx.db, api.ctx.tokens, agent.apiKey, cache);
+    cache.clear();
+    expect(await third).not.toBeNull();
+    expect(cache.get(hash, Date.now())).toBeUndefined();
+  });
+
+  it('does not store a read in flight when more changes were heard than it keeps', async () => {
+    const agent = await api.createAgent('cc-overflow');
+    const cache = new CredentialCache();
+    const hash = sha256(agent.apiKey);
+    const reading = authenticateCredential(api.ctx.db, api.ctx.tokens, agent.apiKey, cache);
+    // None about this key, but too many to tell: the oldest it missed are no longer known.
+    for (let i = 0; i < 1_000; i++) cache.forget({ principalId: `pr_other${String(i)}` });
+    expect(await reading).not.toBeNull();
+    expect(cache.get(hash, Date.now())).toBeUndefined();
+  });
+
   it('records last_used_at without the request waiting for it', async () => {
     const agent = await api.createAgent('cc-last-used');
     await api.ctx.db.updateTable('api_keys').set({ last_used_at: null }).where('principal_id', '=', agent.id).execute();

@@ -43,8 +43,9 @@ const CREDENTIAL_CACHE_MAX_ENTRIES = 10_000;
  * A key in steady use is re-read before its entry ends (`refreshAhead`), so its requests never
  * wait for the database: a sender at 20 messages/s had every 100th send wait for the key's
  * read (and once a minute its `last_used_at` write), the sends that made its p99. A read that
- * began before the cache dropped entries (a revocation, a principal changed) is not stored:
- * it may have seen the row as it was.
+ * began before a change to its principal (a revocation, a principal changed) is not stored: it
+ * may have seen the row as it was. Changes are told apart by principal (and key), so one
+ * principal's change does not keep other principals' reads in flight from being stored.
  */
 export class CredentialCache {
   private readonly entries = new Map<string, { auth: AuthContext; keyExpiresAt: number | null; until: number }>();
@@ -52,6 +53,14 @@ export class CredentialCache {
   private readonly refreshing = new Set<string>();
   /** Bumped whenever entries are dropped for a change: a read begun before it is not stored. */
   private generation = 0;
+  /**
+   * The latest changes, oldest first, each with the generation it began: a read begun at an
+   * earlier generation is stored only if none of those it missed is about its key. Bounded: a
+   * read older than every change kept here is not stored, nor is one begun before a `clear()`.
+   */
+  private readonly changes: { generation: number; change: CredentialChange }[] = [];
+  /** The generation of the last `clear()`. */
+  private clearedAt = 0;
 
   constructor(
     private readonly ttlMs = CREDENTIAL_CACHE_TTL_MS,
@@ -74,9 +83,9 @@ export class CredentialCache {
     return entry.auth;
   }
 
-  /** Stores what a read begun at `epoch` resolved, unless entries were dropped since. */
+  /** Stores what a read begun at `epoch` resolved, unless a change to its key was heard since. */
   set(keyHash: string, auth: AuthContext, keyExpiresAt: number | null, now: number, epoch = this.generation): void {
-    if (epoch !== this.generation) return;
+    if (epoch !== this.generation && this.changedSince(epoch, auth)) return;
     // Oldest first (insertion order): a full cache drops its oldest entry, not a hot one's future.
     // A refreshed entry moves to the end, as a new one.
     this.entries.delete(keyHash);
@@ -101,15 +110,38 @@ export class CredentialCache {
 
   forget(change: CredentialChange): void {
     this.generation++;
+    this.changes.push({ generation: this.generation, change });
+    if (this.changes.length > MAX_CHANGES_KEPT) this.changes.shift();
     for (const [hash, { auth }] of this.entries) {
-      if (auth.principal.id === change.principalId && (!change.apiKeyId || auth.apiKey?.id === change.apiKeyId)) this.entries.delete(hash);
+      if (touches(change, auth)) this.entries.delete(hash);
     }
   }
 
   clear(): void {
     this.generation++;
+    this.clearedAt = this.generation;
+    this.changes.length = 0;
     this.entries.clear();
   }
+
+  /** Whether a change heard after generation `epoch` may concern `auth` (or is no longer known). */
+  private changedSince(epoch: number, auth: AuthContext): boolean {
+    if (epoch < this.clearedAt) return true;
+    // The changes right after `epoch` were dropped from the log: assume the worst.
+    if (this.changes.length === 0 || this.changes[0].generation > epoch + 1) return true;
+    for (let i = this.changes.length - 1; i >= 0 && this.changes[i].generation > epoch; i--) {
+      if (touches(this.changes[i].change, auth)) return true;
+    }
+    return false;
+  }
+}
+
+/** Changes kept to tell whether a read in flight missed one about its key. */
+const MAX_CHANGES_KEPT = 256;
+
+/** Whether `change` is about the principal (and key) of `auth`. */
+function touches(change: CredentialChange, auth: AuthContext): boolean {
+  return auth.principal.id === change.principalId && (!change.apiKeyId || auth.apiKey?.id === change.apiKeyId);
 }
 
 /**
