@@ -15,7 +15,7 @@ import { countDelivery, metrics } from '../shared/metrics.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
 
 /** What a sink is told about a frame besides its bytes. */
-export interface FrameMeta { type: string; stream?: string; seq?: number }
+interface FrameMeta { type: string; stream?: string; seq?: number }
 
 /**
  * Where a session's frames go: a WebSocket or an SSE response. `send` never blocks; the sink
