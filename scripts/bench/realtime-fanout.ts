@@ -135,7 +135,8 @@ const profDir = process.env.BENCH_CPU_PROF;
  * for each fixed-rate phase the bench prints its slowest messages (the last delivery's latency:
  * a round's p99 is its slowest 1% of messages' deliveries) split into hops — send → Redis,
  * Redis → first subscriber, then first → last delivery in each subscriber process — beside
- * what those processes did meanwhile, and the same for the phase's median message.
+ * what those processes did meanwhile, and the same for the phase's median message; and each
+ * process's GCs over the whole phase (how many, median and longest pause, young generation size).
  */
 const traceDir = process.env.BENCH_TRACE;
 if (traceDir) {
@@ -143,7 +144,8 @@ if (traceDir) {
   void import(traceUrl);
 }
 
-interface Trace { gcs: Array<[number, number, string]>; stalls: Array<[number, number]>; statements?: Array<[number, number, string]> }
+/** gcs: [start ns, pause ns, kind, young generation's capacity KiB, old generation's live KiB]. */
+interface Trace { gcs: Array<[number, number, string, number?, number?]>; stalls: Array<[number, number]>; statements?: Array<[number, number, string]> }
 
 /** Asks each traced process for its trace (SIGUSR2) and reads them, by label. */
 async function collectTraces(pids: Record<string, number[]>): Promise<Map<string, Trace>> {
@@ -179,6 +181,25 @@ function during(trace: Trace, from: number, to: number): string {
   }
   for (const [label, { count, longest }] of statements) parts.push(`sql ${count}× "${label}" (longest ${(longest / 1e6).toFixed(1)})`);
   return parts.join(', ');
+}
+
+/** A traced process's GCs between `from` and `to` (ns): how many of each kind, their median and longest pause (ms). */
+function gcSummary(trace: Trace, from: number, to: number): string {
+  const byKind = new Map<string, number[]>();
+  let young: number | undefined;
+  for (const [start, duration, kind, youngKiB] of trace.gcs) {
+    if (start < from || start > to) continue;
+    const pauses = byKind.get(kind) ?? [];
+    pauses.push(duration / 1e6);
+    byKind.set(kind, pauses);
+    young = youngKiB ?? young;
+  }
+  if (byKind.size === 0) return 'none';
+  const kinds = [...byKind].map(([kind, pauses]) => {
+    pauses.sort((a, b) => a - b);
+    return `${pauses.length} ${kind} (median ${pauses[pauses.length >> 1].toFixed(1)}, longest ${pauses[pauses.length - 1].toFixed(1)})`;
+  });
+  return `${kinds.join(', ')}${young === undefined ? '' : ` [young generation ${(young / 1024).toFixed(0)} MiB]`}`;
 }
 
 function printTail(system: System, reports: SubscriberReport[], phases: Map<string, PhaseRange>, traces: Map<string, Trace>): void {
@@ -218,6 +239,15 @@ function printTail(system: System, reports: SubscriberReport[], phases: Map<stri
     }
     const picks = [...messages.slice(0, Math.max(2, Math.ceil(messages.length / 50))).map((m) => ['slow', m] as const), ['median', messages[messages.length >> 1]] as const];
     console.log(`[${system.key}] tail of ${phase} (${messages.length} messages; ms; @ = ms after the send):`);
+    const firstSent = system.driver.sentAt(range.first);
+    const lastDone = messages.reduce<bigint | undefined>((latest, { index }) => {
+      const done = system.driver.doneAt(index);
+      return done !== undefined && (latest === undefined || done > latest) ? done : latest;
+    }, undefined);
+    if (firstSent !== undefined && lastDone !== undefined) {
+      const gcs = [...traces].map(([label, trace]) => `${label} ${gcSummary(trace, Number(firstSent), Number(lastDone))}`);
+      console.log(`  GCs in the phase (${msOf(lastDone - firstSent)} ms): ${gcs.join('; ')}`);
+    }
     for (const [what, { index, total }] of picks) {
       const sent = system.driver.sentAt(index)!;
       const redis = redisAt.get(index);

@@ -1,4 +1,5 @@
 import { ConfigError, dataPaths, loadConfig, type Config } from './shared/config.js';
+import { applyGcFlags } from './shared/gc-flags.js';
 import { startServices, type Role } from './server.js';
 
 const USAGE = `usage: sesame-server <start|api|gateway|worker|migrate|vault rotate-key>
@@ -56,6 +57,7 @@ async function main() {
     }
     return;
   }
+  applyGcFlags();
   const running = await startServices(config, roles);
   const lines = ['Sesame is running'];
   if (running.apiUrl) lines.push(`  API:     ${running.apiUrl}/api/v1   (docs: ${running.apiUrl}/api/docs)`);

@@ -99,6 +99,35 @@ describe('stream hub delivery of bus messages', () => {
     hub.close();
   });
 
+  it('delivers each message to the listeners following when it is delivered, whoever follows or leaves meanwhile', async () => {
+    const { hub, read } = hubOnFakeBus();
+    const log: string[] = [];
+    let unfollowB = () => {};
+    let late: Promise<() => void> | undefined;
+    const c: TopicListener = { onEvent: ({ event }) => { log.push(`c:${event.seq}`); } };
+    // a, on message 1, lets b go and makes c follow: both take effect from the next message on.
+    await hub.follow('chn_1', {
+      onEvent: ({ event }) => {
+        log.push(`a:${event.seq}`);
+        if (event.seq !== 1) return;
+        unfollowB();
+        late = hub.follow('chn_1', c);
+      },
+    });
+    unfollowB = await hub.follow('chn_1', { onEvent: ({ event }) => { log.push(`b:${event.seq}`); } });
+    read(1);
+    await Promise.resolve();
+    await late;
+    read(2);
+    await Promise.resolve();
+    const unfollowC = await late!;
+    unfollowC();
+    read(3);
+    await Promise.resolve();
+    expect(log).toEqual(['a:1', 'b:1', 'a:2', 'c:2', 'a:3']);
+    hub.close();
+  });
+
   it('delivers nothing heard after it closed', async () => {
     const { hub, read } = hubOnFakeBus();
     const heard: number[] = [];

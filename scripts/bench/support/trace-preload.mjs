@@ -13,6 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { PerformanceObserver, performance, constants } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const dir = process.env.BENCH_TRACE_DIR;
 if (dir) {
@@ -25,10 +26,23 @@ if (dir) {
     [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
     [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
   };
-  /** [start ns, duration ns, kind] */
+  /**
+   * [start ns, duration ns, kind, young generation's capacity (KiB), old generation's live bytes
+   * (KiB)] — the two sizes read when the observer runs (a moment after the GC).
+   */
   const gcs = [];
+  const heap = () => {
+    let young = 0;
+    let old = 0;
+    for (const space of getHeapSpaceStatistics()) {
+      if (space.space_name === 'new_space') young = space.space_size;
+      else if (space.space_name !== 'new_large_object_space') old += space.space_used_size;
+    }
+    return [Math.round(young / 1024), Math.round(old / 1024)];
+  };
   new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcs.push([toNs(entry.startTime), Math.round(entry.duration * 1e6), kinds[entry.detail?.kind] ?? String(entry.detail?.kind)]);
+    const sizes = heap();
+    for (const entry of list.getEntries()) gcs.push([toNs(entry.startTime), Math.round(entry.duration * 1e6), kinds[entry.detail?.kind] ?? String(entry.detail?.kind), ...sizes]);
   }).observe({ entryTypes: ['gc'] });
   /** [from ns, to ns]: the loop did not run the 10 ms timer between the two. */
   const stalls = [];

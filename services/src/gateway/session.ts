@@ -11,16 +11,22 @@ import type { Membership, StartupReads } from './startup-reads.js';
 import type { ConnectionStatus, PresenceTracker } from './presence.js';
 import type { PresenceAudience, PresenceFanout } from './presence-fanout.js';
 import { StreamFollower, type FollowerOwner } from './stream-follower.js';
-import { metrics } from '../shared/metrics.js';
+import { countDelivery, metrics } from '../shared/metrics.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
+
+/** What a sink is told about a frame besides its bytes. */
+interface FrameMeta { type: string; stream?: string; seq?: number }
 
 /**
  * Where a session's frames go: a WebSocket or an SSE response. `send` never blocks; the sink
  * reports how much it holds so the session can pace replays and shed slow consumers.
  */
 export interface Sink {
-  /** `meta.stream`/`meta.seq` are set for durable events (SSE turns them into the `id:` line). */
-  send(frame: WireFrame | string, meta: { type: string; stream?: string; seq?: number }): void;
+  /**
+   * `meta.stream`/`meta.seq` are set for durable events (SSE turns them into the `id:` line).
+   * `meta` is read during the call only: a session passes the same object with every delivery.
+   */
+  send(frame: WireFrame | string, meta: FrameMeta): void;
   bufferedAmount(): number;
   /** Closes the transport; `code` is a `CloseCode`. */
   close(code: number, reason: string): void;
@@ -69,6 +75,8 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
   private presenceStatus: ConnectionStatus = 'online';
   private closed = false;
   private slow = false;
+  /** The meta of the durable event being sent (see `deliverEvent`). */
+  private readonly deliveryMeta: { type: string; stream: string; seq: number } = { type: '', stream: '', seq: 0 };
   /**
    * The principal's memberships when the session opened: channel → [joined seq, joined at (ms)],
    * for the catch-up of the first `replay` frame; kept only until then (see `replay`).
@@ -212,8 +220,14 @@ export class RealtimeSession implements FollowerOwner, PresenceAudience {
 
   deliverEvent(stream: string, event: SesameEvent, frame: WireFrame): void {
     if (this.closed) return;
-    metrics.deliveries.inc();
-    this.sink.send(frame, { type: event.type, stream, seq: event.seq });
+    countDelivery();
+    // One object per session, filled anew for each event: a fan-out to a thousand sessions
+    // allocates no meta object per delivery (the sink reads it during the call only).
+    const meta = this.deliveryMeta;
+    meta.type = event.type;
+    meta.stream = stream;
+    meta.seq = event.seq;
+    this.sink.send(frame, meta);
     this.checkBuffer();
     this.deps.rosters.observe(stream, event);
     this.applyMembership(stream, event);

@@ -29,6 +29,12 @@ export interface TopicListener {
 
 interface Topic {
   listeners: Set<TopicListener>;
+  /**
+   * `listeners` as an array, made when a message is first delivered after a change: a delivery
+   * loops over a copy (a listener may unfollow meanwhile), and copying a thousand listeners per
+   * message was a thousand-slot array of garbage per bus message.
+   */
+  snapshot: readonly TopicListener[] | undefined;
   unsubscribe: () => void;
   /** Highest seq this node knows exists (live events and head polls). */
   head: number;
@@ -68,6 +74,11 @@ export function releaseWhenListenerDone(release: () => void): boolean {
   return true;
 }
 
+/** The topic's listeners as they are now, in an array that no later follow or unfollow changes. */
+function listenersOf(topic: Topic): readonly TopicListener[] {
+  return (topic.snapshot ??= [...topic.listeners]);
+}
+
 /** Delivering one bus message to one listener, prepared once for every listener (one frame). */
 type Delivery = (listener: TopicListener) => void;
 
@@ -102,12 +113,13 @@ export class StreamHub {
   async follow(topic: string, listener: TopicListener, durable = true): Promise<() => void> {
     let entry = this.topics.get(topic);
     if (!entry) {
-      const created: Topic = { listeners: new Set(), head: 0, liveHead: 0, polledHead: -1, durable, unsubscribe: () => {} };
+      const created: Topic = { listeners: new Set(), snapshot: undefined, head: 0, liveHead: 0, polledHead: -1, durable, unsubscribe: () => {} };
       created.unsubscribe = this.ctx.bus.subscribe(topic, (message) => { this.hear(created, message); });
       this.topics.set(topic, created);
       entry = created;
     }
     entry.listeners.add(listener);
+    entry.snapshot = undefined;
     // While the bus is down a subscription cannot become active; the head poll (and the poll
     // after the bus reconnects) delivers from Postgres meanwhile, so do not hold the client.
     let timer: NodeJS.Timeout | undefined;
@@ -120,6 +132,7 @@ export class StreamHub {
       if (!active) return;
       active = false;
       owned.listeners.delete(listener);
+      owned.snapshot = undefined;
       if (owned.listeners.size === 0 && this.topics.get(topic) === owned) {
         this.topics.delete(topic);
         owned.unsubscribe();
@@ -222,12 +235,12 @@ export class StreamHub {
   private deliverRun(topic: Topic, deliveries: Delivery[]): void {
     if (deliveries.length === 1 && !burst) {
       const deliver = deliveries[0];
-      for (const listener of [...topic.listeners]) {
+      for (const listener of listenersOf(topic)) {
         try { deliver(listener); } catch (err) { this.listenerFailed(err); }
       }
       return;
     }
-    for (const listener of [...topic.listeners]) {
+    for (const listener of listenersOf(topic)) {
       releases = [];
       try {
         for (const deliver of deliveries) {
@@ -275,7 +288,7 @@ export class StreamHub {
           if (head > entry.head) entry.head = head;
           const due = now ? entry.head : Math.max(entry.liveHead, Math.min(head, entry.polledHead));
           entry.polledHead = head;
-          for (const listener of [...entry.listeners]) listener.onHead?.(due);
+          for (const listener of listenersOf(entry)) listener.onHead?.(due);
         }
       }
     } catch (err) {

@@ -45,10 +45,28 @@ export const metrics = {
     labelNames: ['transition'] as const, registers: [registry],
   }),
   connections: new Gauge({ name: 'sesame_realtime_connections', help: 'Open WebSocket and SSE connections on this gateway', registers: [registry] }),
-  deliveries: new Counter({ name: 'sesame_realtime_deliveries_total', help: 'Durable events sent to realtime clients (live and replayed)', registers: [registry] }),
+  deliveries: new Counter({
+    name: 'sesame_realtime_deliveries_total', help: 'Durable events sent to realtime clients (live and replayed)', registers: [registry],
+    collect() { takeDeliveries(this); },
+  }),
   replays: new Counter({ name: 'sesame_realtime_replays_total', help: 'Stream replays completed (a client caught up from its cursor)', registers: [registry] }),
   slowConsumerCloses: new Counter({ name: 'sesame_realtime_slow_consumer_closes_total', help: 'Connections closed because their send buffer overflowed', registers: [registry] }),
 };
+
+/**
+ * Deliveries counted since the last scrape: a fan-out counts one per connection, so the count is
+ * a plain number added to the counter when it is read (`collect`), not a prom-client `inc()` per
+ * delivery (which allocates a labels object and a result per call).
+ */
+let deliveriesUncounted = 0;
+export function countDelivery(): void {
+  deliveriesUncounted++;
+}
+function takeDeliveries(counter: Counter): void {
+  if (deliveriesUncounted === 0) return;
+  counter.inc(deliveriesUncounted);
+  deliveriesUncounted = 0;
+}
 
 interface PoolCounts { totalCount: number; idleCount: number; waitingCount: number }
 /** The PostgreSQL pools this process opened, read at scrape time (weakly held: a closed one goes). */
