@@ -32,9 +32,10 @@ describe('the console at /', () => {
       expect(csp).toContain("script-src 'self'");
       expect(csp).toContain('ws://*:14532');
       expect(csp).not.toContain('unsafe-inline');
-      // A page keeps the cross-origin isolation policies the API's answers leave out.
+      // A page keeps the cross-origin isolation policies and X-Frame-Options the API's answers leave out.
       expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
       expect(page.headers['cross-origin-resource-policy']).toBe('same-origin');
+      expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
 
       const asset = await app.inject({ url: '/assets/app-abc123.js' });
       expect(asset.statusCode).toBe(200);
@@ -47,6 +48,7 @@ describe('the console at /', () => {
       expect(deepLink.statusCode).toBe(200);
       expect(deepLink.body).toBe(page.body);
       expect(deepLink.headers['cross-origin-opener-policy']).toBe('same-origin');
+      expect(deepLink.headers['x-frame-options']).toBe('SAMEORIGIN');
       // A script (no text/html in Accept) asking for an unknown path keeps its 404.
       expect((await app.inject({ url: '/channels/ch_1', headers: { accept: 'application/json' } })).statusCode).toBe(404);
     } finally {

@@ -44,10 +44,42 @@ describe.each(targets())('rate budgets on %s', (target) => {
   it('never limits the health check (a probe from one address must not read a 429 as unhealthy)', async () => {
     expect(await statusesOf(8, () => api.call(null, 'GET', '/health'))).toEqual([200, 200, 200, 200, 200, 200, 200, 200]);
     const health = await api.call(null, 'GET', '/health');
-    expect(health.headers['x-ratelimit-limit']).toBeUndefined();
+    expect(health.headers['ratelimit-policy']).toBeUndefined();
+    expect(health.headers.ratelimit).toBeUndefined();
     // Other anonymous reads from the same address are still counted.
     const status = await api.call(null, 'GET', '/setup/status');
-    expect(status.headers['x-ratelimit-limit']).toBe('6');
+    expect(status.headers['ratelimit-policy']).toBe('"read";q=6;w=60');
+    expect(status.headers.ratelimit).toMatch(/^"read";r=\d;t=\d+$/);
+    for (const old of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) expect(status.headers[old], old).toBeUndefined();
+  });
+
+  it('tells each counted answer its budget, what is left and when the window resets (IETF RateLimit fields)', async () => {
+    const agent = await createAgent('counted');
+    const fields = async (method: 'GET' | 'POST', url: string, body?: unknown) => {
+      const res = await api.call(agent.apiKey, method, url, body);
+      const left = /^"(\w+)";r=(\d+);t=(\d+)$/.exec(String(res.headers.ratelimit));
+      expect(left, String(res.headers.ratelimit)).not.toBeNull();
+      return { status: res.statusCode, policy: res.headers['ratelimit-policy'], name: left![1], remaining: Number(left![2]), reset: Number(left![3]) };
+    };
+    const reads = [await fields('GET', '/auth/me'), await fields('GET', '/auth/me')];
+    expect(reads.map(({ status, policy, name, remaining }) => ({ status, policy, name, remaining }))).toEqual([
+      { status: 200, policy: '"read";q=6;w=60', name: 'read', remaining: 5 },
+      { status: 200, policy: '"read";q=6;w=60', name: 'read', remaining: 4 },
+    ]);
+    for (const { reset } of reads) expect(reset).toBeGreaterThan(0);
+    for (const { reset } of reads) expect(reset).toBeLessThanOrEqual(60);
+    const write = await fields('POST', '/channels', { kind: 'channel', name: 'counted', memberIds: [] });
+    expect(write).toMatchObject({ status: 201, policy: '"write";q=3;w=60', name: 'write', remaining: 2 });
+    // A key's own limit is its policy's quota; a refused request carries the fields too.
+    const key = (await api.call(agent.apiKey, 'POST', '/keys', { name: 'one', rateLimitPerMinute: 1 })).json().data.apiKey as string;
+    expect((await api.call(key, 'GET', '/auth/me')).headers['ratelimit-policy']).toBe('"read";q=1;w=60');
+    const refused = await api.call(key, 'GET', '/auth/me');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['ratelimit-policy']).toBe('"read";q=1;w=60');
+    expect(refused.headers.ratelimit).toMatch(/^"read";r=0;t=\d+$/);
+    // The auth endpoints' own per-address limit is named apart.
+    const login = await api.call(null, 'POST', '/auth/login', { email: 'nobody@example.com', password: 'not the password' });
+    expect(login.headers['ratelimit-policy']).toMatch(/^"auth";q=\d+;w=60$/);
   });
 
   it('writes exhausting their budget never stop reads', async () => {

@@ -19,13 +19,13 @@ describe.each(targets())('security headers on %s', (target) => {
   const expectHardened = (headers: Record<string, unknown>, name: string) => {
     expect(headers['x-content-type-options'], name).toBe('nosniff');
     expect(headers['strict-transport-security'], name).toMatch(/max-age=\d+/);
-    expect(headers['x-frame-options'], name).toBe('SAMEORIGIN');
     expect(headers['referrer-policy'], name).toBe('no-referrer');
   };
-  // The cross-origin isolation policies are a page's (the OpenAPI page, the console).
+  // The cross-origin isolation policies and X-Frame-Options are a page's (the OpenAPI page, the console).
   const expectPageIsolation = (headers: Record<string, unknown>, name: string) => {
     expect(headers['cross-origin-opener-policy'], name).toBe('same-origin');
     expect(headers['cross-origin-resource-policy'], name).toBe('same-origin');
+    expect(headers['x-frame-options'], name).toBe('SAMEORIGIN');
   };
 
   it('sends them on every api and gateway response, errors included, with a CSP that lets JSON load nothing', async () => {
@@ -44,8 +44,9 @@ describe.each(targets())('security headers on %s', (target) => {
       expect(res.headers['content-security-policy'], name).toContain("frame-ancestors 'none'");
       // Helmet's headers that protect nothing on an api are left out (one less line per response each),
       // and so are the cross-origin isolation policies of pages: these answers are no pages, and their
-      // credential is a header no cross-site embed can send.
-      for (const obsolete of ['x-xss-protection', 'x-download-options', 'x-permitted-cross-domain-policies', 'origin-agent-cluster', 'x-dns-prefetch-control', 'cross-origin-opener-policy', 'cross-origin-resource-policy']) {
+      // credential is a header no cross-site embed can send; and X-Frame-Options, which a browser
+      // enforcing the CSP's frame-ancestors (checked above) ignores.
+      for (const obsolete of ['x-xss-protection', 'x-download-options', 'x-permitted-cross-domain-policies', 'origin-agent-cluster', 'x-dns-prefetch-control', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'x-frame-options']) {
         expect(res.headers[obsolete], `${name}: ${obsolete}`).toBeUndefined();
       }
     }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import type { ServiceContext } from '../shared/context.js';
 import { SesameError } from '../shared/errors.js';
-import { addPageIsolationHeaders } from '../shared/http/create-http-app.js';
+import { addPageHeaders } from '../shared/http/create-http-app.js';
 
 /**
  * Paths that belong to the api, the gateway or the OpenAPI docs: the console's page fallback
@@ -76,8 +76,8 @@ export async function installConsole(app: FastifyInstance, ctx: ServiceContext, 
   const sendFile = (reply: FastifyReply, file: StaticFile, cacheControl: string) => reply.header('cache-control', cacheControl).type(file.type).send(file.body);
 
   const config = { public: true };
-  // A page and its assets: the cross-origin isolation policies the API's answers leave out.
-  const onRequest = addPageIsolationHeaders;
+  // A page and its assets: the page headers the API's answers leave out (cross-origin isolation, X-Frame-Options).
+  const onRequest = addPageHeaders;
   app.get('/', { config, onRequest, schema: { hide: true } }, async (_request, reply) => sendPage(reply));
   // The not-found handler answers (Problem Details), as for any unknown path.
   const notFound = (reply: FastifyReply) => { reply.callNotFound(); return reply; };

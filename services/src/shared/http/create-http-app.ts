@@ -5,7 +5,7 @@ import { installProblemDetails, sendFrameworkError } from './problem-details.js'
 import { installMetrics } from '../metrics.js';
 import { lazyChildLogger } from './request-logger.js';
 import { installValidators } from './validation.js';
-import { API_SECURITY_HEADERS, PAGE_ISOLATION_HEADERS, responseClassWithHeaderBlock } from './security-headers.js';
+import { API_SECURITY_HEADERS, PAGE_ONLY_HEADERS, responseClassWithHeaderBlock } from './security-headers.js';
 
 /**
  * Whom `X-Forwarded-*` headers are believed from (`SESAME_TRUST_PROXY`), in this one place for
@@ -33,11 +33,12 @@ function setEdgeHeaders(request: FastifyRequest, reply: FastifyReply): void {
 }
 
 /**
- * The HTML pages' own hook (the console, the OpenAPI page): Cross-Origin-Opener-Policy and
- * Cross-Origin-Resource-Policy besides the edge's set, which leaves them out of API answers.
+ * The HTML pages' own hook (the console, the OpenAPI page): Cross-Origin-Opener-Policy,
+ * Cross-Origin-Resource-Policy and X-Frame-Options besides the edge's set, which leaves them out
+ * of API answers.
  */
-export const addPageIsolationHeaders: onRequestHookHandler = (_request, reply, done) => {
-  for (const [name, value] of PAGE_ISOLATION_HEADERS) reply.header(name, value);
+export const addPageHeaders: onRequestHookHandler = (_request, reply, done) => {
+  for (const [name, value] of PAGE_ONLY_HEADERS) reply.header(name, value);
   done();
 };
 

@@ -42,6 +42,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
   if (redis) await redis.connect().catch(() => {});
   // Reads are never budgeted below writes: raising the write limit raises both.
   const defaults: Record<RateBudget, number> = { read: Math.max(SESAME_READ_RATE_LIMIT_PER_MINUTE, SESAME_RATE_LIMIT_PER_MINUTE), write: SESAME_RATE_LIMIT_PER_MINUTE };
+  const defaultPolicies: Record<RateBudget, Policy> = { read: policyOf('read', defaults.read, WINDOW_MS), write: policyOf('write', defaults.write, WINDOW_MS) };
 
   // Every route registered from here on is counted before its handler (after authentication,
   // which tells whose budget it is): its own limit if it declares one, else the caller's budget.
@@ -50,19 +51,24 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
     // Never limited (health): nothing counted, no limit headers.
     if (own === false) return;
     const routePrefix = own ? `${NAMESPACE}${String(route.method)}${route.url}-` : '';
+    const ownPolicy = own ? policyOf(own.policy ?? 'default', own.max, own.timeWindow) : undefined;
     const limit: FastifyRouteHook = (request, reply, done) => {
       let key: string;
       let max: number;
       let windowMs: number;
-      if (own) {
+      let policy: Policy;
+      if (own && ownPolicy) {
         key = routePrefix + own.keyGenerator(request);
         max = own.max;
         windowMs = own.timeWindow;
+        policy = ownPolicy;
       } else {
         const budget = rateBudgetOf(request.method);
         key = callerKey(request, budget);
-        max = request.auth?.apiKey?.rateLimitPerMinute ?? defaults[budget];
+        const keyLimit = request.auth?.apiKey?.rateLimitPerMinute;
+        max = keyLimit ?? defaults[budget];
         windowMs = WINDOW_MS;
+        policy = keyLimit == null ? defaultPolicies[budget] : policyOf(budget, max, WINDOW_MS);
       }
       let counted: RateCount | Promise<RateCount>;
       try {
@@ -73,19 +79,42 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
       }
       // Far from the limit the answer is at hand (no promise, no tick); near it Redis decides,
       // or this process's own count while Redis is unreachable.
-      if (counted instanceof Promise) counted.then((count) => { decide(request, reply, done, max, count); }, () => { done(); });
-      else decide(request, reply, done, max, counted);
+      if (counted instanceof Promise) counted.then((count) => { decide(request, reply, done, policy, count); }, () => { done(); });
+      else decide(request, reply, done, policy, counted);
     };
     route.preHandler = route.preHandler ? [...[route.preHandler].flat(), limit] : [limit];
   });
 }
 
-/** Answers a counted request: its limit headers, then on (within the limit) or a 429. */
-function decide(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, max: number, { current, ttl }: RateCount): void {
+/**
+ * A limit as the IETF RateLimit fields name it (draft-ietf-httpapi-ratelimit-headers): its
+ * `RateLimit-Policy` value, the same for every request counted on it, made once per limit.
+ */
+interface Policy { readonly name: string; readonly max: number; readonly field: string }
+const policies = new Map<string, Map<number, Policy>>();
+function policyOf(name: string, max: number, windowMs: number): Policy {
+  let byMax = policies.get(name);
+  if (!byMax) policies.set(name, byMax = new Map<number, Policy>());
+  let policy = byMax.get(max);
+  if (!policy) {
+    // Structured Fields: an sf-string item (the budget's name) with its quota and window (seconds).
+    byMax.set(max, policy = { name, max, field: `"${name}";q=${max};w=${Math.ceil(windowMs / 1000)}` });
+    // Bounded: one entry per distinct limit (keys' own limits included); a pathological spread is dropped.
+    if (byMax.size > 1000) byMax.clear();
+  }
+  return policy;
+}
+
+/**
+ * Answers a counted request: its limit fields (`RateLimit-Policy`: quota and window;
+ * `RateLimit`: what is left and the seconds until the window resets), then on (within the
+ * limit) or a 429.
+ */
+function decide(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, policy: Policy, { current, ttl }: RateCount): void {
   const resetSeconds = Math.ceil(ttl / 1000);
-  reply.header('x-ratelimit-limit', max);
-  reply.header('x-ratelimit-remaining', Math.max(0, max - current));
-  reply.header('x-ratelimit-reset', resetSeconds);
+  const max = policy.max;
+  reply.header('ratelimit-policy', policy.field);
+  reply.header('ratelimit', `"${policy.name}";r=${Math.max(0, max - current)};t=${resetSeconds}`);
   if (current <= max) {
     done();
     return;
@@ -134,6 +163,8 @@ function callerKey(request: FastifyRequest, budget: RateBudget): string {
 
 /** A route's own limit, instead of the caller's budget (`config.rateLimit`). */
 interface RouteRateLimit {
+  /** The policy's name in the `RateLimit` fields (`default` if none). */
+  policy?: string;
   max: number;
   /** Window length, ms. */
   timeWindow: number;
@@ -154,5 +185,5 @@ declare module 'fastify' {
 
 /** Route config for auth endpoints: 10 attempts per minute per client address. */
 export function authRateLimit(ctx: ServiceContext): RouteRateLimit {
-  return { max: ctx.config.SESAME_AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth:${addressKey(request.ip)}` };
+  return { policy: 'auth', max: ctx.config.SESAME_AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: WINDOW_MS, keyGenerator: (request) => `auth:${addressKey(request.ip)}` };
 }

@@ -43,22 +43,29 @@ const HELMET_HEADERS = helmetHeaders({
   xXssProtection: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, originAgentCluster: false, xDnsPrefetchControl: false,
 });
 
-/** The cross-origin isolation policies: for documents, not for what the API answers. */
-const isPageIsolation = ([name]: readonly [string, string]) => name === 'cross-origin-opener-policy' || name === 'cross-origin-resource-policy';
+/**
+ * The headers only a document (a page a browser renders) acts on: the cross-origin isolation
+ * policies and `X-Frame-Options`.
+ */
+const isPageOnly = ([name]: readonly [string, string]) => name === 'cross-origin-opener-policy' || name === 'cross-origin-resource-policy' || name === 'x-frame-options';
 
 /**
- * The headers of every response: HSTS, nosniff, frame, referrer and content-security policies
- * (docs/rest-contract.md). Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy are left
- * to the pages (`PAGE_ISOLATION_HEADERS`): COOP acts only on a document a browser opens, and CORP
- * only keeps another site from embedding a response its visitor's browser fetches with ambient
- * credentials (cookies); the API authenticates by a header a cross-site embed cannot send, and
- * its JSON and attachments are no pages, so there the two lines protected nothing while every
- * client parsed them on every response.
+ * The headers of every response: HSTS, nosniff, referrer and content-security policies
+ * (docs/rest-contract.md). Three are left to the pages (`PAGE_ONLY_HEADERS`):
+ * Cross-Origin-Opener-Policy acts only on a document a browser opens, and
+ * Cross-Origin-Resource-Policy only keeps another site from embedding a response its visitor's
+ * browser fetches with ambient credentials (cookies); the API authenticates by a header a
+ * cross-site embed cannot send, and its JSON and attachments are no pages. `X-Frame-Options` is
+ * what `frame-ancestors` replaced: every API answer carries a CSP with `frame-ancestors 'none'`,
+ * and a browser that enforces that directive must ignore `X-Frame-Options` (CSP Level 2, and the
+ * HTML standard's X-Frame-Options processing), so there the line only reached browsers without
+ * CSP Level 2 (Internet Explorer), which nothing supports any more. Each line was parsed by every
+ * client on every response for nothing.
  */
-export const API_SECURITY_HEADERS: HeaderLines = Object.freeze(HELMET_HEADERS.filter((line) => !isPageIsolation(line)));
+export const API_SECURITY_HEADERS: HeaderLines = Object.freeze(HELMET_HEADERS.filter((line) => !isPageOnly(line)));
 
-/** COOP and CORP (`same-origin`), which the HTML pages (the console, the OpenAPI page) add. */
-export const PAGE_ISOLATION_HEADERS: HeaderLines = Object.freeze(HELMET_HEADERS.filter(isPageIsolation));
+/** COOP and CORP (`same-origin`) and `X-Frame-Options` (`SAMEORIGIN`), which the HTML pages (the console, the OpenAPI page) add. */
+export const PAGE_ONLY_HEADERS: HeaderLines = Object.freeze(HELMET_HEADERS.filter(isPageOnly));
 
 /** The headers whose lines Node's `_storeHeader` reads besides writing them. */
 const NODE_SPECIAL_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date', 'expect', 'trailer', 'content-disposition']);
