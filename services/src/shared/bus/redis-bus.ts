@@ -33,7 +33,7 @@ export class RedisBus implements Bus {
   /** Publishes made while Redis is unreachable: bounded (see `PublishBacklog`), sent on 'ready'. */
   readonly backlog: PublishBacklog;
 
-  constructor(url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
+  constructor(readonly url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
     const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
     this.backlog = new PublishBacklog(backlog, logger, 'bus-publisher');
     // No ioredis offline queue for publishes: it grows without limit while Redis is down. A
@@ -64,6 +64,14 @@ export class RedisBus implements Bus {
       try { message = JSON.parse(payload.toString()) as BusMessage; } catch { return; }
       this.registry.dispatch(topic, message);
     });
+  }
+
+  /**
+   * The Redis channel of `topic`: what a script run on the same Redis (`url`) PUBLISHes a bus
+   * message to (`JSON.stringify` of a `BusMessage`), heard like one published here.
+   */
+  channelOf(topic: string): string {
+    return PREFIX + topic;
   }
 
   async publish(topic: string, message: BusMessage, body?: string): Promise<void> {
