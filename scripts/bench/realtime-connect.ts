@@ -4,6 +4,7 @@
  * online — against Socket.IO (Redis adapter) connecting the same 1,000 in the same run.
  *
  *   npx tsx scripts/bench/realtime-connect.ts      (or: npm run bench -- realtime-connect)
+ *   BENCH_ONLY=<prefix>   only the systems and shapes whose name starts so (e.g. "Sesame, one"), no section written
  *
  * Two shapes for Sesame: every agent in one group channel of 1,000 (the fan-out bench's shape,
  * the worst case for presence: everyone hears everyone) and 100 channels of 10. Clients are raw
@@ -36,6 +37,9 @@ const STATS_LAG_MS = 11_000;
 const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
 // Profiling: `CONNECT_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` runs the gateway with those node flags.
 const GATEWAY_NODE_ARGS = process.env.CONNECT_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+// While profiling or iterating: only the systems (and Sesame shapes) whose name starts with this; nothing is written.
+const ONLY = process.env.BENCH_ONLY;
+const measured = (name: string) => !ONLY || name.startsWith(ONLY);
 
 /** One connect of the 1,000 (a round). */
 interface Run { seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>> }
@@ -150,6 +154,7 @@ void runBench(async () => {
   shapes.push({ name: 'Sesame, 100 channels of 10', keys: small.map((a) => a.apiKey) });
 
   for (const shape of shapes) {
+    if (!measured(shape.name)) continue;
     console.log(`\n[${shape.name}] connecting ${int(AGENTS)} agents, ${ROUNDS} rounds…`);
     const result = await rounds(shape.name, () => connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid, services),
       2_000, () => workCounters(services, sesame.gateway.pid)); // the offline announcements (ticks up to 1 s) settle between rounds
@@ -159,11 +164,14 @@ void runBench(async () => {
   await sesame.gateway.stop();
   await sesame.api.stop();
 
-  const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
-  console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets, ${ROUNDS} rounds…`);
-  const result = await rounds('Socket.IO', () => connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid), 2_000);
-  results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...result });
-  await socketIo.child.stop();
+  if (measured('Socket.IO')) {
+    const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
+    console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets, ${ROUNDS} rounds…`);
+    const result = await rounds('Socket.IO', () => connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid), 2_000);
+    results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...result });
+    await socketIo.child.stop();
+  }
+  if (ONLY) return;
 
   const presenceFrames = (r: Run) => (r.frames.presence ?? 0) + (r.frames.presence_batch ?? 0);
   const markdown = [
