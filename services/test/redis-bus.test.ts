@@ -100,6 +100,36 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
       await publisher.close();
     }
   });
+  it('a SUBSCRIBE left unanswered stops holding the next topics back after a while: they are subscribed and heard', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const run = `${Date.now()}-${Math.random()}`;
+    const [stuck, next] = [`stuck-${run}`, `next-${run}`];
+    const subscriber = (bus as unknown as { subscriber: { subscribe(...topics: string[]): Promise<unknown> } }).subscriber;
+    const calls: string[][] = [];
+    const subscribe = subscriber.subscribe.bind(subscriber);
+    // The first SUBSCRIBE's answer never reaches the bus (a connection lost under it, as far as the bus can tell).
+    subscriber.subscribe = (...topics: string[]) => {
+      calls.push(topics.map((t) => t.replace(/^sesame:/, '')));
+      const sent = subscribe(...topics);
+      return calls.length === 1 ? new Promise(() => {}) : sent;
+    };
+    try {
+      await Promise.all([bus.ready(), publisher.ready()]);
+      const received: string[] = [];
+      bus.subscribe(stuck, () => { received.push(stuck); });
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      bus.subscribe(next, () => { received.push(next); });
+      await expect.poll(() => calls, { timeout: 10_000 }).toEqual([[stuck], [next]]);
+      await publisher.publish(next, { kind: 'ephemeral', frame: { type: 'probe' } });
+      await expect.poll(() => received, { timeout: 10_000 }).toEqual([next]);
+    } finally {
+      await bus.close();
+      await publisher.close();
+    }
+  });
   it('the publishes of one synchronous run leave in one write as the run ends, not a turn of the event loop later, and arrive in order', async () => {
     const { redisUrl } = requireServices();
     const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));

@@ -181,7 +181,7 @@ export class RedisBus implements Bus {
           const previous = this.subscribeInFlight;
           if (!previous) { send(); return; }
           let timer: NodeJS.Timeout | undefined;
-          void Promise.race([previous, new Promise((resolve) => { timer = setTimeout(resolve, HOLD_SUBSCRIBE_AT_MOST_MS); })])
+          void Promise.race([previous, new Promise((resolve) => { timer = setTimeout(resolve, HOLD_SUBSCRIBE_AT_MOST_MS); timer.unref(); })])
             .then(() => { clearTimeout(timer); send(); });
         });
       });
