@@ -4,12 +4,14 @@
  * online — against Socket.IO (Redis adapter) connecting the same 1,000 in the same run.
  *
  *   npx tsx scripts/bench/realtime-connect.ts      (or: npm run bench -- realtime-connect)
+ *   BENCH_ONLY=<prefix>   only the systems and shapes whose name starts so (e.g. "Sesame, one"), no section written
  *
  * Two shapes for Sesame: every agent in one group channel of 1,000 (the fan-out bench's shape,
  * the worst case for presence: everyone hears everyone) and 100 channels of 10. Clients are raw
  * `ws` connections in two separate processes, 25 handshakes at a time each, as in the fan-out bench.
  */
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { spawnBenchProcess, type Child } from './support/child.js';
 import type { SystemKind } from './support/clients.js';
@@ -36,6 +38,9 @@ const STATS_LAG_MS = 11_000;
 const COMMAND = 'npx tsx scripts/bench/realtime-connect.ts';
 // Profiling: `CONNECT_GATEWAY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'` runs the gateway with those node flags.
 const GATEWAY_NODE_ARGS = process.env.CONNECT_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+// While profiling or iterating: only the systems (and Sesame shapes) whose name starts with this; nothing is written.
+const ONLY = process.env.BENCH_ONLY;
+const measured = (name: string) => !ONLY || name.startsWith(ONLY);
 
 /** One connect of the 1,000 (a round). */
 interface Run { seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>> }
@@ -43,8 +48,8 @@ interface Run { seconds: number; serverCpuMs: number; clientCpuMs: number; store
 /** A system's rounds: the first on a fresh process (cold: its code not yet optimised), then warm ones. */
 interface Result { name: string; setup: string; first: Run; warm: Run; warmSeconds: number[]; work?: Work }
 
-/** What the connects cost besides CPU: Postgres statements and the gateway's write syscalls. */
-interface Work { statements: number; writes: number }
+/** What the connects cost besides CPU: Postgres statements, Redis commands and the gateway's write syscalls. */
+interface Work { statements: number; redisCommands: number; redisByCommand: Record<string, number>; writes: number }
 
 /**
  * Counters read before and after a connect: Postgres transactions committed (each statement the
@@ -61,15 +66,28 @@ async function workCounters(services: TestServices, pid: number): Promise<() => 
     return Number(rows[0]?.n ?? 0);
   };
   const writes = () => Number(/syscw:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+  // Commands Redis has processed (all clients: the gateway's, and the api's, idle here), this counter's INFO calls left out.
+  const redis = new Redis(services.redisUrl);
+  const commandCalls = async () => {
+    const stats = await redis.info('commandstats');
+    const calls = new Map<string, number>();
+    for (const [, name, n] of stats.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) if (name !== 'info') calls.set(name, Number(n));
+    return calls;
+  };
   await sleep(STATS_LAG_MS);
-  const before = { statements: await statements(), writes: writes() };
+  const before = { statements: await statements(), redisCommands: await commandCalls(), writes: writes() };
   return async () => {
     const afterWrites = writes();
+    const afterRedis = await commandCalls();
+    redis.disconnect();
     await sleep(STATS_LAG_MS);
     const afterStatements = await statements();
     await db.end();
     // The counter's own read (one transaction) is left out.
-    return { statements: afterStatements - before.statements - 1, writes: afterWrites - before.writes };
+    const redisByCommand: Record<string, number> = {};
+    for (const [name, n] of afterRedis) if (n > (before.redisCommands.get(name) ?? 0)) redisByCommand[name] = n - (before.redisCommands.get(name) ?? 0);
+    const redisCommands = Object.values(redisByCommand).reduce((sum, n) => sum + n, 0);
+    return { statements: afterStatements - before.statements - 1, redisCommands, redisByCommand, writes: afterWrites - before.writes };
   };
 }
 
@@ -150,20 +168,24 @@ void runBench(async () => {
   shapes.push({ name: 'Sesame, 100 channels of 10', keys: small.map((a) => a.apiKey) });
 
   for (const shape of shapes) {
+    if (!measured(shape.name)) continue;
     console.log(`\n[${shape.name}] connecting ${int(AGENTS)} agents, ${ROUNDS} rounds…`);
     const result = await rounds(shape.name, () => connectAll(shape.name, { kind: 'sesame', url: sesame.gatewayUrl, keys: shape.keys }, sesame.gateway.pid, services),
       2_000, () => workCounters(services, sesame.gateway.pid)); // the offline announcements (ticks up to 1 s) settle between rounds
-    if (result.work) console.log(`[${shape.name}] per connection (first round): ${(result.work.statements / AGENTS).toFixed(2)} statements, ${(result.work.writes / AGENTS).toFixed(2)} gateway write syscalls`);
+    if (result.work) console.log(`[${shape.name}] per connection (first round): ${(result.work.statements / AGENTS).toFixed(2)} statements, ${(result.work.redisCommands / AGENTS).toFixed(2)} Redis commands (${Object.entries(result.work.redisByCommand).sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${(n / AGENTS).toFixed(3)}`).join(', ')}), ${(result.work.writes / AGENTS).toFixed(2)} gateway write syscalls`);
     results.push({ name: shape.name, setup: 'separate api and gateway processes on PostgreSQL + Redis; each agent authenticates with its API key (`auth` frame) and follows its inbox and channels', ...result });
   }
   await sesame.gateway.stop();
   await sesame.api.stop();
 
-  const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
-  console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets, ${ROUNDS} rounds…`);
-  const result = await rounds('Socket.IO', () => connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid), 2_000);
-  results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...result });
-  await socketIo.child.stop();
+  if (measured('Socket.IO')) {
+    const socketIo = await startSocketIoServer({ redisUrl: services.redisUrl, redisKey: 'connect' });
+    console.log(`\n[Socket.IO] connecting ${int(AGENTS)} sockets, ${ROUNDS} rounds…`);
+    const result = await rounds('Socket.IO', () => connectAll('Socket.IO', { kind: 'socketio', url: socketIo.url }, socketIo.child.pid), 2_000);
+    results.push({ name: 'Socket.IO + Redis adapter', setup: 'Socket.IO 4.8 with `@socket.io/redis-adapter`, WebSocket transport only, no authentication and no presence; each socket joins one room', ...result });
+    await socketIo.child.stop();
+  }
+  if (ONLY) return;
 
   const presenceFrames = (r: Run) => (r.frames.presence ?? 0) + (r.frames.presence_batch ?? 0);
   const markdown = [
@@ -171,16 +193,16 @@ void runBench(async () => {
     '',
     `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback.`,
     '',
-    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) and client CPU (the 2 client processes, which share the cores: the \`auth\` frame, parsing presence frames) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io) and Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per 50 ms tick).`,
+    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) and client CPU (the 2 client processes, which share the cores: the \`auth\` frame, parsing presence frames) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io), Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included) and Redis commands (as Redis counts them: a script's own calls too). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per tick, 50 ms to 1 s, and a tick due while handshakes are under way waits for them up to 1 s more: the presence of a burst mostly arrives after its last \`authenticated\`, within the settle, whose CPU is counted).`,
     '',
     `Each system is connected ${ROUNDS} times, the 1,000 closed between rounds: the first round on a freshly started server process (*cold*: its code not yet optimised by the JIT, as after a deploy whose clients all reconnect at once), the others on the same process (*warm*: a running node taking a burst; the round of median connect time is shown, all warm rounds' times in brackets). Sesame's two shapes share one gateway, so its second shape's first round runs on a gateway that has served the first shape. Statements and write syscalls are counted over the first round.`,
     '',
-    '| system | connect time: cold | warm | server CPU per connection: cold | warm | client CPU per connection: cold | warm | Postgres + Redis CPU per connection (cold) | presence frames received (cold) | statements per connection | server write syscalls per connection |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | connect time: cold | warm | server CPU per connection: cold | warm | client CPU per connection: cold | warm | Postgres + Redis CPU per connection (cold) | presence frames received (cold) | statements per connection | Redis commands per connection | server write syscalls per connection |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map((r) => {
       const perConnection = (ms: number) => `${(ms / AGENTS).toFixed(2)} ms`;
       const warmTimes = r.warmSeconds.map((s) => s.toFixed(2)).join(' / ');
-      return `| ${r.name} | **${r.first.seconds.toFixed(2)} s** | **${r.warm.seconds.toFixed(2)} s** (${warmTimes}) | ${perConnection(r.first.serverCpuMs)} | ${perConnection(r.warm.serverCpuMs)} | ${perConnection(r.first.clientCpuMs)} | ${perConnection(r.warm.clientCpuMs)} | ${r.first.storeCpuMs ? `${(r.first.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.first.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r.first)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`;
+      return `| ${r.name} | **${r.first.seconds.toFixed(2)} s** | **${r.warm.seconds.toFixed(2)} s** (${warmTimes}) | ${perConnection(r.first.serverCpuMs)} | ${perConnection(r.warm.serverCpuMs)} | ${perConnection(r.first.clientCpuMs)} | ${perConnection(r.warm.clientCpuMs)} | ${r.first.storeCpuMs ? `${(r.first.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.first.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r.first)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.redisCommands / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`;
     }),
     '',
     ...results.map((r) => `- **${r.name}**: ${r.setup}.`),

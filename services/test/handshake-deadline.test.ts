@@ -28,9 +28,11 @@ describe('the realtime handshake deadline', () => {
     vi.useFakeTimers();
     const socket = fakeSocket();
     const registry = { add: vi.fn(), remove: vi.fn(), authenticated: vi.fn() };
+    const presenceFanout = { handshakeBegan: vi.fn(), handshakeEnded: vi.fn() };
     const deps = {
       ctx: { logger: { error: vi.fn(), warn: vi.fn() } },
       startup: { apiKey: () => new Promise(() => {}) },
+      presenceFanout,
     } as unknown as SessionDeps;
     new WebSocketConnection(socket as unknown as WebSocket, deps, registry as unknown as ConnectionRegistry);
     socket.emit('message', Buffer.from(JSON.stringify({ type: 'auth', apiKey: 'sk_stuck' })), false);
@@ -41,5 +43,10 @@ describe('the realtime handshake deadline', () => {
     expect(socket.sent.map((frame) => JSON.parse(frame) as { type: string })).toEqual([expect.objectContaining({ type: 'error' })]);
     expect(registry.remove).toHaveBeenCalledTimes(1);
     expect(registry.authenticated).not.toHaveBeenCalled();
+    // The handshake that never completes no longer counts as under way (presence ticks wait for those).
+    expect(presenceFanout.handshakeBegan).toHaveBeenCalledTimes(1);
+    expect(presenceFanout.handshakeEnded).toHaveBeenCalledTimes(1);
+    socket.emit('close');
+    expect(presenceFanout.handshakeEnded).toHaveBeenCalledTimes(1);
   });
 });

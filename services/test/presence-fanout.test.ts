@@ -282,4 +282,35 @@ describe('PresenceFanout', () => {
     fanout.close();
     expect(listeners.size).toBe(0);
   });
+
+  it('holds a tick that comes due while handshakes are under way until they end, for at most 20 ticks; the changes are all sent then, in order', async () => {
+    const { hub, announce } = fakeHub();
+    const fanout = new PresenceFanout(hub);
+    const member = session('pr_a', () => true);
+    await fanout.add(member.audience);
+
+    fanout.handshakeBegan();
+    fanout.handshakeBegan();
+    announce('ws_1', 'pr_b', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(member.frames).toEqual([]); // due, but two handshakes are under way
+    announce('ws_1', 'pr_c', 'online');
+    fanout.handshakeEnded();
+    vi.advanceTimersByTime(3 * PRESENCE_BATCH_MS);
+    expect(member.frames).toEqual([]); // one still is
+    fanout.handshakeEnded();
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(principalsOf(member.frames)).toEqual([['pr_b', 'pr_c']]);
+
+    // Handshakes that never end hold a tick back 20 ticks past its due time at most.
+    fanout.handshakeBegan();
+    vi.advanceTimersByTime(60_000); // the tick after a quiet spell is PRESENCE_BATCH_MS again
+    announce('ws_1', 'pr_d', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS + 20 * PRESENCE_BATCH_MS - 1);
+    expect(member.frames).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(principalsOf(member.frames)).toEqual([['pr_b', 'pr_c'], ['pr_d']]);
+    fanout.handshakeEnded();
+    fanout.close();
+  });
 });

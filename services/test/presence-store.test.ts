@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { RedisPresenceStore } from '../src/gateway/presence.js';
-import { MemoryBus } from '../src/shared/bus/index.js';
+import { RedisPresenceStore, presenceTopic } from '../src/gateway/presence.js';
+import { MemoryBus, RedisBus, type BusMessage } from '../src/shared/bus/index.js';
 import { loadConfig } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { redisTarget } from '../src/shared/redis-client.js';
@@ -9,13 +9,16 @@ import { hasServices, requireServices } from './support/targets.js';
 
 const logger = createLogger('silent', 'presence-store-test');
 
-/** Script runs (EVALSHA, or EVAL the first time) Redis has processed so far. */
-async function scriptRuns(redis: Redis): Promise<number> {
+/** Calls of the commands matching `names` (a regular expression's alternatives) Redis has processed so far. */
+async function commandCalls(redis: Redis, names: string): Promise<number> {
   const stats = await redis.info('commandstats');
   let calls = 0;
-  for (const match of stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)) calls += Number(match[1]);
+  for (const match of stats.matchAll(new RegExp(`cmdstat_(?:${names}):calls=(\\d+)`, 'g'))) calls += Number(match[1]);
   return calls;
 }
+
+/** Script runs (EVALSHA, or EVAL the first time) Redis has processed so far. */
+const scriptRuns = (redis: Redis) => commandCalls(redis, 'evalsha|eval');
 
 describe.runIf(hasServices() || Boolean(process.env.CI))('RedisPresenceStore on Redis', () => {
   it('applies the updates of one turn in one script run; two nodes agree on each principal', async () => {
@@ -54,6 +57,54 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('RedisPresenceStore on 
       probe.disconnect();
       await a.close();
       await b.close();
+    }
+  }, 60_000);
+
+  it('announces the changes of a script run from the script itself, one PUBLISH per workspace inside it: the bus messages PresenceTracker would publish', async () => {
+    const { redisUrl } = requireServices();
+    const target = redisTarget(loadConfig({ REDIS_URL: redisUrl }))!;
+    const bus = new RedisBus(redisUrl, logger);
+    const run = `${Date.now()}-${Math.random()}`;
+    const channelOf = (workspaceId: string) => bus.channelOf(presenceTopic(workspaceId));
+    const store = new RedisPresenceStore(target, 5_000, bus, logger, channelOf);
+    const probe = new Redis(redisUrl);
+    const heard: Array<{ workspaceId: string; message: BusMessage }> = [];
+    const unsubscribe = [`a-${run}`, `b-${run}`].map((workspaceId) => bus.subscribe(presenceTopic(workspaceId), (message) => { heard.push({ workspaceId, message }); }));
+    const principals = [
+      { id: `p1-${run}`, workspaceId: `a-${run}` }, { id: `p2-${run}`, workspaceId: `b-${run}` }, { id: `p3-${run}`, workspaceId: `a-${run}` },
+    ];
+    try {
+      expect(store.announcesChanges).toBe(true);
+      await bus.ready();
+      // The node's liveness key exists before the counting starts (its first update waits for it).
+      await store.setNodeStatus({ id: `warm-${run}`, workspaceId: `c-${run}` }, 'online');
+      const before = { scripts: await scriptRuns(probe), publishes: await commandCalls(probe, 'publish') };
+      const changed = await Promise.all(principals.map((p) => store.setNodeStatus(p, 'online')));
+      expect(changed).toEqual(['online', 'online', 'online']);
+      expect(await scriptRuns(probe) - before.scripts).toBe(1);
+      // The script's own PUBLISH calls are counted as such by Redis: two workspaces, two messages.
+      expect(await commandCalls(probe, 'publish') - before.publishes).toBe(2);
+      await expect.poll(() => heard.length).toBe(2);
+      const at = (heard[0].message as unknown as { frame: { presence: Array<{ at: string }> } }).frame.presence[0].at;
+      expect(Date.parse(at)).not.toBeNaN();
+      // Byte for byte the messages PresenceTracker would publish: a batch for a's two, a lone frame for b's one.
+      expect(heard.map((h) => [h.workspaceId, JSON.stringify(h.message)])).toEqual([
+        [`a-${run}`, JSON.stringify({ kind: 'ephemeral', frame: { type: 'presence_batch', presence: [
+          { principalId: principals[0].id, status: 'online', at }, { principalId: principals[2].id, status: 'online', at },
+        ] } })],
+        [`b-${run}`, JSON.stringify({ kind: 'ephemeral', frame: { type: 'presence', principalId: principals[1].id, status: 'online', at } })],
+      ]);
+      // No change, no announcement; a change to away is announced alone.
+      heard.length = 0;
+      expect(await Promise.all([store.setNodeStatus(principals[0], 'online'), store.setNodeStatus(principals[1], 'away')])).toEqual([null, 'away']);
+      await expect.poll(() => heard.length).toBe(1);
+      expect(heard[0]).toMatchObject({ workspaceId: `b-${run}`, message: { kind: 'ephemeral', frame: { type: 'presence', principalId: principals[1].id, status: 'away' } } });
+    } finally {
+      await Promise.all([...principals, { id: `warm-${run}`, workspaceId: `c-${run}` }].map((p) => store.setNodeStatus(p, 'offline')));
+      for (const stop of unsubscribe) stop();
+      probe.disconnect();
+      await store.close();
+      await bus.close();
     }
   }, 60_000);
 });

@@ -39,4 +39,18 @@ describe('PresenceTracker', () => {
     expect(one.every((frame) => typeof (frame.at ?? (frame.presence as Array<{ at: unknown }>)[0].at) === 'string')).toBe(true);
     await tracker.close();
   });
+
+  it('publishes nothing itself when its store announces the changes it makes (the Redis script on the bus\'s own Redis)', async () => {
+    const bus = new MemoryBus();
+    const store = new MemoryPresenceStore();
+    Object.defineProperty(store, 'announcesChanges', { value: true });
+    const tracker = new PresenceTracker(store, bus, createLogger('silent', 'test'));
+    const frames = listen(bus, 'ws_1');
+    await tracker.set({ id: 'pr_a', workspaceId: 'ws_1' }, 'c1', 'online');
+    await tracker.set({ id: 'pr_a', workspaceId: 'ws_1' }, 'c1', 'offline');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(frames).toEqual([]);
+    expect(await tracker.statuses(['pr_a'])).toEqual({ pr_a: 'offline' });
+    await tracker.close();
+  });
 });

@@ -55,6 +55,81 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
       await publisher.close();
     }
   });
+  it('topics subscribed in later turns while a SUBSCRIBE is under way leave together in one SUBSCRIBE once it is answered, and are heard', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const run = `${Date.now()}-${Math.random()}`;
+    const [first, second, third] = ['a', 'b', 'c'].map((name) => `round-trip-${name}-${run}`);
+    const subscriber = (bus as unknown as { subscriber: { subscribe(...topics: string[]): Promise<unknown> } }).subscriber;
+    const calls: string[][] = [];
+    let answer = () => {};
+    const answered = new Promise<void>((resolve) => { answer = resolve; });
+    const subscribe = subscriber.subscribe.bind(subscriber);
+    // The first SUBSCRIBE's answer is held back until the test lets it through.
+    subscriber.subscribe = (...topics: string[]) => {
+      calls.push(topics.map((t) => t.replace(/^sesame:/, '')));
+      const sent = subscribe(...topics);
+      return calls.length === 1 ? answered.then(() => sent) : sent;
+    };
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      await Promise.all([bus.ready(), publisher.ready()]);
+      const received: string[] = [];
+      const follow = (topic: string) => bus.subscribe(topic, () => { received.push(topic); });
+      // One topic, its SUBSCRIBE sent at the end of the turn (its answer held); then two more turns with a topic each.
+      follow(first);
+      await turn();
+      await turn();
+      follow(second);
+      await turn();
+      follow(third);
+      await turn();
+      await turn();
+      // The first is under way: the other two wait for it (one SUBSCRIBE per turn would have sent three).
+      expect(calls).toEqual([[first]]);
+      answer();
+      await bus.ready();
+      expect(calls).toEqual([[first], [second, third]]);
+      for (const topic of [first, second, third]) await publisher.publish(topic, { kind: 'ephemeral', frame: { type: 'probe' } });
+      const started = Date.now();
+      while (received.length < 3 && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 10));
+      expect(received).toEqual([first, second, third]);
+    } finally {
+      await bus.close();
+      await publisher.close();
+    }
+  });
+  it('a SUBSCRIBE left unanswered stops holding the next topics back after a while: they are subscribed and heard', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const run = `${Date.now()}-${Math.random()}`;
+    const [stuck, next] = [`stuck-${run}`, `next-${run}`];
+    const subscriber = (bus as unknown as { subscriber: { subscribe(...topics: string[]): Promise<unknown> } }).subscriber;
+    const calls: string[][] = [];
+    const subscribe = subscriber.subscribe.bind(subscriber);
+    // The first SUBSCRIBE's answer never reaches the bus (a connection lost under it, as far as the bus can tell).
+    subscriber.subscribe = (...topics: string[]) => {
+      calls.push(topics.map((t) => t.replace(/^sesame:/, '')));
+      const sent = subscribe(...topics);
+      return calls.length === 1 ? new Promise(() => {}) : sent;
+    };
+    try {
+      await Promise.all([bus.ready(), publisher.ready()]);
+      const received: string[] = [];
+      bus.subscribe(stuck, () => { received.push(stuck); });
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      bus.subscribe(next, () => { received.push(next); });
+      await expect.poll(() => calls, { timeout: 10_000 }).toEqual([[stuck], [next]]);
+      await publisher.publish(next, { kind: 'ephemeral', frame: { type: 'probe' } });
+      await expect.poll(() => received, { timeout: 10_000 }).toEqual([next]);
+    } finally {
+      await bus.close();
+      await publisher.close();
+    }
+  });
   it('the publishes of one synchronous run leave in one write as the run ends, not a turn of the event loop later, and arrive in order', async () => {
     const { redisUrl } = requireServices();
     const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));

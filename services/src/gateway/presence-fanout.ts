@@ -15,6 +15,9 @@ const SHARED_FRAMES_PER_TICK = 256;
 const FRAMES_PER_TICK = 100;
 const CHANGES_PER_TICK = 10;
 const MAX_TICK_MS = 20 * PRESENCE_BATCH_MS;
+// A tick that comes due while handshakes are under way on this node waits for them, checking
+// again every PRESENCE_BATCH_MS, but never longer than this past its due time.
+const HANDSHAKE_DEFER_MAX_MS = MAX_TICK_MS;
 
 /** A session as presence delivery sees it. */
 export interface PresenceAudience {
@@ -171,6 +174,10 @@ export class PresenceFanout {
   /** How long the next tick gathers changes: PRESENCE_BATCH_MS, longer after a tick of many frames. */
   private tickMs = PRESENCE_BATCH_MS;
   private lastFlushAt = 0;
+  /** WebSocket handshakes under way on this node (see `handshakeBegan`). */
+  private handshakes = 0;
+  /** When the pending tick came due, while it waits for handshakes (undefined: not waiting). */
+  private dueAt: number | undefined;
 
   constructor(private readonly hub: StreamHub) {}
 
@@ -201,6 +208,23 @@ export class PresenceFanout {
     workspace.audience.add(session);
     if (fresh && workspace.pending.length > 0) (workspace.joinedAt ??= new Map()).set(session, workspace.pending.length);
     return workspace.ready;
+  }
+
+  /**
+   * A handshake began (its auth frame arrived) or ended (open, refused or gone): a tick that comes
+   * due meanwhile waits for the handshakes under way, up to `HANDSHAKE_DEFER_MAX_MS`. In a burst of
+   * co-members coming online, a tick's frames carry about everyone who came online in it: sent
+   * mid-burst, their bytes (≈ n²/2 changes for n members of one channel) compete with the
+   * handshakes for the CPU; sent once the burst is over, each member gets them in fewer frames, and
+   * the agents still connecting are online sooner. Each `handshakeBegan` is matched by one
+   * `handshakeEnded`.
+   */
+  handshakeBegan(): void {
+    this.handshakes++;
+  }
+
+  handshakeEnded(): void {
+    this.handshakes = Math.max(0, this.handshakes - 1);
   }
 
   remove(session: PresenceAudience): void {
@@ -234,7 +258,16 @@ export class PresenceFanout {
   /** Sends each session the tick's changes it may hear, in the order they happened. */
   private flush(): void {
     this.timer = undefined;
-    this.lastFlushAt = Date.now();
+    const now = Date.now();
+    if (this.handshakes > 0) {
+      this.dueAt ??= now;
+      if (now - this.dueAt < HANDSHAKE_DEFER_MAX_MS) {
+        this.timer = setTimeout(() => { this.flush(); }, Math.min(PRESENCE_BATCH_MS, this.dueAt + HANDSHAKE_DEFER_MAX_MS - now));
+        return;
+      }
+    }
+    this.dueAt = undefined;
+    this.lastFlushAt = now;
     let sent = 0;
     let heardChanges = 0;
     for (const workspace of this.workspaces.values()) {

@@ -32,6 +32,8 @@ function bestStatus(statuses: Iterable<PresenceStatus>): PresenceStatus {
  */
 export interface PresenceStore extends PresenceReader {
   setNodeStatus(principal: PresencePrincipal, status: PresenceStatus): Promise<PresenceStatus | null>;
+  /** Whether the changes `setNodeStatus` returns were announced on the bus already (by the store itself). */
+  readonly announcesChanges: boolean;
   /** Called when the store lost its state (a Redis restart): nodes re-assert what they hold. */
   onReset(listener: () => void): void;
   close(): Promise<void>;
@@ -40,6 +42,7 @@ export interface PresenceStore extends PresenceReader {
 /** The embedded mode has one node: its view is the whole truth. */
 export class MemoryPresenceStore implements PresenceStore {
   private readonly status = new Map<string, PresenceStatus>();
+  readonly announcesChanges = false;
 
   async setNodeStatus(principal: PresencePrincipal, status: PresenceStatus) {
     const previous = this.status.get(principal.id) ?? 'offline';
@@ -91,16 +94,43 @@ return apply(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 /**
  * This node's status for several principals, in order, each also recorded in (or, offline,
  * removed from) the node's principal set: KEYS = node set, then principal and status key per
- * principal; ARGV = node id, liveness prefix, then status and set member per principal. Returns
- * each principal's new overall status, or '' where it did not change. One command for the
- * updates of a turn (a burst of agents coming online) instead of one each.
+ * principal; ARGV = node id, liveness prefix, the changes' `at` (a JSON string; '' when the caller
+ * announces them itself), then per principal its status, set member, presence channel and id (a
+ * JSON string). Returns each principal's new overall status, or '' where it did not change. One
+ * command for the updates of a turn (a burst of agents coming online) instead of one each.
+ *
+ * With an `at`, the script also announces what changed: one PUBLISH per channel of the bus
+ * message `PresenceTracker` would publish (`{"kind":"ephemeral","frame":…}`: a `presence` frame for
+ * one change, a `presence_batch` for several, in order), so a burst's announcement costs no
+ * command of its own, and leaves in the same atomic step as the change it announces.
  */
 const UPDATE_MANY_SCRIPT = `${APPLY_FUNCTION}
+local at = ARGV[3]
 local results = {}
+local channels, changes = {}, {}
 for j = 1, (#KEYS - 1) / 2 do
-  local status, member = ARGV[2 * j + 1], ARGV[2 * j + 2]
+  local base = 4 * j
+  local status, member = ARGV[base], ARGV[base + 1]
   if status == '' then redis.call('SREM', KEYS[1], member) else redis.call('SADD', KEYS[1], member) end
-  results[j] = apply(KEYS[2 * j], KEYS[2 * j + 1], ARGV[1], status, ARGV[2]) or ''
+  local changed = apply(KEYS[2 * j], KEYS[2 * j + 1], ARGV[1], status, ARGV[2])
+  results[j] = changed or ''
+  if changed and at ~= '' then
+    local channel = ARGV[base + 2]
+    local list = changes[channel]
+    if not list then
+      list = {}
+      changes[channel] = list
+      channels[#channels + 1] = channel
+    end
+    list[#list + 1] = '"principalId":' .. ARGV[base + 3] .. ',"status":"' .. changed .. '","at":' .. at
+  end
+end
+for _, channel in ipairs(channels) do
+  local list = changes[channel]
+  local frame
+  if #list == 1 then frame = '{"type":"presence",' .. list[1] .. '}'
+  else frame = '{"type":"presence_batch","presence":[{' .. table.concat(list, '},{') .. '}]}' end
+  redis.call('PUBLISH', channel, '{"kind":"ephemeral","frame":' .. frame .. '}')
 end
 return results
 `;
@@ -126,8 +156,17 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly started: Promise<void>;
   /** Updates waiting for the next script run (see `setNodeStatus`). */
   private readonly updates = new RoundTripBatch<PendingUpdate>((batch) => this.applyUpdates(batch), { perRun: UPDATES_PER_SCRIPT });
+  readonly announcesChanges: boolean;
 
-  constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger) {
+  /**
+   * `announceOn`, when the bus is classic pub/sub on this same Redis: the Redis channel of a
+   * workspace's presence topic, on which the update script announces the changes it makes
+   * (`UPDATE_MANY_SCRIPT`) — one command per burst of updates instead of the script and a
+   * PUBLISH. Without it (a Redis Cluster: sharded pub/sub, whose channels live in other slots than
+   * the presence keys), `PresenceTracker` publishes them through the bus.
+   */
+  constructor(target: RedisTarget, private readonly ttlMs: number, private readonly bus: Bus, private readonly logger: Logger, private readonly announceOn?: (workspaceId: string) => string) {
+    this.announcesChanges = announceOn !== undefined;
     // Auto-pipelined: the updates of every agent coming online in one turn leave in one write
     // (the handshakes' reads are batched per turn, so their presence updates arrive together).
     this.redis = createRedisClient(target, logger, 'presence', { maxRetriesPerRequest: null, enableAutoPipelining: true }, { enableAutoPipelining: true });
@@ -163,10 +202,11 @@ export class RedisPresenceStore implements PresenceStore {
   /** One script run for the updates of a round trip (`UPDATE_MANY_SCRIPT`). */
   private async applyUpdates(batch: PendingUpdate[]): Promise<void> {
     const keys = [nodePrincipalsKey(this.nodeId)];
-    const args = [this.nodeId, `${PRESENCE_KEY_PREFIX}alive:`];
+    const announceOn = this.announceOn;
+    const args = [this.nodeId, `${PRESENCE_KEY_PREFIX}alive:`, announceOn ? JSON.stringify(new Date().toISOString()) : ''];
     for (const { principal, status } of batch) {
       keys.push(principalKey(principal.id), statusKey(principal.id));
-      args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`);
+      args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`, announceOn ? announceOn(principal.workspaceId) : '', announceOn ? JSON.stringify(principal.id) : '');
     }
     try {
       const results = await (this.redis as unknown as { sesamePresenceMany(numberOfKeys: number, ...args: string[]): Promise<string[]> })
@@ -290,7 +330,7 @@ export class PresenceTracker {
     const previous = this.queues.get(principal.id) ?? Promise.resolve();
     const next = previous.then(async () => {
       const changed = await this.store.setNodeStatus(principal, nodeStatus);
-      if (changed) await this.announce(principal, changed);
+      if (changed && !this.store.announcesChanges) await this.announce(principal, changed);
     }).catch((err: unknown) => { this.logger.warn({ err }, 'presence update failed'); });
     this.queues.set(principal.id, next);
     void next.finally(() => { if (this.queues.get(principal.id) === next) this.queues.delete(principal.id); });

@@ -1,8 +1,9 @@
 import type { ServiceContext } from '../shared/context.js';
 import { ChannelRosters } from './channel-rosters.js';
+import { RedisBus } from '../shared/bus/redis-bus.js';
 import { redisTarget } from '../shared/redis-client.js';
 import { ConnectionRegistry } from './connection-registry.js';
-import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore } from './presence.js';
+import { MemoryPresenceStore, PresenceTracker, RedisPresenceStore, presenceTopic } from './presence.js';
 import { PresenceFanout } from './presence-fanout.js';
 import type { SessionDeps } from './session.js';
 import { StartupReads } from './startup-reads.js';
@@ -28,8 +29,13 @@ export class RealtimeNode {
   constructor(readonly ctx: ServiceContext) {
     this.hub = new StreamHub(ctx);
     const target = redisTarget(ctx.config);
+    const bus = ctx.bus;
+    // Classic pub/sub on the presence store's own Redis: its update script announces the changes itself.
+    const announceOn = target?.mode === 'single' && bus instanceof RedisBus && bus.url === target.url
+      ? (workspaceId: string) => bus.channelOf(presenceTopic(workspaceId))
+      : undefined;
     const store = target
-      ? new RedisPresenceStore(target, ctx.config.SESAME_PRESENCE_TTL_MS, ctx.bus, ctx.logger)
+      ? new RedisPresenceStore(target, ctx.config.SESAME_PRESENCE_TTL_MS, bus, ctx.logger, announceOn)
       : new MemoryPresenceStore();
     this.presence = new PresenceTracker(store, ctx.bus, ctx.logger);
     this.presenceFanout = new PresenceFanout(this.hub);

@@ -100,6 +100,8 @@ export class WebSocketConnection {
   lastSeenAt = Date.now();
   lastValidatedAt = Date.now();
   private state: 'awaiting-auth' | 'authenticating' | 'open' | 'closed' = 'awaiting-auth';
+  /** Ends this connection's part in the node's handshakes under way (set only while authenticating). */
+  private endHandshake: (() => void) | undefined;
   /** Frames that arrived while authenticating (created only then). */
   private queued: string[] | undefined;
   private authTimer: NodeJS.Timeout | undefined;
@@ -143,6 +145,16 @@ export class WebSocketConnection {
     }
     this.state = 'authenticating';
     const frame = parsed.frame;
+    // Presence ticks due meanwhile wait for the node's handshakes (see `PresenceFanout.handshakeBegan`);
+    // ended once, when the connection opens, fails or closes (a handshake whose reads never answer included).
+    const fanout = this.deps.presenceFanout;
+    fanout.handshakeBegan();
+    const handshakeEnded = () => {
+      if (this.endHandshake !== handshakeEnded) return;
+      this.endHandshake = undefined;
+      fanout.handshakeEnded();
+    };
+    this.endHandshake = handshakeEnded;
     try {
       const identity = await authenticateRealtime(this.deps.ctx, frame, this.deps.startup);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by another method while we awaited (TypeScript keeps the narrowing, TS#9998)
@@ -163,6 +175,7 @@ export class WebSocketConnection {
       payload.write(json);
       sink.send(payload, { type: 'authenticated' });
       this.state = 'open';
+      handshakeEnded();
       this.stopAuthTimer();
       this.lastValidatedAt = Date.now();
       // Delivery starts before the frames that arrived during the handshake are handled: a
@@ -175,6 +188,8 @@ export class WebSocketConnection {
     } catch (err) {
       this.deps.ctx.logger.error({ err }, 'realtime handshake failed');
       this.fail(CloseCode.InternalError, 'internal error during the handshake');
+    } finally {
+      handshakeEnded();
     }
   }
 
@@ -272,6 +287,7 @@ export class WebSocketConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.stopAuthTimer();
+    this.endHandshake?.();
     this.session?.close();
     // Close reasons are limited to 123 bytes by the protocol.
     try { this.socket.close(code, reason.slice(0, 120)); } catch { this.socket.terminate(); }
@@ -281,6 +297,7 @@ export class WebSocketConnection {
   private onClose(): void {
     this.state = 'closed';
     this.stopAuthTimer();
+    this.endHandshake?.();
     this.session?.close();
     this.registry.remove(this);
   }

@@ -6,6 +6,8 @@ import { TopicRegistry, type Bus, type BusHandler, type BusMessage } from './bus
 import { DEFAULT_BACKLOG_LIMIT, PublishBacklog, type PublishBacklogOptions } from './publish-backlog.js';
 
 const PREFIX = 'sesame:';
+// A SUBSCRIBE unanswered this long (a connection lost under it) stops holding the next topics back.
+const HOLD_SUBSCRIBE_AT_MOST_MS = 2_000;
 
 
 /**
@@ -24,8 +26,10 @@ export class RedisBus implements Bus {
   private pending: Promise<unknown>[] = [];
   /** Whether the publisher's socket is corked until the current synchronous run ends. */
   private corked = false;
-  /** Topics waiting for this turn's SUBSCRIBE (see `subscribeSoon`). */
+  /** Topics waiting for the next SUBSCRIBE (see `subscribeSoon`). */
   private subscribing: { topics: Set<string>; done: Promise<unknown> } | undefined;
+  /** The last SUBSCRIBE sent, until Redis answers it (see `subscribeSoon`). */
+  private subscribeInFlight: Promise<void> | undefined;
   /** Topics given up this turn, unsubscribed at its end (see `unsubscribeSoon`). */
   private unsubscribing: Set<string> | undefined;
   private readonly readyWaiters = new Set<() => void>();
@@ -33,7 +37,7 @@ export class RedisBus implements Bus {
   /** Publishes made while Redis is unreachable: bounded (see `PublishBacklog`), sent on 'ready'. */
   readonly backlog: PublishBacklog;
 
-  constructor(url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
+  constructor(readonly url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
     const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
     this.backlog = new PublishBacklog(backlog, logger, 'bus-publisher');
     // No ioredis offline queue for publishes: it grows without limit while Redis is down. A
@@ -64,6 +68,14 @@ export class RedisBus implements Bus {
       try { message = JSON.parse(payload.toString()) as BusMessage; } catch { return; }
       this.registry.dispatch(topic, message);
     });
+  }
+
+  /**
+   * The Redis channel of `topic`: what a script run on the same Redis (`url`) PUBLISHes a bus
+   * message to (`JSON.stringify` of a `BusMessage`), heard like one published here.
+   */
+  channelOf(topic: string): string {
+    return PREFIX + topic;
   }
 
   async publish(topic: string, message: BusMessage, body?: string): Promise<void> {
@@ -145,19 +157,32 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * The topics subscribed during one turn of the event loop leave in one SUBSCRIBE at its end: a
-   * burst of connections (each with its own inbox topic) costs one command and one write, not one
-   * each. `ready()` waits for it like for any other subscription.
+   * The topics subscribed during one turn of the event loop, or while the previous SUBSCRIBE is
+   * under way, leave in one SUBSCRIBE (at the end of the turn, or when that one is answered): a
+   * burst of connections (each with its own inbox topic) costs about one command and one write
+   * per round trip to Redis, not one per turn. `ready()` waits for it like for any other
+   * subscription. A SUBSCRIBE unanswered after `HOLD_SUBSCRIBE_AT_MOST_MS` stops holding the next.
    */
   private subscribeSoon(topic: string): void {
     if (!this.subscribing) {
       const topics = new Set<string>();
       const done = new Promise<unknown>((resolve) => {
-        setImmediate(() => {
+        const send = () => {
           this.subscribing = undefined;
           // Not ready any more: the 'ready' handler subscribes every registered topic.
           if (topics.size === 0 || this.subscriber.status !== 'ready') { resolve(undefined); return; }
-          resolve(this.subscriber.subscribe(...[...topics].map((t) => PREFIX + t)));
+          const sent = this.subscriber.subscribe(...[...topics].map((t) => PREFIX + t));
+          const answered = sent.then(() => {}, () => {});
+          this.subscribeInFlight = answered;
+          void answered.then(() => { if (this.subscribeInFlight === answered) this.subscribeInFlight = undefined; });
+          resolve(sent);
+        };
+        setImmediate(() => {
+          const previous = this.subscribeInFlight;
+          if (!previous) { send(); return; }
+          let timer: NodeJS.Timeout | undefined;
+          void Promise.race([previous, new Promise((resolve) => { timer = setTimeout(resolve, HOLD_SUBSCRIBE_AT_MOST_MS); timer.unref(); })])
+            .then(() => { clearTimeout(timer); send(); });
         });
       });
       this.subscribing = { topics, done };
