@@ -18,7 +18,7 @@ import type { SystemKind } from './support/clients.js';
 import { runBench, sleep } from './support/lifecycle.js';
 import { startSocketIoServer } from './support/peers.js';
 import { startSesame } from './support/sesame.js';
-import { CpuMeter, int, processTree } from './support/stats.js';
+import { CpuMeter, int, nowNs, processTree } from './support/stats.js';
 import { startTestServices, type TestServices } from './support/test-services.js';
 import { machineFacts, writeSection } from './write-results.js';
 
@@ -43,7 +43,15 @@ const ONLY = process.env.BENCH_ONLY;
 const measured = (name: string) => !ONLY || name.startsWith(ONLY);
 
 /** One connect of the 1,000 (a round). */
-interface Run { seconds: number; serverCpuMs: number; clientCpuMs: number; storeCpuMs?: { postgres: number; redis: number }; frames: Partial<Record<string, number>> }
+interface Run {
+  seconds: number;
+  /** Sesame: first open → the last presence frame any agent received (within the settle); undefined when none arrived. */
+  presenceSeconds?: number;
+  serverCpuMs: number;
+  clientCpuMs: number;
+  storeCpuMs?: { postgres: number; redis: number };
+  frames: Partial<Record<string, number>>;
+}
 
 /** A system's rounds: the first on a fresh process (cold: its code not yet optimised), then warm ones. */
 interface Result { name: string; setup: string; first: Run; warm: Run; warmSeconds: number[]; work?: Work }
@@ -103,6 +111,7 @@ async function connectAll(label: string, spec: { kind: SystemKind; url: string; 
   });
   meter.start();
   const started = performance.now();
+  const startedNs = nowNs();
   await Promise.all(procs.map((proc, p) => proc.request({
     cmd: 'connect', kind: spec.kind, url: spec.url, count: perProc, concurrency: CONCURRENCY, keys: spec.keys?.slice(p * perProc, (p + 1) * perProc),
   })));
@@ -113,12 +122,14 @@ async function connectAll(label: string, spec: { kind: SystemKind; url: string; 
   // The client processes share the cores with the server: what a connection costs them counts too.
   const clientCpuMs = cpu.clients * 1000;
   const storeCpuMs = services ? { postgres: cpu.postgres * 1000, redis: cpu.redis * 1000 } : undefined;
-  const reports = await Promise.all(procs.map((proc) => proc.request<{ connected: number; otherFrames: Partial<Record<string, number>> }>({ cmd: 'report' })));
+  const reports = await Promise.all(procs.map((proc) => proc.request<{ connected: number; otherFrames: Partial<Record<string, number>>; lastPresenceNs: string }>({ cmd: 'report' })));
+  const lastPresenceNs = reports.reduce((latest, r) => (BigInt(r.lastPresenceNs) > latest ? BigInt(r.lastPresenceNs) : latest), 0n);
+  const presenceSeconds = lastPresenceNs > startedNs ? Number(lastPresenceNs - startedNs) / 1e9 : undefined;
   const connected = reports.reduce((n, r) => n + r.connected, 0);
   if (connected !== AGENTS) throw new Error(`${label}: ${connected} of ${AGENTS} connected`);
   const frames: Partial<Record<string, number>> = {};
   for (const r of reports) for (const [type, n] of Object.entries(r.otherFrames)) frames[type] = (frames[type] ?? 0) + (n ?? 0);
-  return { seconds, serverCpuMs, clientCpuMs, storeCpuMs, frames, procs };
+  return { seconds, presenceSeconds, serverCpuMs, clientCpuMs, storeCpuMs, frames, procs };
 }
 
 async function closeAll(procs: Child[]): Promise<void> {
@@ -139,7 +150,7 @@ async function rounds(label: string, connect: () => Promise<Run & { procs: Child
     const done = round === 0 ? await counted?.() : undefined;
     const { procs, ...run } = await connect();
     if (done) work = await done();
-    console.log(`[${label}] round ${round + 1}${round === 0 ? ' (cold)' : ''}: ${run.seconds.toFixed(2)} s; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms, clients ${(run.clientCpuMs / AGENTS).toFixed(2)} CPU-ms per connection${run.storeCpuMs ? `, postgres ${(run.storeCpuMs.postgres / AGENTS).toFixed(2)}, redis ${(run.storeCpuMs.redis / AGENTS).toFixed(2)}` : ''}; frames: ${JSON.stringify(run.frames)}`);
+    console.log(`[${label}] round ${round + 1}${round === 0 ? ' (cold)' : ''}: ${run.seconds.toFixed(2)} s${run.presenceSeconds === undefined ? '' : ` (presence settled at ${run.presenceSeconds.toFixed(2)} s)`}; server ${(run.serverCpuMs / AGENTS).toFixed(2)} CPU-ms, clients ${(run.clientCpuMs / AGENTS).toFixed(2)} CPU-ms per connection${run.storeCpuMs ? `, postgres ${(run.storeCpuMs.postgres / AGENTS).toFixed(2)}, redis ${(run.storeCpuMs.redis / AGENTS).toFixed(2)}` : ''}; frames: ${JSON.stringify(run.frames)}`);
     runs.push(run);
     await closeAll(procs);
     await sleep(settleMs);
@@ -193,16 +204,17 @@ void runBench(async () => {
     '',
     `Machine: ${machineFacts()}. Command: \`${COMMAND}\`. Everything on loopback.`,
     '',
-    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) and client CPU (the 2 client processes, which share the cores: the \`auth\` frame, parsing presence frames) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io), Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included) and Redis commands (as Redis counts them: a script's own calls too). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per tick, 50 ms to 1 s, and a tick due while handshakes are under way waits for them up to 1 s more: the presence of a burst mostly arrives after its last \`authenticated\`, within the settle, whose CPU is counted).`,
+    `${int(AGENTS)} connections opened by ${CLIENT_PROCESSES} client processes (${CONCURRENCY} handshakes at a time each); connect time = first open → last authenticated (Sesame) or connected (Socket.IO); *presence settled* (Sesame) = first open → the last presence frame any agent received, the moment every agent knows who else is online (Socket.IO has no presence to settle). Server CPU (the gateway, or the Socket.IO process; Postgres and Redis apart) and client CPU (the 2 client processes, which share the cores: the \`auth\` frame, parsing presence frames) from /proc over the connect and a ${SETTLE_MS / 1000} s settle; over the same span, the gateway's write syscalls (\`syscw\` of /proc/<pid>/io), Postgres statements (transactions committed, counted once Postgres has reported them; the hub's head polls, one a second, included) and Redis commands (as Redis counts them: a script's own calls too). Presence frames: \`presence\` plus \`presence_batch\` frames received by all clients (each agent hears the principals it shares a channel with; changes are batched per tick, 50 ms to 1 s, and a tick due while handshakes are under way waits for them up to 1 s more: the presence of a burst mostly arrives after its last \`authenticated\`, within the settle, whose CPU is counted).`,
     '',
     `Each system is connected ${ROUNDS} times, the 1,000 closed between rounds: the first round on a freshly started server process (*cold*: its code not yet optimised by the JIT, as after a deploy whose clients all reconnect at once), the others on the same process (*warm*: a running node taking a burst; the round of median connect time is shown, all warm rounds' times in brackets). Sesame's two shapes share one gateway, so its second shape's first round runs on a gateway that has served the first shape. Statements and write syscalls are counted over the first round.`,
     '',
-    '| system | connect time: cold | warm | server CPU per connection: cold | warm | client CPU per connection: cold | warm | Postgres + Redis CPU per connection (cold) | presence frames received (cold) | statements per connection | Redis commands per connection | server write syscalls per connection |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| system | connect time: cold | warm | presence settled: cold | warm | server CPU per connection: cold | warm | client CPU per connection: cold | warm | Postgres + Redis CPU per connection (cold) | presence frames received (cold) | statements per connection | Redis commands per connection | server write syscalls per connection |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map((r) => {
       const perConnection = (ms: number) => `${(ms / AGENTS).toFixed(2)} ms`;
+      const settled = (run: Run) => (run.presenceSeconds === undefined ? '—' : `${run.presenceSeconds.toFixed(2)} s`);
       const warmTimes = r.warmSeconds.map((s) => s.toFixed(2)).join(' / ');
-      return `| ${r.name} | **${r.first.seconds.toFixed(2)} s** | **${r.warm.seconds.toFixed(2)} s** (${warmTimes}) | ${perConnection(r.first.serverCpuMs)} | ${perConnection(r.warm.serverCpuMs)} | ${perConnection(r.first.clientCpuMs)} | ${perConnection(r.warm.clientCpuMs)} | ${r.first.storeCpuMs ? `${(r.first.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.first.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r.first)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.redisCommands / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`;
+      return `| ${r.name} | **${r.first.seconds.toFixed(2)} s** | **${r.warm.seconds.toFixed(2)} s** (${warmTimes}) | ${settled(r.first)} | ${settled(r.warm)} | ${perConnection(r.first.serverCpuMs)} | ${perConnection(r.warm.serverCpuMs)} | ${perConnection(r.first.clientCpuMs)} | ${perConnection(r.warm.clientCpuMs)} | ${r.first.storeCpuMs ? `${(r.first.storeCpuMs.postgres / AGENTS).toFixed(2)} + ${(r.first.storeCpuMs.redis / AGENTS).toFixed(2)} ms` : '— (Redis adapter idle)'} | ${r.name.startsWith('Sesame') ? int(presenceFrames(r.first)) : '— (none)'} | ${r.work ? (r.work.statements / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.redisCommands / AGENTS).toFixed(2) : '—'} | ${r.work ? (r.work.writes / AGENTS).toFixed(2) : '—'} |`;
     }),
     '',
     ...results.map((r) => `- **${r.name}**: ${r.setup}.`),

@@ -26,6 +26,8 @@ let connected = 0;
 let frameBytes = 0;
 /** Sesame only: frames other than bench messages, by type (presence, pong, …). */
 const otherFrames: Partial<Record<string, number>> = {};
+/** Sesame only: when the last presence frame arrived here (monotonic ns; 0 = none yet). */
+let lastPresenceNs = 0n;
 let unexpectedCloses = 0;
 let closing = false;
 /** BENCH_HOPS: when each message reached its first connection here (monotonic ns), by index. */
@@ -73,6 +75,7 @@ serve({
         const { ws } = await connectSesame(url, keys![i % keys!.length], (frame: SesameFrame, frameSize: number) => {
           if (frame.type !== 'message') {
             otherFrames[frame.type] = (otherFrames[frame.type] ?? 0) + 1;
+            if (frame.type === 'presence' || frame.type === 'presence_batch') lastPresenceNs = nowNs();
             return;
           }
           frameBytes = frameSize;
@@ -114,6 +117,7 @@ serve({
       frameBytes,
       decoding: frameDecoding,
       otherFrames,
+      lastPresenceNs: String(lastPresenceNs),
       phases: Object.fromEntries([...phases].map(([name, s]) => [name, {
         hist: s.hist.toJSON(), delivered: s.delivered, firstRecvNs: String(s.firstRecvNs), lastRecvNs: String(s.lastRecvNs),
       }])),
