@@ -3,6 +3,24 @@ import { RedisBus, type BusMessage } from '../src/shared/bus/index.js';
 import { createLogger } from '../src/shared/logger.js';
 import { hasServices, requireServices } from './support/targets.js';
 
+type Commands = Record<'subscribe' | 'unsubscribe', (...topics: string[]) => Promise<unknown>>;
+
+/**
+ * Records the bus's SUBSCRIBE (or UNSUBSCRIBE) commands, each as its topics (prefix left out);
+ * the first one's answer reaches the bus as `firstAnswer` makes it (held back, or never).
+ */
+function recordCommands(bus: RedisBus, command: keyof Commands, firstAnswer: (sent: Promise<unknown>) => Promise<unknown> = (sent) => sent): string[][] {
+  const subscriber = (bus as unknown as { subscriber: Commands }).subscriber;
+  const calls: string[][] = [];
+  const send = subscriber[command].bind(subscriber);
+  subscriber[command] = (...topics: string[]) => {
+    calls.push(topics.map((t) => t.replace(/^sesame:/, '')));
+    const sent = send(...topics);
+    return calls.length === 1 ? firstAnswer(sent) : sent;
+  };
+  return calls;
+}
+
 describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
   it('keeps a subscription made while the connection is still running its ready check', async () => {
     const { redisUrl } = requireServices();
@@ -61,17 +79,10 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
     const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
     const run = `${Date.now()}-${Math.random()}`;
     const [first, second, third] = ['a', 'b', 'c'].map((name) => `round-trip-${name}-${run}`);
-    const subscriber = (bus as unknown as { subscriber: { subscribe(...topics: string[]): Promise<unknown> } }).subscriber;
-    const calls: string[][] = [];
     let answer = () => {};
     const answered = new Promise<void>((resolve) => { answer = resolve; });
-    const subscribe = subscriber.subscribe.bind(subscriber);
     // The first SUBSCRIBE's answer is held back until the test lets it through.
-    subscriber.subscribe = (...topics: string[]) => {
-      calls.push(topics.map((t) => t.replace(/^sesame:/, '')));
-      const sent = subscribe(...topics);
-      return calls.length === 1 ? answered.then(() => sent) : sent;
-    };
+    const calls = recordCommands(bus, 'subscribe', (sent) => answered.then(() => sent));
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     try {
       await Promise.all([bus.ready(), publisher.ready()]);
@@ -106,15 +117,8 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
     const publisher = new RedisBus(redisUrl, createLogger('silent', 'test'));
     const run = `${Date.now()}-${Math.random()}`;
     const [stuck, next] = [`stuck-${run}`, `next-${run}`];
-    const subscriber = (bus as unknown as { subscriber: { subscribe(...topics: string[]): Promise<unknown> } }).subscriber;
-    const calls: string[][] = [];
-    const subscribe = subscriber.subscribe.bind(subscriber);
     // The first SUBSCRIBE's answer never reaches the bus (a connection lost under it, as far as the bus can tell).
-    subscriber.subscribe = (...topics: string[]) => {
-      calls.push(topics.map((t) => t.replace(/^sesame:/, '')));
-      const sent = subscribe(...topics);
-      return calls.length === 1 ? new Promise(() => {}) : sent;
-    };
+    const calls = recordCommands(bus, 'subscribe', () => new Promise(() => {}));
     try {
       await Promise.all([bus.ready(), publisher.ready()]);
       const received: string[] = [];
@@ -128,6 +132,35 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('Redis bus', () => {
     } finally {
       await bus.close();
       await publisher.close();
+    }
+  });
+  it('a topic held for the next SUBSCRIBE when the connection comes back is subscribed by the reconnect, and unsubscribed when its last listener leaves', async () => {
+    const { redisUrl } = requireServices();
+    const bus = new RedisBus(redisUrl, createLogger('silent', 'test'));
+    const run = `${Date.now()}-${Math.random()}`;
+    const [first, held] = [`first-${run}`, `held-${run}`];
+    // The first SUBSCRIBE is never answered: the next topic waits behind it.
+    const subscribes = recordCommands(bus, 'subscribe', () => new Promise(() => {}));
+    const unsubscribes = recordCommands(bus, 'unsubscribe');
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      await bus.ready();
+      bus.subscribe(first, () => {});
+      await turn();
+      await turn();
+      const stop = bus.subscribe(held, () => {});
+      await turn();
+      expect(subscribes).toEqual([[first]]);
+      // The connection drops and comes back: 'ready' subscribes every topic, the held one too.
+      (bus as unknown as { subscriber: { disconnect(reconnect: boolean): void } }).subscriber.disconnect(true);
+      await expect.poll(() => subscribes.length, { timeout: 10_000 }).toBe(2);
+      expect([...subscribes[1]].sort()).toEqual([first, held].sort());
+      // Subscribed in Redis by then: its last listener leaving sends the UNSUBSCRIBE (before, it was
+      // taken for still waiting, never sent, and left subscribed).
+      stop();
+      await expect.poll(() => unsubscribes, { timeout: 10_000 }).toEqual([[held]]);
+    } finally {
+      await bus.close();
     }
   });
   it('the publishes of one synchronous run leave in one write as the run ends, not a turn of the event loop later, and arrive in order', async () => {

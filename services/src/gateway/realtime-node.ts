@@ -31,7 +31,7 @@ export class RealtimeNode {
     const target = redisTarget(ctx.config);
     const bus = ctx.bus;
     // Classic pub/sub on the presence store's own Redis: its update script announces the changes itself.
-    const announceOn = target?.mode === 'single' && bus instanceof RedisBus && bus.url === target.url
+    const announceOn = target?.mode === 'single' && bus instanceof RedisBus && bus.isOn(target.url)
       ? (workspaceId: string) => bus.channelOf(presenceTopic(workspaceId))
       : undefined;
     const store = target

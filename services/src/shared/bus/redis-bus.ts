@@ -37,7 +37,7 @@ export class RedisBus implements Bus {
   /** Publishes made while Redis is unreachable: bounded (see `PublishBacklog`), sent on 'ready'. */
   readonly backlog: PublishBacklog;
 
-  constructor(readonly url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
+  constructor(private readonly url: string, logger: Logger, backlog: PublishBacklogOptions = { limit: DEFAULT_BACKLOG_LIMIT }) {
     const options = { maxRetriesPerRequest: null, lazyConnect: false } as const;
     this.backlog = new PublishBacklog(backlog, logger, 'bus-publisher');
     // No ioredis offline queue for publishes: it grows without limit while Redis is down. A
@@ -57,6 +57,12 @@ export class RedisBus implements Bus {
     this.subscriber.on('ready', () => {
       const topics = this.registry.topics();
       if (topics.length > 0) this.track(this.subscriber.subscribe(...topics.map((topic) => PREFIX + topic)));
+      // Every registered topic is subscribed just above: a batch held for the next SUBSCRIBE has
+      // nothing left to send (a topic left in it would be taken for never sent, and not
+      // unsubscribed when its last listener goes), and a SUBSCRIBE sent on the lost connection
+      // holds nothing back.
+      this.subscribing?.topics.clear();
+      this.subscribeInFlight = undefined;
       for (const resolve of [...this.readyWaiters]) resolve();
       this.readyWaiters.clear();
       if (this.connectedOnce) for (const listener of [...this.reconnectListeners]) listener();
@@ -70,8 +76,13 @@ export class RedisBus implements Bus {
     });
   }
 
+  /** Whether this bus is classic pub/sub on the Redis at `url` (compared whole; the URL, which may hold a password, is never exposed). */
+  isOn(url: string): boolean {
+    return this.url === url;
+  }
+
   /**
-   * The Redis channel of `topic`: what a script run on the same Redis (`url`) PUBLISHes a bus
+   * The Redis channel of `topic`: what a script run on the same Redis (`isOn`) PUBLISHes a bus
    * message to (`JSON.stringify` of a `BusMessage`), heard like one published here.
    */
   channelOf(topic: string): string {
