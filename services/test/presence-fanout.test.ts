@@ -283,15 +283,17 @@ describe('PresenceFanout', () => {
     expect(listeners.size).toBe(0);
   });
 
-  it('holds a tick that comes due while handshakes are under way until they end, for at most 20 ticks; the changes are all sent then, in order', async () => {
+  it('holds a burst-sized tick that comes due while handshakes are under way until they end, for at most 20 ticks, the changes all sent then, in order; a small tick is not held', async () => {
     const { hub, announce } = fakeHub();
     const fanout = new PresenceFanout(hub);
     const member = session('pr_a', () => true);
     await fanout.add(member.audience);
+    // Burst-sized: CHANGES_PER_TICK (10) changes or more.
+    const burst = (prefix: string) => Array.from({ length: 10 }, (_, i) => `${prefix}${String(i)}`);
 
     fanout.handshakeBegan();
     fanout.handshakeBegan();
-    announce('ws_1', 'pr_b', 'online');
+    for (const principal of burst('pr_b')) announce('ws_1', principal, 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
     expect(member.frames).toEqual([]); // due, but two handshakes are under way
     announce('ws_1', 'pr_c', 'online');
@@ -300,16 +302,22 @@ describe('PresenceFanout', () => {
     expect(member.frames).toEqual([]); // one still is
     fanout.handshakeEnded();
     vi.advanceTimersByTime(PRESENCE_BATCH_MS);
-    expect(principalsOf(member.frames)).toEqual([['pr_b', 'pr_c']]);
+    expect(principalsOf(member.frames)).toEqual([[...burst('pr_b'), 'pr_c']]);
 
-    // Handshakes that never end hold a tick back 20 ticks past its due time at most.
+    // Handshakes that never end hold a burst back 20 ticks past its due time at most.
     fanout.handshakeBegan();
     vi.advanceTimersByTime(60_000); // the tick after a quiet spell is PRESENCE_BATCH_MS again
-    announce('ws_1', 'pr_d', 'online');
+    for (const principal of burst('pr_d')) announce('ws_1', principal, 'online');
     vi.advanceTimersByTime(PRESENCE_BATCH_MS + 20 * PRESENCE_BATCH_MS - 1);
     expect(member.frames).toHaveLength(1);
     vi.advanceTimersByTime(1);
-    expect(principalsOf(member.frames)).toEqual([['pr_b', 'pr_c'], ['pr_d']]);
+    expect(principalsOf(member.frames)).toEqual([[...burst('pr_b'), 'pr_c'], burst('pr_d')]);
+
+    // A tick of a few changes goes when due, handshake or not (a node with steady churn nearly always has one).
+    vi.advanceTimersByTime(60_000);
+    announce('ws_1', 'pr_e', 'online');
+    vi.advanceTimersByTime(PRESENCE_BATCH_MS);
+    expect(principalsOf(member.frames)).toEqual([[...burst('pr_b'), 'pr_c'], burst('pr_d'), ['pr_e']]);
     fanout.handshakeEnded();
     fanout.close();
   });

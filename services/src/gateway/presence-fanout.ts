@@ -15,8 +15,10 @@ const SHARED_FRAMES_PER_TICK = 256;
 const FRAMES_PER_TICK = 100;
 const CHANGES_PER_TICK = 10;
 const MAX_TICK_MS = 20 * PRESENCE_BATCH_MS;
-// A tick that comes due while handshakes are under way on this node waits for them, checking
-// again every PRESENCE_BATCH_MS, but never longer than this past its due time.
+// A burst-sized tick (CHANGES_PER_TICK or more changes) that comes due while handshakes are under
+// way on this node waits for them, checking again every PRESENCE_BATCH_MS, but never longer than
+// this past its due time. A smaller tick goes when due: a node with steady connection churn
+// nearly always has a handshake under way, and its presence must not lag for it.
 const HANDSHAKE_DEFER_MAX_MS = MAX_TICK_MS;
 
 /** A session as presence delivery sees it. */
@@ -211,8 +213,8 @@ export class PresenceFanout {
   }
 
   /**
-   * A handshake began (its auth frame arrived) or ended (open, refused or gone): a tick that comes
-   * due meanwhile waits for the handshakes under way, up to `HANDSHAKE_DEFER_MAX_MS`. In a burst of
+   * A handshake began (its auth frame arrived) or ended (open, refused or gone): a burst-sized tick
+   * that comes due meanwhile waits for the handshakes under way, up to `HANDSHAKE_DEFER_MAX_MS`. In a burst of
    * co-members coming online, a tick's frames carry about everyone who came online in it: sent
    * mid-burst, their bytes (≈ n²/2 changes for n members of one channel) compete with the
    * handshakes for the CPU; sent once the burst is over, each member gets them in fewer frames, and
@@ -259,7 +261,7 @@ export class PresenceFanout {
   private flush(): void {
     this.timer = undefined;
     const now = Date.now();
-    if (this.handshakes > 0) {
+    if (this.handshakes > 0 && this.pendingAtLeast(CHANGES_PER_TICK)) {
       this.dueAt ??= now;
       if (now - this.dueAt < HANDSHAKE_DEFER_MAX_MS) {
         this.timer = setTimeout(() => { this.flush(); }, Math.min(PRESENCE_BATCH_MS, this.dueAt + HANDSHAKE_DEFER_MAX_MS - now));
@@ -324,6 +326,16 @@ export class PresenceFanout {
     }
     const burst = Math.max(1, heardChanges / CHANGES_PER_TICK);
     this.tickMs = Math.min(MAX_TICK_MS, Math.max(PRESENCE_BATCH_MS, Math.round((PRESENCE_BATCH_MS * sent * burst) / FRAMES_PER_TICK)));
+  }
+
+  /** Whether the workspaces hold `count` changes or more for the next tick. */
+  private pendingAtLeast(count: number): boolean {
+    let pending = 0;
+    for (const workspace of this.workspaces.values()) {
+      pending += workspace.pending.length;
+      if (pending >= count) return true;
+    }
+    return false;
   }
 
   close(): void {
