@@ -201,20 +201,25 @@ export class RedisPresenceStore implements PresenceStore {
 
   /** One script run for the updates of a round trip (`UPDATE_MANY_SCRIPT`). */
   private async applyUpdates(batch: PendingUpdate[]): Promise<void> {
-    const keys = [nodePrincipalsKey(this.nodeId)];
-    const announceOn = this.announceOn;
-    const args = [this.nodeId, `${PRESENCE_KEY_PREFIX}alive:`, announceOn ? JSON.stringify(new Date().toISOString()) : ''];
-    for (const { principal, status } of batch) {
-      keys.push(principalKey(principal.id), statusKey(principal.id));
-      args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`, announceOn ? announceOn(principal.workspaceId) : '', announceOn ? JSON.stringify(principal.id) : '');
-    }
     try {
-      const results = await (this.redis as unknown as { sesamePresenceMany(numberOfKeys: number, ...args: string[]): Promise<string[]> })
-        .sesamePresenceMany(keys.length, ...keys, ...args);
+      const results = await this.updateMany(this.nodeId, batch);
       batch.forEach((update, j) => { update.resolve(results[j] === '' ? null : results[j] as PresenceStatus); });
     } catch (err) {
       for (const update of batch) update.reject(err);
     }
+  }
+
+  /** `node`'s status for each principal in one script run, announced by it with `announceOn` (`UPDATE_MANY_SCRIPT`). */
+  private updateMany(node: string, updates: readonly { principal: PresencePrincipal; status: PresenceStatus }[]): Promise<string[]> {
+    const keys = [nodePrincipalsKey(node)];
+    const announceOn = this.announceOn;
+    const args = [node, `${PRESENCE_KEY_PREFIX}alive:`, announceOn ? JSON.stringify(new Date().toISOString()) : ''];
+    for (const { principal, status } of updates) {
+      keys.push(principalKey(principal.id), statusKey(principal.id));
+      args.push(status === 'offline' ? '' : status, `${principal.workspaceId}|${principal.id}`, announceOn ? announceOn(principal.workspaceId) : '', announceOn ? JSON.stringify(principal.id) : '');
+    }
+    return (this.redis as unknown as { sesamePresenceMany(numberOfKeys: number, ...args: string[]): Promise<string[]> })
+      .sesamePresenceMany(keys.length, ...keys, ...args);
   }
 
   statuses(ids: string[]) {
@@ -267,8 +272,13 @@ export class RedisPresenceStore implements PresenceStore {
     const members = await this.redis.smembers(nodePrincipalsKey(node));
     for (const member of members) {
       const [workspaceId, principalId] = member.split('|') as [string, string];
-      const changed = await this.update(principalId, node, '');
-      if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
+      // Announced by the script where it can (the change and its announcement in one step, as
+      // for a node's own updates), else published once it is made.
+      if (this.announceOn) await this.updateMany(node, [{ principal: { id: principalId, workspaceId }, status: 'offline' }]);
+      else {
+        const changed = await this.update(principalId, node, '');
+        if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
+      }
     }
     await this.redis.del(nodePrincipalsKey(node));
   }
