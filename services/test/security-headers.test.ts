@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEventStream } from '../src/shared/http/event-stream-response.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { startTestGateway, type TestGateway } from './support/gateway.js';
 import { targets } from './support/targets.js';
@@ -66,6 +67,29 @@ describe.each(targets())('security headers on %s', (target) => {
       const response = await api.app.inject({ method: 'GET', url: asset });
       expect(response.statusCode, asset).toBe(200);
       expectPageIsolation(response.headers, asset);
+    }
+  });
+});
+
+describe('security headers on an event stream', () => {
+  it('a hijacked text/event-stream reply sends them too (its headers are written on the raw response)', async () => {
+    const app = Fastify({ forceCloseConnections: true });
+    app.get('/stream', (request, reply) => {
+      startEventStream(request, reply);
+      reply.raw.write(': open\n\n');
+    });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const controller = new AbortController();
+    try {
+      const res = await fetch(`${address}/stream`, { signal: controller.signal });
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('strict-transport-security')).toMatch(/max-age=\d+/);
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    } finally {
+      controller.abort();
+      await app.close();
     }
   });
 });

@@ -91,16 +91,18 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
  * `RateLimit-Policy` value, the same for every request counted on it, made once per limit.
  */
 interface Policy { readonly name: string; readonly max: number; readonly field: string }
-const policies = new Map<string, Map<number, Policy>>();
+const policies = new Map<string, Map<string, Policy>>();
 function policyOf(name: string, max: number, windowMs: number): Policy {
-  let byMax = policies.get(name);
-  if (!byMax) policies.set(name, byMax = new Map<number, Policy>());
-  let policy = byMax.get(max);
+  let byLimit = policies.get(name);
+  if (!byLimit) policies.set(name, byLimit = new Map<string, Policy>());
+  const windowSeconds = Math.ceil(windowMs / 1000);
+  const limit = `${String(max)}/${String(windowSeconds)}`;
+  let policy = byLimit.get(limit);
   if (!policy) {
     // Structured Fields: an sf-string item (the budget's name) with its quota and window (seconds).
-    byMax.set(max, policy = { name, max, field: `"${name}";q=${max};w=${Math.ceil(windowMs / 1000)}` });
+    byLimit.set(limit, policy = { name, max, field: `"${name}";q=${String(max)};w=${String(windowSeconds)}` });
     // Bounded: one entry per distinct limit (keys' own limits included); a pathological spread is dropped.
-    if (byMax.size > 1000) byMax.clear();
+    if (byLimit.size > 1000) byLimit.clear();
   }
   return policy;
 }

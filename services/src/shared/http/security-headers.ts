@@ -81,7 +81,7 @@ type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) =
  * response starts with the same security header lines (set first, by the edge's onRequest hook),
  * and Node validates and renders each line of every response anew (name and value checked
  * against regular expressions, the line concatenated, its name matched against the headers Node
- * treats specially): about 0.6 µs per response for these seven lines on Node 20, of the ≈ 19 µs
+ * treats specially): about 0.6 µs per response for seven such lines on Node 20, of the ≈ 19 µs
  * a small GET costs the server in all. This class renders them as one block checked once at start: when a response's headers begin with exactly
  * those lines, names and values identical and in the same order, Node is handed the block after
  * the status line and only the headers that follow. The bytes on the wire are the same as
