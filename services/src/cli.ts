@@ -57,7 +57,7 @@ async function main() {
     }
     return;
   }
-  applyGcFlags();
+  if (config.SESAME_SERIAL_SCAVENGE) applyGcFlags();
   const running = await startServices(config, roles);
   const lines = ['Sesame is running'];
   if (running.apiUrl) lines.push(`  API:     ${running.apiUrl}/api/v1   (docs: ${running.apiUrl}/api/docs)`);

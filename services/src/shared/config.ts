@@ -51,6 +51,7 @@ const schema = Type.Object({
   SESAME_PUBLIC_API_URL: Type.Optional(urlWithProtocols('http://', 'https://')),
   SESAME_PUBLIC_WS_URL: Type.Optional(url()),
   SESAME_ALLOW_SIGNUP: Type.Boolean({ default: false, errorMessage: 'must be true or false' }),
+  SESAME_SERIAL_SCAVENGE: Type.Boolean({ default: true, errorMessage: 'must be true or false' }),
   SESAME_TRUST_PROXY: Type.String({
     format: 'trust-proxy', default: 'false',
     errorMessage: 'must be true, false, a hop count, or a comma-separated list of addresses/CIDRs (or loopback, linklocal, uniquelocal)',
