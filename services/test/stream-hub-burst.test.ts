@@ -128,6 +128,19 @@ describe('stream hub delivery of bus messages', () => {
     hub.close();
   });
 
+  it('a listener that follows a topic already delivering hears its next message (a follow alone renews the listeners)', async () => {
+    const { hub, read } = hubOnFakeBus();
+    const log: string[] = [];
+    await hub.follow('chn_1', { onEvent: ({ event }) => { log.push(`a:${event.seq}`); } });
+    read(1);
+    await Promise.resolve();
+    await hub.follow('chn_1', { onEvent: ({ event }) => { log.push(`d:${event.seq}`); } });
+    read(2);
+    await Promise.resolve();
+    expect(log).toEqual(['a:1', 'a:2', 'd:2']);
+    hub.close();
+  });
+
   it('delivers nothing heard after it closed', async () => {
     const { hub, read } = hubOnFakeBus();
     const heard: number[] = [];
