@@ -49,6 +49,8 @@ function sesameEnv(services: TestServices, adminKey: string, extra: Record<strin
     // Every bench client connects from 127.0.0.1.
     SESAME_WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
     SESAME_DATA_DIR: `${services.dir}/sesame`,
+    // An A/B of the GC setting (docs/operations.md, "Garbage collection"): passed on when given, else Sesame's default.
+    ...(process.env.SESAME_SERIAL_SCAVENGE ? { SESAME_SERIAL_SCAVENGE: process.env.SESAME_SERIAL_SCAVENGE } : {}),
     ...extra,
   };
 }
