@@ -86,10 +86,6 @@ local function apply(principal, statusKey, field, status, alivePrefix)
 end
 `;
 
-/** One node's field of one principal (KEYS: principal, status; ARGV: field, status, liveness prefix): a dead or stopping node's release. */
-const UPDATE_SCRIPT = `${APPLY_FUNCTION}
-return apply(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
-`;
 
 /**
  * This node's status for several principals, in order, each also recorded in (or, offline,
@@ -175,17 +171,11 @@ export class RedisPresenceStore implements PresenceStore {
       if (connectedOnce) void this.heartbeat().then(() => { for (const listener of this.resetListeners) listener(); });
       connectedOnce = true;
     });
-    this.redis.defineCommand('sesamePresence', { numberOfKeys: 2, lua: UPDATE_SCRIPT });
     // Without numberOfKeys: the key count is the command's first argument.
     this.redis.defineCommand('sesamePresenceMany', { lua: UPDATE_MANY_SCRIPT });
     // The script counts only live nodes: this node's liveness key must exist before its first update.
     this.started = this.heartbeat();
     this.timer = setInterval(() => void this.heartbeat().then(() => this.sweepDeadNodes()), Math.max(250, Math.floor(ttlMs / 3))).unref();
-  }
-
-  private update(principalId: string, nodeField: string, status: PresenceStatus | ''): Promise<PresenceStatus | null> {
-    return (this.redis as unknown as { sesamePresence(...args: string[]): Promise<PresenceStatus | null> })
-      .sesamePresence(principalKey(principalId), statusKey(principalId), nodeField, status === 'offline' ? '' : status, `${PRESENCE_KEY_PREFIX}alive:`);
   }
 
   /**
@@ -272,13 +262,11 @@ export class RedisPresenceStore implements PresenceStore {
     const members = await this.redis.smembers(nodePrincipalsKey(node));
     for (const member of members) {
       const [workspaceId, principalId] = member.split('|') as [string, string];
-      // Announced by the script where it can (the change and its announcement in one step, as
-      // for a node's own updates), else published once it is made.
-      if (this.announceOn) await this.updateMany(node, [{ principal: { id: principalId, workspaceId }, status: 'offline' }]);
-      else {
-        const changed = await this.update(principalId, node, '');
-        if (changed) await publishPresence(this.bus, { id: principalId, workspaceId }, changed);
-      }
+      const principal = { id: principalId, workspaceId };
+      // The script a node's own updates run: it announces the change in the same step where it
+      // can (`announceOn`), else it is published once made.
+      const [changed] = await this.updateMany(node, [{ principal, status: 'offline' }]);
+      if (changed && !this.announceOn) await publishPresence(this.bus, principal, changed as PresenceStatus);
     }
     await this.redis.del(nodePrincipalsKey(node));
   }
