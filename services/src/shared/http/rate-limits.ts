@@ -54,25 +54,19 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
     const ownPolicy = own ? policyOf(own.policy ?? 'default', own.max, own.timeWindow) : undefined;
     const limit: FastifyRouteHook = (request, reply, done) => {
       let key: string;
-      let max: number;
-      let windowMs: number;
       let policy: Policy;
       if (own && ownPolicy) {
         key = routePrefix + own.keyGenerator(request);
-        max = own.max;
-        windowMs = own.timeWindow;
         policy = ownPolicy;
       } else {
         const budget = rateBudgetOf(request.method);
         key = callerKey(request, budget);
         const keyLimit = request.auth?.apiKey?.rateLimitPerMinute;
-        max = keyLimit ?? defaults[budget];
-        windowMs = WINDOW_MS;
-        policy = keyLimit == null ? defaultPolicies[budget] : policyOf(budget, max, WINDOW_MS);
+        policy = keyLimit == null ? defaultPolicies[budget] : policyOf(budget, keyLimit, WINDOW_MS);
       }
       let counted: RateCount | Promise<RateCount>;
       try {
-        counted = counter.incr(key, windowMs, max);
+        counted = counter.incr(key, policy.windowMs, policy.max);
       } catch {
         done();
         return;
@@ -90,17 +84,17 @@ export async function installRateLimits(app: FastifyInstance, ctx: ServiceContex
  * A limit as the IETF RateLimit fields name it (draft-ietf-httpapi-ratelimit-headers): its
  * `RateLimit-Policy` value, the same for every request counted on it, made once per limit.
  */
-interface Policy { readonly name: string; readonly max: number; readonly field: string }
+interface Policy { readonly name: string; readonly max: number; readonly windowMs: number; readonly field: string }
 const policies = new Map<string, Map<string, Policy>>();
 function policyOf(name: string, max: number, windowMs: number): Policy {
   let byLimit = policies.get(name);
   if (!byLimit) policies.set(name, byLimit = new Map<string, Policy>());
   const windowSeconds = Math.ceil(windowMs / 1000);
-  const limit = `${String(max)}/${String(windowSeconds)}`;
+  const limit = `${String(max)}/${String(windowMs)}`;
   let policy = byLimit.get(limit);
   if (!policy) {
     // Structured Fields: an sf-string item (the budget's name) with its quota and window (seconds).
-    byLimit.set(limit, policy = { name, max, field: `"${name}";q=${String(max)};w=${String(windowSeconds)}` });
+    byLimit.set(limit, policy = { name, max, windowMs, field: `"${name}";q=${String(max)};w=${String(windowSeconds)}` });
     // Bounded: one entry per distinct limit (keys' own limits included); a pathological spread is dropped.
     if (byLimit.size > 1000) byLimit.clear();
   }
