@@ -20,6 +20,15 @@ async function commandCalls(redis: Redis, names: string): Promise<number> {
 /** Script runs (EVALSHA, or EVAL the first time) Redis has processed so far. */
 const scriptRuns = (redis: Redis) => commandCalls(redis, 'evalsha|eval');
 
+/** A store whose update script announces its changes on the bus's Redis (as on one Redis in production), with a run id for unique names. */
+function announcingStore() {
+  const { redisUrl } = requireServices();
+  const target = redisTarget(loadConfig({ REDIS_URL: redisUrl }))!;
+  const bus = new RedisBus(redisUrl, logger);
+  const store = new RedisPresenceStore(target, 5_000, bus, logger, (workspaceId) => bus.channelOf(presenceTopic(workspaceId)));
+  return { bus, store, run: `${Date.now()}-${Math.random()}` };
+}
+
 describe.runIf(hasServices() || Boolean(process.env.CI))('RedisPresenceStore on Redis', () => {
   it('applies the updates of one turn in one script run; two nodes agree on each principal', async () => {
     const { redisUrl } = requireServices();
@@ -61,11 +70,7 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('RedisPresenceStore on 
   }, 60_000);
 
   it('a stopping node hands its principals over announced by the script too, not by a PUBLISH after it', async () => {
-    const { redisUrl } = requireServices();
-    const target = redisTarget(loadConfig({ REDIS_URL: redisUrl }))!;
-    const bus = new RedisBus(redisUrl, logger);
-    const run = `${Date.now()}-${Math.random()}`;
-    const store = new RedisPresenceStore(target, 5_000, bus, logger, (workspaceId) => bus.channelOf(presenceTopic(workspaceId)));
+    const { bus, store, run } = announcingStore();
     const principal = { id: `p-${run}`, workspaceId: `w-${run}` };
     const heard: BusMessage[] = [];
     const unsubscribe = bus.subscribe(presenceTopic(principal.workspaceId), (message) => { heard.push(message); });
@@ -87,12 +92,7 @@ describe.runIf(hasServices() || Boolean(process.env.CI))('RedisPresenceStore on 
   }, 60_000);
 
   it('announces the changes of a script run from the script itself, one PUBLISH per workspace inside it: the bus messages PresenceTracker would publish', async () => {
-    const { redisUrl } = requireServices();
-    const target = redisTarget(loadConfig({ REDIS_URL: redisUrl }))!;
-    const bus = new RedisBus(redisUrl, logger);
-    const run = `${Date.now()}-${Math.random()}`;
-    const channelOf = (workspaceId: string) => bus.channelOf(presenceTopic(workspaceId));
-    const store = new RedisPresenceStore(target, 5_000, bus, logger, channelOf);
+    const { bus, store, run } = announcingStore();
     const heard: Array<{ workspaceId: string; message: BusMessage }> = [];
     const unsubscribe = [`a-${run}`, `b-${run}`].map((workspaceId) => bus.subscribe(presenceTopic(workspaceId), (message) => { heard.push({ workspaceId, message }); }));
     const principals = [
