@@ -3,18 +3,20 @@
  * one request in flight each), to one channel and spread over 16 channels, against two peers
  * on the same Fastify 5 and the same PostgreSQL in the same run: a bare Fastify echo (the HTTP
  * ceiling) and the plainest durable write (one transaction per message, row-locked seq, message
- * + event rows). Also the lightest requests: GET /health and /auth/me against a bare GET.
+ * + event rows). Also the lightest requests: GET /health and /auth/me against a bare GET; and
+ * one sender alone at 20 messages/s (a quiet server: the latency of a single send) on all three.
  *
  *   npx tsx scripts/bench/writes.ts      (or: npm run bench -- writes)
  *   BENCH_CPU_PROF=<dir>                 the api runs with --cpu-prof, profile written into <dir>
  *   BENCH_ONLY=<prefix>                  only the sends of systems named so (e.g. Sesame), no section written
  *   BENCH_ONLY=gets                      only the GET cells (/health, /auth/me, bare GET), no section written
  *   BENCH_ONLY=edits                     only the streaming-edit cells, no section written
+ *   BENCH_ONLY=paced                     only the one-sender cells, no section written
  *   SESAME_WRITE_BATCHES_IN_FLIGHT=<n>   passed to the api (group-commit statements in flight per workspace)
  */
 import pg from 'pg';
 import { spawnBenchProcess, type Child } from './support/child.js';
-import type { LoadResult, LoadRun } from './support/load-client.js';
+import type { LoadResult, LoadRun, PacedResult, PacedRun } from './support/load-client.js';
 import { runBench } from './support/lifecycle.js';
 import { startSesame } from './support/sesame.js';
 import { CpuMeter, int, median, processTree } from './support/stats.js';
@@ -26,6 +28,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const CONNECTIONS = 16;
 const CHANNELS = 16;
 const CONTENT = 'writes bench {n} '.padEnd(100, 'x');
+/** One sender alone: this many sends a second, one at a time, each round. */
+const PACED_RATE = 20;
+const PACED_COUNT = 100;
 const COMMAND = 'npx tsx scripts/bench/writes.ts';
 
 interface Cell { label: string; runs: LoadResult[]; cpu: Array<Record<string, number>>; cpuPerOp: number[] }
@@ -106,6 +111,25 @@ async function main() {
     cells.set(key, cell);
     console.log(`${key}: ${int(result.perSecond)}/s, p50 ${result.p50} ms, p99 ${result.p99} ms, non-2xx ${result.non2xx}, errors ${result.errors}, server CPU ${perOp.toFixed(1)} µs/request, postgres ${int((usage.postgres * result.seconds * 1e6) / Math.max(1, result.ok))} µs/request, client ${(usage.client * result.seconds * 1e6 / Math.max(1, result.ok)).toFixed(1)} µs/request${only ? await batchesSince() : ''}`);
   };
+  // One sender alone, one channel: a send's latency on a quiet server, and what it costs the
+  // server and Postgres (CPU per request here includes waking each process from idle).
+  const pacedCells = new Map<string, { runs: PacedResult[]; serverUs: number[]; postgresUs: number[] }>();
+  const pacedSystems = Object.fromEntries(Object.entries(allSystems).map(([name, make]) => [name, make(channels.slice(0, 1))]));
+  const measurePaced = async (name: string, record: boolean) => {
+    const target = pacedSystems[name];
+    const cpu = meter(target.cpu);
+    cpu.start();
+    const result = await client.request<PacedResult>({ cmd: 'paced', url: target.url, path: target.paths[0], headers: target.headers, body, perSecond: PACED_RATE, count: record ? PACED_COUNT : 20 } satisfies PacedRun & { cmd: string });
+    const usage = cpu.stop();
+    const perOp = (share: number) => (share * result.seconds * 1e6) / Math.max(1, result.ok);
+    if (!record) return;
+    const cell = pacedCells.get(name) ?? { runs: [], serverUs: [], postgresUs: [] };
+    cell.runs.push(result);
+    cell.serverUs.push(perOp(usage[Object.keys(target.cpu)[0]]));
+    cell.postgresUs.push(perOp(usage.postgres));
+    pacedCells.set(name, cell);
+    console.log(`${name} | one sender at ${PACED_RATE}/s: p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, mean ${result.mean.toFixed(2)} ms, failed ${result.failed}, server CPU ${int(perOp(usage[Object.keys(target.cpu)[0]]))} µs/request, postgres ${int(perOp(usage.postgres))} µs/request`);
+  };
   // While iterating (BENCH_ONLY): the api's group commits since the last cell, from its /metrics.
   let batchMark = { count: 0, sum: 0 };
   const batchesSince = async () => {
@@ -129,6 +153,11 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) for (const [name, target] of Object.entries(edits)) await measure(name, name, target, 'PATCH', SECONDS, true);
     return;
   }
+  if (only === 'paced') {
+    for (const name of Object.keys(allSystems)) await measurePaced(name, false);
+    for (let round = 0; round < ROUNDS; round++) for (const name of Object.keys(allSystems)) await measurePaced(name, true);
+    return;
+  }
   // Warm-up (JIT, pools, plans), not recorded.
   for (const [name, make] of Object.entries(systems)) await measure(name, name, make(channels), 'POST', 2, false);
   if (only) {
@@ -143,6 +172,7 @@ async function main() {
     }
     for (const [name, target] of Object.entries(edits)) await measure(name, name, target, 'PATCH', SECONDS, true);
     for (const [name, target] of Object.entries(gets)) await measure(name, name, target, 'GET', Math.max(3, SECONDS / 2), true);
+    for (const name of order) await measurePaced(name, true);
   }
 
   // Durability check: every 2xx send is a message with its event; each channel's stream is
@@ -185,6 +215,11 @@ async function main() {
   }
   const getLines = Object.keys(gets).map((name) => row(name, { echo: 'bare Fastify GET' }));
   const editLines = Object.keys(edits).map((name) => row(name, { echo: 'bare Fastify echo PATCH' }));
+  const ms = (values: number[]) => median(values).toFixed(2);
+  const pacedLines = Object.keys(systems).map((name) => {
+    const cell = pacedCells.get(name)!;
+    return `| ${name} | **${ms(cell.runs.map((r) => r.p50))}** | ${ms(cell.runs.map((r) => r.p99))} | ${ms(cell.runs.map((r) => r.mean))} | ${cell.runs.reduce((n, r) => n + r.failed, 0)} | ${int(median(cell.serverUs))} | ${int(median(cell.postgresUs))} |`;
+  });
 
   writeSection('writes', `
 ## Writes (messages persisted through REST, 16 concurrent senders)
@@ -204,6 +239,12 @@ ${getLines.join('\n')}
 | streaming edits (\`PATCH … {content, streaming: true}\`, 16 messages) | edits/s (rounds) | × echo PATCH | p50 | p99 | errors | server CPU µs/edit | CPU |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 ${editLines.join('\n')}
+
+| one sender alone, ${PACED_RATE} sends/s, one channel (${PACED_COUNT} per round, one at a time on one kept-alive connection) | p50 ms | p99 ms | mean ms | errors | server CPU µs/msg | postgres CPU µs/msg |
+| --- | --- | --- | --- | --- | --- | --- |
+${pacedLines.join('\n')}
+
+The one-sender rows measure a quiet server: every send finds the server, Postgres (and for Sesame Redis and the gateway) idle, so its latency is the path's length, and its CPU per request includes what waking each process costs on this machine (far above the CPU per request under load, where processes stay awake). Each latency figure is the median of the rounds' own percentiles.
 
 Check: ${check}.
 `);
