@@ -1,11 +1,13 @@
 /**
  * Realtime fan-out: one sender, 1,000 subscribers in one channel/room, the same harness against
  * Sesame (api + gateway processes on PostgreSQL + Redis, every message persisted), Socket.IO 4
- * with the Redis adapter (one node, and two nodes so messages cross Redis), and a bare `ws`
- * broadcast server (the ceiling).
+ * with the Redis adapter (one node, and two nodes so messages cross Redis), a bare `ws`
+ * broadcast server (the ceiling), and that server writing each message durably to the same
+ * PostgreSQL before sending it (what durability alone costs, the plainest way).
  *
  *   npx tsx scripts/bench/realtime-fanout.ts             (or: npm run bench -- realtime-fanout)
- *   npx tsx scripts/bench/realtime-fanout.ts sesame ws   (only those systems; writes nothing)
+ *   npx tsx scripts/bench/realtime-fanout.ts sesame ws   (only those systems; writes nothing;
+ *                                                         keys: sesame socketio socketio2 ws wsdurable)
  *
  * All systems are set up first, then measured in interleaved rounds (rotating the order), so a
  * noisy neighbour on a shared machine hits them alike. Subscribers run in separate processes
@@ -112,12 +114,19 @@ async function setupSocketIo(services: TestServices, nodes: 1 | 2): Promise<Syst
   };
 }
 
-async function setupWs(): Promise<System> {
-  const server = await startWsServer();
+async function setupWs(services?: TestServices): Promise<System> {
+  // With services: the durable peer, each frame written to the same PostgreSQL before it is sent.
+  const server = await startWsServer(services ? { databaseUrl: services.databaseUrl } : {});
   const ws = await connectWs(`${server.url}/send`);
-  const driver = new FanoutDriver('ws', { send: (content) => { ws.send(content); }, close: () => { ws.terminate(); } }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
+  const driver = new FanoutDriver(services ? 'ws durable' : 'ws', { send: (content) => { ws.send(content); }, close: () => { ws.terminate(); } }, SUBSCRIBERS, SUBSCRIBER_PROCESSES, CONTENT_BYTES);
   await driver.connect({ kind: 'ws', url: server.url });
-  return {
+  return services ? {
+    key: 'wsdurable',
+    name: 'ws + naive durable write',
+    setup: 'the bare ws server made durable the plainest way: each frame first written in one transaction on the same PostgreSQL (pg pool of 10: row-locked seq, message row, event row, commit, as the writes bench\'s naive durable write), then sent as-is to every other socket; no Redis, no auth, no ordering across messages in flight, no replay — what durability alone adds to the ceiling',
+    driver,
+    servers: { server: () => [server.child.pid], postgres: () => processTree(services.postgresPid) },
+  } : {
     key: 'ws',
     name: 'bare ws (ceiling)',
     setup: 'one `ws` 8 process sending each of the sender\'s frames as-is to every other socket: no persistence, no Redis, no auth',
@@ -329,6 +338,7 @@ void runBench(async () => {
     socketio: (services) => setupSocketIo(services, 1),
     socketio2: (services) => setupSocketIo(services, 2),
     ws: () => setupWs(),
+    wsdurable: (services) => setupWs(services),
   };
   const only = process.argv.slice(2);
   for (const key of only) if (!setups[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(setups).join(', ')}`);
@@ -440,6 +450,9 @@ void runBench(async () => {
   const wsP99 = rateP99.get('ws');
   const ratios = sesameP99 && wsP99 ? RATES.map((rate, j) => `${int(rate * SUBSCRIBERS)}/s ${(sesameP99[j] / wsP99[j]).toFixed(2)}×`).join(', ') : '';
   if (ratios) console.log(`Sesame p99 ÷ bare ws p99 at fixed rate: ${ratios}`);
+  const durableP99 = rateP99.get('wsdurable');
+  const durableRatios = sesameP99 && durableP99 ? RATES.map((rate, j) => `${int(rate * SUBSCRIBERS)}/s ${(sesameP99[j] / durableP99[j]).toFixed(2)}×`).join(', ') : '';
+  if (durableRatios) console.log(`Sesame p99 ÷ ws + naive durable write p99 at fixed rate: ${durableRatios}`);
   if (only.length) return;
 
   const markdown = [
@@ -451,7 +464,7 @@ void runBench(async () => {
     `- **fixed rate**: ${RATES.map((rate) => `${rate} messages/s`).join(', then ')}, ${RATE_SECONDS} s each (${RATES.map((rate) => int(rate * SUBSCRIBERS)).join(' and ')} deliveries/s offered), sent on schedule whatever the deliveries do: latency under a set load;`,
     `- **closed loop**: for ${LOOP_SECONDS} s the sender keeps ${LOOP_WINDOW} messages in flight, a message leaving flight when the last of the ${int(SUBSCRIBERS)} subscribers has it: the saturation throughput, and latency at saturation (mostly queueing).`,
     '',
-    `Deliveries/s = deliveries to all subscribers ÷ (last receive − first send of the phase); the median of the ${ROUNDS} rounds, closed-loop range in brackets. Latency percentiles (ms) pool every delivery of the ${ROUNDS} rounds. CPU is measured during the closed loop (100% = one core; server = every process of the system, databases included). The 2 cores are shared by servers, databases, clients and sender — and here by other users of the machine — so the closed loop is bounded by the whole machine: *deliveries per server CPU-second* is the figure least distorted by that.${ratios ? ` Sesame's fixed-rate p99 ÷ bare \`ws\`'s in this run: ${ratios}.` : ''}`,
+    `Deliveries/s = deliveries to all subscribers ÷ (last receive − first send of the phase); the median of the ${ROUNDS} rounds, closed-loop range in brackets. Latency percentiles (ms) pool every delivery of the ${ROUNDS} rounds. CPU is measured during the closed loop (100% = one core; server = every process of the system, databases included). The 2 cores are shared by servers, databases, clients and sender — and here by other users of the machine — so the closed loop is bounded by the whole machine: *deliveries per server CPU-second* is the figure least distorted by that.${ratios ? ` Sesame's fixed-rate p99 ÷ bare \`ws\`'s in this run: ${ratios}.` : ''}${durableRatios ? ` Sesame's ÷ the durable \`ws\` peer's: ${durableRatios}.` : ''}`,
     '',
     `| system | ${RATES.map((rate) => `${int(rate * SUBSCRIBERS)}/s: p50 | p99`).join(' | ')} | closed loop: deliveries/s | p50 | p99 | server CPU | subscribers CPU | deliveries per server CPU-second |`,
     `| --- | ${RATES.map(() => '--- | ---').join(' | ')} | --- | --- | --- | --- | --- | --- |`,

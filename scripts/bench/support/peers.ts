@@ -13,8 +13,10 @@ export async function startSocketIoServer(options: { redisUrl?: string; redisKey
 }
 
 /** Bare `ws` broadcast server process (see ws-broadcast-server.ts). */
-export async function startWsServer(options: { nodeArgs?: string[] } = {}): Promise<PeerServer> {
-  const child = spawnBenchProcess('support/ws-broadcast-server.ts', 'ws server', {}, options.nodeArgs);
+/** With `databaseUrl`, each frame is first written durably (see ws-broadcast-server.ts). */
+export async function startWsServer(options: { nodeArgs?: string[]; databaseUrl?: string } = {}): Promise<PeerServer> {
+  const child = spawnBenchProcess('support/ws-broadcast-server.ts', options.databaseUrl ? 'ws durable server' : 'ws server',
+    options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}, options.nodeArgs);
   const port = Number((await child.waitForOutput(/LISTENING (\d+)/))[1]);
   return { child, port, url: `ws://127.0.0.1:${port}` };
 }
