@@ -29,13 +29,15 @@ export function channelToWire(c: ChannelRow, memberIds: string[], headSeq: numbe
 export interface SenderInfo { handle: string; display_name: string; kind: PrincipalKind }
 
 /**
- * The message wire object's layout, the one source of its shape: the fields that are a message
- * row's column as it is (wire key → column; `content` is blanked on a tombstone), the metadata
- * keys the server fills in, and the timestamps. `messageToWire` writes it out as an object
- * literal (it runs once per message on the send path, so it stays a literal rather than a loop
- * over this table; the types below make either fail to compile when the other or `Message`
- * changes), and the SQL that builds or reads the same shape inside the batch statements is
- * made from it (`messageWireSql`, `wireColumnsSql`), once per process.
+ * The message wire object's layout, the one place its keys are named: the fields that are a
+ * message row's column as it is (wire key → column; `content` is blanked on a tombstone), the
+ * metadata keys the server fills in, and the timestamps. `messageToWire` writes it out as an
+ * object literal (it runs once per message on the send path, so it stays a literal rather than
+ * a loop over this table); a field added to the protocol's `Message` fails to compile in both
+ * until each has it, and edit-group-commit.test.ts pins the SQL form to `messageToWire`'s. The
+ * SQL that builds or reads the same shape inside the batch statements is made from this table
+ * (`liveMessageWireSql`, `wireColumnsSql`), once per process, as are the metadata keys a client
+ * may not set (`kinds.ts`).
  */
 const MESSAGE_COLUMNS = {
   id: 'id', channelId: 'channel_id', senderId: 'sender_id', seq: 'seq', kind: 'kind', content: 'content',
