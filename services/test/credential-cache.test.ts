@@ -4,6 +4,13 @@ import { sha256 } from '../src/shared/auth/secrets.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { targets } from './support/targets.js';
 
+/** How many times each value was hashed through `sha256` (by every module importing it), counted from here on. */
+const hashed = vi.hoisted(() => new Map<string, number>());
+vi.mock('../src/shared/auth/secrets.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/shared/auth/secrets.js')>();
+  return { ...actual, sha256: (value: string) => { hashed.set(value, (hashed.get(value) ?? 0) + 1); return actual.sha256(value); } };
+});
+
 /**
  * The api's credential cache: a key in steady use is re-read before its entry ends (requests
  * never wait for the database), a re-read that finds the key revoked drops it, and a read that
@@ -112,6 +119,19 @@ describe.each(targets())('credential cache (%s)', (target) => {
       const row = await api.ctx.db.selectFrom('api_keys').select('last_used_at').where('principal_id', '=', agent.id).executeTakeFirstOrThrow();
       expect(row.last_used_at).not.toBeNull();
     });
+  });
+
+  it('hashes a key once for a request that misses the cache (the hook passes its hash on), and still refuses it once revoked', async () => {
+    const agent = await api.createAgent('cc-hash-once');
+    hashed.delete(agent.apiKey);
+    expect((await api.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(200);
+    expect(hashed.get(agent.apiKey)).toBe(1);
+    // Revoked through the api: heard by the cache, and the next request reads the key again.
+    const keys = (await api.call(api.adminKey, 'GET', `/keys?principalId=${agent.id}`)).json().data as Array<{ id: string }>;
+    expect((await api.call(api.adminKey, 'DELETE', `/keys/${keys[0].id}`)).statusCode).toBe(200);
+    hashed.delete(agent.apiKey);
+    expect((await api.call(agent.apiKey, 'GET', '/auth/me')).statusCode).toBe(401);
+    expect(hashed.get(agent.apiKey)).toBe(1);
   });
 
   it('a request near the entry\'s end renews it: the key is not read on the request path after its TTL', async () => {

@@ -149,6 +149,28 @@ describe.each(targets())('gateway stored events on %s', (target) => {
     for (const unfollow of unfollows) unfollow();
   });
 
+  // A stream's row goes when its workspace is deleted (the row cascades): the poll must then
+  // see head 0, as for a stream that never existed, not keep the head it read last, or a
+  // listener behind that head would read the gap from Postgres at every poll, for ever.
+  it('takes a stream whose row is gone for head 0, not the head it read last', async () => {
+    const gone = (await api.call(aliceKey, 'POST', '/channels', { kind: 'group', name: 'stored-gone', memberIds: [] })).json().data.id as string;
+    await sendMessage({ ...api.ctx, publish: () => {} }, alice, gone, { content: 'soon gone' });
+    const last = await head(gone);
+    expect(last).toBeGreaterThan(0);
+    expect(await readMovedHeads(api.ctx.db, { [gone]: last })).toEqual(new Map());
+    const heads: number[] = [];
+    const unfollow = await hub.follow(gone, { onHead: (h) => heads.push(h) });
+    await hub.pollHeads();
+    await hub.pollHeads();
+    expect(heads).toEqual([0, last]);
+    await api.ctx.db.deleteFrom('streams').where('id', '=', gone).execute();
+    expect(await readMovedHeads(api.ctx.db, { [gone]: last, [otherChannelId]: await head(otherChannelId) })).toEqual(new Map([[gone, 0]]));
+    await hub.pollHeads();
+    await hub.pollHeads();
+    expect(heads).toEqual([0, last, 0, 0]);
+    unfollow();
+  });
+
   it('wakes listeners for any head at once after a bus reconnect', async () => {
     const heads: number[] = [];
     const unfollow = await hub.follow(channelId, { onHead: (h) => heads.push(h) });

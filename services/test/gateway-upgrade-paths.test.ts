@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type Socket } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startTestApi, type TestApi } from './support/api.js';
@@ -74,13 +74,18 @@ describe.each(targets())('gateway upgrades on %s', (target) => {
     const { port } = new URL(closing.httpUrl);
     // A connection accepted before close(), its upgrade request begun (so not idle: close()
     // leaves it open) and finished only once the gateway is closing.
+    const accepted = once(closing.app.server, 'connection') as Promise<[Socket]>;
     const raw = connect(Number(port), '127.0.0.1');
     await once(raw, 'connect');
+    const [serverSide] = await accepted;
     let answer = '';
     raw.on('data', (chunk: Buffer) => { answer += chunk.toString(); });
     raw.on('error', () => {});
     raw.write('GET /v1/connect HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-    await sleep(200); // the server reads the begun request (one loop turn is enough on loopback; room for a loaded machine)
+    // The server has read the begun request: its HTTP parser takes what the socket reads as it
+    // reads it (no 'data' event to wait for), so the bytes read are the sign. One loop turn or
+    // two on loopback, however long a loaded machine takes.
+    while (serverSide.bytesRead === 0) await nextTurn();
     // Another client's socket: closed with 1001 by the gateway's preClose, i.e. once closing began.
     const watcher = await TestSocket.open(closing.url);
     const closed = closing.close();

@@ -3,7 +3,8 @@ import * as ws from 'ws';
 import type { WebSocket } from 'ws';
 import type { ConnectionRegistry } from '../src/gateway/connection-registry.js';
 import type { SessionDeps, Sink } from '../src/gateway/session.js';
-import { allocTextPayload, WebSocketConnection, wsTextFrame } from '../src/gateway/websocket-connection.js';
+import { WebSocketConnection } from '../src/gateway/websocket-connection.js';
+import { allocTextPayload, wsTextFrame } from '../src/gateway/websocket-frames.js';
 
 /** What `ws` itself puts on the wire for a server's text frame of `payload`. */
 function wsFraming(payload: Buffer): Buffer {

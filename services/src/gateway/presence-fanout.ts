@@ -1,7 +1,7 @@
 import { PRESENCE_BATCH_MS, type PresenceEventFrame } from '@sesamespace/sdk/protocol';
 import { presenceTopic } from './presence.js';
 import type { EphemeralFrame, StreamHub, WireFrame } from './stream-hub.js';
-import { allocTextPayload } from './websocket-connection.js';
+import { allocTextPayload } from './websocket-frames.js';
 
 // Frames built for sessions of no group (see `presenceGroup`) are shared by those hearing the
 // same subset; a bound keeps a tick in which every one hears a different subset from holding all.

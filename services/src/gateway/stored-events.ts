@@ -42,14 +42,16 @@ export async function readEventFrames(db: Db, stream: string, afterSeq: number, 
 
 /**
  * The heads of the streams of `known` (stream id → the head this node last read for it) that
- * differ from it, or that exist, for a stream known as -1 (not read yet). One statement whose
+ * differ from it, or that exist, for a stream known as -1 (not read yet); a stream known at a
+ * head above 0 whose row is gone (its workspace deleted: the row cascades) answers 0, as one
+ * that never existed would, rather than nothing, which would keep its last head. One statement whose
  * one parameter is `known` as JSON: a head poll over thousands of followed streams (every
  * connection's inbox) sends one text and gets back the few heads that moved, not a row per
  * stream to parse, nor a parameter per stream to bind.
  */
 export async function readMovedHeads(db: Db, known: Readonly<Record<string, number>>): Promise<Map<string, number>> {
   const { rows } = await sql<{ id: string; head_seq: number | string }>`
-    SELECT s.id, s.head_seq FROM json_each_text(${JSON.stringify(known)}::json) AS k (id, head)
-    JOIN streams s ON s.id = k.id WHERE s.head_seq <> k.head::bigint`.execute(db);
+    SELECT k.id, coalesce(s.head_seq, 0) AS head_seq FROM json_each_text(${JSON.stringify(known)}::json) AS k (id, head)
+    LEFT JOIN streams s ON s.id = k.id WHERE s.head_seq <> k.head::bigint OR (s.id IS NULL AND k.head::bigint > 0)`.execute(db);
   return new Map(rows.map((row) => [row.id, Number(row.head_seq)]));
 }

@@ -153,7 +153,7 @@ export async function authenticateCredential(db: Db, tokens: TokenService, crede
     const keyHash = sha256(credential);
     const cached = cache?.get(keyHash, Date.now());
     if (cached) return cached;
-    return readApiKey(db, keyHash, cache);
+    return authenticateApiKey(db, keyHash, cache);
   }
   const claims = await tokens.verify(credential);
   if (!claims) return null;
@@ -169,11 +169,16 @@ export async function authenticateCredential(db: Db, tokens: TokenService, crede
  */
 export function refreshAhead(db: Db, keyHash: string, cache: CredentialCache, now: number): void {
   if (!cache.claimRefresh(keyHash, now)) return;
-  readApiKey(db, keyHash, cache).then((auth) => { cache.refreshed(keyHash, auth); }, () => { cache.refreshed(keyHash, undefined); });
+  authenticateApiKey(db, keyHash, cache).then((auth) => { cache.refreshed(keyHash, auth); }, () => { cache.refreshed(keyHash, undefined); });
 }
 
-/** The key of `keyHash` read from the database (null: unknown, revoked, expired or its principal disabled), stored in `cache`. */
-async function readApiKey(db: Db, keyHash: string, cache?: CredentialCache): Promise<AuthContext | null> {
+/**
+ * The key of `keyHash` read from the database (null: unknown, revoked, expired or its principal
+ * disabled), stored in `cache`. For a caller that hashed the key already and found no entry in
+ * `cache` (the api's hook, which keeps each connection's last key hash): the key is not hashed
+ * again, nor the cache asked again.
+ */
+export async function authenticateApiKey(db: Db, keyHash: string, cache?: CredentialCache): Promise<AuthContext | null> {
   const now = Date.now();
   const epoch = cache?.epoch;
   const row = await db

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticateCredential, credentialFromHeaders, CredentialCache, refreshAhead, type AuthContext } from '../auth/authenticate.js';
+import { authenticateApiKey, authenticateCredential, credentialFromHeaders, CredentialCache, refreshAhead, type AuthContext } from '../auth/authenticate.js';
 import { sha256 } from '../auth/secrets.js';
 import { watchCredentialChanges } from '../auth/revocations.js';
 import { grants, type Scope } from '../auth/scopes.js';
@@ -46,7 +46,9 @@ export function installAuthentication(app: FastifyInstance, ctx: ServiceContext)
         done();
         return;
       }
-      authenticateCredential(ctx.db, ctx.tokens, credential, credentials).then((auth) => {
+      // A key missed the cache: read it by the hash made above (not hashed and looked up again).
+      const resolved = keyHash ? authenticateApiKey(ctx.db, keyHash, credentials) : authenticateCredential(ctx.db, ctx.tokens, credential, credentials);
+      resolved.then((auth) => {
         if (!auth) throw unauthorized('The API key or access token is invalid, expired or revoked');
         request.auth = auth;
         authorize(request);

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { sql, type Selectable } from 'kysely';
+import { sql, type Selectable, type Updateable } from 'kysely';
 import { appendAudit } from '../../../shared/audit.js';
 import type { ServiceContext } from '../../../shared/context.js';
 import type { Db } from '../../../shared/db/database.js';
@@ -25,6 +25,14 @@ function webhookToWire(w: Selectable<WebhookTable>) {
     id: w.id, url: w.url, description: w.description, eventTypes: w.event_types, enabled: w.enabled, disabledReason: w.disabled_reason,
     disabledAt: iso(w.disabled_at), ownerId: w.owner_id, createdAt: iso(w.created_at), updatedAt: iso(w.updated_at),
   };
+}
+
+/**
+ * A delivery sent again (either replay route): pending at once, its retry schedule started over
+ * and any worker's lease on it dropped. One definition, so the two routes cannot drift apart.
+ */
+function queuedAgain(now: Date): Updateable<WebhookDeliveryTable> {
+  return { status: 'pending', retry_step: 0, next_attempt_at: now, lease_until: null, updated_at: now };
 }
 
 function deliveryToWire(d: Selectable<WebhookDeliveryTable>, attempts: Array<Selectable<WebhookAttemptTable>>) {
@@ -202,7 +210,7 @@ export async function webhookRoutes(app: TypedApp, ctx: ServiceContext) {
     const hook = await ownWebhook(ctx.db, me.id, request.params.id);
     const now = new Date();
     const row = await ctx.db.updateTable('webhook_deliveries')
-      .set({ status: 'pending', retry_step: 0, next_attempt_at: now, lease_until: null, updated_at: now })
+      .set(queuedAgain(now))
       .where('id', '=', request.params.deliveryId).where('webhook_id', '=', hook.id).returningAll().executeTakeFirst();
     if (!row) throw notFound('Delivery');
     const [delivery] = await deliveriesToWire(ctx.db, [row]);
@@ -220,7 +228,7 @@ export async function webhookRoutes(app: TypedApp, ctx: ServiceContext) {
     const until = request.body.until ? new Date(request.body.until) : now;
     if (since > until) throw unprocessable('since: must not be after until');
     let query = ctx.db.updateTable('webhook_deliveries')
-      .set({ status: 'pending', retry_step: 0, next_attempt_at: now, lease_until: null, updated_at: now })
+      .set(queuedAgain(now))
       .where('webhook_id', '=', hook.id).where('event_at', '>=', since).where('event_at', '<=', until);
     query = request.body.onlyFailed ? query.where('status', '=', 'failed') : query.where('status', '!=', 'pending');
     const rows = await query.returning('id').execute();

@@ -4,6 +4,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ServiceContext } from '../../../../shared/context.js';
 import { executePrepared } from '../../../../shared/db/database.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
+import { liveMessageWireSql } from '../../../wire.js';
 import { answerBatch, answeredOutcomeUnknown, WorkspaceBatches } from './group-commit.js';
 import { toWire } from './service.js';
 
@@ -131,8 +132,8 @@ function editedToWire(row: EditedRow, pending: PendingEdit, now: Date): Message 
  * version is checked, so a delete that committed while we waited for the lock wins), then one
  * `message.updated` event per edit of those messages by their sender at consecutive seqs from
  * the stream's head, in arrival order, and the new heads. Each event's data is the edited
- * message as `messageToWire` shapes it, built here from the updated row and its sender (the
- * api builds the same from the answered row for the reply and the publish). It answers each
+ * message as `messageToWire` shapes it, built here from the updated row and its sender by
+ * `liveMessageWireSql` (the api builds the same from the answered row for the reply and the publish). It answers each
  * written edit's position in the batch, its event's seq and the message with its sender; an
  * edit it leaves out wrote nothing and takes the lone path.
  */
@@ -162,13 +163,7 @@ function batchStatement(workspaceId: string, batch: readonly PendingEdit[], now:
         JOIN principals p ON p.id = u.sender_id),
     inserted_events AS (
       INSERT INTO events (stream, seq, workspace_id, type, data, at)
-      SELECT channel_id, event_seq, ${workspaceId}, ${EventType.MessageUpdated}, jsonb_build_object(
-        'id', id, 'channelId', channel_id, 'senderId', sender_id, 'seq', seq, 'kind', kind, 'content', content, 'intent', intent,
-        'threadRootId', thread_root_id, 'clientGeneratedId', client_generated_id, 'attachmentIds', attachment_ids, 'streaming', streaming,
-        'metadata', metadata || jsonb_build_object('senderHandle', handle, 'senderDisplayName', display_name, 'senderKind', sender_kind,
-          'attachments', coalesce(nullif(metadata->'attachments', 'null'::jsonb), '[]'::jsonb)),
-        'editedAt', ${now.toISOString()}::text, 'deletedAt', NULL::text,
-        'createdAt', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')), ${now}::timestamptz FROM accepted),
+      SELECT channel_id, event_seq, ${workspaceId}, ${EventType.MessageUpdated}, ${liveMessageWireSql(now.toISOString())}, ${now}::timestamptz FROM accepted),
     heads AS (
       UPDATE streams SET head_seq = batch.head FROM (SELECT channel_id, max(event_seq) AS head FROM accepted GROUP BY channel_id) AS batch
       WHERE streams.id = batch.channel_id)

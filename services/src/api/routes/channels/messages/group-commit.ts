@@ -6,6 +6,7 @@ import { executePrepared } from '../../../../shared/db/database.js';
 import { isDatabaseAnswer, outcomeUnknown } from '../../../../shared/db/errors.js';
 import type { MessageRow, Principal } from '../../../../shared/db/schema.js';
 import { newId } from '../../../../shared/ids.js';
+import { wireColumnsSql } from '../../../wire.js';
 import { validateMetadata } from './kinds.js';
 import { toWire, type SendInput } from './service.js';
 
@@ -310,6 +311,9 @@ function withSeq(wire: string, message: Message): string {
   return at < 0 ? JSON.stringify(message) : `${wire.slice(0, at + 7)}${String(message.seq)}${wire.slice(at + 8)}`;
 }
 
+/** The send batch's input columns, read from each wire message (made once: the statement's text never changes). */
+const INPUT_COLUMNS = wireColumnsSql('w', ['id', 'channelId', 'senderId', 'kind', 'content', 'intent', 'threadRootId', 'clientGeneratedId']);
+
 /**
  * A whole batch as one statement, so one round trip and its own transaction (no BEGIN, no
  * COMMIT): the channels' stream rows locked in id order (`locked`; a row lock returns the
@@ -335,9 +339,7 @@ function batchStatement(workspaceId: string, wires: readonly string[], now: Date
   // every batch was planned again.
   const input = `[${wires.join(',')}]`;
   return sql`
-    WITH input AS (SELECT (e.ord - 1)::int AS ord, w->>'id' AS id, w->>'channelId' AS channel_id, w->>'senderId' AS sender_id, w->>'kind' AS kind,
-      w->>'content' AS content, (w->'metadata') - 'senderHandle' - 'senderDisplayName' - 'senderKind' - 'attachments' AS metadata, w->>'intent' AS intent,
-      w->>'threadRootId' AS thread_root_id, w->>'clientGeneratedId' AS client_generated_id, w AS wire
+    WITH input AS (SELECT (e.ord - 1)::int AS ord, ${INPUT_COLUMNS}, w AS wire
       FROM jsonb_array_elements(${input}::jsonb) WITH ORDINALITY AS e (w, ord) LIMIT (SELECT ${wires.length}::int)),
     locked AS MATERIALIZED (SELECT id, head_seq FROM streams WHERE id IN (SELECT channel_id FROM input) ORDER BY id FOR UPDATE),
     accepted AS MATERIALIZED (

@@ -1,6 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { badRequest } from '../../../../shared/errors.js';
+import { SERVER_METADATA_KEYS } from '../../../wire.js';
 
 /**
  * Message kinds and the metadata each carries. Structured kinds let agents show their work
@@ -36,7 +37,7 @@ const KIND_METADATA: Record<string, TSchema> = {
 
 export const MESSAGE_KINDS = Object.keys(KIND_METADATA);
 // Reserved keys the server fills in; a client may not forge who sent a message.
-const RESERVED = ['senderHandle', 'senderDisplayName', 'senderKind', 'attachments'];
+const RESERVED = SERVER_METADATA_KEYS;
 
 export function validateMetadata(kind: string, metadata: Record<string, unknown>) {
   const reserved = RESERVED.find((k) => k in metadata);
