@@ -236,8 +236,8 @@ function keysStatement(hashes: string[], streams: string[], channels: string[], 
         WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}::timestamptz))
       )
       SELECT found.*, CASE WHEN valid THEN (
-        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce(s.head_seq, 0))), '[]')
-        FROM channel_members m LEFT JOIN streams s ON s.id = m.channel_id WHERE m.principal_id = found.id
+        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce((SELECT head_seq FROM streams s WHERE s.id = m.channel_id), 0))), '[]')
+        FROM channel_members m WHERE m.principal_id = found.id
       ) END AS memberships,
       (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head,
       CASE WHEN row_number() OVER () = 1 AND cardinality(${streams}::text[]) > 0
