@@ -89,8 +89,12 @@ describe.each(targets())('startup reads on %s', (target) => {
       const [alone, unknown] = await Promise.all([reads.apiKey(other.apiKey), reads.apiKey('sk_unknown_key_for_startup_reads')]);
       expect(alone?.principal.id).toBe(other.id);
       expect(unknown).toBeNull();
+      // Heads and a roster with no key to carry them: statements of their own, prepared too.
+      const [headsAlone, rosterAlone] = await Promise.all([reads.headsOf(streams), reads.rosterOf(channelId)]);
+      expect(headsAlone).toEqual(expectedHeads);
+      expect({ seq: rosterAlone.seq, members: [...rosterAlone.members].sort() }).toEqual({ seq: roster.seq, members: [...roster.members].sort() });
       const prepared = await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(db);
-      expect(prepared.rows.map((r) => r.name)).toContain('sesame_startup_keys');
+      expect(prepared.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['sesame_startup_keys', 'sesame_startup_heads', 'sesame_startup_rosters']));
     } finally {
       await db.destroy();
     }

@@ -3,7 +3,6 @@ import { sha256 } from '../shared/auth/secrets.js';
 import { sql } from 'kysely';
 import { executePrepared, type Db } from '../shared/db/database.js';
 import type { Principal } from '../shared/db/schema.js';
-import { readHeads } from '../shared/events.js';
 import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
@@ -148,7 +147,7 @@ export class StartupReads {
     }
     // Asked for with no key, or with keys none of which was found (no row to carry them).
     const [headsAlone, rostersAlone] = await Promise.all([
-      streams.length > 0 && !heads ? readHeads(this.db, streams) : undefined,
+      streams.length > 0 && !heads ? this.readHeads(streams) : undefined,
       channels.length > 0 && !rosters ? this.readRosters(channels) : undefined,
     ]);
     heads ??= headsAlone;
@@ -158,9 +157,18 @@ export class StartupReads {
     return values;
   }
 
-  /** Rosters alone (`rostersColumn` as a statement of its own). */
+  /** Heads alone (no key row to carry them): one prepared statement, its text the same whatever their number. */
+  private async readHeads(streams: string[]): Promise<Record<string, number>> {
+    const { rows } = await executePrepared(this.db, 'sesame_startup_heads',
+      sql<{ id: string; head_seq: number | string }>`SELECT id, head_seq FROM streams WHERE id = ANY(${streams}::text[])`);
+    const heads: Record<string, number> = Object.fromEntries(streams.map((stream) => [stream, 0]));
+    for (const row of rows) heads[row.id] = Number(row.head_seq);
+    return heads;
+  }
+
+  /** Rosters alone (`rostersColumn` as a statement of its own, prepared). */
   private async readRosters(channels: string[]): Promise<Map<string, RosterSnapshot>> {
-    const { rows } = await sql<{ rosters: RosterColumn | null }>`SELECT ${rostersColumn(channels)} AS rosters`.execute(this.db);
+    const { rows } = await executePrepared(this.db, 'sesame_startup_rosters', sql<{ rosters: RosterColumn | null }>`SELECT ${rostersColumn(channels)} AS rosters`);
     return rostersOf(channels, rows[0]?.rosters ?? null);
   }
 
