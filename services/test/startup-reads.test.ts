@@ -95,6 +95,13 @@ describe.each(targets())('startup reads on %s', (target) => {
       expect({ seq: rosterAlone.seq, members: [...rosterAlone.members].sort() }).toEqual({ seq: roster.seq, members: [...roster.members].sort() });
       const prepared = await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(db);
       expect(prepared.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['sesame_startup_keys', 'sesame_startup_heads', 'sesame_startup_rosters']));
+      // Batches of one key and of two, with heads and without: past Postgres's first five custom
+      // plans the statement runs its generic plan (planned once), not a custom plan per batch.
+      for (let i = 0; i < 8; i++) {
+        await Promise.all([reads.apiKey(agent.apiKey), ...(i % 2 === 0 ? [reads.apiKey(other.apiKey), reads.headsOf(streams)] : [])]);
+      }
+      const plans = await sql<{ generic_plans: string; custom_plans: string }>`SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'sesame_startup_keys'`.execute(db);
+      expect(Number(plans.rows[0].generic_plans)).toBeGreaterThan(0);
     } finally {
       await db.destroy();
     }

@@ -160,7 +160,7 @@ export class StartupReads {
   /** Heads alone (no key row to carry them): one prepared statement, its text the same whatever their number. */
   private async readHeads(streams: string[]): Promise<Record<string, number>> {
     const { rows } = await executePrepared(this.db, 'sesame_startup_heads',
-      sql<{ id: string; head_seq: number | string }>`SELECT id, head_seq FROM streams WHERE id = ANY(${streams}::text[])`);
+      sql<{ id: string; head_seq: number | string }>`SELECT id, head_seq FROM streams WHERE id = ANY((SELECT ${streams}::text[])::text[])`);
     const heads: Record<string, number> = Object.fromEntries(streams.map((stream) => [stream, 0]));
     for (const row of rows) heads[row.id] = Number(row.head_seq);
     return heads;
@@ -220,7 +220,7 @@ function rostersColumn(channels: string[]) {
   return sql`(SELECT coalesce(json_object_agg(c.id, json_build_array(
       (SELECT head_seq FROM streams WHERE id = c.id),
       ARRAY(SELECT principal_id FROM channel_members WHERE channel_id = c.id))), '{}')
-    FROM unnest(${channels}::text[]) AS c(id))`;
+    FROM unnest((SELECT ${channels}::text[])) AS c(id))`;
 }
 
 /**
@@ -228,29 +228,32 @@ function rostersColumn(channels: string[]) {
  * hashes, streams and channels are one text[] parameter each, empty when none are asked for), so
  * it runs as one prepared statement (`executePrepared`): each pool connection parses it once and
  * Postgres plans it once, where a list of parameters made every batch a statement of its own,
- * parsed and planned anew. The heads and rosters asked for (the same for every key) come on the
- * first row only: repeated on each of a batch's rows, Postgres sent and the gateway parsed them
+ * parsed and planned anew. Each array is read through an init plan (`(SELECT $n::text[])`): the
+ * planner cannot see its size, custom plans and the generic plan are estimated alike, and the plan
+ * cache settles on the generic plan (with the bare parameters a custom plan saw small batches as
+ * cheaper, and every batch was planned again: about half of what a statement of a few keys cost
+ * Postgres). The heads and rosters asked for (the same for every key) come on the first row only: repeated on each of a batch's rows, Postgres sent and the gateway parsed them
  * once per key.
  */
 function keysStatement(hashes: string[], streams: string[], channels: string[], now: Date) {
   return sql<KeyRow>`
       WITH found AS (
         SELECT k.key_hash, k.id AS key_id, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, p.*,
-               p.disabled_at IS NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ${now}::timestamptz) AS valid
+               p.disabled_at IS NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > (SELECT ${now}::timestamptz)) AS valid
         FROM api_keys k JOIN principals p ON p.id = k.principal_id
-        WHERE k.key_hash = ANY(${hashes}::text[])
+        WHERE k.key_hash = ANY((SELECT ${hashes}::text[])::text[])
       ), touched AS (
         UPDATE api_keys SET last_used_at = ${now}::timestamptz
-        WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}::timestamptz))
+        WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < (SELECT ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}::timestamptz)))
       )
       SELECT found.*, CASE WHEN valid THEN (
         SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce((SELECT head_seq FROM streams s WHERE s.id = m.channel_id), 0))), '[]')
         FROM channel_members m WHERE m.principal_id = found.id
       ) END AS memberships,
       (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head,
-      CASE WHEN row_number() OVER () = 1 AND cardinality(${streams}::text[]) > 0
-        THEN (SELECT coalesce(json_object_agg(id, head_seq), '{}') FROM streams WHERE id = ANY(${streams}::text[])) END AS heads,
-      CASE WHEN row_number() OVER () = 1 AND cardinality(${channels}::text[]) > 0 THEN ${rostersColumn(channels)} END AS rosters
+      CASE WHEN row_number() OVER () = 1
+        THEN (SELECT coalesce(json_object_agg(id, head_seq), '{}') FROM streams WHERE id = ANY((SELECT ${streams}::text[])::text[])) END AS heads,
+      CASE WHEN row_number() OVER () = 1 THEN ${rostersColumn(channels)} END AS rosters
       FROM found`;
 }
 
