@@ -18,7 +18,7 @@ describe.each(targets().filter((target) => target === 'postgres'))('database poo
     try {
       expect(poolStateOf(ctx.db)).toMatchObject({ min: 3, max: 6 });
       // Opened at start, not by a burst of queries: three connections without any query beyond the migrations'.
-      await vi.waitFor(() => { expect(poolStateOf(ctx.db)?.open).toBeGreaterThanOrEqual(3); });
+      await vi.waitFor(() => { expect(poolStateOf(ctx.db)?.idle).toBeGreaterThanOrEqual(3); });
     } finally {
       await ctx.bus.close();
       await ctx.db.destroy();
@@ -34,6 +34,8 @@ describe.each(targets().filter((target) => target === 'postgres'))('database poo
     const db = createDatabase({ databaseUrl: database.url, poolSize: 2, poolMin: 5, logger: createLogger('silent', 'test') });
     try {
       expect(poolStateOf(db)).toMatchObject({ min: 2, max: 2 });
+      // Its connections are open (and idle in the pool) before the database is dropped under them.
+      await vi.waitFor(() => { expect(poolStateOf(db)).toMatchObject({ open: 2, idle: 2 }); });
     } finally {
       await db.destroy();
       await database.drop();

@@ -58,10 +58,10 @@ export function createDatabase(target: DatabaseTarget): Db {
   return new Kysely<Database>({ dialect: new LockedPGliteDialect(client) });
 }
 
-/** The pg pool under `db` (undefined on PGlite): its size options and the connections it holds. */
-export function poolStateOf(db: Db): { min: number | undefined; max: number | undefined; open: number } | undefined {
+/** The pg pool under `db` (undefined on PGlite): its size options and the connections it holds (open, of which idle). */
+export function poolStateOf(db: Db): { min: number | undefined; max: number | undefined; open: number; idle: number } | undefined {
   const pool = pools.get(db);
-  return pool ? { min: pool.options.min, max: pool.options.max, open: pool.totalCount } : undefined;
+  return pool ? { min: pool.options.min, max: pool.options.max, open: pool.totalCount, idle: pool.idleCount } : undefined;
 }
 
 /**
