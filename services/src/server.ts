@@ -48,7 +48,7 @@ export async function createContext(config: Config, name: string): Promise<Servi
   // unreachable Redis does not: the clients retry as in any outage).
   if (redis) await verifyRedisAccess(redis);
   const paths = dataPaths(config);
-  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, logger });
+  const db = createDatabase({ databaseUrl: config.DATABASE_URL, dataDir: paths.dbDir, poolSize: config.DATABASE_POOL_SIZE, poolMin: config.DATABASE_POOL_MIN, logger });
   await migrateToLatest(db);
   const bus = createBus(redis, logger, { limit: config.SESAME_BUS_BACKLOG_LIMIT });
   const tokens = await TokenService.create(db, config.SESAME_JWT_SECRET, config.SESAME_ACCESS_TOKEN_TTL_SECONDS, config.DATABASE_URL ? undefined : paths.jwtSecretFile);

@@ -1,7 +1,8 @@
 import { inboxStream } from '@sesamespace/sdk/protocol';
-import type { KyselyPlugin } from 'kysely';
+import { sql, type KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StartupReads } from '../src/gateway/startup-reads.js';
+import { createDatabase } from '../src/shared/db/database.js';
 import { readHeads } from '../src/shared/events.js';
 import { startTestApi, type TestApi } from './support/api.js';
 import { targets } from './support/targets.js';
@@ -69,5 +70,40 @@ describe.each(targets())('startup reads on %s', (target) => {
     expect(key).toBeNull();
     expect(heads).toEqual(expected);
     expect(statements()).toBe(3);
+  });
+
+  it.skipIf(target !== 'postgres')('runs the keys\' statement prepared, the same for any number of keys, heads and rosters', async () => {
+    // One connection: what it has prepared is what the statement ran as.
+    const db = createDatabase({ databaseUrl: api.ctx.databaseUrl, poolSize: 1, logger: api.ctx.logger });
+    try {
+      const reads = new StartupReads(db);
+      const streams = [channelId, inboxStream(agent.id), 'ch_never_written'];
+      const expectedHeads = await readHeads(api.ctx.db, streams);
+      // Two keys (two rows: the heads and rosters asked for ride on one of them), then one key alone.
+      const [a, b, heads, roster] = await Promise.all([reads.apiKey(agent.apiKey), reads.apiKey(other.apiKey), reads.headsOf(streams), reads.rosterOf(channelId)]);
+      expect([a?.principal.id, b?.principal.id]).toEqual([agent.id, other.id]);
+      expect(a?.heads).toEqual({ [inboxStream(agent.id)]: expectedHeads[inboxStream(agent.id)], [channelId]: expectedHeads[channelId] });
+      expect(a?.memberships.map((m) => m.channel_id)).toEqual([channelId]);
+      expect(heads).toEqual(expectedHeads);
+      expect({ seq: roster.seq, members: [...roster.members].sort() }).toEqual({ seq: expectedHeads[channelId], members: [agent.id, other.id].sort() });
+      const [alone, unknown] = await Promise.all([reads.apiKey(other.apiKey), reads.apiKey('sk_unknown_key_for_startup_reads')]);
+      expect(alone?.principal.id).toBe(other.id);
+      expect(unknown).toBeNull();
+      // Heads and a roster with no key to carry them: statements of their own, prepared too.
+      const [headsAlone, rosterAlone] = await Promise.all([reads.headsOf(streams), reads.rosterOf(channelId)]);
+      expect(headsAlone).toEqual(expectedHeads);
+      expect({ seq: rosterAlone.seq, members: [...rosterAlone.members].sort() }).toEqual({ seq: roster.seq, members: [...roster.members].sort() });
+      const prepared = await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(db);
+      expect(prepared.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['sesame_startup_keys', 'sesame_startup_heads', 'sesame_startup_rosters']));
+      // Batches of one key and of two, with heads and without: past Postgres's first five custom
+      // plans the statement runs its generic plan (planned once), not a custom plan per batch.
+      for (let i = 0; i < 8; i++) {
+        await Promise.all([reads.apiKey(agent.apiKey), ...(i % 2 === 0 ? [reads.apiKey(other.apiKey), reads.headsOf(streams)] : [])]);
+      }
+      const plans = await sql<{ generic_plans: string; custom_plans: string }>`SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'sesame_startup_keys'`.execute(db);
+      expect(Number(plans.rows[0].generic_plans)).toBeGreaterThan(0);
+    } finally {
+      await db.destroy();
+    }
   });
 });

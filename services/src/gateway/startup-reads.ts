@@ -1,9 +1,8 @@
 import { INBOX_PREFIX, inboxStream } from '@sesamespace/sdk/protocol';
 import { sha256 } from '../shared/auth/secrets.js';
 import { sql } from 'kysely';
-import type { Db } from '../shared/db/database.js';
+import { executePrepared, type Db } from '../shared/db/database.js';
 import type { Principal } from '../shared/db/schema.js';
-import { readHeads } from '../shared/events.js';
 import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
@@ -148,7 +147,7 @@ export class StartupReads {
     }
     // Asked for with no key, or with keys none of which was found (no row to carry them).
     const [headsAlone, rostersAlone] = await Promise.all([
-      streams.length > 0 && !heads ? readHeads(this.db, streams) : undefined,
+      streams.length > 0 && !heads ? this.readHeads(streams) : undefined,
       channels.length > 0 && !rosters ? this.readRosters(channels) : undefined,
     ]);
     heads ??= headsAlone;
@@ -158,9 +157,18 @@ export class StartupReads {
     return values;
   }
 
-  /** Rosters alone (`rostersColumn` as a statement of its own). */
+  /** Heads alone (no key row to carry them): one prepared statement, its text the same whatever their number. */
+  private async readHeads(streams: string[]): Promise<Record<string, number>> {
+    const { rows } = await executePrepared(this.db, 'sesame_startup_heads',
+      sql<{ id: string; head_seq: number | string }>`SELECT id, head_seq FROM streams WHERE id = ANY((SELECT ${streams}::text[])::text[])`);
+    const heads: Record<string, number> = Object.fromEntries(streams.map((stream) => [stream, 0]));
+    for (const row of rows) heads[row.id] = Number(row.head_seq);
+    return heads;
+  }
+
+  /** Rosters alone (`rostersColumn` as a statement of its own, prepared). */
   private async readRosters(channels: string[]): Promise<Map<string, RosterSnapshot>> {
-    const { rows } = await sql<{ rosters: RosterColumn | null }>`SELECT ${rostersColumn(channels)} AS rosters`.execute(this.db);
+    const { rows } = await executePrepared(this.db, 'sesame_startup_rosters', sql<{ rosters: RosterColumn | null }>`SELECT ${rostersColumn(channels)} AS rosters`);
     return rostersOf(channels, rows[0]?.rosters ?? null);
   }
 
@@ -174,31 +182,15 @@ export class StartupReads {
     keys: Map<string, ResolvedApiKey | null>; heads: Record<string, number> | undefined; rosters: Map<string, RosterSnapshot> | undefined;
   }> {
     const now = new Date();
-    const { rows } = await sql<KeyRow>`
-      WITH found AS (
-        SELECT k.key_hash, k.id AS key_id, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, p.*,
-               p.disabled_at IS NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > ${now}) AS valid
-        FROM api_keys k JOIN principals p ON p.id = k.principal_id
-        WHERE k.key_hash IN (${sql.join(hashes)})
-      ), touched AS (
-        UPDATE api_keys SET last_used_at = ${now}
-        WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}))
-      )
-      SELECT found.*, CASE WHEN valid THEN (
-        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce(s.head_seq, 0))), '[]')
-        FROM channel_members m LEFT JOIN streams s ON s.id = m.channel_id WHERE m.principal_id = found.id
-      ) END AS memberships,
-      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head,
-      ${streams.length > 0 ? sql`(SELECT coalesce(json_object_agg(id, head_seq), '{}') FROM streams WHERE id IN (${sql.join(streams)}))` : sql`NULL`} AS heads,
-      ${channels.length > 0 ? rostersColumn(channels) : sql`NULL`} AS rosters
-      FROM found`.execute(this.db);
+    const { rows } = await executePrepared(this.db, 'sesame_startup_keys', keysStatement(hashes, streams, channels, now));
     const resolved = new Map<string, ResolvedApiKey | null>();
     let heads: Record<string, number> | undefined;
+    // One row carries them (the first: see `keysStatement`).
     if (streams.length > 0 && rows.length > 0) {
-      const found = rows[0].heads ?? {};
+      const found = rows.find((row) => row.heads !== null)?.heads ?? {};
       heads = Object.fromEntries(streams.map((stream) => [stream, Number(found[stream] ?? 0)]));
     }
-    const rosters = channels.length > 0 && rows.length > 0 ? rostersOf(channels, rows[0].rosters) : undefined;
+    const rosters = channels.length > 0 && rows.length > 0 ? rostersOf(channels, rows.find((row) => row.rosters !== null)?.rosters ?? null) : undefined;
     for (const row of rows) {
       const { key_hash, key_id, key_expires_at, key_last_used_at: _used, valid, memberships, inbox_head, heads: _heads, rosters: _rosters, ...principal } = row;
       if (!valid || !memberships) {
@@ -220,12 +212,49 @@ export class StartupReads {
 /** Channel → [head seq, member ids]: members and head read together (a membership change commits both). */
 type RosterColumn = Record<string, [seq: number | string | null, members: string[] | null]>;
 
-/** The rosters of `channels` as one json value (a column of the keys' statement, or a statement alone). */
+/**
+ * The rosters of `channels` as one json value (a column of the keys' statement, or a statement
+ * alone); `channels` is one text[] parameter, so the text is the same whatever their number.
+ */
 function rostersColumn(channels: string[]) {
   return sql`(SELECT coalesce(json_object_agg(c.id, json_build_array(
       (SELECT head_seq FROM streams WHERE id = c.id),
       ARRAY(SELECT principal_id FROM channel_members WHERE channel_id = c.id))), '{}')
-    FROM (VALUES ${sql.join(channels.map((id) => sql`(${id}::text)`))}) AS c(id))`;
+    FROM unnest((SELECT ${channels}::text[])) AS c(id))`;
+}
+
+/**
+ * The keys' statement (see `StartupReads.loadKeys`). Its text is the same for every batch (the
+ * hashes, streams and channels are one text[] parameter each, empty when none are asked for), so
+ * it runs as one prepared statement (`executePrepared`): each pool connection parses it once and
+ * Postgres plans it once, where a list of parameters made every batch a statement of its own,
+ * parsed and planned anew. Each array is read through an init plan (`(SELECT $n::text[])`): the
+ * planner cannot see its size, custom plans and the generic plan are estimated alike, and the plan
+ * cache settles on the generic plan (with the bare parameters a custom plan saw small batches as
+ * cheaper, and every batch was planned again: about half of what a statement of a few keys cost
+ * Postgres). The heads and rosters asked for (the same for every key) come on the first row only: repeated on each of a batch's rows, Postgres sent and the gateway parsed them
+ * once per key.
+ */
+function keysStatement(hashes: string[], streams: string[], channels: string[], now: Date) {
+  return sql<KeyRow>`
+      WITH found AS (
+        SELECT k.key_hash, k.id AS key_id, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, p.*,
+               p.disabled_at IS NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > (SELECT ${now}::timestamptz)) AS valid
+        FROM api_keys k JOIN principals p ON p.id = k.principal_id
+        WHERE k.key_hash = ANY((SELECT ${hashes}::text[])::text[])
+      ), touched AS (
+        UPDATE api_keys SET last_used_at = ${now}::timestamptz
+        WHERE id IN (SELECT key_id FROM found WHERE valid AND (key_last_used_at IS NULL OR key_last_used_at < (SELECT ${new Date(now.getTime() - LAST_USED_RESOLUTION_MS)}::timestamptz)))
+      )
+      SELECT found.*, CASE WHEN valid THEN (
+        SELECT coalesce(json_agg(json_build_array(m.channel_id, m.joined_seq, m.joined_at, coalesce((SELECT head_seq FROM streams s WHERE s.id = m.channel_id), 0))), '[]')
+        FROM channel_members m WHERE m.principal_id = found.id
+      ) END AS memberships,
+      (SELECT head_seq FROM streams WHERE id = ${INBOX_PREFIX}::text || found.id) AS inbox_head,
+      CASE WHEN row_number() OVER () = 1
+        THEN (SELECT coalesce(json_object_agg(id, head_seq), '{}') FROM streams WHERE id = ANY((SELECT ${streams}::text[])::text[])) END AS heads,
+      CASE WHEN row_number() OVER () = 1 THEN ${rostersColumn(channels)} END AS rosters
+      FROM found`;
 }
 
 function rostersOf(channels: string[], column: RosterColumn | null): Map<string, RosterSnapshot> {
@@ -239,8 +268,8 @@ type KeyRow = Principal & {
   key_hash: string; key_id: string; key_expires_at: Date | string | null; key_last_used_at: Date | string | null;
   valid: boolean; memberships: Array<[channelId: string, joinedSeq: number | string, joinedAt: string, head: number | string]> | null;
   inbox_head: number | string | null;
-  /** The heads asked for with the keys (the same on every row). */
+  /** The heads asked for with the keys (on the first row; null on the others). */
   heads: Record<string, number | string> | null;
-  /** The rosters asked for with the keys (the same on every row). */
+  /** The rosters asked for with the keys (on the first row; null on the others). */
   rosters: RosterColumn | null;
 };

@@ -32,6 +32,7 @@ const schema = Type.Object({
   SESAME_DATA_DIR: Type.String({ minLength: 1, default: '.sesame' }),
   DATABASE_URL: Type.Optional(urlWithProtocols('postgres://', 'postgresql://')),
   DATABASE_POOL_SIZE: int({ minimum: 1, maximum: 200, default: 10 }),
+  DATABASE_POOL_MIN: int({ minimum: 0, maximum: 200, default: 2 }),
   SESAME_WRITE_BATCHES_IN_FLIGHT: int({ minimum: 1, maximum: 4, default: 1 }),
   REDIS_URL: Type.Optional(urlWithProtocols('redis://', 'rediss://')),
   // Checked entry by entry after the schema (`parseRedisClusterNodes`), so the message names the bad entry.

@@ -23,6 +23,11 @@ export interface DatabaseTarget {
   dataDir?: string;
   /** Pool size for real Postgres. */
   poolSize?: number;
+  /**
+   * Connections the pool keeps open however long they sit idle (at most `poolSize`), opened at
+   * start: a burst after a quiet spell finds backends ready instead of starting them.
+   */
+  poolMin?: number;
   /** Where Postgres connection loss and recovery are logged. */
   logger: Logger;
 }
@@ -31,7 +36,9 @@ export function createDatabase(target: DatabaseTarget): Db {
   if (target.databaseUrl) {
     // TCP keepalive: a connection whose server vanished mid-statement (a failover, a dropped NAT
     // entry) errors after the kernel's probes instead of waiting for its answer for ever.
-    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: target.poolSize ?? 10, keepAlive: true });
+    const max = target.poolSize ?? 10;
+    const min = Math.min(target.poolMin ?? 0, max);
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max, min, keepAlive: true });
     // An idle client error (e.g. Postgres restarted) must not crash the process; the pool
     // drops that client and the next query reconnects. Logged once per outage, and the next
     // successful connection after it once.
@@ -39,6 +46,8 @@ export function createDatabase(target: DatabaseTarget): Db {
     pool.on('error', (err) => { watch.down(err); });
     pool.on('connect', () => { watch.up(); });
     watchPool(pool);
+    // The kept connections are opened now (together, so the pool starts that many), not by the first burst.
+    for (let i = 0; i < min; i++) void pool.connect().then((client) => { client.release(); }, () => { /* Postgres unreachable: the first query fails the same way, and the pool retries per query */ });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     pools.set(db, pool);
     return db;
@@ -47,6 +56,12 @@ export function createDatabase(target: DatabaseTarget): Db {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
   const client = new PGlite(dataDir, { parsers: { 20: (value: string) => Number(value) } });
   return new Kysely<Database>({ dialect: new LockedPGliteDialect(client) });
+}
+
+/** The pg pool under `db` (undefined on PGlite): its size options and the connections it holds (open, of which idle). */
+export function poolStateOf(db: Db): { min: number | undefined; max: number | undefined; open: number; idle: number } | undefined {
+  const pool = pools.get(db);
+  return pool ? { min: pool.options.min, max: pool.options.max, open: pool.totalCount, idle: pool.idleCount } : undefined;
 }
 
 /**
