@@ -106,4 +106,25 @@ describe.each(targets())('startup reads on %s', (target) => {
       await db.destroy();
     }
   });
+
+  it.skipIf(target !== 'postgres')('keeps reading keys on a connection that prepared the statement before principals gained a column', async () => {
+    // A rolling deploy: a new api's migration adds a column while this gateway's connections hold
+    // the statement. Postgres refuses a prepared statement whose result columns changed, so the
+    // statement names the principal's columns instead of selecting them all.
+    const db = createDatabase({ databaseUrl: api.ctx.databaseUrl, poolSize: 1, logger: api.ctx.logger });
+    try {
+      const reads = new StartupReads(db);
+      expect((await reads.apiKey(agent.apiKey))?.principal.id).toBe(agent.id);
+      await sql`ALTER TABLE principals ADD COLUMN startup_reads_probe text`.execute(api.ctx.db);
+      try {
+        const key = await reads.apiKey(agent.apiKey);
+        expect(key?.principal.id).toBe(agent.id);
+        expect(key?.principal).not.toHaveProperty('startup_reads_probe');
+      } finally {
+        await sql`ALTER TABLE principals DROP COLUMN startup_reads_probe`.execute(api.ctx.db);
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
 });

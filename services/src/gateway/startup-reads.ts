@@ -2,7 +2,7 @@ import { INBOX_PREFIX, inboxStream } from '@sesamespace/sdk/protocol';
 import { sha256 } from '../shared/auth/secrets.js';
 import { sql } from 'kysely';
 import { executePrepared, type Db } from '../shared/db/database.js';
-import type { Principal } from '../shared/db/schema.js';
+import type { Principal, PrincipalTable } from '../shared/db/schema.js';
 import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
@@ -223,6 +223,13 @@ function rostersColumn(channels: string[]) {
     FROM unnest((SELECT ${channels}::text[])) AS c(id))`;
 }
 
+/** Every column of `principals`, as the key statement selects them (the compiler checks that none is missing or extra). */
+const PRINCIPAL_COLUMN_SET: Record<keyof PrincipalTable, true> = {
+  id: true, workspace_id: true, kind: true, handle: true, display_name: true, email: true, public_key: true, password_hash: true,
+  is_admin: true, read_receipt_emoji: true, disabled_at: true, created_at: true,
+};
+const PRINCIPAL_COLUMNS = sql.join(Object.keys(PRINCIPAL_COLUMN_SET).map((column) => sql.ref(`p.${column}`)));
+
 /**
  * The keys' statement (see `StartupReads.loadKeys`). Its text is the same for every batch (the
  * hashes, streams and channels are one text[] parameter each, empty when none are asked for), so
@@ -236,9 +243,13 @@ function rostersColumn(channels: string[]) {
  * once per key.
  */
 function keysStatement(hashes: string[], streams: string[], channels: string[], now: Date) {
+  // The principal's columns named one by one, not `p.*`: Postgres refuses to run a prepared
+  // statement whose result columns changed since it was prepared ("cached plan must not change
+  // result type"), so a column added to principals by a migration (a rolling deploy's new api)
+  // would fail each connection's next handshake batch.
   return sql<KeyRow>`
       WITH found AS (
-        SELECT k.key_hash, k.id AS key_id, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, p.*,
+        SELECT k.key_hash, k.id AS key_id, k.expires_at AS key_expires_at, k.last_used_at AS key_last_used_at, ${PRINCIPAL_COLUMNS},
                p.disabled_at IS NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > (SELECT ${now}::timestamptz)) AS valid
         FROM api_keys k JOIN principals p ON p.id = k.principal_id
         WHERE k.key_hash = ANY((SELECT ${hashes}::text[])::text[])
