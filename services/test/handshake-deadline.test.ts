@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { AUTH_TIMEOUT_MS, CloseCode } from '@sesamespace/sdk/protocol';
+import { AUTH_TIMEOUT_MS, CloseCode, closeAction } from '@sesamespace/sdk/protocol';
 import type { WebSocket } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionRegistry } from '../src/gateway/connection-registry.js';
@@ -48,5 +48,22 @@ describe('the realtime handshake deadline', () => {
     expect(presenceFanout.handshakeEnded).toHaveBeenCalledTimes(1);
     socket.emit('close');
     expect(presenceFanout.handshakeEnded).toHaveBeenCalledTimes(1);
+  });
+
+  it('closes a handshake whose key read fails as an internal error (resumable), not as rejected credentials (fatal)', async () => {
+    const socket = fakeSocket();
+    const registry = { add: vi.fn(), remove: vi.fn(), authenticated: vi.fn() };
+    const deps = {
+      ctx: { logger: { error: vi.fn(), warn: vi.fn() } },
+      // The database unreachable, or a statement refused, while the key is read.
+      startup: { apiKey: () => Promise.reject(new Error('connection terminated unexpectedly')) },
+      presenceFanout: { handshakeBegan: vi.fn(), handshakeEnded: vi.fn() },
+    } as unknown as SessionDeps;
+    new WebSocketConnection(socket as unknown as WebSocket, deps, registry as unknown as ConnectionRegistry);
+    socket.emit('message', Buffer.from(JSON.stringify({ type: 'auth', apiKey: 'sk_read_fails' })), false);
+    await vi.waitFor(() => { expect(socket.closed).toBeDefined(); });
+    expect(socket.closed?.code).toBe(CloseCode.InternalError);
+    expect(closeAction(socket.closed!.code)).toBe('resume');
+    expect(registry.authenticated).not.toHaveBeenCalled();
   });
 });

@@ -25,13 +25,16 @@ export interface RealtimeIdentity {
 
 /**
  * Authenticates a realtime client by API key, access token, or a signed Ed25519 challenge
- * (the nonce comes from `POST /auth/challenge`, exactly as for REST). Null when rejected.
+ * (the nonce comes from `POST /auth/challenge`, exactly as for REST). Null when rejected;
+ * throws when the credential could not be checked (a failed read), which is not a rejection.
  * With `reads`, API keys are looked up together with those of the other handshakes of the turn.
  */
 export async function authenticateRealtime(ctx: ServiceContext, credential: RealtimeCredential, reads?: StartupReads): Promise<RealtimeIdentity | null> {
   const secret = credential.apiKey ?? credential.token;
   if (secret?.startsWith('sk_') && reads) {
-    const key = await reads.apiKey(secret).catch(() => null);
+    // A read that fails (the database unreachable) throws: the handshake closes as an internal
+    // error, which clients resume from, not as rejected credentials, which they must not retry.
+    const key = await reads.apiKey(secret);
     if (!key) return null;
     const { principal, apiKeyId, expiresAt, memberships, heads } = key;
     return {
@@ -40,12 +43,12 @@ export async function authenticateRealtime(ctx: ServiceContext, credential: Real
     };
   }
   if (secret) {
-    const auth = await authenticateCredential(ctx.db, ctx.tokens, secret).catch(() => null);
+    const auth = await authenticateCredential(ctx.db, ctx.tokens, secret);
     if (!auth) return null;
     return identityOf(ctx, auth, secret);
   }
   if (credential.handle && credential.nonce && credential.signature) {
-    const agent = await findPrincipalByHandle(ctx.db, credential.handle, credential.workspaceId).catch(() => undefined);
+    const agent = await findPrincipalByHandle(ctx.db, credential.handle, credential.workspaceId);
     if (!agent || !(await consumeSignedChallenge(ctx.db, agent, credential.handle, credential.nonce, credential.signature))) return null;
     return {
       principal: agent,
