@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/shared/config.js';
 import { createDatabase, poolStateOf } from '../src/shared/db/database.js';
@@ -37,7 +38,10 @@ describe.each(targets().filter((target) => target === 'postgres'))('database poo
       // Its connections are open (and idle in the pool) before the database is dropped under them.
       await vi.waitFor(() => { expect(poolStateOf(db)).toMatchObject({ open: 2, idle: 2 }); });
     } finally {
+      // Kysely's destroy() ends the pool only once a query has run through it.
+      await sql`SELECT 1`.execute(db);
       await db.destroy();
+      expect(poolStateOf(db)).toMatchObject({ open: 0 });
       await database.drop();
     }
   });

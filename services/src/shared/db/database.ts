@@ -32,13 +32,19 @@ export interface DatabaseTarget {
   logger: Logger;
 }
 
+/** How long a pg connection sits idle before TCP keepalive probes start. */
+const KEEPALIVE_IDLE_MS = 30_000;
+
 export function createDatabase(target: DatabaseTarget): Db {
   if (target.databaseUrl) {
     // TCP keepalive: a connection whose server vanished mid-statement (a failover, a dropped NAT
     // entry) errors after the kernel's probes instead of waiting for its answer for ever.
     const max = target.poolSize ?? 10;
     const min = Math.min(target.poolMin ?? 0, max);
-    const pool = new pg.Pool({ connectionString: target.databaseUrl, max, min, keepAlive: true });
+    // Probes start after 30 s idle, not the kernel's default 2 h: a connection kept for the pool's
+    // minimum may sit idle for hours, and a NAT or load balancer that dropped it silently would
+    // otherwise hold the next burst's first statement until TCP gave up on its retransmits.
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max, min, keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS });
     // An idle client error (e.g. Postgres restarted) must not crash the process; the pool
     // drops that client and the next query reconnects. Logged once per outage, and the next
     // successful connection after it once.
@@ -72,7 +78,7 @@ export function poolStateOf(db: Db): { min: number | undefined; max: number | un
  * fixed statements: the text must be the same at every call (its values all parameters), and
  * each connection keeps it for good. On PGlite a plain query (its dialect prepares every
  * statement once already). Named statements live in a Postgres session: a pooler in
- * transaction mode between the api and Postgres must keep them per client (PgBouncer ≥ 1.21
+ * transaction mode between Postgres and the api or the gateway must keep them per client (PgBouncer ≥ 1.21
  * with `max_prepared_statements`), as session pooling and direct connections do.
  */
 export async function executePrepared<R>(db: Db, name: string, query: RawBuilder<R>): Promise<QueryResult<R>> {
