@@ -18,6 +18,8 @@ const broadcast = (data: RawData) => { for (const subscriber of subscribers) sub
 
 const databaseUrl = process.env.DATABASE_URL;
 const pool = databaseUrl ? new pg.Pool({ connectionString: databaseUrl, max: 10 }) : undefined;
+// An idle client's error (Postgres restarted) must not kill the peer; the pool drops that client.
+pool?.on('error', (err) => { process.stderr.write(`pg pool: ${err.message}\n`); });
 const CHANNEL = 'fanout-durable';
 
 /** Writes `content` as the channel's next message with its event, in one transaction. */
@@ -53,7 +55,9 @@ async function main() {
       ws.on('message', (data) => {
         if (!pool) { broadcast(data); return; }
         persist(pool, (Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)).toString()).then(() => { broadcast(data); }, (err: unknown) => {
+          // A message not persisted is never sent: stop loudly rather than stall the bench's closed loop.
           process.stderr.write(`persist failed: ${String(err)}\n`);
+          process.exit(1);
         });
       });
       return;
