@@ -94,7 +94,7 @@ describe.each(targets())('startup reads on %s', (target) => {
       expect(headsAlone).toEqual(expectedHeads);
       expect({ seq: rosterAlone.seq, members: [...rosterAlone.members].sort() }).toEqual({ seq: roster.seq, members: [...roster.members].sort() });
       const prepared = await sql<{ name: string }>`SELECT name FROM pg_prepared_statements`.execute(db);
-      expect(prepared.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['sesame_startup_keys', 'sesame_startup_heads', 'sesame_startup_rosters']));
+      expect(prepared.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['sesame_startup_keys', 'sesame_read_heads', 'sesame_startup_rosters']));
       // Batches of one key and of two, with heads and without: past Postgres's first five custom
       // plans the statement runs its generic plan (planned once), not a custom plan per batch.
       for (let i = 0; i < 8; i++) {

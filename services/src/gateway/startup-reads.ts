@@ -3,6 +3,7 @@ import { sha256 } from '../shared/auth/secrets.js';
 import { sql } from 'kysely';
 import { executePrepared, type Db } from '../shared/db/database.js';
 import type { Principal, PrincipalTable } from '../shared/db/schema.js';
+import { readHeads } from '../shared/events.js';
 import { RoundTripBatch } from './round-trip-batch.js';
 
 // Keys per statement: a burst of connections is read in a few statements, none of them huge.
@@ -147,7 +148,7 @@ export class StartupReads {
     }
     // Asked for with no key, or with keys none of which was found (no row to carry them).
     const [headsAlone, rostersAlone] = await Promise.all([
-      streams.length > 0 && !heads ? this.readHeads(streams) : undefined,
+      streams.length > 0 && !heads ? readHeads(this.db, streams) : undefined,
       channels.length > 0 && !rosters ? this.readRosters(channels) : undefined,
     ]);
     heads ??= headsAlone;
@@ -155,15 +156,6 @@ export class StartupReads {
     for (const stream of streams) values.set(`${HEAD}${stream}`, heads?.[stream] ?? 0);
     for (const channel of channels) values.set(`${ROSTER}${channel}`, rosters?.get(channel) ?? { seq: 0, members: [] });
     return values;
-  }
-
-  /** Heads alone (no key row to carry them): one prepared statement, its text the same whatever their number. */
-  private async readHeads(streams: string[]): Promise<Record<string, number>> {
-    const { rows } = await executePrepared(this.db, 'sesame_startup_heads',
-      sql<{ id: string; head_seq: number | string }>`SELECT id, head_seq FROM streams WHERE id = ANY((SELECT ${streams}::text[])::text[])`);
-    const heads: Record<string, number> = Object.fromEntries(streams.map((stream) => [stream, 0]));
-    for (const row of rows) heads[row.id] = Number(row.head_seq);
-    return heads;
   }
 
   /** Rosters alone (`rostersColumn` as a statement of its own, prepared). */

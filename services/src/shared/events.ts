@@ -3,7 +3,7 @@ import { sql, type Insertable, type Transaction } from 'kysely';
 import type { Bus } from './bus/index.js';
 import type { Database, EventTable } from './db/schema.js';
 import { metrics } from './metrics.js';
-import type { Db } from './db/database.js';
+import { executePrepared, type Db } from './db/database.js';
 
 export type Trx = Transaction<Database>;
 
@@ -161,11 +161,16 @@ export function eventJson(event: EventText, streamJson: string, message = false)
   return message ? `${head},"at":"${event.at}","message":${event.data}}` : `${head},"data":${event.data},"at":"${event.at}"}`;
 }
 
-/** Current head seq of each stream (0 for a stream with no events yet). */
+/**
+ * Current head seq of each stream (0 for a stream with no events yet). One prepared statement
+ * (`executePrepared`): the streams are one text[] parameter, read through an init plan, so its
+ * text is the same whatever their number and Postgres plans it once per connection.
+ */
 export async function readHeads(db: Db, streams: string[]): Promise<Record<string, number>> {
   const heads: Record<string, number> = Object.fromEntries(streams.map((s) => [s, 0]));
   if (streams.length === 0) return heads;
-  const rows = await db.selectFrom('streams').select(['id', 'head_seq']).where('id', 'in', streams).execute();
+  const { rows } = await executePrepared(db, 'sesame_read_heads',
+    sql<{ id: string; head_seq: number | string }>`SELECT id, head_seq FROM streams WHERE id = ANY((SELECT ${streams}::text[])::text[])`);
   for (const row of rows) heads[row.id] = int8(row.head_seq);
   return heads;
 }
